@@ -1,0 +1,264 @@
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Musl)
+  import Musl
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
+/// Marks how a polynomial's residues are represented; carried in the type so that mixing
+/// coefficient and evaluation (NTT) forms does not compile.
+public protocol PolynomialRepresentation: Sendable {}
+
+/// Residues are the coefficients of the polynomial modulo each prime.
+public enum Coefficient: PolynomialRepresentation {}
+
+/// Residues are the evaluations at the odd powers of ψ in SEAL's bit-reversed NTT order.
+public enum Evaluation: PolynomialRepresentation {}
+
+/// A polynomial of `Z_Q[X]/(X^N + 1)` in RNS form: one row of N residues per prime of `basis`,
+/// stored flat and limb-major (`residues[i * N + j]` is coefficient or slot j modulo q_i).
+///
+/// Invariant: every residue of row i is in `[0, q_i)`. Operations between two polynomials
+/// require the same ring (checked by precondition: mixing rings is a programmer error).
+public struct RNSPolynomial<Representation: PolynomialRepresentation>: Sendable {
+  /// The ring this polynomial lives in.
+  public internal(set) var basis: RNSBasis
+  /// The residues, limb-major; `residues.count == basis.count * basis.degree`.
+  public internal(set) var residues: [UInt64]
+
+  /// The zero polynomial.
+  public init(zeroIn basis: RNSBasis) {
+    self.basis = basis
+    self.residues = [UInt64](repeating: 0, count: basis.count * basis.degree)
+  }
+
+  /// Wraps existing residues, limb-major.
+  /// - Precondition: the count is `L·N` and every residue is below its prime.
+  public init(basis: RNSBasis, residues: [UInt64]) {
+    precondition(residues.count == basis.count * basis.degree, "residue count must be L·N")
+    for (i, q) in basis.moduli.enumerated() {
+      precondition(
+        residues[(i * basis.degree)..<((i + 1) * basis.degree)].allSatisfy { $0 < q.value },
+        "residue not below its prime")
+    }
+    self.basis = basis
+    self.residues = residues
+  }
+
+  /// Internal initializer that skips the range check (callers guarantee the invariant).
+  init(uncheckedBasis basis: RNSBasis, residues: [UInt64]) {
+    self.basis = basis
+    self.residues = residues
+  }
+
+  /// The ring degree N.
+  public var degree: Int { basis.degree }
+
+  /// The residues modulo prime `index`.
+  public func limb(_ index: Int) -> ArraySlice<UInt64> {
+    residues[(index * degree)..<((index + 1) * degree)]
+  }
+
+  /// The residues of coefficient (or slot) `index` modulo every prime.
+  public func residues(at index: Int) -> [UInt64] {
+    (0..<basis.count).map { residues[$0 * degree + index] }
+  }
+
+  /// Runs `body` on each limb with its modulus: `body(limbIndex, modulus, pointer to N residues)`.
+  mutating func forEachLimb(_ body: (Int, Modulus, UnsafeMutablePointer<UInt64>) -> Void) {
+    let n = degree
+    let moduli = basis.moduli
+    residues.withUnsafeMutableBufferPointer { buffer in
+      for i in 0..<moduli.count {
+        body(i, moduli[i], buffer.baseAddress! + i * n)
+      }
+    }
+  }
+
+  private func checkSameRing(_ other: RNSPolynomial) {
+    precondition(basis.isSameRing(as: other.basis), "polynomials belong to different rings")
+  }
+
+  // MARK: Element-wise arithmetic (both representations)
+
+  /// `self += other`, residue by residue.
+  public mutating func add(_ other: RNSPolynomial) {
+    checkSameRing(other)
+    let n = degree
+    other.residues.withUnsafeBufferPointer { source in
+      forEachLimb { i, q, row in
+        let b = source.baseAddress! + i * n
+        for j in 0..<n { row[j] = q.add(row[j], b[j]) }
+      }
+    }
+  }
+
+  /// `self -= other`, residue by residue.
+  public mutating func subtract(_ other: RNSPolynomial) {
+    checkSameRing(other)
+    let n = degree
+    other.residues.withUnsafeBufferPointer { source in
+      forEachLimb { i, q, row in
+        let b = source.baseAddress! + i * n
+        for j in 0..<n { row[j] = q.subtract(row[j], b[j]) }
+      }
+    }
+  }
+
+  /// `self = -self`.
+  public mutating func negate() {
+    let n = degree
+    forEachLimb { _, q, row in
+      for j in 0..<n { row[j] = q.negate(row[j]) }
+    }
+  }
+
+  /// Multiplies by an integer constant (given as a signed value, reduced modulo each prime).
+  public mutating func multiply(byScalar scalar: Int64) {
+    multiply(byScalarResidues: basis.moduli.map { $0.reduce(signed: scalar) })
+  }
+
+  /// Multiplies by a constant given by its residue modulo each prime (each below its prime).
+  public mutating func multiply(byScalarResidues scalars: [UInt64]) {
+    precondition(scalars.count == basis.count)
+    let n = degree
+    forEachLimb { i, q, row in
+      let w = ShoupOperand(scalars[i], modulus: q)
+      for j in 0..<n { row[j] = q.multiplyShoup(row[j], by: w.value, shoup: w.shoup) }
+    }
+  }
+
+  public static func + (lhs: RNSPolynomial, rhs: RNSPolynomial) -> RNSPolynomial {
+    var result = lhs
+    result.add(rhs)
+    return result
+  }
+
+  public static func - (lhs: RNSPolynomial, rhs: RNSPolynomial) -> RNSPolynomial {
+    var result = lhs
+    result.subtract(rhs)
+    return result
+  }
+
+  public static prefix func - (value: RNSPolynomial) -> RNSPolynomial {
+    var result = value
+    result.negate()
+    return result
+  }
+
+  // MARK: Levels
+
+  /// Removes the last prime (keeps the value modulo the smaller Q). Same in both representations.
+  /// - Throws: ``CKKSError/levelExhausted(operation:)`` when only one prime is left.
+  public mutating func dropLastModulus() throws(CKKSError) {
+    guard let lower = basis.lowerLevel else { throw .levelExhausted(operation: "dropping a prime") }
+    residues.removeLast(degree)
+    basis = lower
+  }
+
+  // MARK: Secret material
+
+  /// Overwrites every residue with zero in a way the optimizer does not remove.
+  /// Use on polynomials that hold secrets before they are released.
+  public mutating func zeroize() {
+    residues.withUnsafeMutableBytes { bytes in
+      secureZero(bytes)
+    }
+  }
+}
+
+/// Zeroes memory with a call the compiler may not elide (`explicit_bzero` / `memset_s`).
+func secureZero(_ bytes: UnsafeMutableRawBufferPointer) {
+  guard let base = bytes.baseAddress, bytes.count > 0 else { return }
+  #if canImport(Darwin)
+    _ = memset_s(base, bytes.count, 0, bytes.count)
+  #else
+    explicit_bzero(base, bytes.count)
+  #endif
+}
+
+extension RNSPolynomial: Equatable {
+  public static func == (lhs: RNSPolynomial, rhs: RNSPolynomial) -> Bool {
+    lhs.basis.isSameRing(as: rhs.basis) && lhs.residues == rhs.residues
+  }
+}
+
+// MARK: - Evaluation form
+
+extension RNSPolynomial where Representation == Evaluation {
+  /// `self *= other` slot by slot: the negacyclic product of the underlying polynomials.
+  public mutating func multiply(_ other: RNSPolynomial<Evaluation>) {
+    precondition(basis.isSameRing(as: other.basis), "polynomials belong to different rings")
+    let n = degree
+    other.residues.withUnsafeBufferPointer { source in
+      forEachLimb { i, q, row in
+        let b = source.baseAddress! + i * n
+        for j in 0..<n { row[j] = q.multiply(row[j], b[j]) }
+      }
+    }
+  }
+
+  /// `self += a · b` slot by slot.
+  public mutating func multiplyAdd(_ a: RNSPolynomial<Evaluation>, _ b: RNSPolynomial<Evaluation>) {
+    precondition(basis.isSameRing(as: a.basis) && basis.isSameRing(as: b.basis))
+    let n = degree
+    a.residues.withUnsafeBufferPointer { aBuffer in
+      b.residues.withUnsafeBufferPointer { bBuffer in
+        forEachLimb { i, q, row in
+          let x = aBuffer.baseAddress! + i * n
+          let y = bBuffer.baseAddress! + i * n
+          for j in 0..<n { row[j] = q.multiplyAdd(x[j], y[j], row[j]) }
+        }
+      }
+    }
+  }
+
+  public static func * (lhs: RNSPolynomial<Evaluation>, rhs: RNSPolynomial<Evaluation>) -> RNSPolynomial<Evaluation> {
+    var result = lhs
+    result.multiply(rhs)
+    return result
+  }
+
+  /// The inverse NTT of every limb: the same polynomial in coefficient form.
+  public consuming func inverseNTT() -> RNSPolynomial<Coefficient> {
+    var data = residues
+    let tables = basis.nttTables
+    let n = degree
+    data.withUnsafeMutableBufferPointer { buffer in
+      for i in 0..<tables.count { tables[i].inverse(buffer.baseAddress! + i * n) }
+    }
+    return RNSPolynomial<Coefficient>(uncheckedBasis: basis, residues: data)
+  }
+}
+
+// MARK: - Coefficient form
+
+extension RNSPolynomial where Representation == Coefficient {
+  /// The forward NTT of every limb: the same polynomial in evaluation form (SEAL's NTT form).
+  public consuming func forwardNTT() -> RNSPolynomial<Evaluation> {
+    var data = residues
+    let tables = basis.nttTables
+    let n = degree
+    data.withUnsafeMutableBufferPointer { buffer in
+      for i in 0..<tables.count { tables[i].forward(buffer.baseAddress! + i * n) }
+    }
+    return RNSPolynomial<Evaluation>(uncheckedBasis: basis, residues: data)
+  }
+
+  /// A polynomial with small signed integer coefficients, represented modulo every prime.
+  /// - Precondition: `coefficients.count == basis.degree`.
+  public init(basis: RNSBasis, signedCoefficients coefficients: [Int64]) {
+    precondition(coefficients.count == basis.degree)
+    self.init(zeroIn: basis)
+    let n = basis.degree
+    forEachLimb { _, q, row in
+      for j in 0..<n { row[j] = q.reduce(signed: coefficients[j]) }
+    }
+  }
+
+  /// The centred integer value of coefficient `index`, reconstructed across all primes.
+  public func centeredCoefficient(at index: Int) -> MultiwordInteger {
+    basis.reconstructCentered(residues: residues(at: index))
+  }
+}
