@@ -1,0 +1,162 @@
+import Benchmark
+import CKKS
+
+// Single-thread micro-benchmarks of the CKKS arithmetic core. Each iteration does one
+// operation; the reported wall-clock percentiles are per operation. Results and commands are
+// recorded in docs/benchmarks.md.
+
+private func ring(degree: Int, bitSizes: [Int]) -> RNSBasis {
+  try! RNSBasis(degree: degree, moduli: Primes.sealCoefficientModulus(degree: degree, bitSizes: bitSizes))
+}
+
+private func randomPolynomial(_ basis: RNSBasis, seed: UInt8) -> RNSPolynomial<Coefficient> {
+  let generator = try! SecureRandomGenerator(seed: [UInt8](repeating: seed, count: 32), domain: SecureRandomGenerator.defaultDomain)
+  return Sampler.uniform(in: basis, using: generator).inverseNTT()
+}
+
+let benchmarks: @Sendable () -> Void = {
+  Benchmark.defaultConfiguration = .init(
+    metrics: [.wallClock, .throughput],
+    timeUnits: .microseconds,
+    warmupIterations: 50,
+    maxDuration: .seconds(1),
+    maxIterations: 1_000_000
+  )
+
+  // MARK: NTT, one prime
+  for (degree, bits) in [(4096, 60), (8192, 50), (8192, 60), (8192, 61), (16384, 60), (32768, 60)] {
+    let basis = ring(degree: degree, bitSizes: [bits])
+    let tables = basis.nttTables[0]
+    var data = Array(randomPolynomial(basis, seed: 1).limb(0))
+    Benchmark("NTT forward N=\(degree) \(bits)-bit") { benchmark in
+      data.withUnsafeMutableBufferPointer { buffer in
+        for _ in benchmark.scaledIterations {
+          tables.forward(buffer.baseAddress!)
+        }
+      }
+      blackHole(data)
+    }
+    Benchmark("NTT inverse N=\(degree) \(bits)-bit") { benchmark in
+      data.withUnsafeMutableBufferPointer { buffer in
+        for _ in benchmark.scaledIterations {
+          tables.inverse(buffer.baseAddress!)
+        }
+      }
+      blackHole(data)
+    }
+  }
+
+  // MARK: Modular multiplication throughput (8192 products per iteration)
+  do {
+    let basis = ring(degree: 8192, bitSizes: [60])
+    let q = basis.moduli[0]
+    let a = Array(randomPolynomial(basis, seed: 2).limb(0))
+    let b = Array(randomPolynomial(basis, seed: 3).limb(0))
+    var out = [UInt64](repeating: 0, count: 8192)
+    Benchmark("Barrett multiply x8192 60-bit") { benchmark in
+      for _ in benchmark.scaledIterations {
+        for j in 0..<8192 { out[j] = q.multiply(a[j], b[j]) }
+      }
+      blackHole(out)
+    }
+    let w = ShoupOperand(b[0], modulus: q)
+    Benchmark("Shoup multiply x8192 60-bit") { benchmark in
+      for _ in benchmark.scaledIterations {
+        for j in 0..<8192 { out[j] = q.multiplyShoup(a[j], by: w.value, shoup: w.shoup) }
+      }
+      blackHole(out)
+    }
+    let basis3 = ring(degree: 8192, bitSizes: [60, 40, 40])
+    let x = randomPolynomial(basis3, seed: 4).forwardNTT()
+    let y = randomPolynomial(basis3, seed: 5).forwardNTT()
+    var z = x
+    Benchmark("Polynomial multiply N=8192 3 primes (NTT form)") { benchmark in
+      for _ in benchmark.scaledIterations {
+        z.multiply(y)
+      }
+      blackHole(z)
+    }
+  }
+
+  // MARK: Sampling, N = 8192 over Q = [60, 40, 40]
+  do {
+    let basis = ring(degree: 8192, bitSizes: [60, 40, 40])
+    let generator = SecureRandomGenerator()
+    Benchmark("Sample ternary secret + Gaussian error N=8192 3 primes") { benchmark in
+      for _ in benchmark.scaledIterations {
+        blackHole(Sampler.ternary(in: basis, using: generator))
+        blackHole(Sampler.gaussian(in: basis, using: generator))
+      }
+    }
+    Benchmark("Sample ternary secret N=8192 3 primes") { benchmark in
+      for _ in benchmark.scaledIterations {
+        blackHole(Sampler.ternary(in: basis, using: generator))
+      }
+    }
+    Benchmark("Sample Gaussian error N=8192 3 primes") { benchmark in
+      for _ in benchmark.scaledIterations {
+        blackHole(Sampler.gaussian(in: basis, using: generator))
+      }
+    }
+    Benchmark("Sample uniform N=8192 3 primes") { benchmark in
+      for _ in benchmark.scaledIterations {
+        blackHole(Sampler.uniform(in: basis, using: generator))
+      }
+    }
+    let seed = [UInt8](repeating: 7, count: 32)
+    Benchmark("Expand uniform from seed N=8192 3 primes") { benchmark in
+      for _ in benchmark.scaledIterations {
+        blackHole(try Sampler.uniform(in: basis, seed: seed))
+      }
+    }
+  }
+
+  // MARK: Automorphism, rescale, basis conversion at N = 8192
+  do {
+    let basis = ring(degree: 8192, bitSizes: [60, 40, 40, 60])
+    let polynomial = randomPolynomial(basis, seed: 6)
+    let evaluation = polynomial.forwardNTT()
+    let element = GaloisElement.rotation(by: 1, degree: 8192)
+    let permutation = element.evaluationPermutation()
+    Benchmark("Automorphism NTT form N=8192 4 primes") { benchmark in
+      for _ in benchmark.scaledIterations {
+        blackHole(evaluation.applyingGalois(permutation: permutation))
+      }
+    }
+    Benchmark("Automorphism coefficient form N=8192 4 primes") { benchmark in
+      for _ in benchmark.scaledIterations {
+        blackHole(polynomial.applyingGalois(element))
+      }
+    }
+    Benchmark("Rescale NTT form N=8192 3 to 2 primes") { benchmark in
+      let three = basis.prefix(3)
+      let start = randomPolynomial(three, seed: 8).forwardNTT()
+      for _ in benchmark.scaledIterations {
+        var copy = start
+        try copy.divideAndRoundByLastModulus()
+        blackHole(copy)
+      }
+    }
+    let qBasis = basis.prefix(3)
+    let pBasis = try! RNSBasis(tables: [basis.nttTables[3]])
+    let converter = BasisConverter(from: qBasis, to: pBasis)
+    let input = randomPolynomial(qBasis, seed: 9)
+    var output = RNSPolynomial<Coefficient>(zeroIn: pBasis)
+    var scratch = [UInt64](repeating: 0, count: 3 * 8192)
+    Benchmark("Basis conversion N=8192 3 primes to 1") { benchmark in
+      for _ in benchmark.scaledIterations {
+        converter.convert(input, into: &output, scratch: &scratch)
+      }
+      blackHole(output)
+    }
+    let converterUp = BasisConverter(from: pBasis, to: qBasis)
+    let inputP = randomPolynomial(pBasis, seed: 10)
+    var outputQ = RNSPolynomial<Coefficient>(zeroIn: qBasis)
+    Benchmark("Basis conversion N=8192 1 prime to 3") { benchmark in
+      for _ in benchmark.scaledIterations {
+        converterUp.convert(inputP, into: &outputQ, scratch: &scratch)
+      }
+      blackHole(outputQ)
+    }
+  }
+}
