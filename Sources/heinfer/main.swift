@@ -1,29 +1,152 @@
+// heinfer — command-line entry point of the encrypted-inference gateway.
+//
+// Today it runs a self-check of the CKKS arithmetic core (the gateway, SDK commands and
+// benchmarks arrive with later issues). Exit status 0 means every check passed.
 import CKKS
-import Foundation
 
-let n = Int(CommandLine.arguments.dropFirst().first ?? "8192")!
-let primes = try Primes.sealCoefficientModulus(degree: n, bitSizes: [60])
-let tables = try NTTTables(degree: n, modulus: Modulus(primes[0]))
-var data = (0..<n).map { UInt64($0) &* 0x9E3779B97F4A7C15 % primes[0] }
-let orig = data
-let iterations = 3000
-@MainActor func time(_ label: String, _ body: (UnsafeMutablePointer<UInt64>) -> Void) {
-  data.withUnsafeMutableBufferPointer { buf in
-    for _ in 0..<300 { body(buf.baseAddress!) }
-    var best = Double.infinity
-    for _ in 0..<30 {
-      let start = DispatchTime.now().uptimeNanoseconds
-      for _ in 0..<100 { body(buf.baseAddress!) }
-      let end = DispatchTime.now().uptimeNanoseconds
-      best = min(best, Double(end - start) / 100 / 1000)
-    }
-    print(label, best, "us")
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
+struct CheckFailure: Error, CustomStringConvertible {
+  let description: String
+}
+
+/// Runs one named check, printing its outcome; returns whether it passed.
+func check(_ name: String, _ body: () throws -> String) -> Bool {
+  do {
+    let detail = try body()
+    print("  ok    \(name)\(detail.isEmpty ? "" : " — \(detail)")")
+    return true
+  } catch {
+    print("  FAIL  \(name): \(error)")
+    return false
   }
 }
-data = orig
-let a = tables.forward(orig)
-var b = orig; b.withUnsafeMutableBufferPointer { tables.forward($0.baseAddress!) }
-print("radix4 agrees:", a == b)
-time("forward r2") { tables.forward($0) }
 
-time("inverse") { tables.inverse($0) }
+func require(_ condition: Bool, _ message: @autoclosure () -> String) throws {
+  if !condition { throw CheckFailure(description: message()) }
+}
+
+/// Median wall-clock time of `body` in microseconds over `runs` runs.
+func medianMicroseconds(runs: Int, _ body: () -> Void) -> Double {
+  let clock = ContinuousClock()
+  var samples: [Double] = []
+  for _ in 0..<runs {
+    let elapsed = clock.measure(body)
+    samples.append(Double(elapsed.components.attoseconds) / 1e12 + Double(elapsed.components.seconds) * 1e6)
+  }
+  return samples.sorted()[runs / 2]
+}
+
+/// `value` rounded to `digits` decimals, for printing.
+func formatted(_ value: Double, digits: Int = 1) -> String {
+  var scale = 1.0
+  for _ in 0..<digits { scale *= 10 }
+  return "\((value * scale).rounded() / scale)"
+}
+
+func selfCheck() -> Bool {
+  print("CKKS arithmetic core self-check")
+  var passed = true
+  let degree = 8192
+  var basis: RNSBasis?
+
+  passed =
+    check("SEAL-compatible modulus chain for N = 8192, bit sizes [60, 40, 40, 60]") {
+      let primes = try Primes.sealCoefficientModulus(degree: degree, bitSizes: [60, 40, 40, 60])
+      try require(primes.allSatisfy { Primes.isPrime($0) && $0 % UInt64(2 * degree) == 1 }, "not NTT-friendly primes")
+      basis = try RNSBasis(degree: degree, moduli: primes)
+      return primes.map(String.init).joined(separator: ", ")
+    } && passed
+  guard let basis else { return false }
+  let generator = SecureRandomGenerator()
+
+  passed =
+    check("NTT round trip and negacyclic product (N = 8192, 4 primes)") {
+      let a = Sampler.uniform(in: basis, using: generator).inverseNTT()
+      try require(a.forwardNTT().inverseNTT() == a, "inverse ∘ forward is not the identity")
+      // a·X^k by NTT equals the explicit negacyclic shift.
+      let k = 1234
+      var monomial = [Int64](repeating: 0, count: degree)
+      monomial[k] = 1
+      let shifted = (a.forwardNTT() * RNSPolynomial(basis: basis, signedCoefficients: monomial).forwardNTT()).inverseNTT()
+      for (limb, q) in basis.moduli.enumerated() {
+        let row = Array(a.limb(limb))
+        for j in 0..<degree {
+          let expected = j >= k ? row[j - k] : q.negate(row[j - k + degree])
+          try require(shifted.residues[limb * degree + j] == expected, "product mismatch at \(j)")
+        }
+      }
+      return ""
+    } && passed
+
+  passed =
+    check("Rescale equals exact round(x / q_last)") {
+      let x = Sampler.uniform(in: basis, using: generator).inverseNTT()
+      var rescaled = x
+      try rescaled.divideAndRoundByLastModulus()
+      let last = basis.moduli.last!.value
+      for j in stride(from: 0, to: degree, by: 97) {
+        let value = x.centeredCoefficient(at: j)
+        let (quotient, remainder) = value.quotientAndRemainder(dividingBy: last)
+        var rounded = quotient
+        if remainder * 2 > Int128(last) { rounded = rounded + MultiwordInteger(UInt64(1)) }
+        if remainder * 2 < -Int128(last) { rounded = rounded - MultiwordInteger(UInt64(1)) }
+        try require(rescaled.centeredCoefficient(at: j) == rounded, "coefficient \(j)")
+      }
+      return ""
+    } && passed
+
+  passed =
+    check("Samplers: ternary secret and σ = 3.2 Gaussian error") {
+      let error = Sampler.gaussian(in: basis, using: generator)
+      var sumOfSquares = 0.0
+      for j in 0..<degree {
+        let v = error.centeredCoefficient(at: j).doubleValue
+        try require(abs(v) <= 19, "error coefficient \(v) beyond the 6σ cut")
+        sumOfSquares += v * v
+      }
+      let sigma = (sumOfSquares / Double(degree)).squareRoot()
+      try require(abs(sigma - 3.2) < 0.2, "σ measured \(sigma)")
+      return "measured σ = \(formatted(sigma, digits: 2))"
+    } && passed
+
+  let tables = basis.nttTables[0]
+  var data = Array(Sampler.uniform(in: basis, using: generator).limb(0))
+  let forward = data.withUnsafeMutableBufferPointer { buffer in
+    medianMicroseconds(runs: 301) { tables.forward(buffer.baseAddress!) }
+  }
+  let inverse = data.withUnsafeMutableBufferPointer { buffer in
+    medianMicroseconds(runs: 301) { tables.inverse(buffer.baseAddress!) }
+  }
+  let threeLevels = basis.prefix(3)
+  let sampling = medianMicroseconds(runs: 101) {
+    _ = Sampler.ternary(in: threeLevels, using: generator)
+    _ = Sampler.gaussian(in: threeLevels, using: generator)
+  }
+  print("timings (median, this build; see docs/benchmarks.md for the benchmark suite):")
+  print("  forward NTT, N = 8192, one 60-bit prime: \(formatted(forward)) µs")
+  print("  inverse NTT, N = 8192, one 60-bit prime: \(formatted(inverse)) µs")
+  print("  ternary secret + Gaussian error, N = 8192, 3 primes: \(formatted(sampling)) µs")
+  print(passed ? "all checks passed" : "SOME CHECKS FAILED")
+  return passed
+}
+
+let arguments = CommandLine.arguments.dropFirst()
+switch arguments.first {
+case nil, "selfcheck":
+  if !selfCheck() { exit(1) }
+case "-h", "--help", "help":
+  print(
+    """
+    usage: heinfer [selfcheck]
+
+      selfcheck   verify the CKKS arithmetic core on this machine and print timings (default)
+    """)
+default:
+  print("heinfer: unknown command '\(arguments.first!)'; run 'heinfer --help'")
+  exit(2)
+}
