@@ -208,3 +208,28 @@ struct RingTests {
     #expect(polynomial.residues.allSatisfy { $0 == 0 })
   }
 }
+
+@Suite("README example")
+struct ReadmeExampleTests {
+  /// The library example in README.md, kept compiling and checked: b = a·s + e, then rescaled.
+  @Test("README example runs and computes a·s + e")
+  func readmeExample() throws {
+    let primes = try Primes.sealCoefficientModulus(degree: 8192, bitSizes: [60, 40, 40, 60])
+    let basis = try RNSBasis(degree: 8192, moduli: primes)
+
+    let random = SecureRandomGenerator()
+    let secret = Sampler.ternary(in: basis, using: random)
+    let error = Sampler.gaussian(in: basis, using: random)
+    let a = Sampler.uniform(in: basis, using: random)
+
+    var b = a * secret.forwardNTT()
+    b.add(error.forwardNTT())
+    var c = b.inverseNTT()
+    try c.divideAndRoundByLastModulus()
+
+    // b - a·s must be the small error e.
+    let difference = (b - a * secret.forwardNTT()).inverseNTT()
+    #expect(difference == error)
+    #expect(c.basis.count == 3)
+  }
+}
