@@ -9,6 +9,8 @@ public enum CKKSError: Error, Sendable, Equatable, CustomStringConvertible {
   case primeGenerationFailed(bitWidth: Int, degree: Int, requested: Int)
   /// The modulus does not support a negacyclic NTT of this degree (needs a prime `q ≡ 1 mod 2N`).
   case notNTTFriendly(modulus: UInt64, degree: Int)
+  /// An RNS basis needs at least one prime.
+  case emptyBasis
   /// The same prime appears twice in an RNS basis.
   case duplicateModulus(UInt64)
   /// A Galois element is not odd or not in `[1, 2N)`.
@@ -30,6 +32,8 @@ public enum CKKSError: Error, Sendable, Equatable, CustomStringConvertible {
       return "fewer than \(requested) primes of \(bits) bits are congruent to 1 modulo 2·\(degree)"
     case .notNTTFriendly(let modulus, let degree):
       return "modulus \(modulus) is not a prime congruent to 1 modulo 2·\(degree)"
+    case .emptyBasis:
+      return "an RNS basis needs at least one prime"
     case .duplicateModulus(let modulus):
       return "modulus \(modulus) appears more than once in the RNS basis"
     case .invalidGaloisElement(let element, let degree):

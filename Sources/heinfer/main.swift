@@ -72,7 +72,8 @@ func selfCheck() -> Bool {
       let k = 1234
       var monomial = [Int64](repeating: 0, count: degree)
       monomial[k] = 1
-      let shifted = (a.forwardNTT() * RNSPolynomial(basis: basis, signedCoefficients: monomial).forwardNTT()).inverseNTT()
+      let shifted = (a.forwardNTT() * RNSPolynomial(basis: basis, signedCoefficients: monomial).forwardNTT())
+        .inverseNTT()
       for (limb, q) in basis.moduli.enumerated() {
         let row = Array(a.limb(limb))
         for j in 0..<degree {

@@ -80,8 +80,15 @@ struct ModulusTests {
 
 @Suite("Primes")
 struct PrimeTests {
-  struct PrimeCase: Decodable { let degree: Int; let bitSizes: [Int]; let primes: [UInt64] }
-  struct PrimeFile: Decodable { let source: String; let cases: [PrimeCase] }
+  struct PrimeCase: Decodable {
+    let degree: Int
+    let bitSizes: [Int]
+    let primes: [UInt64]
+  }
+  struct PrimeFile: Decodable {
+    let source: String
+    let cases: [PrimeCase]
+  }
 
   @Test("Deterministic Miller–Rabin")
   func millerRabin() {

@@ -118,7 +118,9 @@ struct NTTTests {
 
   @Test("Tables refuse unsuitable moduli")
   func refusals() {
-    #expect(throws: CKKSError.notNTTFriendly(modulus: 97, degree: 64)) { try NTTTables(degree: 64, modulus: Modulus(97)) }
+    #expect(throws: CKKSError.notNTTFriendly(modulus: 97, degree: 64)) {
+      try NTTTables(degree: 64, modulus: Modulus(97))
+    }
     #expect(throws: CKKSError.notNTTFriendly(modulus: 91, degree: 2)) { try NTTTables(degree: 2, modulus: Modulus(91)) }
     #expect(throws: CKKSError.invalidDegree(12)) { try NTTTables(degree: 12, modulus: Modulus(97)) }
   }

@@ -5,26 +5,44 @@ import Testing
 
 @Suite("Randomness and sampling")
 struct RandomTests {
-  struct StreamVector: Decodable { let key: String; let nonce: String; let counter: UInt32; let keystream: String }
-  struct SeededUniform: Decodable { let seed: String; let degree: Int; let primes: [UInt64]; let residues: [[UInt64]] }
-  struct ChaChaFile: Decodable { let rfc8439Block: StreamVector; let longStream: StreamVector; let seededUniform: SeededUniform }
+  struct StreamVector: Decodable {
+    let key: String
+    let nonce: String
+    let counter: UInt32
+    let keystream: String
+  }
+  struct SeededUniform: Decodable {
+    let seed: String
+    let degree: Int
+    let primes: [UInt64]
+    let residues: [[UInt64]]
+  }
+  struct ChaChaFile: Decodable {
+    let rfc8439Block: StreamVector
+    let longStream: StreamVector
+    let seededUniform: SeededUniform
+  }
 
   static func file() throws -> ChaChaFile { try Fixtures.load("chacha20", as: ChaChaFile.self) }
 
   @Test("ChaCha20 block function: RFC 8439 §2.3.2 test vector")
   func rfcVector() throws {
     let vector = try Self.file().rfc8439Block
-    let block = ChaCha20.block(key: Fixtures.bytes(hex: vector.key), nonce: Fixtures.bytes(hex: vector.nonce), counter: vector.counter)
+    let block = ChaCha20.block(
+      key: Fixtures.bytes(hex: vector.key), nonce: Fixtures.bytes(hex: vector.nonce), counter: vector.counter)
     #expect(block == Fixtures.bytes(hex: vector.keystream))
     // The serialized block as printed in the RFC.
     #expect(
-      block.prefix(16) == [0x10, 0xf1, 0xe7, 0xe4, 0xd1, 0x3b, 0x59, 0x15, 0x50, 0x0f, 0xdd, 0x1f, 0xa3, 0x20, 0x71, 0xc4])
+      block.prefix(16) == [
+        0x10, 0xf1, 0xe7, 0xe4, 0xd1, 0x3b, 0x59, 0x15, 0x50, 0x0f, 0xdd, 0x1f, 0xa3, 0x20, 0x71, 0xc4,
+      ])
   }
 
   @Test("Generator stream equals OpenSSL's ChaCha20 keystream across buffer refills")
   func longStream() throws {
     let vector = try Self.file().longStream
-    let generator = try SecureRandomGenerator(seed: Fixtures.bytes(hex: vector.key), domain: Fixtures.bytes(hex: vector.nonce))
+    let generator = try SecureRandomGenerator(
+      seed: Fixtures.bytes(hex: vector.key), domain: Fixtures.bytes(hex: vector.nonce))
     let expected = Fixtures.bytes(hex: vector.keystream)
     var produced: [UInt8] = []
     while produced.count < expected.count {
@@ -40,10 +58,13 @@ struct RandomTests {
     let basis = try RNSBasis(degree: vector.degree, moduli: vector.primes)
     let polynomial = try Sampler.uniform(in: basis, seed: Fixtures.bytes(hex: vector.seed))
     #expect(polynomial.residues == vector.residues.flatMap { $0 })
-    #expect(throws: CKKSError.invalidSeedLength(31)) { try Sampler.uniform(in: basis, seed: [UInt8](repeating: 0, count: 31)) }
+    #expect(throws: CKKSError.invalidSeedLength(31)) {
+      try Sampler.uniform(in: basis, seed: [UInt8](repeating: 0, count: 31))
+    }
   }
 
-  static let basis = try! RNSBasis(degree: 8192, moduli: Primes.sealCoefficientModulus(degree: 8192, bitSizes: [60, 40, 40]))
+  static let basis = try! RNSBasis(
+    degree: 8192, moduli: Primes.sealCoefficientModulus(degree: 8192, bitSizes: [60, 40, 40]))
 
   /// The centred small coefficients, checking that every limb holds the same integer.
   static func smallCoefficients(_ polynomial: RNSPolynomial<Coefficient>) -> [Int] {
@@ -74,7 +95,8 @@ struct RandomTests {
 
   @Test("Uniform residues are in range with mean close to q/2")
   func uniform() throws {
-    let generator = try SecureRandomGenerator(seed: [UInt8](repeating: 1, count: 32), domain: SecureRandomGenerator.defaultDomain)
+    let generator = try SecureRandomGenerator(
+      seed: [UInt8](repeating: 1, count: 32), domain: SecureRandomGenerator.defaultDomain)
     let polynomial = Sampler.uniform(in: Self.basis, using: generator)
     for (i, q) in Self.basis.moduli.enumerated() {
       let limb = polynomial.limb(i)
@@ -90,7 +112,8 @@ struct RandomTests {
 
   @Test("Ternary secrets: values in {-1, 0, 1}, equal frequencies, same integer in every limb")
   func ternary() throws {
-    let generator = try SecureRandomGenerator(seed: [UInt8](repeating: 2, count: 32), domain: SecureRandomGenerator.defaultDomain)
+    let generator = try SecureRandomGenerator(
+      seed: [UInt8](repeating: 2, count: 32), domain: SecureRandomGenerator.defaultDomain)
     let values = Self.smallCoefficients(Sampler.ternary(in: Self.basis, using: generator))
     for v in [-1, 0, 1] {
       let count = values.filter { $0 == v }.count
@@ -101,7 +124,8 @@ struct RandomTests {
 
   @Test("Fixed Hamming weight secrets have exactly h non-zero coefficients", arguments: [0, 1, 64, 192, 8192])
   func hammingWeight(weight: Int) throws {
-    let generator = try SecureRandomGenerator(seed: [UInt8](repeating: 3, count: 32), domain: SecureRandomGenerator.defaultDomain)
+    let generator = try SecureRandomGenerator(
+      seed: [UInt8](repeating: 3, count: 32), domain: SecureRandomGenerator.defaultDomain)
     let values = Self.smallCoefficients(try Sampler.ternary(in: Self.basis, hammingWeight: weight, using: generator))
     #expect(values.filter { $0 != 0 }.count == weight)
     #expect(values.allSatisfy { (-1...1).contains($0) })
@@ -116,7 +140,8 @@ struct RandomTests {
 
   @Test("Discrete Gaussian: σ = 3.2, cut at 19, symmetric")
   func gaussian() throws {
-    let generator = try SecureRandomGenerator(seed: [UInt8](repeating: 4, count: 32), domain: SecureRandomGenerator.defaultDomain)
+    let generator = try SecureRandomGenerator(
+      seed: [UInt8](repeating: 4, count: 32), domain: SecureRandomGenerator.defaultDomain)
     var values: [Int] = []
     for _ in 0..<8 { values += Self.smallCoefficients(Sampler.gaussian(in: Self.basis, using: generator)) }
     let n = Double(values.count)

@@ -69,7 +69,8 @@ struct RingTests {
 
   @Test("Rescale at a real size: coefficient and evaluation forms agree")
   func rescaleRealSize() throws {
-    let basis = try RNSBasis(degree: 8192, moduli: Primes.sealCoefficientModulus(degree: 8192, bitSizes: [60, 40, 40, 61]))
+    let basis = try RNSBasis(
+      degree: 8192, moduli: Primes.sealCoefficientModulus(degree: 8192, bitSizes: [60, 40, 40, 61]))
     let polynomial = Self.randomPolynomial(basis, seed: 99)
     var a = polynomial
     try a.divideAndRoundByLastModulus()
@@ -106,7 +107,9 @@ struct RingTests {
         let x = polynomial.basis.reconstruct(residues: polynomial.residues(at: j))
         let u = (0..<c.primes.count).first { u in
           let candidate = x + polynomial.basis.product.multiplied(by: UInt64(u))
-          return target.moduli.enumerated().allSatisfy { k, p in candidate.residue(modulo: p.value) == converted.residues(at: j)[k] }
+          return target.moduli.enumerated().allSatisfy { k, p in
+            candidate.residue(modulo: p.value) == converted.residues(at: j)[k]
+          }
         }
         #expect(u == c.conversionOverflow[j])
       }
@@ -148,7 +151,8 @@ struct RingTests {
         if i + j < 32 { product[i + j] += a[i] * b[j] } else { product[i + j - 32] -= a[i] * b[j] }
       }
     }
-    #expect((pa.forwardNTT() * pb.forwardNTT()).inverseNTT() == RNSPolynomial(basis: basis, signedCoefficients: product))
+    #expect(
+      (pa.forwardNTT() * pb.forwardNTT()).inverseNTT() == RNSPolynomial(basis: basis, signedCoefficients: product))
     var accumulator = RNSPolynomial<Evaluation>(zeroIn: basis)
     accumulator.multiplyAdd(pa.forwardNTT(), pb.forwardNTT())
     accumulator.multiplyAdd(pa.forwardNTT(), pb.forwardNTT())
@@ -163,7 +167,8 @@ struct RingTests {
     let k5 = try GaloisElement(5, degree: degree)
     let k25 = try GaloisElement(25, degree: degree)
     // Evaluation form agrees with coefficient form.
-    for element in [k5, k25, GaloisElement.conjugation(degree: degree), GaloisElement.rotation(by: -3, degree: degree)] {
+    for element in [k5, k25, GaloisElement.conjugation(degree: degree), GaloisElement.rotation(by: -3, degree: degree)]
+    {
       #expect(a.forwardNTT().applyingGalois(element).inverseNTT() == a.applyingGalois(element))
     }
     // σ_5 ∘ σ_5 = σ_25, and σ_k is a ring homomorphism.
@@ -180,6 +185,16 @@ struct RingTests {
     #expect(
       RNSPolynomial<Coefficient>(basis: basis, signedCoefficients: monomial).applyingGalois(k5)
         == RNSPolynomial(basis: basis, signedCoefficients: expected))
+    // Rotation elements are 5^r mod 2N (negative r: the inverse rotation), as in SEAL.
+    for steps in [-33, -1, 0, 1, 3, 31, 32, 1000] {
+      let slots = degree / 2
+      var expectedElement = 1
+      for _ in 0..<(((steps % slots) + slots) % slots) { expectedElement = expectedElement * 5 % (2 * degree) }
+      #expect(GaloisElement.rotation(by: steps, degree: degree).value == expectedElement)
+    }
+    #expect(
+      GaloisElement.rotation(by: 1, degree: degree).composed(with: GaloisElement.rotation(by: -1, degree: degree)).value
+        == 1)
     // Rotation by the number of slots is the identity; conjugation is an involution.
     #expect(GaloisElement.rotation(by: degree / 2, degree: degree).value == 1)
     let conjugation = GaloisElement.conjugation(degree: degree)
@@ -193,6 +208,7 @@ struct RingTests {
     let primes = try Primes.sealCoefficientModulus(degree: 16, bitSizes: [20, 20, 30])
     #expect(throws: CKKSError.duplicateModulus(primes[0])) { try RNSBasis(degree: 16, moduli: [primes[0], primes[0]]) }
     #expect(throws: CKKSError.notNTTFriendly(modulus: 101, degree: 16)) { try RNSBasis(degree: 16, moduli: [101]) }
+    #expect(throws: CKKSError.emptyBasis) { try RNSBasis(degree: 16, moduli: []) }
     let basis = try RNSBasis(degree: 16, moduli: primes)
     #expect(basis.prefix(1).moduli.map(\.value) == [primes[0]])
     #expect(basis.lowerLevel?.lowerLevel?.lowerLevel == nil)

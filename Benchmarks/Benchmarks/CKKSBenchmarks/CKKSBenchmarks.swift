@@ -10,7 +10,8 @@ private func ring(degree: Int, bitSizes: [Int]) -> RNSBasis {
 }
 
 private func randomPolynomial(_ basis: RNSBasis, seed: UInt8) -> RNSPolynomial<Coefficient> {
-  let generator = try! SecureRandomGenerator(seed: [UInt8](repeating: seed, count: 32), domain: SecureRandomGenerator.defaultDomain)
+  let generator = try! SecureRandomGenerator(
+    seed: [UInt8](repeating: seed, count: 32), domain: SecureRandomGenerator.defaultDomain)
   return Sampler.uniform(in: basis, using: generator).inverseNTT()
 }
 

@@ -1,4 +1,4 @@
-/// An odd modulus `q` with `2 ≤ q < 2^61` and the constants that make reduction by it cheap.
+/// An odd modulus `q` with `3 ≤ q < 2^61` and the constants that make reduction by it cheap.
 ///
 /// Every routine states the range of its inputs and of its result. "Lazy" routines return
 /// values in `[0, 2q)` (or `[0, 4q)`) and leave the final conditional subtraction to the

@@ -98,6 +98,7 @@ public struct MultiwordInteger: Sendable, Hashable, Comparable, CustomStringConv
 
   // MARK: Arithmetic
 
+  /// The exact sum.
   public static func + (lhs: MultiwordInteger, rhs: MultiwordInteger) -> MultiwordInteger {
     if lhs.isNegative == rhs.isNegative {
       return MultiwordInteger(words: addMagnitudes(lhs.words, rhs.words), isNegative: lhs.isNegative)
@@ -108,14 +109,17 @@ public struct MultiwordInteger: Sendable, Hashable, Comparable, CustomStringConv
     return MultiwordInteger(words: subtractMagnitudes(rhs.words, lhs.words), isNegative: rhs.isNegative)
   }
 
+  /// The negation.
   public static prefix func - (value: MultiwordInteger) -> MultiwordInteger {
     MultiwordInteger(words: value.words, isNegative: !value.isNegative)
   }
 
+  /// The exact difference.
   public static func - (lhs: MultiwordInteger, rhs: MultiwordInteger) -> MultiwordInteger {
     lhs + (-rhs)
   }
 
+  /// The exact product.
   public static func * (lhs: MultiwordInteger, rhs: MultiwordInteger) -> MultiwordInteger {
     guard !lhs.isZero, !rhs.isZero else { return .zero }
     var result = [UInt64](repeating: 0, count: lhs.words.count + rhs.words.count)
@@ -164,6 +168,7 @@ public struct MultiwordInteger: Sendable, Hashable, Comparable, CustomStringConv
 
   // MARK: Comparison
 
+  /// Numeric order.
   public static func < (lhs: MultiwordInteger, rhs: MultiwordInteger) -> Bool {
     if lhs.isNegative != rhs.isNegative { return lhs.isNegative }
     let order = compareMagnitudes(lhs.words, rhs.words)
@@ -172,8 +177,9 @@ public struct MultiwordInteger: Sendable, Hashable, Comparable, CustomStringConv
 
   // MARK: Conversion
 
-  /// The nearest `Double` (ties to even is not guaranteed: the result is within one unit in
-  /// the last place, which is ample for decoding). Values beyond the `Double` range become ±∞.
+  /// The value as a `Double`, accumulated word by word from the most significant one: the
+  /// relative error stays below 2^-50 for values up to 2^1000 (ample for decoding, where the
+  /// value is divided by a scale of at least 2^20). Values beyond the `Double` range become ±∞.
   public var doubleValue: Double {
     var result = 0.0
     for word in words.reversed() {
@@ -183,7 +189,7 @@ public struct MultiwordInteger: Sendable, Hashable, Comparable, CustomStringConv
   }
 
   #if arch(x86_64) || arch(i386)
-    /// The value as an 80-bit extended float (64-bit significand), within one unit in the last place.
+    /// The value as an 80-bit extended float (64-bit significand), accumulated like ``doubleValue``.
     public var float80Value: Float80 {
       var result: Float80 = 0
       for word in words.reversed() {

@@ -104,9 +104,6 @@ public final class NTTTables: @unchecked Sendable {
     return result
   }
 
-  /// ψ^bitReverse(k), the twiddle the forward transform uses for index k (k in `[0, N)`).
-  public func forwardRoot(at k: Int) -> UInt64 { forwardRoots[k] }
-
   // MARK: Forward transform
 
   /// In-place forward negacyclic NTT of one residue polynomial.
@@ -153,7 +150,9 @@ public final class NTTTables: @unchecked Sendable {
 
   /// One radix-2 stage: `groups` blocks of `2·half` values. Inputs and outputs in `[0, 4q)`.
   @inline(__always)
-  private func forwardRadix2Stage(_ values: UnsafeMutablePointer<UInt64>, groups: Int, half: Int, twoQ: UInt64, q: UInt64) {
+  private func forwardRadix2Stage(
+    _ values: UnsafeMutablePointer<UInt64>, groups: Int, half: Int, twoQ: UInt64, q: UInt64
+  ) {
     for group in 0..<groups {
       let w = forwardRoots[groups &+ group]
       let wShoup = forwardShoup[groups &+ group]

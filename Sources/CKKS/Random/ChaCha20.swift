@@ -12,10 +12,18 @@ public enum ChaCha20 {
 
   @inline(__always)
   private static func quarterRound(_ a: inout UInt32, _ b: inout UInt32, _ c: inout UInt32, _ d: inout UInt32) {
-    a &+= b; d ^= a; d = d << 16 | d >> 16
-    c &+= d; b ^= c; b = b << 12 | b >> 20
-    a &+= b; d ^= a; d = d << 8 | d >> 24
-    c &+= d; b ^= c; b = b << 7 | b >> 25
+    a &+= b
+    d ^= a
+    d = d << 16 | d >> 16
+    c &+= d
+    b ^= c
+    b = b << 12 | b >> 20
+    a &+= b
+    d ^= a
+    d = d << 8 | d >> 24
+    c &+= d
+    b ^= c
+    b = b << 7 | b >> 25
   }
 
   /// Writes the keystream block for `counter` to `output` as 16 words whose in-memory bytes are
@@ -27,10 +35,22 @@ public enum ChaCha20 {
     let c1: UInt32 = 0x3320_646e
     let c2: UInt32 = 0x7962_2d32
     let c3: UInt32 = 0x6b20_6574
-    var x0 = c0, x1 = c1, x2 = c2, x3 = c3
-    var x4 = key[0], x5 = key[1], x6 = key[2], x7 = key[3]
-    var x8 = key[4], x9 = key[5], x10 = key[6], x11 = key[7]
-    var x12 = counter, x13 = nonce[0], x14 = nonce[1], x15 = nonce[2]
+    var x0 = c0
+    var x1 = c1
+    var x2 = c2
+    var x3 = c3
+    var x4 = key[0]
+    var x5 = key[1]
+    var x6 = key[2]
+    var x7 = key[3]
+    var x8 = key[4]
+    var x9 = key[5]
+    var x10 = key[6]
+    var x11 = key[7]
+    var x12 = counter
+    var x13 = nonce[0]
+    var x14 = nonce[1]
+    var x15 = nonce[2]
     for _ in 0..<10 {
       // Column round, then diagonal round.
       quarterRound(&x0, &x4, &x8, &x12)

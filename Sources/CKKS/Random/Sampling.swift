@@ -99,7 +99,8 @@ public enum Sampler {
 
   /// A rounded Gaussian error with standard deviation σ = 3.2 cut at 6σ, sampled exactly from
   /// the discrete Gaussian restricted to `[-19, 19]` through a 63-bit cumulative table.
-  public static func gaussian(in basis: RNSBasis, using generator: SecureRandomGenerator) -> RNSPolynomial<Coefficient> {
+  public static func gaussian(in basis: RNSBasis, using generator: SecureRandomGenerator) -> RNSPolynomial<Coefficient>
+  {
     let n = basis.degree
     var values = [Int8](repeating: 0, count: n)
     let thresholds = GaussianTable.standard.thresholdsMinusOne
@@ -187,4 +188,3 @@ struct GaussianTable: Sendable {
     return magnitude == 0 ? mass : mass / 2
   }
 }
-

@@ -21,10 +21,17 @@ public struct GaloisElement: Sendable, Hashable {
   public static func rotation(by steps: Int, degree: Int) -> GaloisElement {
     let slots = degree / 2
     let normalized = ((steps % slots) + slots) % slots
-    let twoN = 2 * degree
-    var k = 1
-    for _ in 0..<normalized { k = k * 5 % twoN }
-    return try! GaloisElement(k, degree: degree)
+    let twoN = UInt64(2 * degree)
+    // 5^r mod 2N by square-and-multiply (2N is a power of two, so plain wrapping products suffice).
+    var k: UInt64 = 1
+    var base: UInt64 = 5
+    var exponent = normalized
+    while exponent > 0 {
+      if exponent & 1 == 1 { k = k &* base % twoN }
+      base = base &* base % twoN
+      exponent >>= 1
+    }
+    return try! GaloisElement(Int(k), degree: degree)
   }
 
   /// The element for complex conjugation of the slots, `2N - 1`.

@@ -17,9 +17,11 @@ public struct BasisConverter: Sendable {
   private let complementsInTarget: [UInt64]
 
   /// Precomputes the constants.
-  /// - Precondition: both bases have the same degree and no prime in common.
+  /// - Precondition: both bases have the same degree, no prime in common, and the source has at
+  ///   most 64 primes (so the 128-bit accumulator cannot overflow).
   public init(from source: RNSBasis, to target: RNSBasis) {
     precondition(source.degree == target.degree, "bases must share the degree")
+    precondition(source.count <= 64, "at most 64 source primes")
     precondition(
       Set(source.moduli.map(\.value)).isDisjoint(with: target.moduli.map(\.value)),
       "source and target primes must be disjoint")
@@ -65,8 +67,7 @@ public struct BasisConverter: Sendable {
       }
     }
     // Σ_i y_i · [Q/q_i]_{p_j}: accumulate the 128-bit sum, one Barrett reduction at the end.
-    // Each product is below 2^122, so up to 64 terms fit in 128 bits.
-    precondition(sourceCount <= 64)
+    // Each product is below 2^122, so up to 64 terms (checked in init) fit in 128 bits.
     let table = complementsInTarget
     scratch.withUnsafeBufferPointer { scratchBuffer in
       output.forEachLimb { j, p, row in

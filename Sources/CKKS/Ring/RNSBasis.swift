@@ -25,12 +25,12 @@ public final class RNSBasis: Sendable, CustomStringConvertible {
   /// - Parameters:
   ///   - degree: N, a power of two in `[2, 2^17]`.
   ///   - moduli: distinct primes `q_i ≡ 1 (mod 2N)` below 2^61.
-  /// - Throws: ``CKKSError/invalidDegree(_:)``, ``CKKSError/notNTTFriendly(modulus:degree:)``
-  ///   or ``CKKSError/duplicateModulus(_:)``.
+  /// - Throws: ``CKKSError/invalidDegree(_:)``, ``CKKSError/notNTTFriendly(modulus:degree:)``,
+  ///   ``CKKSError/duplicateModulus(_:)`` or ``CKKSError/emptyBasis``.
   public convenience init(degree: Int, moduli: [UInt64]) throws(CKKSError) {
     var seen = Set<UInt64>()
     for q in moduli where !seen.insert(q).inserted { throw .duplicateModulus(q) }
-    guard !moduli.isEmpty else { throw .invalidBitSizes([]) }
+    guard !moduli.isEmpty else { throw .emptyBasis }
     var tables: [NTTTables] = []
     for q in moduli {
       guard q >= 3, q < 1 << UInt64(Modulus.maximumBitWidth) else { throw .notNTTFriendly(modulus: q, degree: degree) }
@@ -93,7 +93,8 @@ public final class RNSBasis: Sendable, CustomStringConvertible {
     precondition(residues.count == count)
     var sum = MultiwordInteger.zero
     for i in 0..<count {
-      let y = moduli[i].multiplyShoup(residues[i], by: crtInverseOfComplement[i].value, shoup: crtInverseOfComplement[i].shoup)
+      let y = moduli[i].multiplyShoup(
+        residues[i], by: crtInverseOfComplement[i].value, shoup: crtInverseOfComplement[i].shoup)
       sum = sum + crtComplement[i].multiplied(by: y)
     }
     // The sum of L terms each below Q is below L·Q: subtract Q at most L - 1 times.

@@ -129,18 +129,21 @@ public struct RNSPolynomial<Representation: PolynomialRepresentation>: Sendable 
     }
   }
 
+  /// The sum, residue by residue (same ring required).
   public static func + (lhs: RNSPolynomial, rhs: RNSPolynomial) -> RNSPolynomial {
     var result = lhs
     result.add(rhs)
     return result
   }
 
+  /// The difference, residue by residue (same ring required).
   public static func - (lhs: RNSPolynomial, rhs: RNSPolynomial) -> RNSPolynomial {
     var result = lhs
     result.subtract(rhs)
     return result
   }
 
+  /// The negation.
   public static prefix func - (value: RNSPolynomial) -> RNSPolynomial {
     var result = value
     result.negate()
@@ -179,6 +182,7 @@ func secureZero(_ bytes: UnsafeMutableRawBufferPointer) {
 }
 
 extension RNSPolynomial: Equatable {
+  /// Equal when the rings and every residue are equal.
   public static func == (lhs: RNSPolynomial, rhs: RNSPolynomial) -> Bool {
     lhs.basis.isSameRing(as: rhs.basis) && lhs.residues == rhs.residues
   }
@@ -214,6 +218,7 @@ extension RNSPolynomial where Representation == Evaluation {
     }
   }
 
+  /// The negacyclic product (slot-wise in evaluation form; same ring required).
   public static func * (lhs: RNSPolynomial<Evaluation>, rhs: RNSPolynomial<Evaluation>) -> RNSPolynomial<Evaluation> {
     var result = lhs
     result.multiply(rhs)
