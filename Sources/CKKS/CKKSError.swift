@@ -22,6 +22,7 @@ public enum CKKSError: Error, Sendable, Equatable, CustomStringConvertible {
   /// An operation needs more primes than the polynomial has (e.g. rescaling a single prime).
   case levelExhausted(operation: String)
 
+  /// A sentence naming the offending value and the rule it breaks.
   public var description: String {
     switch self {
     case .invalidDegree(let n):

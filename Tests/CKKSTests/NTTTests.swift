@@ -103,7 +103,7 @@ struct NTTTests {
     }
   }
 
-  @Test("Pointwise product in NTT form is the negacyclic product", arguments: [16, 256])
+  @Test("Pointwise product in NTT form is the negacyclic product", arguments: [16, 256, 4096])
   func multiplication(degree: Int) throws {
     for prime in try Primes.sealCoefficientModulus(degree: degree, bitSizes: [40, 61]) {
       let q = Modulus(prime)

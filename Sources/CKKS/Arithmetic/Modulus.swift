@@ -42,6 +42,7 @@ public struct Modulus: Sendable, Hashable, CustomStringConvertible {
     return (q1, q0)
   }
 
+  /// `Modulus(q)`.
   public var description: String { "Modulus(\(value))" }
 
   // MARK: Reduction

@@ -81,6 +81,7 @@ public final class RNSBasis: Sendable, CustomStringConvertible {
     self === other || (degree == other.degree && moduli == other.moduli)
   }
 
+  /// The degree and the primes.
   public var description: String {
     "RNSBasis(N: \(degree), moduli: \(moduli.map(\.value)))"
   }
