@@ -163,11 +163,57 @@ public final class NTTTables: @unchecked Sendable {
         var u = x[j]
         u = min(u, u &- twoQ)
         let v = y[j]
-        let t = v &* w &- v.multipliedFullWidth(by: wShoup).high &* q
+        let t = NTTTables.lazyShoup(v, w, wShoup, q)
         x[j] = u &+ t
         y[j] = u &- t &+ twoQ
       }
     }
+  }
+
+  /// The three twiddles (with Shoup constants) of one radix-4 block: `first` for the first
+  /// stage, `second` and `third` for the two halves of the second stage.
+  @usableFromInline
+  struct Radix4Twiddles {
+    let first: UInt64, firstShoup: UInt64
+    let second: UInt64, secondShoup: UInt64
+    let third: UInt64, thirdShoup: UInt64
+  }
+
+  /// Forward twiddles for the block whose first-stage root index is `index` (the second stage
+  /// uses indices `2·index` and `2·index + 1`).
+  @inline(__always)
+  private func forwardTwiddles(_ index: Int) -> Radix4Twiddles {
+    Radix4Twiddles(
+      first: forwardRoots[index], firstShoup: forwardShoup[index],
+      second: forwardRoots[2 &* index], secondShoup: forwardShoup[2 &* index],
+      third: forwardRoots[2 &* index &+ 1], thirdShoup: forwardShoup[2 &* index &+ 1])
+  }
+
+  /// Lazy Shoup product `v·w mod q` in `[0, 2q)` for any 64-bit `v`.
+  @inline(__always)
+  private static func lazyShoup(_ v: UInt64, _ w: UInt64, _ wShoup: UInt64, _ q: UInt64) -> UInt64 {
+    v &* w &- v.multipliedFullWidth(by: wShoup).high &* q
+  }
+
+  /// Two Cooley–Tukey stages on four values: (a0, a2) and (a1, a3) with the first twiddle, then
+  /// (b0, b1) and (b2, b3) with the second and third. Inputs and outputs in `[0, 4q)`.
+  @inline(__always)
+  private static func forwardRadix4Butterfly(
+    _ a0: UInt64, _ a1: UInt64, _ a2: UInt64, _ a3: UInt64, _ w: Radix4Twiddles, twoQ: UInt64, q: UInt64
+  ) -> (UInt64, UInt64, UInt64, UInt64) {
+    let x0 = min(a0, a0 &- twoQ)
+    let x1 = min(a1, a1 &- twoQ)
+    let t2 = lazyShoup(a2, w.first, w.firstShoup, q)
+    let t3 = lazyShoup(a3, w.first, w.firstShoup, q)
+    var b0 = x0 &+ t2
+    var b2 = x0 &- t2 &+ twoQ
+    let b1 = x1 &+ t3
+    let b3 = x1 &- t3 &+ twoQ
+    b0 = min(b0, b0 &- twoQ)
+    b2 = min(b2, b2 &- twoQ)
+    let u1 = lazyShoup(b1, w.second, w.secondShoup, q)
+    let u3 = lazyShoup(b3, w.third, w.thirdShoup, q)
+    return (b0 &+ u1, b0 &- u1 &+ twoQ, b2 &+ u3, b2 &- u3 &+ twoQ)
   }
 
   /// Two stages at once: the stage with `groups` groups of half-size `2·quarter`, then the
@@ -177,36 +223,30 @@ public final class NTTTables: @unchecked Sendable {
     _ values: UnsafeMutablePointer<UInt64>, groups: Int, quarter: Int, twoQ: UInt64, q: UInt64
   ) {
     for group in 0..<groups {
-      let first = groups &+ group
-      let w1 = forwardRoots[first]
-      let w1Shoup = forwardShoup[first]
-      let w2 = forwardRoots[2 &* first]
-      let w2Shoup = forwardShoup[2 &* first]
-      let w3 = forwardRoots[2 &* first &+ 1]
-      let w3Shoup = forwardShoup[2 &* first &+ 1]
+      let w = forwardTwiddles(groups &+ group)
       let x0 = values + (group &* 4 &* quarter)
       let x1 = x0 + quarter
       let x2 = x1 + quarter
       let x3 = x2 + quarter
       for j in 0..<quarter {
+        // The butterfly of `forwardRadix4Butterfly`, written out: in this hot loop the compiler
+        // allocates registers better this way (73 µs vs 76 µs per forward NTT at N = 8192).
         var a0 = x0[j]
         var a1 = x1[j]
         let a2 = x2[j]
         let a3 = x3[j]
-        // First stage: (a0, a2) and (a1, a3) with w1.
         a0 = min(a0, a0 &- twoQ)
         a1 = min(a1, a1 &- twoQ)
-        let t2 = a2 &* w1 &- a2.multipliedFullWidth(by: w1Shoup).high &* q
-        let t3 = a3 &* w1 &- a3.multipliedFullWidth(by: w1Shoup).high &* q
+        let t2 = NTTTables.lazyShoup(a2, w.first, w.firstShoup, q)
+        let t3 = NTTTables.lazyShoup(a3, w.first, w.firstShoup, q)
         var b0 = a0 &+ t2
         var b2 = a0 &- t2 &+ twoQ
         let b1 = a1 &+ t3
         let b3 = a1 &- t3 &+ twoQ
-        // Second stage: (b0, b1) with w2 and (b2, b3) with w3.
         b0 = min(b0, b0 &- twoQ)
         b2 = min(b2, b2 &- twoQ)
-        let u1 = b1 &* w2 &- b1.multipliedFullWidth(by: w2Shoup).high &* q
-        let u3 = b3 &* w3 &- b3.multipliedFullWidth(by: w3Shoup).high &* q
+        let u1 = NTTTables.lazyShoup(b1, w.second, w.secondShoup, q)
+        let u3 = NTTTables.lazyShoup(b3, w.third, w.thirdShoup, q)
         x0[j] = b0 &+ u1
         x1[j] = b0 &- u1 &+ twoQ
         x2[j] = b2 &+ u3
@@ -220,34 +260,13 @@ public final class NTTTables: @unchecked Sendable {
   @inline(__always)
   private func forwardFinalRadix4(_ values: UnsafeMutablePointer<UInt64>, groups: Int, twoQ: UInt64, q: UInt64) {
     for group in 0..<groups {
-      let first = groups &+ group
-      let w1 = forwardRoots[first]
-      let w1Shoup = forwardShoup[first]
-      let w2 = forwardRoots[2 &* first]
-      let w2Shoup = forwardShoup[2 &* first]
-      let w3 = forwardRoots[2 &* first &+ 1]
-      let w3Shoup = forwardShoup[2 &* first &+ 1]
       let x = values + 4 &* group
-      var a0 = x[0]
-      var a1 = x[1]
-      let a2 = x[2]
-      let a3 = x[3]
-      a0 = min(a0, a0 &- twoQ)
-      a1 = min(a1, a1 &- twoQ)
-      let t2 = a2 &* w1 &- a2.multipliedFullWidth(by: w1Shoup).high &* q
-      let t3 = a3 &* w1 &- a3.multipliedFullWidth(by: w1Shoup).high &* q
-      var b0 = a0 &+ t2
-      var b2 = a0 &- t2 &+ twoQ
-      let b1 = a1 &+ t3
-      let b3 = a1 &- t3 &+ twoQ
-      b0 = min(b0, b0 &- twoQ)
-      b2 = min(b2, b2 &- twoQ)
-      let u1 = b1 &* w2 &- b1.multipliedFullWidth(by: w2Shoup).high &* q
-      let u3 = b3 &* w3 &- b3.multipliedFullWidth(by: w3Shoup).high &* q
-      x[0] = NTTTables.reduceFromFourQ(b0 &+ u1, twoQ: twoQ, q: q)
-      x[1] = NTTTables.reduceFromFourQ(b0 &- u1 &+ twoQ, twoQ: twoQ, q: q)
-      x[2] = NTTTables.reduceFromFourQ(b2 &+ u3, twoQ: twoQ, q: q)
-      x[3] = NTTTables.reduceFromFourQ(b2 &- u3 &+ twoQ, twoQ: twoQ, q: q)
+      let (y0, y1, y2, y3) = NTTTables.forwardRadix4Butterfly(
+        x[0], x[1], x[2], x[3], forwardTwiddles(groups &+ group), twoQ: twoQ, q: q)
+      x[0] = NTTTables.reduceFromFourQ(y0, twoQ: twoQ, q: q)
+      x[1] = NTTTables.reduceFromFourQ(y1, twoQ: twoQ, q: q)
+      x[2] = NTTTables.reduceFromFourQ(y2, twoQ: twoQ, q: q)
+      x[3] = NTTTables.reduceFromFourQ(y3, twoQ: twoQ, q: q)
     }
   }
 
@@ -257,7 +276,7 @@ public final class NTTTables: @unchecked Sendable {
     var u = values[0]
     u = min(u, u &- twoQ)
     let v = values[1]
-    let t = v &* forwardRoots[1] &- v.multipliedFullWidth(by: forwardShoup[1]).high &* q
+    let t = NTTTables.lazyShoup(v, forwardRoots[1], forwardShoup[1], q)
     values[0] = NTTTables.reduceFromFourQ(u &+ t, twoQ: twoQ, q: q)
     values[1] = NTTTables.reduceFromFourQ(u &- t &+ twoQ, twoQ: twoQ, q: q)
   }
@@ -316,8 +335,8 @@ public final class NTTTables: @unchecked Sendable {
       let v = y[j]
       let sum = u &+ v
       let difference = u &- v &+ twoQ
-      let a = sum &* scale.value &- sum.multipliedFullWidth(by: scale.shoup).high &* q
-      let b = difference &* scaledRoot.value &- difference.multipliedFullWidth(by: scaledRoot.shoup).high &* q
+      let a = NTTTables.lazyShoup(sum, scale.value, scale.shoup, q)
+      let b = NTTTables.lazyShoup(difference, scaledRoot.value, scaledRoot.shoup, q)
       x[j] = min(a, a &- q)
       y[j] = min(b, b &- q)
     }
@@ -340,9 +359,39 @@ public final class NTTTables: @unchecked Sendable {
         let sum = u &+ v
         let difference = u &- v &+ twoQ
         x[j] = min(sum, sum &- twoQ)
-        y[j] = difference &* w &- difference.multipliedFullWidth(by: wShoup).high &* q
+        y[j] = NTTTables.lazyShoup(difference, w, wShoup, q)
       }
     }
+  }
+
+  /// Two Gentleman–Sande stages on four values: (a0, a1) with `first` and (a2, a3) with `second`,
+  /// then (b0, b2) and (b1, b3) with `third`. Inputs and outputs in `[0, 2q)`.
+  @inline(__always)
+  private static func inverseRadix4Butterfly(
+    _ a0: UInt64, _ a1: UInt64, _ a2: UInt64, _ a3: UInt64, _ w: Radix4Twiddles, twoQ: UInt64, q: UInt64
+  ) -> (UInt64, UInt64, UInt64, UInt64) {
+    let s01 = a0 &+ a1
+    let b0 = min(s01, s01 &- twoQ)
+    let b1 = lazyShoup(a0 &- a1 &+ twoQ, w.first, w.firstShoup, q)
+    let s23 = a2 &+ a3
+    let b2 = min(s23, s23 &- twoQ)
+    let b3 = lazyShoup(a2 &- a3 &+ twoQ, w.second, w.secondShoup, q)
+    let s0 = b0 &+ b2
+    let s1 = b1 &+ b3
+    return (
+      min(s0, s0 &- twoQ), min(s1, s1 &- twoQ),
+      lazyShoup(b0 &- b2 &+ twoQ, w.third, w.thirdShoup, q), lazyShoup(b1 &- b3 &+ twoQ, w.third, w.thirdShoup, q)
+    )
+  }
+
+  /// Inverse twiddles of one radix-4 block: `pair` and `pair + 1` for the first stage, `single`
+  /// for the second.
+  @inline(__always)
+  private func inverseTwiddles(pair: Int, single: Int) -> Radix4Twiddles {
+    Radix4Twiddles(
+      first: inverseRoots[pair], firstShoup: inverseShoup[pair],
+      second: inverseRoots[pair &+ 1], secondShoup: inverseShoup[pair &+ 1],
+      third: inverseRoots[single], thirdShoup: inverseShoup[single])
   }
 
   /// Two Gentleman–Sande stages at once: `groups` groups of half-size `half`, then `groups/2`
@@ -352,41 +401,13 @@ public final class NTTTables: @unchecked Sendable {
     _ values: UnsafeMutablePointer<UInt64>, groups: Int, half: Int, rootIndex: Int, twoQ: UInt64, q: UInt64
   ) {
     for block in 0..<(groups >> 1) {
-      let first = rootIndex &+ 2 &* block
-      let wa = inverseRoots[first]
-      let waShoup = inverseShoup[first]
-      let wb = inverseRoots[first &+ 1]
-      let wbShoup = inverseShoup[first &+ 1]
-      let second = rootIndex &+ groups &+ block
-      let wc = inverseRoots[second]
-      let wcShoup = inverseShoup[second]
+      let w = inverseTwiddles(pair: rootIndex &+ 2 &* block, single: rootIndex &+ groups &+ block)
       let x0 = values + (block &* 4 &* half)
       let x1 = x0 + half
       let x2 = x1 + half
       let x3 = x2 + half
       for j in 0..<half {
-        let a0 = x0[j]
-        let a1 = x1[j]
-        let a2 = x2[j]
-        let a3 = x3[j]
-        // First stage: (a0, a1) with wa, (a2, a3) with wb.
-        var b0 = a0 &+ a1
-        b0 = min(b0, b0 &- twoQ)
-        let d1 = a0 &- a1 &+ twoQ
-        let b1 = d1 &* wa &- d1.multipliedFullWidth(by: waShoup).high &* q
-        var b2 = a2 &+ a3
-        b2 = min(b2, b2 &- twoQ)
-        let d3 = a2 &- a3 &+ twoQ
-        let b3 = d3 &* wb &- d3.multipliedFullWidth(by: wbShoup).high &* q
-        // Second stage: (b0, b2) and (b1, b3) with wc.
-        let s0 = b0 &+ b2
-        let e2 = b0 &- b2 &+ twoQ
-        let s1 = b1 &+ b3
-        let e3 = b1 &- b3 &+ twoQ
-        x0[j] = min(s0, s0 &- twoQ)
-        x1[j] = min(s1, s1 &- twoQ)
-        x2[j] = e2 &* wc &- e2.multipliedFullWidth(by: wcShoup).high &* q
-        x3[j] = e3 &* wc &- e3.multipliedFullWidth(by: wcShoup).high &* q
+        (x0[j], x1[j], x2[j], x3[j]) = NTTTables.inverseRadix4Butterfly(x0[j], x1[j], x2[j], x3[j], w, twoQ: twoQ, q: q)
       }
     }
   }
@@ -394,35 +415,10 @@ public final class NTTTables: @unchecked Sendable {
   /// The first two stages (half-sizes 1 and 2) on `blocks` blocks of four consecutive values.
   @inline(__always)
   private func inverseFirstRadix4(_ values: UnsafeMutablePointer<UInt64>, blocks: Int, twoQ: UInt64, q: UInt64) {
-    let secondIndex = blocks &* 2
     for block in 0..<blocks {
-      let wa = inverseRoots[2 &* block]
-      let waShoup = inverseShoup[2 &* block]
-      let wb = inverseRoots[2 &* block &+ 1]
-      let wbShoup = inverseShoup[2 &* block &+ 1]
-      let wc = inverseRoots[secondIndex &+ block]
-      let wcShoup = inverseShoup[secondIndex &+ block]
       let x = values + 4 &* block
-      let a0 = x[0]
-      let a1 = x[1]
-      let a2 = x[2]
-      let a3 = x[3]
-      var b0 = a0 &+ a1
-      b0 = min(b0, b0 &- twoQ)
-      let d1 = a0 &- a1 &+ twoQ
-      let b1 = d1 &* wa &- d1.multipliedFullWidth(by: waShoup).high &* q
-      var b2 = a2 &+ a3
-      b2 = min(b2, b2 &- twoQ)
-      let d3 = a2 &- a3 &+ twoQ
-      let b3 = d3 &* wb &- d3.multipliedFullWidth(by: wbShoup).high &* q
-      let s0 = b0 &+ b2
-      let e2 = b0 &- b2 &+ twoQ
-      let s1 = b1 &+ b3
-      let e3 = b1 &- b3 &+ twoQ
-      x[0] = min(s0, s0 &- twoQ)
-      x[1] = min(s1, s1 &- twoQ)
-      x[2] = e2 &* wc &- e2.multipliedFullWidth(by: wcShoup).high &* q
-      x[3] = e3 &* wc &- e3.multipliedFullWidth(by: wcShoup).high &* q
+      let w = inverseTwiddles(pair: 2 &* block, single: 2 &* blocks &+ block)
+      (x[0], x[1], x[2], x[3]) = NTTTables.inverseRadix4Butterfly(x[0], x[1], x[2], x[3], w, twoQ: twoQ, q: q)
     }
   }
 
