@@ -319,10 +319,44 @@ def record_chacha():
     })
 
 
+# ---------------------------------------------------------------------------------------------
+# BLAKE2b and SEAL's parms_id (BLAKE2b-256 of [scheme, N, primes..., plain modulus])
+
+def record_fingerprints():
+    import hashlib
+
+    messages = [b"", b"abc", bytes(range(200)), bytes(128), bytes(129)]
+    blake = [
+        {"message": m.hex(), "digestLength": length, "digest": hashlib.blake2b(m, digest_size=length).hexdigest()}
+        for m in messages for length in (32, 64)
+    ]
+    chains = []
+    for degree, bits in [(8192, [60, 40, 40, 60]), (16384, [60] + [40] * 6 + [60]), (4096, [60, 49]), (1024, [27])]:
+        parms = seal.EncryptionParameters(seal.scheme_type.ckks)
+        parms.set_poly_modulus_degree(degree)
+        parms.set_coeff_modulus(seal.CoeffModulus.Create(degree, bits))
+        context = seal.SEALContext(parms, True, seal.sec_level_type.none)
+        levels = []
+        data = context.key_context_data()
+        while data is not None:
+            levels.append({
+                "primes": [m.value() for m in data.parms().coeff_modulus()],
+                "parmsId": [int(w) for w in data.parms_id()],
+            })
+            data = data.next_context_data()
+        chains.append({"degree": degree, "bitSizes": bits, "levels": levels})
+    write("fingerprints.json", {
+        "source": f"hashlib.blake2b; SEAL {seal_version_bytes()} parms_id via seal-python",
+        "blake2b": blake,
+        "sealChains": chains,
+    })
+
+
 if __name__ == "__main__":
     os.makedirs(FIXTURES, exist_ok=True)
     record_primes()
     record_ntt()
     record_exact()
     record_chacha()
+    record_fingerprints()
     sys.exit(0)

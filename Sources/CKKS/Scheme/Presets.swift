@@ -1,0 +1,25 @@
+/// Named parameter sets. Names state the ring degree and the bit sizes of Q and P; all of them
+/// pass the 128-bit check and give SEAL's modulus chain for the same bit sizes.
+extension ParameterDescription {
+  /// N = 8192, Q = [60, 40, 40], P = [60], Δ = 2^40, depth 2: the set the SEAL/OpenFHE
+  /// anchors in docs/benchmarks.md were measured with. 200 of 218 bits.
+  public static let n8192_logq_60_40_40_logp_60 = ParameterDescription(
+    degree: 8192, ciphertextPrimeBits: [60, 40, 40], specialPrimeBits: [60], defaultScale: 0x1p40)
+
+  /// N = 16384, Q = [60, 6 × 40], P = [60], Δ = 2^40, depth 6. 360 of 438 bits.
+  public static let n16384_logq_60_6x40_logp_60 = ParameterDescription(
+    degree: 16384, ciphertextPrimeBits: [60, 40, 40, 40, 40, 40, 40], specialPrimeBits: [60],
+    defaultScale: 0x1p40)
+
+  /// N = 4096, Q = [60, 49], no special primes, Δ = 2^49: one rescale and no key switching,
+  /// for depth-1 models such as coefficient-encoded dot products. 109 of 109 bits.
+  public static let n4096_logq_60_49 = ParameterDescription(
+    degree: 4096, ciphertextPrimeBits: [60, 49], specialPrimeBits: [], defaultScale: 0x1p49)
+
+  /// Every named preset with its name.
+  public static let presets: [(name: String, description: ParameterDescription)] = [
+    ("n4096_logq_60_49", n4096_logq_60_49),
+    ("n8192_logq_60_40_40_logp_60", n8192_logq_60_40_40_logp_60),
+    ("n16384_logq_60_6x40_logp_60", n16384_logq_60_6x40_logp_60),
+  ]
+}
