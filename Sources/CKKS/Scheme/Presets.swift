@@ -3,16 +3,19 @@
 extension ParameterDescription {
   /// N = 8192, Q = [60, 40, 40], P = [60], Δ = 2^40, depth 2: the set the SEAL/OpenFHE
   /// anchors in docs/benchmarks.md were measured with. 200 of 218 bits.
+  // swift-format-ignore: AlwaysUseLowerCamelCase
   public static let n8192_logq_60_40_40_logp_60 = ParameterDescription(
     degree: 8192, ciphertextPrimeBits: [60, 40, 40], specialPrimeBits: [60], defaultScale: 0x1p40)
 
   /// N = 16384, Q = [60, 6 × 40], P = [60], Δ = 2^40, depth 6. 360 of 438 bits.
+  // swift-format-ignore: AlwaysUseLowerCamelCase
   public static let n16384_logq_60_6x40_logp_60 = ParameterDescription(
     degree: 16384, ciphertextPrimeBits: [60, 40, 40, 40, 40, 40, 40], specialPrimeBits: [60],
     defaultScale: 0x1p40)
 
   /// N = 4096, Q = [60, 49], no special primes, Δ = 2^49: one rescale and no key switching,
   /// for depth-1 models such as coefficient-encoded dot products. 109 of 109 bits.
+  // swift-format-ignore: AlwaysUseLowerCamelCase
   public static let n4096_logq_60_49 = ParameterDescription(
     degree: 4096, ciphertextPrimeBits: [60, 49], specialPrimeBits: [], defaultScale: 0x1p49)
 
