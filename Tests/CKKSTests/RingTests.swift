@@ -185,11 +185,11 @@ struct RingTests {
     #expect(
       RNSPolynomial<Coefficient>(basis: basis, signedCoefficients: monomial).applyingGalois(k5)
         == RNSPolynomial(basis: basis, signedCoefficients: expected))
-    // Rotation elements are 5^r mod 2N (negative r: the inverse rotation), as in SEAL.
+    // Rotation elements are 3^r mod 2N (negative r: the inverse rotation), as in SEAL.
     for steps in [-33, -1, 0, 1, 3, 31, 32, 1000] {
       let slots = degree / 2
       var expectedElement = 1
-      for _ in 0..<(((steps % slots) + slots) % slots) { expectedElement = expectedElement * 5 % (2 * degree) }
+      for _ in 0..<(((steps % slots) + slots) % slots) { expectedElement = expectedElement * 3 % (2 * degree) }
       #expect(GaloisElement.rotation(by: steps, degree: degree).value == expectedElement)
     }
     #expect(

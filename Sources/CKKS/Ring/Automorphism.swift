@@ -1,7 +1,8 @@
 /// The Galois automorphism `σ_k: a(X) ↦ a(X^k)` of `Z_Q[X]/(X^N + 1)` for odd `k ∈ [1, 2N)`.
 ///
-/// In SEAL's conventions, rotating CKKS slots left by r uses `k = 5^r mod 2N` and complex
-/// conjugation uses `k = 2N - 1`.
+/// In SEAL's conventions, rotating CKKS slots left by r uses `k = 3^r mod 2N` (SEAL's slot i
+/// sits at the root ζ^(3^i); verified against SEAL's encoder) and complex conjugation uses
+/// `k = 2N - 1`.
 public struct GaloisElement: Sendable, Hashable {
   /// The exponent k.
   public let value: Int
@@ -17,14 +18,15 @@ public struct GaloisElement: Sendable, Hashable {
     self.degree = degree
   }
 
-  /// The element SEAL uses for a left rotation of the CKKS slots by `steps` (negative: right).
+  /// The element SEAL uses for a left rotation of the CKKS slots by `steps` (negative: right),
+  /// `3^(steps mod N/2) mod 2N`, as SEAL's `GaloisTool::get_elt_from_step`.
   public static func rotation(by steps: Int, degree: Int) -> GaloisElement {
     let slots = degree / 2
     let normalized = ((steps % slots) + slots) % slots
     let twoN = UInt64(2 * degree)
-    // 5^r mod 2N by square-and-multiply (2N is a power of two, so plain wrapping products suffice).
+    // 3^r mod 2N by square-and-multiply (2N is a power of two, so plain wrapping products suffice).
     var k: UInt64 = 1
-    var base: UInt64 = 5
+    var base: UInt64 = 3
     var exponent = normalized
     while exponent > 0 {
       if exponent & 1 == 1 { k = k &* base % twoN }
