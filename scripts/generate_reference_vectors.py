@@ -352,6 +352,72 @@ def record_fingerprints():
     })
 
 
+# ---------------------------------------------------------------------------------------------
+# CKKS encoder (SEAL CKKSEncoder::encode, NTT form)
+
+def encoder_input(i, imaginary=False):
+    """Deterministic slot values, exact in binary64 in every language; mirrored in the Swift tests."""
+    if imaginary:
+        return ((i * 104729) % 3001 - 1500) / 53.0
+    return ((i * 7919) % 2001 - 1000) / 37.0
+
+
+def plaintext_rows(plain, degree):
+    blob = plain.to_bytes()
+    # Plaintext layout after the 16-byte header: parms_id (32), coeff_count (u64), scale (f64),
+    # then a DynArray: 16-byte header, u64 count, residues (prime -> coefficient).
+    count = struct.unpack_from("<Q", blob, 16 + 32 + 16 + 16)[0]
+    flat = struct.unpack_from(f"<{count}Q", blob, 16 + 32 + 16 + 16 + 8)
+    return [list(flat[k:k + degree]) for k in range(0, count, degree)]
+
+
+def record_encoder():
+    cases = []
+    specs = [
+        # degree, bit sizes (last = special), scale exponent, value count, complex?, level drop
+        (16, [30, 30, 30], 20, 8, False, 0),
+        (16, [30, 30, 30], 20, 3, True, 0),
+        (8192, [60, 40, 40, 60], 40, 4096, False, 0),
+        (8192, [60, 40, 40, 60], 40, 4096, True, 0),
+        (8192, [60, 40, 40, 60], 40, 10, False, 0),
+        (8192, [60, 40, 40, 60], 30, 4096, False, 1),
+        (8192, [60, 40, 40, 60], 80, 4096, False, 0),
+        (16384, [60] + [40] * 6 + [60], 40, 8192, True, 0),
+    ]
+    for degree, bits, scale_bits, count, is_complex, drop in specs:
+        parms = seal.EncryptionParameters(seal.scheme_type.ckks)
+        parms.set_poly_modulus_degree(degree)
+        parms.set_coeff_modulus(seal.CoeffModulus.Create(degree, bits))
+        context = seal.SEALContext(parms, True, seal.sec_level_type.none)
+        encoder = seal.CKKSEncoder(context)
+        data = context.first_context_data()
+        scale = 2.0 ** scale_bits
+        if is_complex:
+            values = [complex(encoder_input(i), encoder_input(i, True)) for i in range(count)]
+            plain = encoder.encode_complex(values, scale)
+        else:
+            values = [encoder_input(i) for i in range(count)]
+            plain = encoder.encode(values, scale)
+        # seal-python encodes at the top data level; encoding at a lower level gives the same
+        # integers over fewer primes, i.e. the first rows.
+        rows = plaintext_rows(plain, degree)
+        rows = rows[: len(rows) - drop]
+        primes = [m.value() for m in data.parms().coeff_modulus()][: len(rows)]
+        case = {"degree": degree, "bitSizes": bits, "level": len(rows) - 1, "primes": primes,
+                "scaleExponent": scale_bits, "valueCount": count, "complex": is_complex}
+        if degree <= 16:
+            case["ntt"] = rows
+        else:
+            case["nttDigests"] = [digest(row) for row in rows]
+            case["nttHeads"] = [row[:8] for row in rows]
+        cases.append(case)
+    write("seal_encoder.json", {
+        "source": f"SEAL {seal_version_bytes()} CKKSEncoder via seal-python",
+        "input": "slot i = ((i*7919) % 2001 - 1000) / 37.0, imaginary part ((i*104729) % 3001 - 1500) / 53.0",
+        "cases": cases,
+    })
+
+
 if __name__ == "__main__":
     os.makedirs(FIXTURES, exist_ok=True)
     record_primes()
@@ -359,4 +425,5 @@ if __name__ == "__main__":
     record_exact()
     record_chacha()
     record_fingerprints()
+    record_encoder()
     sys.exit(0)
