@@ -174,4 +174,30 @@ let benchmarks: @Sendable () -> Void = {
       blackHole(outputQ)
     }
   }
+
+  // MARK: Scheme: encoding at N = 8192, Q = [60, 40, 40] (the anchors' parameter set)
+  do {
+    let parameters = try! CKKSParameters(.n8192_logq_60_40_40_logp_60)
+    let encoder = CKKSEncoder(parameters: parameters)
+    let values = (0..<parameters.slotCount).map { Double($0 % 1000) / 1000 }
+    Benchmark("Encode full slots N=8192 3 primes") { benchmark in
+      for _ in benchmark.scaledIterations {
+        blackHole(try encoder.encode(values))
+      }
+    }
+    let plaintext = try! encoder.encode(values)
+    Benchmark("Decode full slots N=8192 3 primes") { benchmark in
+      for _ in benchmark.scaledIterations {
+        blackHole(encoder.decode(plaintext))
+      }
+    }
+    var lowest = plaintext
+    try! lowest.polynomial.dropLastModulus()
+    try! lowest.polynomial.dropLastModulus()
+    Benchmark("Decode full slots N=8192 1 prime") { benchmark in
+      for _ in benchmark.scaledIterations {
+        blackHole(encoder.decode(lowest))
+      }
+    }
+  }
 }

@@ -227,7 +227,9 @@ extension RNSPolynomial where Representation == Evaluation {
 
   /// The inverse NTT of every limb: the same polynomial in coefficient form.
   public consuming func inverseNTT() -> RNSPolynomial<Coefficient> {
-    var data = residues
+    // Move the storage out of the consumed value so the transform runs in place (no copy).
+    var data: [UInt64] = []
+    swap(&data, &residues)
     let tables = basis.nttTables
     let n = degree
     data.withUnsafeMutableBufferPointer { buffer in
@@ -242,7 +244,9 @@ extension RNSPolynomial where Representation == Evaluation {
 extension RNSPolynomial where Representation == Coefficient {
   /// The forward NTT of every limb: the same polynomial in evaluation form (SEAL's NTT form).
   public consuming func forwardNTT() -> RNSPolynomial<Evaluation> {
-    var data = residues
+    // Move the storage out of the consumed value so the transform runs in place (no copy).
+    var data: [UInt64] = []
+    swap(&data, &residues)
     let tables = basis.nttTables
     let n = degree
     data.withUnsafeMutableBufferPointer { buffer in

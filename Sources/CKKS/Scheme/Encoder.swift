@@ -97,7 +97,7 @@ public final class CKKSEncoder: Sendable {
       im[indexMap[i + slots]] = -value.imaginary
     }
     inverseFFT(&re, &im, scalar: scale / Double(n))
-    let polynomial = try roundedPolynomial(re, basis: basis)
+    let polynomial = try roundedPolynomial(&re, basis: basis)
     return Plaintext(polynomial: polynomial.forwardNTT(), scale: scale)
   }
 
@@ -109,7 +109,7 @@ public final class CKKSEncoder: Sendable {
     let scale = try checkedScale(scale, basis: basis)
     var coefficients = [Double](repeating: 0, count: parameters.degree)
     coefficients[0] = value * scale
-    return Plaintext(polynomial: try roundedPolynomial(coefficients, basis: basis).forwardNTT(), scale: scale)
+    return Plaintext(polynomial: try roundedPolynomial(&coefficients, basis: basis).forwardNTT(), scale: scale)
   }
 
   /// Decodes the real parts of all N/2 slots.
@@ -143,7 +143,7 @@ public final class CKKSEncoder: Sendable {
     let scale = try checkedScale(scale, basis: basis)
     var coefficients = [Double](repeating: 0, count: n)
     for (j, value) in values.enumerated() { coefficients[j] = value * scale }
-    return Plaintext(polynomial: try roundedPolynomial(coefficients, basis: basis).forwardNTT(), scale: scale)
+    return Plaintext(polynomial: try roundedPolynomial(&coefficients, basis: basis).forwardNTT(), scale: scale)
   }
 
   /// Encodes weights so that multiplying a ``encodeCoefficients(_:scale:level:)`` encoding of x
@@ -183,31 +183,38 @@ public final class CKKSEncoder: Sendable {
   }
 
   /// Rounds (half away from zero, like `std::round`) and reduces every coefficient modulo every
-  /// prime. Values must stay below Q/2 in magnitude.
-  private func roundedPolynomial(_ values: [Double], basis: RNSBasis) throws(EncodingError) -> RNSPolynomial<
-    Coefficient
-  > {
-    let maximum = values.reduce(0.0) { max($0, abs($1)) }
+  /// prime. Values must stay below Q/2 in magnitude. Rounds `values` in place.
+  private func roundedPolynomial(_ values: inout [Double], basis: RNSBasis) throws(EncodingError)
+    -> RNSPolynomial<Coefficient>
+  {
+    let n = basis.degree
+    var maximum = 0.0
+    for j in 0..<n {
+      maximum = max(maximum, abs(values[j]))
+      values[j] = values[j].rounded()
+    }
     let modulusBits = basis.product.bitWidth
     // ceil(log2(max)) bits must leave room for the sign: |value| < 2^(bits - 2) < Q/2.
     let neededBits = maximum <= 1 ? 0 : Int((maximum.nextDown).exponent) + 1
     guard neededBits < modulusBits - 1 else { throw .valuesTooLarge(bits: neededBits, modulusBits: modulusBits) }
+    let fitsInWord = maximum < 18_446_744_073_709_551_615.0
     var polynomial = RNSPolynomial<Coefficient>(zeroIn: basis)
-    let n = basis.degree
-    polynomial.forEachLimb { _, q, row in
-      for j in 0..<n {
-        let rounded = values[j].rounded()
-        let magnitude = abs(rounded)
-        let residue: UInt64
-        if magnitude < 18_446_744_073_709_551_616.0 {
-          residue = q.reduce(UInt64(magnitude))
-        } else {
-          // magnitude = significand · 2^(exponent - 52) exactly; reduce each factor.
-          let significand = UInt64(magnitude.significandBitPattern) | (1 << 52)
-          let shift = UInt64(Int(magnitude.exponent) - 52)
-          residue = q.multiply(q.reduce(significand), q.power(2, shift))
+    values.withUnsafeBufferPointer { rounded in
+      polynomial.forEachLimb { _, q, row in
+        for j in 0..<n {
+          let value = rounded[j]
+          let magnitude = abs(value)
+          let residue: UInt64
+          if fitsInWord || magnitude < 18_446_744_073_709_551_616.0 {
+            residue = q.reduce(UInt64(magnitude))
+          } else {
+            // magnitude = significand · 2^(exponent - 52) exactly; reduce each factor.
+            let significand = UInt64(magnitude.significandBitPattern) | (1 << 52)
+            let shift = UInt64(Int(magnitude.exponent) - 52)
+            residue = q.multiply(q.reduce(significand), q.power(2, shift))
+          }
+          row[j] = value < 0 ? q.negate(residue) : residue
         }
-        row[j] = rounded < 0 ? q.negate(residue) : residue
       }
     }
     return polynomial
@@ -220,88 +227,115 @@ public final class CKKSEncoder: Sendable {
   }
 
   /// SEAL's `DWTHandler::transform_from_rev` on complex values with `inv_root_powers_`, the last
-  /// stage multiplied by `scalar`. Operation order matters: it reproduces SEAL's rounding.
+  /// stage multiplied by `scalar`. Operation order matters: it reproduces SEAL's rounding
+  /// (products are never fused, sums are evaluated in SEAL's order).
   private func inverseFFT(_ re: inout [Double], _ im: inout [Double], scalar: Double) {
     let n = re.count
-    var rootIndex = 0
-    var gap = 1
-    var m = n >> 1
-    while m > 1 {
-      var offset = 0
-      for _ in 0..<m {
-        rootIndex += 1
-        let rr = inverseRootReal[rootIndex]
-        let ri = inverseRootImaginary[rootIndex]
-        for x in offset..<(offset + gap) {
-          let y = x + gap
-          let (ur, ui, vr, vi) = (re[x], im[x], re[y], im[y])
-          re[x] = ur + vr
-          im[x] = ui + vi
-          let dr = ur - vr
-          let di = ui - vi
-          re[y] = dr * rr - di * ri
-          im[y] = dr * ri + di * rr
+    re.withUnsafeMutableBufferPointer { reBuffer in
+      im.withUnsafeMutableBufferPointer { imBuffer in
+        inverseRootReal.withUnsafeBufferPointer { rootsRe in
+          inverseRootImaginary.withUnsafeBufferPointer { rootsIm in
+            let re = reBuffer.baseAddress!
+            let im = imBuffer.baseAddress!
+            var rootIndex = 0
+            var gap = 1
+            var m = n >> 1
+            while m > 1 {
+              var offset = 0
+              for _ in 0..<m {
+                rootIndex &+= 1
+                let rr = rootsRe[rootIndex]
+                let ri = rootsIm[rootIndex]
+                let xr = re + offset
+                let xi = im + offset
+                let yr = xr + gap
+                let yi = xi + gap
+                for j in 0..<gap {
+                  let (ur, ui, vr, vi) = (xr[j], xi[j], yr[j], yi[j])
+                  xr[j] = ur + vr
+                  xi[j] = ui + vi
+                  let dr = ur - vr
+                  let di = ui - vi
+                  yr[j] = dr * rr - di * ri
+                  yi[j] = dr * ri + di * rr
+                }
+                offset &+= gap << 1
+              }
+              gap <<= 1
+              m >>= 1
+            }
+            rootIndex &+= 1
+            let sr = rootsRe[rootIndex] * scalar
+            let si = rootsIm[rootIndex] * scalar
+            let yr = re + gap
+            let yi = im + gap
+            for x in 0..<gap {
+              let (ur, ui, vr, vi) = (re[x], im[x], yr[x], yi[x])
+              re[x] = (ur + vr) * scalar
+              im[x] = (ui + vi) * scalar
+              let dr = ur - vr
+              let di = ui - vi
+              yr[x] = dr * sr - di * si
+              yi[x] = dr * si + di * sr
+            }
+          }
         }
-        offset += gap << 1
       }
-      gap <<= 1
-      m >>= 1
-    }
-    rootIndex += 1
-    let sr = inverseRootReal[rootIndex] * scalar
-    let si = inverseRootImaginary[rootIndex] * scalar
-    for x in 0..<gap {
-      let y = x + gap
-      let (ur, ui, vr, vi) = (re[x], im[x], re[y], im[y])
-      re[x] = (ur + vr) * scalar
-      im[x] = (ui + vi) * scalar
-      let dr = ur - vr
-      let di = ui - vi
-      re[y] = dr * sr - di * si
-      im[y] = dr * si + di * sr
     }
   }
 
   /// SEAL's `DWTHandler::transform_to_rev` on complex values with `root_powers_`.
   private func forwardFFT(_ re: inout [Double], _ im: inout [Double]) {
     let n = re.count
-    var rootIndex = 0
-    var gap = n >> 1
-    var m = 1
-    while m < n >> 1 {
-      var offset = 0
-      for _ in 0..<m {
-        rootIndex += 1
-        let rr = rootReal[rootIndex]
-        let ri = rootImaginary[rootIndex]
-        for x in offset..<(offset + gap) {
-          let y = x + gap
-          let (ur, ui, yr, yi) = (re[x], im[x], re[y], im[y])
-          let vr = yr * rr - yi * ri
-          let vi = yr * ri + yi * rr
-          re[x] = ur + vr
-          im[x] = ui + vi
-          re[y] = ur - vr
-          im[y] = ui - vi
+    re.withUnsafeMutableBufferPointer { reBuffer in
+      im.withUnsafeMutableBufferPointer { imBuffer in
+        rootReal.withUnsafeBufferPointer { rootsRe in
+          rootImaginary.withUnsafeBufferPointer { rootsIm in
+            let re = reBuffer.baseAddress!
+            let im = imBuffer.baseAddress!
+            var rootIndex = 0
+            var gap = n >> 1
+            var m = 1
+            while m < n >> 1 {
+              var offset = 0
+              for _ in 0..<m {
+                rootIndex &+= 1
+                let rr = rootsRe[rootIndex]
+                let ri = rootsIm[rootIndex]
+                let xr = re + offset
+                let xi = im + offset
+                let yr = xr + gap
+                let yi = xi + gap
+                for j in 0..<gap {
+                  let (ur, ui, wr, wi) = (xr[j], xi[j], yr[j], yi[j])
+                  let vr = wr * rr - wi * ri
+                  let vi = wr * ri + wi * rr
+                  xr[j] = ur + vr
+                  xi[j] = ui + vi
+                  yr[j] = ur - vr
+                  yi[j] = ui - vi
+                }
+                offset &+= gap << 1
+              }
+              m <<= 1
+              gap >>= 1
+            }
+            for i in 0..<m {
+              rootIndex &+= 1
+              let rr = rootsRe[rootIndex]
+              let ri = rootsIm[rootIndex]
+              let x = 2 &* i
+              let (ur, ui, wr, wi) = (re[x], im[x], re[x &+ 1], im[x &+ 1])
+              let vr = wr * rr - wi * ri
+              let vi = wr * ri + wi * rr
+              re[x] = ur + vr
+              im[x] = ui + vi
+              re[x &+ 1] = ur - vr
+              im[x &+ 1] = ui - vi
+            }
+          }
         }
-        offset += gap << 1
       }
-      m <<= 1
-      gap >>= 1
-    }
-    for i in 0..<m {
-      rootIndex += 1
-      let rr = rootReal[rootIndex]
-      let ri = rootImaginary[rootIndex]
-      let x = 2 * i
-      let y = x + 1
-      let (ur, ui, yr, yi) = (re[x], im[x], re[y], im[y])
-      let vr = yr * rr - yi * ri
-      let vi = yr * ri + yi * rr
-      re[x] = ur + vr
-      im[x] = ui + vi
-      re[y] = ur - vr
-      im[y] = ui - vi
     }
   }
 }
