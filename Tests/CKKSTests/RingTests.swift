@@ -52,6 +52,34 @@ struct RingTests {
     }
   }
 
+  @Test("The fast CRT composer equals exact big-integer reconstruction")
+  func crtComposer() throws {
+    var polynomials = try Self.exactCases().map { try Self.polynomial($0) }
+    let basis = try RNSBasis(
+      degree: 1024, moduli: Primes.sealCoefficientModulus(degree: 1024, bitSizes: [60, 40, 40, 61, 50]))
+    polynomials.append(Self.randomPolynomial(basis, seed: 11))
+    // Values the fast path handles (|x| < 2^63, including both ends of Int64) and values just
+    // beyond it, which must fall back to the exact path.
+    var rng = SplitMix64(seed: 12)
+    var small = (0..<1024).map { _ in Int64(bitPattern: rng.next()) >> (rng.next() % 64) }
+    small[0] = .max
+    small[1] = .min
+    small[2] = 0
+    polynomials.append(RNSPolynomial(basis: basis, signedCoefficients: small))
+    let edges = (0..<1024).map { k -> MultiwordInteger in
+      let magnitude = MultiwordInteger(UInt64(1) << 63) + MultiwordInteger(UInt64(k))
+      return k % 2 == 0 ? magnitude : -magnitude
+    }
+    let edgeResidues = basis.moduli.flatMap { q in edges.map { $0.residue(modulo: q.value) } }
+    polynomials.append(RNSPolynomial(basis: basis, residues: edgeResidues))
+    for polynomial in polynomials {
+      let fast = CRTComposer(basis: polynomial.basis).centeredValues(polynomial.residues, factor: 1)
+      #expect(fast == polynomial.centeredCoefficientsAsDouble())
+      let scaled = CRTComposer(basis: polynomial.basis).centeredValues(polynomial.residues, factor: 0x1p-40)
+      #expect(zip(scaled, fast).allSatisfy { $0 == $1 * 0x1p-40 })
+    }
+  }
+
   @Test("Rescale equals round(x / q_last) in both representations")
   func rescale() throws {
     for c in try Self.exactCases() {
