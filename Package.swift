@@ -37,6 +37,8 @@ let package = Package(
   targets: [
     .target(name: "CKKS", swiftSettings: strictSwift6 + tunedCPUFlags),
     .executableTarget(name: "heinfer", dependencies: ["CKKS"], swiftSettings: strictSwift6),
+    // Development tool used by scripts/generate_reference_vectors.py (SEAL interoperability).
+    .executableTarget(name: "ckks-reference-tool", dependencies: ["CKKS"], swiftSettings: strictSwift6),
     .testTarget(
       name: "CKKSTests",
       dependencies: ["CKKS"],

@@ -9,7 +9,8 @@ Sources:
   * ChaCha20 from the `cryptography` package (OpenSSL) for the keystream.
 
 Writes JSON files into Tests/CKKSTests/Fixtures/. The Swift tests read only those files and
-need neither Python nor the network. Regenerate with:
+need neither Python nor the network. The interoperability part builds and runs the package's
+`ckks-reference-tool` (so it needs the Swift toolchain). Regenerate with:
 
     pip install seal-python tenseal cryptography
     python3 scripts/generate_reference_vectors.py
@@ -418,6 +419,93 @@ def record_encoder():
     })
 
 
+# ---------------------------------------------------------------------------------------------
+# Interoperability: SEAL ciphertexts decrypt with our decryptor, ours decrypt with SEAL.
+
+def words_to_b64(words):
+    import base64
+    return base64.b64encode(struct.pack(f"<{len(words)}Q", *words)).decode()
+
+
+def b64_to_words(text):
+    import base64
+    raw = base64.b64decode(text)
+    return list(struct.unpack(f"<{len(raw) // 8}Q", raw))
+
+
+def seal_ciphertext_words(ciphertext):
+    blob = ciphertext.to_string()
+    size, degree, count = struct.unpack_from("<QQQ", blob, 49)
+    total = struct.unpack_from("<Q", blob, 105)[0]
+    assert total == size * degree * count
+    return list(struct.unpack_from(f"<{total}Q", blob, 113)), struct.unpack_from("<d", blob, 73)[0]
+
+
+def record_interop():
+    import json as json_module
+    import subprocess
+    import tempfile
+
+    root = os.path.join(os.path.dirname(__file__), "..")
+    subprocess.run(["swift", "build", "-c", "release", "--product", "ckks-reference-tool"], cwd=root, check=True,
+                   stdout=subprocess.DEVNULL)
+    tool = os.path.join(root, ".build", "release", "ckks-reference-tool")
+    cases = []
+    for degree, bits, scale_bits in [(1024, [40, 30, 40], 25), (2048, [50, 40, 50], 35)]:
+        parms = seal.EncryptionParameters(seal.scheme_type.ckks)
+        parms.set_poly_modulus_degree(degree)
+        parms.set_coeff_modulus(seal.CoeffModulus.Create(degree, bits))
+        context = seal.SEALContext(parms, True, seal.sec_level_type.none)
+        keygen = seal.KeyGenerator(context)
+        secret = keygen.secret_key()
+        sk_blob = secret.to_string()
+        sk_count = struct.unpack_from("<Q", sk_blob, 64 + 16)[0]
+        sk_words = list(struct.unpack_from(f"<{sk_count}Q", sk_blob, 64 + 16 + 8))
+        encoder = seal.CKKSEncoder(context)
+        values = [encoder_input(i) / 10 for i in range(degree // 2)]
+        scale = 2.0 ** scale_bits
+        seal_ct = seal.Encryptor(context, keygen.create_public_key()).encrypt(encoder.encode(values, scale))
+        seal_words, seal_scale = seal_ciphertext_words(seal_ct)
+        decryptor = seal.Decryptor(context, secret)
+
+        # Our ciphertexts for the same key and message, made deterministically by the Swift tool.
+        seed = bytes(range(100, 132))
+        request = {"degree": degree, "bitSizes": bits, "scaleExponent": scale_bits, "values": values,
+                   "secretKey": words_to_b64(sk_words), "seed": seed.hex()}
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+            json_module.dump(request, f)
+        ours = json_module.loads(subprocess.run([tool, f.name], check=True, capture_output=True, text=True).stdout)
+        os.unlink(f.name)
+        decrypted_by_seal = {}
+        digests = {}
+        for kind, ciphertext in ours.items():
+            words = b64_to_words(ciphertext["residues"])
+            blob = bytearray(seal_ct.to_string())
+            struct.pack_into("<d", blob, 73, ciphertext["scale"])
+            struct.pack_into(f"<{len(words)}Q", blob, 113, *words)
+            loaded = seal.Ciphertext()
+            loaded.load_bytes(context, bytes(blob))
+            decoded = encoder.decode(decryptor.decrypt(loaded))
+            digests[kind] = digest(words)
+            error = max(abs(a - b) for a, b in zip(decoded, values))
+            assert error < 1e-3, f"SEAL failed to decrypt our {kind}: error {error}"
+            decrypted_by_seal[kind] = {"head": [float(x) for x in decoded[:32]], "maxError": error}
+        cases.append({
+            "degree": degree, "bitSizes": bits, "scaleExponent": scale_bits,
+            "secretKey": words_to_b64(sk_words),
+            "sealCiphertext": {"residues": words_to_b64(seal_words), "scale": seal_scale},
+            "sealDecodedHead": [float(x) for x in encoder.decode(decryptor.decrypt(seal_ct))[:32]],
+            "ourSeed": seed.hex(),
+            "ourCiphertextDigests": digests,
+            "sealDecodedOurs": decrypted_by_seal,
+        })
+    write("seal_interop.json", {
+        "source": f"SEAL {seal_version_bytes()} via seal-python; our ciphertexts from ckks-reference-tool",
+        "message": "slot i = (((i*7919) % 2001 - 1000) / 37.0) / 10",
+        "cases": cases,
+    })
+
+
 if __name__ == "__main__":
     os.makedirs(FIXTURES, exist_ok=True)
     record_primes()
@@ -426,4 +514,5 @@ if __name__ == "__main__":
     record_chacha()
     record_fingerprints()
     record_encoder()
+    record_interop()
     sys.exit(0)

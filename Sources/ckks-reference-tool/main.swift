@@ -1,0 +1,80 @@
+// Development tool for scripts/generate_reference_vectors.py: encrypts a known message
+// deterministically with a secret key recorded from SEAL, so the script can check that SEAL
+// decrypts our ciphertexts. Not part of the library or the gateway.
+//
+//   ckks-reference-tool <request.json>   → JSON on standard output
+//
+// Request: {"degree", "bitSizes", "scaleExponent", "values", "secretKey" (base64 residues),
+//           "seed" (hex, 32 bytes)}. Response: {"secretKeyCiphertext", "publicKeyCiphertext"},
+// each {"residues": base64 of c0 then c1, limb-major little-endian u64, "scale", "primes"}.
+import CKKS
+import Foundation
+
+struct Request: Decodable {
+  let degree: Int
+  let bitSizes: [Int]
+  let scaleExponent: Int
+  let values: [Double]
+  let secretKey: String
+  let seed: String
+}
+
+struct EncodedCiphertext: Encodable {
+  let residues: String
+  let scale: Double
+  let primes: [UInt64]
+}
+
+func base64(_ words: [UInt64]) -> String {
+  var bytes: [UInt8] = []
+  for word in words { for b in 0..<8 { bytes.append(UInt8(truncatingIfNeeded: word >> (8 * UInt64(b)))) } }
+  return Data(bytes).base64EncodedString()
+}
+
+func words(_ base64: String) -> [UInt64] {
+  let data = [UInt8](Data(base64Encoded: base64)!)
+  return stride(from: 0, to: data.count, by: 8).map { offset in
+    (0..<8).reduce(UInt64(0)) { $0 | UInt64(data[offset + $1]) << (8 * UInt64($1)) }
+  }
+}
+
+func hexBytes(_ hex: String) -> [UInt8] {
+  var bytes: [UInt8] = []
+  var index = hex.startIndex
+  while index < hex.endIndex {
+    let next = hex.index(index, offsetBy: 2)
+    bytes.append(UInt8(hex[index..<next], radix: 16)!)
+    index = next
+  }
+  return bytes
+}
+
+guard CommandLine.arguments.count == 2 else {
+  FileHandle.standardError.write("usage: ckks-reference-tool <request.json>\n".data(using: .utf8)!)
+  exit(2)
+}
+let request = try JSONDecoder().decode(
+  Request.self, from: Data(contentsOf: URL(fileURLWithPath: CommandLine.arguments[1])))
+let parameters = try CKKSParameters(
+  ParameterDescription(
+    degree: request.degree, ciphertextPrimeBits: Array(request.bitSizes.dropLast()),
+    specialPrimeBits: [request.bitSizes.last!],
+    defaultScale: Double(sign: .plus, exponent: request.scaleExponent, significand: 1),
+    security: .insecureForTestingOnly))
+let secretKey = try SecretKey(parameters: parameters, evaluationResidues: words(request.secretKey))
+let plaintext = try CKKSEncoder(parameters: parameters).encode(request.values)
+let generator = try SecureRandomGenerator(seed: hexBytes(request.seed), domain: SecureRandomGenerator.defaultDomain)
+let symmetric = try Encryptor(secretKey: secretKey).encrypt(plaintext, using: generator)
+let publicKey = KeyGenerator.publicKey(secretKey: secretKey, using: generator)
+let asymmetric = try Encryptor(publicKey: publicKey).encrypt(plaintext, using: generator)
+func encoded(_ ciphertext: Ciphertext) -> EncodedCiphertext {
+  EncodedCiphertext(
+    residues: base64(ciphertext.polynomials.flatMap(\.residues)), scale: ciphertext.scale,
+    primes: ciphertext.basis.moduli.map(\.value))
+}
+let encoder = JSONEncoder()
+encoder.outputFormatting = [.sortedKeys]
+let output = try encoder.encode([
+  "secretKeyCiphertext": encoded(symmetric), "publicKeyCiphertext": encoded(asymmetric),
+])
+print(String(decoding: output, as: UTF8.self))
