@@ -186,6 +186,8 @@ public final class CKKSParameters: Sendable {
   public var maximumLevel: Int { ciphertextModuli.count - 1 }
   /// Total bits of Q·P, as checked against the security table.
   public let totalModulusBits: Int
+  /// Key-switching precomputations, or `nil` without special primes.
+  let keySwitcher: KeySwitcher?
 
   /// Validates a description.
   /// - Throws: ``ParameterError`` naming the rule that was broken.
@@ -252,7 +254,11 @@ public final class CKKSParameters: Sendable {
     specialModuli = p
     keyBasis = key
     ciphertextBasis = key.prefix(q.count)
-    specialBasis = p.isEmpty ? nil : RNSBasis(tables: Array(key.nttTables.suffix(p.count)))
+    let special = p.isEmpty ? nil : RNSBasis(tables: Array(key.nttTables.suffix(p.count)))
+    specialBasis = special
+    keySwitcher = special.map {
+      KeySwitcher(keyBasis: key, ciphertextPrimeCount: q.count, specialBasis: $0, digitCount: dnum)
+    }
     levelFingerprints = (1...q.count).map { ParameterFingerprint(degree: n, moduli: Array(q.prefix($0))) }
     keyFingerprint = ParameterFingerprint(degree: n, moduli: primes)
     totalModulusBits = totalBits

@@ -1,0 +1,269 @@
+/// Why a homomorphic operation was refused. Messages name both values and what to do.
+public enum EvaluationError: Error, Sendable, Equatable, CustomStringConvertible {
+  /// Operands have different scales.
+  case scaleMismatch(Double, Double)
+  /// Operands are at different levels.
+  case levelMismatch(Int, Int)
+  /// No prime left to rescale or drop.
+  case levelExhausted
+  /// Rotation or conjugation needs a Galois key that was not generated.
+  case missingGaloisKey(element: Int)
+  /// The operation needs a ciphertext of size 2 (relinearize first).
+  case notRelinearized(size: Int)
+  /// Relinearization of a ciphertext that has only two polynomials.
+  case alreadyRelinearized
+  /// Key switching needs special primes, which these parameters lack.
+  case keySwitchingUnavailable
+  /// An operand belongs to other parameters.
+  case parametersMismatch
+  /// Rotation by more steps than there are slots.
+  case invalidRotation(Int)
+  /// Requested a level above the ciphertext's.
+  case invalidTargetLevel(Int, current: Int)
+
+  /// A sentence naming both values and what to do.
+  public var description: String {
+    switch self {
+    case .scaleMismatch(let a, let b):
+      return
+        "scales differ: \(a) (about 2^\(Int(a.exponent))) vs \(b) (about 2^\(Int(b.exponent))); "
+        + "rescale or re-encode one operand so both match"
+    case .levelMismatch(let a, let b):
+      return "levels differ: \(a) vs \(b); drop the higher operand to the lower level first"
+    case .levelExhausted:
+      return "no prime left: the ciphertext is at level 0"
+    case .missingGaloisKey(let element):
+      return "no Galois key for element \(element); generate Galois keys for this rotation"
+    case .notRelinearized(let size):
+      return "the ciphertext has \(size) polynomials; relinearize it first"
+    case .alreadyRelinearized:
+      return "the ciphertext already has 2 polynomials"
+    case .keySwitchingUnavailable:
+      return "these parameters have no special primes, so relinearization and rotation are unavailable"
+    case .parametersMismatch:
+      return "an operand was made with other encryption parameters"
+    case .invalidRotation(let steps):
+      return "rotation by \(steps) steps is outside (−slots, slots)"
+    case .invalidTargetLevel(let target, let current):
+      return "cannot move a ciphertext from level \(current) up to level \(target)"
+    }
+  }
+}
+
+extension KeyGenerator {
+  /// The relinearization key of `secretKey` (switches s² to s).
+  /// - Throws: ``EvaluationError/keySwitchingUnavailable`` without special primes.
+  public static func relinearizationKey(
+    secretKey: SecretKey, using generator: SecureRandomGenerator = SecureRandomGenerator()
+  ) throws(EvaluationError) -> RelinearizationKey {
+    guard let switcher = secretKey.parameters.keySwitcher else { throw .keySwitchingUnavailable }
+    let square = secretKey.polynomial * secretKey.polynomial
+    return RelinearizationKey(key: switcher.makeKey(from: square, secretKey: secretKey, using: generator))
+  }
+
+  /// Galois keys for the given left-rotation steps (negative: right) and, optionally, conjugation.
+  /// - Throws: ``EvaluationError/keySwitchingUnavailable`` without special primes,
+  ///   ``EvaluationError/invalidRotation(_:)`` for steps outside (−slots, slots).
+  public static func galoisKeys(
+    secretKey: SecretKey, rotationSteps: [Int], conjugation: Bool = false,
+    using generator: SecureRandomGenerator = SecureRandomGenerator()
+  ) throws(EvaluationError) -> GaloisKeys {
+    let parameters = secretKey.parameters
+    guard let switcher = parameters.keySwitcher else { throw .keySwitchingUnavailable }
+    var elements: [GaloisElement] = []
+    for steps in rotationSteps {
+      guard abs(steps) < parameters.slotCount else { throw .invalidRotation(steps) }
+      elements.append(GaloisElement.rotation(by: steps, degree: parameters.degree))
+    }
+    if conjugation { elements.append(GaloisElement.conjugation(degree: parameters.degree)) }
+    var keys: [Int: KeySwitchingKey] = [:]
+    for element in elements where keys[element.value] == nil && element.value != 1 {
+      let rotated = secretKey.polynomial.applyingGalois(element)
+      keys[element.value] = switcher.makeKey(from: rotated, secretKey: secretKey, using: generator)
+    }
+    return GaloisKeys(keys: keys)
+  }
+}
+
+/// Homomorphic operations on ciphertexts. Scales are tracked exactly in ciphertext metadata;
+/// operands must agree in level (and, for additions, in scale), otherwise a typed error says so.
+public struct Evaluator: Sendable {
+  /// The parameters of the ciphertexts this evaluator accepts.
+  public let parameters: CKKSParameters
+
+  /// An evaluator for `parameters`.
+  public init(parameters: CKKSParameters) {
+    self.parameters = parameters
+  }
+
+  private func check(_ ciphertext: Ciphertext) throws(EvaluationError) {
+    let level = ciphertext.level
+    guard level <= parameters.maximumLevel, ciphertext.basis.isSameRing(as: parameters.basis(atLevel: level)) else {
+      throw .parametersMismatch
+    }
+  }
+
+  private func checkCompatible(_ a: Ciphertext, _ b: Ciphertext, sameScale: Bool) throws(EvaluationError) {
+    try check(a)
+    try check(b)
+    guard a.level == b.level else { throw .levelMismatch(a.level, b.level) }
+    if sameScale { guard a.scale == b.scale else { throw .scaleMismatch(a.scale, b.scale) } }
+  }
+
+  private func checkCompatible(_ a: Ciphertext, _ p: Plaintext, sameScale: Bool) throws(EvaluationError) {
+    try check(a)
+    guard p.polynomial.basis.isSameRing(as: a.basis) else {
+      if p.polynomial.basis.degree == a.basis.degree, p.level != a.level { throw .levelMismatch(a.level, p.level) }
+      throw .parametersMismatch
+    }
+    if sameScale { guard a.scale == p.scale else { throw .scaleMismatch(a.scale, p.scale) } }
+  }
+
+  // MARK: Addition
+
+  /// `a + b` (same level and scale; sizes may differ).
+  public func add(_ a: Ciphertext, _ b: Ciphertext) throws(EvaluationError) -> Ciphertext {
+    try checkCompatible(a, b, sameScale: true)
+    // The result has the larger size; the shorter operand's missing polynomials are zero.
+    var result = a.size >= b.size ? a : b
+    let other = a.size >= b.size ? b : a
+    for i in 0..<other.size { result.polynomials[i].add(other.polynomials[i]) }
+    result.seed = nil
+    return result
+  }
+
+  /// `a − b` (same level and scale).
+  public func subtract(_ a: Ciphertext, _ b: Ciphertext) throws(EvaluationError) -> Ciphertext {
+    try add(a, negate(b))
+  }
+
+  /// `−a`.
+  public func negate(_ a: Ciphertext) throws(EvaluationError) -> Ciphertext {
+    try check(a)
+    var result = a
+    for i in 0..<result.size { result.polynomials[i].negate() }
+    result.seed = nil
+    return result
+  }
+
+  /// `a + p` (same level and scale).
+  public func add(_ a: Ciphertext, _ p: Plaintext) throws(EvaluationError) -> Ciphertext {
+    try checkCompatible(a, p, sameScale: true)
+    var result = a
+    result.polynomials[0].add(p.polynomial)
+    return result
+  }
+
+  /// `a − p` (same level and scale).
+  public func subtract(_ a: Ciphertext, _ p: Plaintext) throws(EvaluationError) -> Ciphertext {
+    try checkCompatible(a, p, sameScale: true)
+    var result = a
+    result.polynomials[0].subtract(p.polynomial)
+    return result
+  }
+
+  // MARK: Multiplication
+
+  /// `a · p`; the scale becomes `a.scale · p.scale`.
+  public func multiply(_ a: Ciphertext, _ p: Plaintext) throws(EvaluationError) -> Ciphertext {
+    try checkCompatible(a, p, sameScale: false)
+    var result = a
+    for i in 0..<result.size { result.polynomials[i].multiply(p.polynomial) }
+    result.scale = a.scale * p.scale
+    result.seed = nil
+    return result
+  }
+
+  /// `a · b` without relinearization: `(a0·b0, a0·b1 + a1·b0, a1·b1)`; scale `a.scale · b.scale`.
+  /// - Throws: level mismatch, or ``EvaluationError/notRelinearized(size:)`` for size-3 inputs.
+  public func multiply(_ a: Ciphertext, _ b: Ciphertext) throws(EvaluationError) -> Ciphertext {
+    try checkCompatible(a, b, sameScale: false)
+    guard a.size == 2 else { throw .notRelinearized(size: a.size) }
+    guard b.size == 2 else { throw .notRelinearized(size: b.size) }
+    let c0 = a.polynomials[0] * b.polynomials[0]
+    var c1 = a.polynomials[0] * b.polynomials[1]
+    c1.multiplyAdd(a.polynomials[1], b.polynomials[0])
+    let c2 = a.polynomials[1] * b.polynomials[1]
+    return Ciphertext(polynomials: [c0, c1, c2], scale: a.scale * b.scale)
+  }
+
+  /// `a · b` followed by relinearization.
+  public func multiplyRelinearize(_ a: Ciphertext, _ b: Ciphertext, key: RelinearizationKey) throws(EvaluationError)
+    -> Ciphertext
+  {
+    try relinearize(multiply(a, b), key: key)
+  }
+
+  /// Turns a size-3 ciphertext back into size 2 with the relinearization key.
+  public func relinearize(_ a: Ciphertext, key: RelinearizationKey) throws(EvaluationError) -> Ciphertext {
+    try check(a)
+    guard a.size == 3 else { throw .alreadyRelinearized }
+    guard let switcher = parameters.keySwitcher else { throw .keySwitchingUnavailable }
+    let (d0, d1) = switcher.switchKey(a.polynomials[2], with: key.key)
+    var c0 = a.polynomials[0]
+    var c1 = a.polynomials[1]
+    c0.add(d0)
+    c1.add(d1)
+    return Ciphertext(polynomials: [c0, c1], scale: a.scale)
+  }
+
+  // MARK: Levels
+
+  /// Divides by the last prime with rounding: one level down, scale divided by that prime.
+  public func rescale(_ a: Ciphertext) throws(EvaluationError) -> Ciphertext {
+    try check(a)
+    guard a.level > 0 else { throw .levelExhausted }
+    var result = a
+    let last = Double(a.basis.moduli[a.level].value)
+    for i in 0..<result.size { try! result.polynomials[i].divideAndRoundByLastModulus() }
+    result.scale = a.scale / last
+    result.seed = nil
+    return result
+  }
+
+  /// Drops primes down to `level` without changing the scale (exact modular reduction).
+  public func dropLevel(_ a: Ciphertext, to level: Int) throws(EvaluationError) -> Ciphertext {
+    try check(a)
+    guard level >= 0, level <= a.level else { throw .invalidTargetLevel(level, current: a.level) }
+    var result = a
+    for i in 0..<result.size {
+      while result.polynomials[i].basis.count > level + 1 { try! result.polynomials[i].dropLastModulus() }
+    }
+    if let seed = a.seed, level != a.level {
+      // Dropping primes keeps c1 the seed's expansion on the remaining primes (limb-by-limb rule).
+      result.seed = seed
+    }
+    return result
+  }
+
+  // MARK: Rotation
+
+  /// Rotates the slots left by `steps` (negative: right), as SEAL's `rotate_vector`.
+  /// - Throws: ``EvaluationError/missingGaloisKey(element:)`` without the matching key.
+  public func rotate(_ a: Ciphertext, by steps: Int, keys: GaloisKeys) throws(EvaluationError) -> Ciphertext {
+    guard abs(steps) < parameters.slotCount else { throw .invalidRotation(steps) }
+    let element = GaloisElement.rotation(by: steps, degree: parameters.degree)
+    if element.value == 1 { return a }
+    return try applyGalois(a, element: element, keys: keys)
+  }
+
+  /// Complex conjugation of every slot.
+  public func conjugate(_ a: Ciphertext, keys: GaloisKeys) throws(EvaluationError) -> Ciphertext {
+    try applyGalois(a, element: GaloisElement.conjugation(degree: parameters.degree), keys: keys)
+  }
+
+  private func applyGalois(_ a: Ciphertext, element: GaloisElement, keys: GaloisKeys) throws(EvaluationError)
+    -> Ciphertext
+  {
+    try check(a)
+    guard a.size == 2 else { throw .notRelinearized(size: a.size) }
+    guard let switcher = parameters.keySwitcher else { throw .keySwitchingUnavailable }
+    guard let key = keys.keys[element.value] else { throw .missingGaloisKey(element: element.value) }
+    let permutation = element.evaluationPermutation()
+    var c0 = a.polynomials[0].applyingGalois(permutation: permutation)
+    let c1 = a.polynomials[1].applyingGalois(permutation: permutation)
+    let (d0, d1) = switcher.switchKey(c1, with: key)
+    c0.add(d0)
+    return Ciphertext(polynomials: [c0, d1], scale: a.scale)
+  }
+}

@@ -1,0 +1,148 @@
+import Foundation
+import Testing
+
+@testable import CKKS
+
+@Suite("Evaluator")
+struct EvaluatorTests {
+  /// Everything a test needs for one parameter set, with deterministic randomness.
+  struct Context {
+    let parameters: CKKSParameters
+    let encoder: CKKSEncoder
+    let secretKey: SecretKey
+    let encryptor: Encryptor
+    let decryptor: Decryptor
+    let evaluator: Evaluator
+    let generator: SecureRandomGenerator
+
+    init(_ description: ParameterDescription) throws {
+      parameters = try CKKSParameters(description)
+      encoder = CKKSEncoder(parameters: parameters)
+      generator = try SecureRandomGenerator(
+        seed: [UInt8](repeating: 9, count: 32), domain: SecureRandomGenerator.defaultDomain)
+      secretKey = KeyGenerator.secretKey(parameters: parameters, using: generator)
+      encryptor = Encryptor(publicKey: KeyGenerator.publicKey(secretKey: secretKey, using: generator))
+      decryptor = Decryptor(secretKey: secretKey)
+      evaluator = Evaluator(parameters: parameters)
+    }
+
+    func encrypt(_ values: [Double], level: Int? = nil) throws -> Ciphertext {
+      try encryptor.encrypt(encoder.encode(values, level: level), using: generator)
+    }
+
+    func decrypt(_ ciphertext: Ciphertext) throws -> [Double] {
+      encoder.decode(try decryptor.decrypt(ciphertext))
+    }
+
+    func randomValues(seed: UInt64) -> [Double] {
+      var rng = SplitMix64(seed: seed)
+      return (0..<parameters.slotCount).map { _ in Double(rng.next() % 2_000_001) / 1_000_000 - 1 }
+    }
+  }
+
+  /// Bits of precision: -log2(max |decoded - expected|).
+  static func bits(_ decoded: [Double], _ expected: [Double]) -> Double {
+    let error = zip(decoded, expected).map { abs($0 - $1) }.max() ?? 0
+    return error == 0 ? 64 : -log2(error)
+  }
+
+  @Test("Additions, negation and plaintext operations keep full precision")
+  func linearOperations() throws {
+    let context = try Context(.n8192_logq_60_40_40_logp_60)
+    let x = context.randomValues(seed: 1)
+    let y = context.randomValues(seed: 2)
+    let a = try context.encrypt(x)
+    let b = try context.encrypt(y)
+    let evaluator = context.evaluator
+    #expect(Self.bits(try context.decrypt(try evaluator.add(a, b)), zip(x, y).map(+)) > 20)
+    #expect(Self.bits(try context.decrypt(try evaluator.subtract(a, b)), zip(x, y).map(-)) > 20)
+    #expect(Self.bits(try context.decrypt(try evaluator.negate(a)), x.map { -$0 }) > 20)
+    let plain = try context.encoder.encode(y)
+    #expect(Self.bits(try context.decrypt(try evaluator.add(a, plain)), zip(x, y).map(+)) > 20)
+    #expect(Self.bits(try context.decrypt(try evaluator.subtract(a, plain)), zip(x, y).map(-)) > 20)
+    let product = try evaluator.rescale(try evaluator.multiply(a, plain))
+    #expect(product.level == a.level - 1)
+    #expect(Self.bits(try context.decrypt(product), zip(x, y).map(*)) > 18)
+  }
+
+  @Test("Ciphertext multiplication, relinearization and rescale on every preset with keys")
+  func multiplication() throws {
+    for description in [ParameterDescription.n8192_logq_60_40_40_logp_60, .n16384_logq_60_6x40_logp_60] {
+      let context = try Context(description)
+      let relinearization = try KeyGenerator.relinearizationKey(secretKey: context.secretKey, using: context.generator)
+      let x = context.randomValues(seed: 3)
+      var expected = x
+      var ciphertext = try context.encrypt(x)
+      // Square repeatedly down to level 0: depth = number of rescaling primes.
+      for _ in 0..<context.parameters.maximumLevel {
+        let product = try context.evaluator.multiply(ciphertext, ciphertext)
+        #expect(product.size == 3)
+        // The size-3 ciphertext already decrypts correctly.
+        expected = expected.map { $0 * $0 }
+        #expect(Self.bits(try context.decrypt(try context.evaluator.rescale(product)), expected) > 14)
+        ciphertext = try context.evaluator.rescale(try context.evaluator.relinearize(product, key: relinearization))
+        #expect(ciphertext.size == 2)
+        let bits = Self.bits(try context.decrypt(ciphertext), expected)
+        #expect(bits > 14, "N=\(context.parameters.degree) level \(ciphertext.level): \(bits) bits")
+      }
+      #expect(ciphertext.level == 0)
+      #expect(throws: EvaluationError.levelExhausted) { try context.evaluator.rescale(ciphertext) }
+    }
+  }
+
+  @Test("Rotations move slots exactly as SEAL's rotate_vector; conjugation conjugates")
+  func rotations() throws {
+    let context = try Context(.n8192_logq_60_40_40_logp_60)
+    let slots = context.parameters.slotCount
+    let keys = try KeyGenerator.galoisKeys(
+      secretKey: context.secretKey, rotationSteps: [1, -1, 5, 1000], conjugation: true, using: context.generator)
+    let x = context.randomValues(seed: 4)
+    let ciphertext = try context.encrypt(x)
+    for steps in [1, -1, 5, 1000] {
+      let rotated = try context.evaluator.rotate(ciphertext, by: steps, keys: keys)
+      // SEAL: a left rotation by r puts slot i + r in slot i. Key switching adds noise of about
+      // σ·√N·q_digit/P per coefficient (×√N in the slots), ≈ 2^-20 relative to Δ = 2^40 here.
+      let expected = (0..<slots).map { x[(($0 + steps) % slots + slots) % slots] }
+      let bits = Self.bits(try context.decrypt(rotated), expected)
+      #expect(bits > 17, "steps \(steps): \(bits) bits")
+    }
+    let complexValues = x.map { ComplexNumber($0, $0 / 3) }
+    let complexCiphertext = try context.encryptor.encrypt(
+      context.encoder.encode(complex: complexValues), using: context.generator)
+    let conjugated = context.encoder.decodeComplex(
+      try context.decryptor.decrypt(try context.evaluator.conjugate(complexCiphertext, keys: keys)))
+    #expect(Self.bits(conjugated.map(\.imaginary), x.map { -$0 / 3 }) > 17)
+    #expect(Self.bits(conjugated.map(\.real), x) > 17)
+    #expect(throws: EvaluationError.missingGaloisKey(element: GaloisElement.rotation(by: 2, degree: 8192).value)) {
+      try context.evaluator.rotate(ciphertext, by: 2, keys: keys)
+    }
+    #expect(try context.evaluator.rotate(ciphertext, by: 0, keys: keys) == ciphertext)
+  }
+
+  @Test("Known failure cases name what went wrong")
+  func failures() throws {
+    let context = try Context(.n8192_logq_60_40_40_logp_60)
+    let a = try context.encrypt([1, 2, 3])
+    let lower = try context.encrypt([1, 2, 3], level: 1)
+    let otherScale = try context.encryptor.encrypt(context.encoder.encode([1], scale: 0x1p30), using: context.generator)
+    #expect(throws: EvaluationError.levelMismatch(2, 1)) { try context.evaluator.add(a, lower) }
+    #expect(throws: EvaluationError.scaleMismatch(0x1p40, 0x1p30)) { try context.evaluator.add(a, otherScale) }
+    #expect(throws: EvaluationError.levelMismatch(2, 1)) { try context.evaluator.multiply(a, lower) }
+    let size3 = try context.evaluator.multiply(a, a)
+    #expect(throws: EvaluationError.notRelinearized(size: 3)) { try context.evaluator.multiply(size3, a) }
+    #expect(throws: EvaluationError.alreadyRelinearized) {
+      try context.evaluator.relinearize(a, key: try KeyGenerator.relinearizationKey(secretKey: context.secretKey))
+    }
+    #expect(try context.evaluator.dropLevel(a, to: 1).level == 1)
+    #expect(throws: EvaluationError.invalidTargetLevel(3, current: 2)) { try context.evaluator.dropLevel(a, to: 3) }
+    let message = EvaluationError.scaleMismatch(0x1p40, 0x1p30).description
+    #expect(message.contains("2^40") && message.contains("2^30"))
+    // Parameters without special primes cannot make switching keys.
+    let small = try Context(.n4096_logq_60_49)
+    #expect(throws: EvaluationError.keySwitchingUnavailable) {
+      try KeyGenerator.relinearizationKey(secretKey: small.secretKey)
+    }
+    let foreign = try small.encrypt([1])
+    #expect(throws: EvaluationError.parametersMismatch) { try context.evaluator.negate(foreign) }
+  }
+}
