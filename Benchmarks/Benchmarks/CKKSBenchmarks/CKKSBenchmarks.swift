@@ -200,4 +200,53 @@ let benchmarks: @Sendable () -> Void = {
       }
     }
   }
+
+  // MARK: Scheme operations at N = 8192, Q = [60, 40, 40], P = [60], scale 2^40 (the anchors' set)
+  do {
+    let parameters = try! CKKSParameters(.n8192_logq_60_40_40_logp_60)
+    let encoder = CKKSEncoder(parameters: parameters)
+    let secretKey = KeyGenerator.secretKey(parameters: parameters)
+    let publicKey = KeyGenerator.publicKey(secretKey: secretKey)
+    let relinearizationKey = try! KeyGenerator.relinearizationKey(secretKey: secretKey)
+    let galoisKeys = try! KeyGenerator.galoisKeys(secretKey: secretKey, rotationSteps: [1])
+    let encryptor = Encryptor(publicKey: publicKey)
+    let symmetricEncryptor = Encryptor(secretKey: secretKey)
+    let decryptor = Decryptor(secretKey: secretKey)
+    let evaluator = Evaluator(parameters: parameters)
+    let generator = SecureRandomGenerator()
+    let values = (0..<parameters.slotCount).map { Double($0 % 1000) / 1000 }
+    let plaintext = try! encoder.encode(values)
+    let ciphertext = try! encryptor.encrypt(plaintext)
+    Benchmark("Encrypt public key N=8192") { benchmark in
+      for _ in benchmark.scaledIterations {
+        blackHole(try encryptor.encrypt(plaintext, using: generator))
+      }
+    }
+    Benchmark("Encrypt secret key (seeded) N=8192") { benchmark in
+      for _ in benchmark.scaledIterations {
+        blackHole(try symmetricEncryptor.encrypt(plaintext, using: generator))
+      }
+    }
+    Benchmark("Decrypt + decode N=8192 3 primes") { benchmark in
+      for _ in benchmark.scaledIterations {
+        blackHole(encoder.decode(try decryptor.decrypt(ciphertext)))
+      }
+    }
+    Benchmark("Multiply ct x ct + relinearize N=8192") { benchmark in
+      for _ in benchmark.scaledIterations {
+        blackHole(try evaluator.multiplyRelinearize(ciphertext, ciphertext, key: relinearizationKey))
+      }
+    }
+    Benchmark("Rotate by 1 N=8192") { benchmark in
+      for _ in benchmark.scaledIterations {
+        blackHole(try evaluator.rotate(ciphertext, by: 1, keys: galoisKeys))
+      }
+    }
+    let product = try! evaluator.multiply(ciphertext, plaintext)
+    Benchmark("Rescale ciphertext N=8192 3 to 2 primes") { benchmark in
+      for _ in benchmark.scaledIterations {
+        blackHole(try evaluator.rescale(product))
+      }
+    }
+  }
 }

@@ -218,6 +218,23 @@ extension RNSPolynomial where Representation == Evaluation {
     }
   }
 
+  /// `self += a · b` where `b` lives on a basis that extends this one (its first limbs are this
+  /// polynomial's primes), e.g. a key over Q ∪ P applied at a lower level. Reads `b` in place.
+  mutating func multiplyAdd(_ a: RNSPolynomial<Evaluation>, prefixOf b: RNSPolynomial<Evaluation>) {
+    precondition(basis.isSameRing(as: a.basis) && b.basis.count >= basis.count)
+    precondition(basis.isSameRing(as: b.basis.prefix(basis.count)), "b's basis must extend this one")
+    let n = degree
+    a.residues.withUnsafeBufferPointer { aBuffer in
+      b.residues.withUnsafeBufferPointer { bBuffer in
+        forEachLimb { i, q, row in
+          let x = aBuffer.baseAddress! + i * n
+          let y = bBuffer.baseAddress! + i * n
+          for j in 0..<n { row[j] = q.multiplyAdd(x[j], y[j], row[j]) }
+        }
+      }
+    }
+  }
+
   /// The negacyclic product (slot-wise in evaluation form; same ring required).
   public static func * (lhs: RNSPolynomial<Evaluation>, rhs: RNSPolynomial<Evaluation>) -> RNSPolynomial<Evaluation> {
     var result = lhs

@@ -10,8 +10,7 @@ public struct Encryptor: Sendable {
   /// The parameters of the key.
   public let parameters: CKKSParameters
 
-  /// Public-key encryption: `(pk0·u + e0, pk1·u + e1)` over Q ∪ P, divided and rounded by P
-  /// (which shrinks the noise, as SEAL does), plus the message.
+  /// Public-key encryption: `(pk0·u + e0 + m, pk1·u + e1)` at the plaintext's level.
   public init(publicKey: PublicKey) {
     key = .publicKey(publicKey)
     parameters = publicKey.parameters
@@ -36,13 +35,17 @@ public struct Encryptor: Sendable {
     else { throw .parametersMismatch }
     switch key {
     case .publicKey(let publicKey):
-      var zero = encryptZero(publicKey: publicKey, using: generator)
-      // Drop the primes above the plaintext's level (exact: a ciphertext modulo a smaller Q).
-      for index in 0..<2 {
-        while zero[index].basis.count > level + 1 { try! zero[index].dropLastModulus() }
-      }
-      zero[0].add(plaintext.polynomial)
-      return Ciphertext(polynomials: zero, scale: plaintext.scale)
+      // (pk0·u + e0 + m, pk1·u + e1) directly at the plaintext's level, with the key restricted
+      // to those primes. (SEAL instead encrypts over Q ∪ P and divides by P; that lowers fresh
+      // noise, which is already negligible at CKKS scales, at the price of eight extra NTTs.)
+      let basis = plaintext.polynomial.basis
+      let u = Sampler.ternary(in: basis, using: generator).forwardNTT()
+      var c0 = Sampler.gaussian(in: basis, using: generator).forwardNTT()
+      c0.add(plaintext.polynomial)
+      c0.multiplyAdd(u, prefixOf: publicKey.b)
+      var c1 = Sampler.gaussian(in: basis, using: generator).forwardNTT()
+      c1.multiplyAdd(u, prefixOf: publicKey.a)
+      return Ciphertext(polynomials: [c0, c1], scale: plaintext.scale)
     case .secretKey(let secretKey):
       let basis = plaintext.polynomial.basis
       let seed = generator.makeSeed()
@@ -53,22 +56,6 @@ public struct Encryptor: Sendable {
       subtractProduct(into: &c0, a, secretKey: secretKey)
       return Ciphertext(polynomials: [c0, a], scale: plaintext.scale, seed: seed)
     }
-  }
-
-  /// An encryption of zero at the top level: computed over Q ∪ P, then divided by P.
-  private func encryptZero(publicKey: PublicKey, using generator: SecureRandomGenerator) -> [RNSPolynomial<Evaluation>]
-  {
-    let keyBasis = parameters.keyBasis
-    let u = Sampler.ternary(in: keyBasis, using: generator).forwardNTT()
-    var c0 = publicKey.b * u
-    c0.add(Sampler.gaussian(in: keyBasis, using: generator).forwardNTT())
-    var c1 = publicKey.a * u
-    c1.add(Sampler.gaussian(in: keyBasis, using: generator).forwardNTT())
-    for _ in parameters.specialModuli {
-      try! c0.divideAndRoundByLastModulus()
-      try! c1.divideAndRoundByLastModulus()
-    }
-    return [c0, c1]
   }
 
   /// `target −= a·s` over the primes of `target` (a prefix of the key basis).
