@@ -13,15 +13,14 @@ public struct BasisConverter: Sendable {
   public let target: RNSBasis
   /// `[(Q/q_i)^-1]_{q_i}` with Shoup constants, per source prime.
   private let inverseComplements: [ShoupOperand]
-  /// `[(Q/q_i)]_{p_j}`, stored `[j * L + i]`.
+  /// `[(Q/q_i)]_{p_j}`, stored `[j * L + i]`, and their Shoup constants modulo p_j.
   private let complementsInTarget: [UInt64]
+  private let complementsInTargetShoup: [UInt64]
 
   /// Precomputes the constants.
-  /// - Precondition: both bases have the same degree, no prime in common, and the source has at
-  ///   most 64 primes (so the 128-bit accumulator cannot overflow).
+  /// - Precondition: both bases have the same degree and no prime in common.
   public init(from source: RNSBasis, to target: RNSBasis) {
     precondition(source.degree == target.degree, "bases must share the degree")
-    precondition(source.count <= 64, "at most 64 source primes")
     precondition(
       Set(source.moduli.map(\.value)).isDisjoint(with: target.moduli.map(\.value)),
       "source and target primes must be disjoint")
@@ -29,10 +28,16 @@ public struct BasisConverter: Sendable {
     self.target = target
     inverseComplements = source.crtInverseOfComplement
     var table: [UInt64] = []
+    var shoup: [UInt64] = []
     for p in target.moduli {
-      for complement in source.crtComplement { table.append(complement.residue(modulo: p.value)) }
+      for complement in source.crtComplement {
+        let residue = complement.residue(modulo: p.value)
+        table.append(residue)
+        shoup.append(p.shoupConstant(for: residue))
+      }
     }
     complementsInTarget = table
+    complementsInTargetShoup = shoup
   }
 
   /// Converts a coefficient-form polynomial over the source basis to the target basis.
@@ -51,37 +56,57 @@ public struct BasisConverter: Sendable {
   ) {
     precondition(input.basis.isSameRing(as: source) && output.basis.isSameRing(as: target))
     let n = source.degree
-    let sourceCount = source.count
-    precondition(scratch.count >= sourceCount * n)
-    let sourceModuli = source.moduli
-    // y_i = [x_i · (Q/q_i)^-1]_{q_i}, each in [0, q_i).
+    precondition(scratch.count >= source.count * n)
     input.residues.withUnsafeBufferPointer { inputBuffer in
-      scratch.withUnsafeMutableBufferPointer { scratchBuffer in
-        for i in 0..<sourceCount {
-          let q = sourceModuli[i]
-          let w = inverseComplements[i]
-          let x = inputBuffer.baseAddress! + i * n
-          let y = scratchBuffer.baseAddress! + i * n
-          for c in 0..<n { y[c] = q.multiplyShoup(x[c], by: w.value, shoup: w.shoup) }
+      output.residues.withUnsafeMutableBufferPointer { outputBuffer in
+        scratch.withUnsafeMutableBufferPointer { scratchBuffer in
+          convert(
+            sources: (0..<source.count).map { UnsafePointer(inputBuffer.baseAddress! + $0 * n) },
+            targets: (0..<target.count).map { outputBuffer.baseAddress! + $0 * n },
+            scratch: scratchBuffer.baseAddress!)
         }
       }
     }
-    // Σ_i y_i · [Q/q_i]_{p_j}: accumulate the 128-bit sum, one Barrett reduction at the end.
-    // Each product is below 2^122, so up to 64 terms (checked in init) fit in 128 bits.
-    let table = complementsInTarget
-    scratch.withUnsafeBufferPointer { scratchBuffer in
-      output.forEachLimb { j, p, row in
-        let factors = j * sourceCount
-        for c in 0..<n {
-          var high: UInt64 = 0
-          var low: UInt64 = 0
+  }
+
+  /// Pointer form: `sources[i]` holds the N coefficients modulo source prime i (each below it),
+  /// the results go to `targets[j]` (N words each, may be rows of a larger polynomial), and
+  /// `scratch` holds `L·N` words.
+  func convert(
+    sources: [UnsafePointer<UInt64>], targets: [UnsafeMutablePointer<UInt64>], scratch: UnsafeMutablePointer<UInt64>
+  ) {
+    let n = source.degree
+    let sourceCount = source.count
+    precondition(sources.count == sourceCount && targets.count == target.count)
+    // y_i = [x_i · (Q/q_i)^-1]_{q_i}, each in [0, q_i).
+    for i in 0..<sourceCount {
+      let q = source.moduli[i]
+      let w = inverseComplements[i]
+      let x = sources[i]
+      let y = scratch + i &* n
+      for c in 0..<n { y[c] = q.multiplyShoup(x[c], by: w.value, shoup: w.shoup) }
+    }
+    // Σ_i y_i · [Q/q_i]_{p_j} with Shoup products against the precomputed constants.
+    // Invariant: the accumulator stays in [0, 2p): each lazy product is in [0, 2p), their sum in
+    // [0, 4p) (< 2^63), and one branch-free subtraction of 2p brings it back.
+    complementsInTarget.withUnsafeBufferPointer { table in
+      complementsInTargetShoup.withUnsafeBufferPointer { tableShoup in
+        for (j, row) in targets.enumerated() {
+          let pValue = target.moduli[j].value
+          let twoP = pValue &* 2
+          let factors = j &* sourceCount
+          row.update(repeating: 0, count: n)
           for i in 0..<sourceCount {
-            let product = scratchBuffer[i * n + c].multipliedFullWidth(by: table[factors + i])
-            let (sum, carry) = low.addingReportingOverflow(product.low)
-            low = sum
-            high = high &+ product.high &+ (carry ? 1 : 0)
+            let w = table[factors &+ i]
+            let wShoup = tableShoup[factors &+ i]
+            let y = scratch + i &* n
+            for c in 0..<n {
+              let product = y[c] &* w &- y[c].multipliedFullWidth(by: wShoup).high &* pValue
+              let sum = row[c] &+ product
+              row[c] = min(sum, sum &- twoP)
+            }
           }
-          row[c] = p.reduce(high: high, low: low)
+          for c in 0..<n { row[c] = min(row[c], row[c] &- pValue) }
         }
       }
     }

@@ -147,67 +147,130 @@ final class KeySwitcher: Sendable {
     let level = d.basis.count - 1
     let n = degree
     let extended = extendedBases[level]
+    let tables = extended.nttTables
     let coefficients = d.inverseNTT()
-    var accumulator0 = RNSPolynomial<Evaluation>(zeroIn: extended)
-    var accumulator1 = RNSPolynomial<Evaluation>(zeroIn: extended)
-    var raised = RNSPolynomial<Evaluation>(zeroIn: extended)
-    for (digitIndex, plan) in modUp[level].enumerated() {
-      guard let plan else { continue }
-      // ModUp: the digit's residues extended to the other primes, then to evaluation form.
-      let source = RNSPolynomial<Coefficient>(
-        uncheckedBasis: plan.converter.source,
-        residues: plan.sourceLimbs.flatMap { coefficients.limb($0) })
-      let converted = plan.converter.convert(source).forwardNTT()
-      raised.residues.withUnsafeMutableBufferPointer { out in
-        d.residues.withUnsafeBufferPointer { original in
-          for limb in plan.sourceLimbs {
-            out.baseAddress!.advanced(by: limb * n).update(from: original.baseAddress! + limb * n, count: n)
-          }
-        }
-        converted.residues.withUnsafeBufferPointer { converted in
-          for (k, limb) in plan.targetLimbs.enumerated() {
-            out.baseAddress!.advanced(by: limb * n).update(from: converted.baseAddress! + k * n, count: n)
+    // Working rows for the converters: ModUp reads at most level + 1 primes, ModDown |P| primes.
+    var scratch = [UInt64](repeating: 0, count: max(level + 1, specialBasis.count) * n)
+    // All raised digits in one buffer: digit k occupies rows [k·|Q_ℓ ∪ P|, (k+1)·|Q_ℓ ∪ P|).
+    let plans = modUp[level].enumerated().compactMap { index, plan in plan.map { (index, $0) } }
+    let rowLength = extended.count * n
+    var raised = [UInt64](repeating: 0, count: plans.count * rowLength)
+    coefficients.residues.withUnsafeBufferPointer { source in
+      d.residues.withUnsafeBufferPointer { original in
+        raised.withUnsafeMutableBufferPointer { out in
+          scratch.withUnsafeMutableBufferPointer { scratchBuffer in
+            for (k, (_, plan)) in plans.enumerated() {
+              // ModUp: the digit's own limbs are d itself (already in evaluation form); the other
+              // limbs are the fast basis conversion of the digit's coefficients, transformed in place.
+              let base = out.baseAddress! + k * rowLength
+              plan.converter.convert(
+                sources: plan.sourceLimbs.map { source.baseAddress! + $0 * n },
+                targets: plan.targetLimbs.map { base + $0 * n },
+                scratch: scratchBuffer.baseAddress!)
+              for limb in plan.targetLimbs { tables[limb].forward(base + limb * n) }
+              for limb in plan.sourceLimbs {
+                (base + limb * n).update(from: original.baseAddress! + limb * n, count: n)
+              }
+            }
           }
         }
       }
-      let digit = key.digits[digitIndex]
-      multiplyAccumulate(&accumulator0, raised, digit.b, level: level)
-      multiplyAccumulate(&accumulator1, raised, digit.a, level: level)
     }
-    return (modDown(accumulator0, level: level), modDown(accumulator1, level: level))
+    var accumulator0 = RNSPolynomial<Evaluation>(zeroIn: extended)
+    var accumulator1 = RNSPolynomial<Evaluation>(zeroIn: extended)
+    let digits = plans.map { key.digits[$0.0] }
+    withRows(digits.map(\.b.residues)[...], []) { bRows in
+      withRows(digits.map(\.a.residues)[...], []) { aRows in
+        raised.withUnsafeBufferPointer { raisedBuffer in
+          innerProducts(
+            &accumulator0, &accumulator1, raised: raisedBuffer.baseAddress!, rowLength: rowLength, b: bRows, a: aRows,
+            level: level)
+        }
+      }
+    }
+    return (
+      modDown(&accumulator0, level: level, scratch: &scratch), modDown(&accumulator1, level: level, scratch: &scratch)
+    )
   }
 
-  /// `accumulator += x · key` over Q_ℓ ∪ P, reading the key's matching limbs.
-  private func multiplyAccumulate(
-    _ accumulator: inout RNSPolynomial<Evaluation>, _ x: RNSPolynomial<Evaluation>, _ key: RNSPolynomial<Evaluation>,
-    level: Int
+  /// Calls `body` with a base pointer for each array (no copies), by nesting their scopes.
+  private func withRows<R>(
+    _ arrays: ArraySlice<[UInt64]>, _ collected: [UnsafePointer<UInt64>], _ body: ([UnsafePointer<UInt64>]) -> R
+  ) -> R {
+    guard let first = arrays.first else { return body(collected) }
+    return first.withUnsafeBufferPointer { withRows(arrays.dropFirst(), collected + [$0.baseAddress!], body) }
+  }
+
+  /// `acc0 = Σ_k raised_k · b_k` and `acc1 = Σ_k raised_k · a_k` over Q_ℓ ∪ P, reading the keys'
+  /// matching limbs. Sums stay in 128 bits (each product < 2^122, so up to 64 digits fit) and are
+  /// reduced once per coefficient instead of once per digit.
+  private func innerProducts(
+    _ accumulator0: inout RNSPolynomial<Evaluation>, _ accumulator1: inout RNSPolynomial<Evaluation>,
+    raised: UnsafePointer<UInt64>, rowLength: Int, b: [UnsafePointer<UInt64>], a: [UnsafePointer<UInt64>], level: Int
   ) {
+    precondition(b.count <= 64 && a.count == b.count)
     let n = degree
-    x.residues.withUnsafeBufferPointer { xBuffer in
-      key.residues.withUnsafeBufferPointer { keyBuffer in
-        accumulator.forEachLimb { limb, q, row in
-          let a = xBuffer.baseAddress! + limb * n
-          let b = keyBuffer.baseAddress! + keyLimb(limb, level: level) * n
-          for j in 0..<n { row[j] = q.multiplyAdd(a[j], b[j], row[j]) }
+    let count = b.count
+    let moduli = accumulator0.basis.moduli
+    accumulator0.residues.withUnsafeMutableBufferPointer { out0 in
+      accumulator1.residues.withUnsafeMutableBufferPointer { out1 in
+        for limb in 0..<moduli.count {
+          let q = moduli[limb]
+          let keyOffset = keyLimb(limb, level: level) &* n
+          let offset = limb &* n
+          for j in 0..<n {
+            var high0: UInt64 = 0
+            var low0: UInt64 = 0
+            var high1: UInt64 = 0
+            var low1: UInt64 = 0
+            for k in 0..<count {
+              let value = raised[k &* rowLength &+ offset &+ j]
+              let p0 = value.multipliedFullWidth(by: b[k][keyOffset &+ j])
+              let (s0, c0) = low0.addingReportingOverflow(p0.low)
+              low0 = s0
+              high0 = high0 &+ p0.high &+ (c0 ? 1 : 0)
+              let p1 = value.multipliedFullWidth(by: a[k][keyOffset &+ j])
+              let (s1, c1) = low1.addingReportingOverflow(p1.low)
+              low1 = s1
+              high1 = high1 &+ p1.high &+ (c1 ? 1 : 0)
+            }
+            out0[offset &+ j] = q.reduce(high: high0, low: low0)
+            out1[offset &+ j] = q.reduce(high: high1, low: low1)
+          }
         }
       }
     }
   }
 
   /// ModDown: from Q_ℓ ∪ P to Q_ℓ, `(c − FastConv([c]_P)) · P^-1` (exact up to a small error).
-  private func modDown(_ c: RNSPolynomial<Evaluation>, level: Int) -> RNSPolynomial<Evaluation> {
+  /// Uses `c`'s P limbs and the first rows of `scratch` as working space.
+  private func modDown(_ c: inout RNSPolynomial<Evaluation>, level: Int, scratch: inout [UInt64]) -> RNSPolynomial<
+    Evaluation
+  > {
     let n = degree
     let qLimbs = level + 1
-    let pPart = RNSPolynomial<Evaluation>(uncheckedBasis: specialBasis, residues: Array(c.residues[(qLimbs * n)...]))
-    let correction = modDown[level].convert(pPart.inverseNTT()).forwardNTT()
-    var result = RNSPolynomial<Evaluation>(
-      uncheckedBasis: keyBasis.prefix(qLimbs), residues: Array(c.residues[..<(qLimbs * n)]))
-    correction.residues.withUnsafeBufferPointer { correctionBuffer in
-      result.forEachLimb { limb, q, row in
-        let inverse = inverseSpecialProduct[limb]
-        let x = correctionBuffer.baseAddress! + limb * n
-        for j in 0..<n {
-          row[j] = q.multiplyShoup(q.subtract(row[j], x[j]), by: inverse.value, shoup: inverse.shoup)
+    let pLimbs = specialBasis.count
+    let tables = extendedBases[level].nttTables
+    var result = RNSPolynomial<Evaluation>(zeroIn: keyBasis.prefix(qLimbs))
+    var correction = [UInt64](repeating: 0, count: qLimbs * n)
+    c.residues.withUnsafeMutableBufferPointer { cBuffer in
+      let base = cBuffer.baseAddress!
+      for k in 0..<pLimbs { tables[qLimbs + k].inverse(base + (qLimbs + k) * n) }
+      correction.withUnsafeMutableBufferPointer { correctionBuffer in
+        scratch.withUnsafeMutableBufferPointer { scratchBuffer in
+          modDown[level].convert(
+            sources: (0..<pLimbs).map { UnsafePointer(base + (qLimbs + $0) * n) },
+            targets: (0..<qLimbs).map { correctionBuffer.baseAddress! + $0 * n },
+            scratch: scratchBuffer.baseAddress!)
+        }
+        for i in 0..<qLimbs { tables[i].forward(correctionBuffer.baseAddress! + i * n) }
+        result.forEachLimb { limb, q, row in
+          let inverse = inverseSpecialProduct[limb]
+          let x = correctionBuffer.baseAddress! + limb * n
+          let y = base + limb * n
+          for j in 0..<n {
+            row[j] = q.multiplyShoup(q.subtract(y[j], x[j]), by: inverse.value, shoup: inverse.shoup)
+          }
         }
       }
     }
