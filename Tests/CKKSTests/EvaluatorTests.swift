@@ -146,3 +146,43 @@ struct EvaluatorTests {
     #expect(throws: EvaluationError.parametersMismatch) { try context.evaluator.negate(foreign) }
   }
 }
+
+@Suite("Evaluator: hoisting, slot sums, inner products")
+struct EvaluatorCompositeTests {
+  @Test("Hoisted rotations decrypt like individual rotations")
+  func hoisted() throws {
+    let context = try EvaluatorTests.Context(.n8192_logq_60_40_40_logp_60)
+    let slots = context.parameters.slotCount
+    let steps = [0, 1, 3, -2, 17]
+    let keys = try KeyGenerator.galoisKeys(secretKey: context.secretKey, rotationSteps: steps, using: context.generator)
+    let x = context.randomValues(seed: 8)
+    let ciphertext = try context.encrypt(x)
+    let rotated = try context.evaluator.rotations(ciphertext, by: steps, keys: keys)
+    #expect(Set(rotated.keys) == Set(steps))
+    for step in steps {
+      let expected = (0..<slots).map { x[(($0 + step) % slots + slots) % slots] }
+      let hoisted = try context.decrypt(try #require(rotated[step]))
+      #expect(EvaluatorTests.bits(hoisted, expected) > 17, "step \(step)")
+      let single = try context.decrypt(try context.evaluator.rotate(ciphertext, by: step, keys: keys))
+      #expect(EvaluatorTests.bits(hoisted, single) > 17)
+    }
+    #expect(throws: EvaluationError.self) { try context.evaluator.rotations(ciphertext, by: [5], keys: keys) }
+  }
+
+  @Test("Slot sums and inner products match float64")
+  func sums() throws {
+    let context = try EvaluatorTests.Context(.n8192_logq_60_40_40_logp_60)
+    let keys = try KeyGenerator.galoisKeysForSlotSums(secretKey: context.secretKey, using: context.generator)
+    #expect(keys.elements.count == 12)  // log2(4096)
+    let x = context.randomValues(seed: 9).map { $0 / 64 }
+    let summed = try context.decrypt(try context.evaluator.sumSlots(try context.encrypt(x), keys: keys))
+    let total = x.reduce(0, +)
+    #expect(summed.allSatisfy { abs($0 - total) < 1e-3 })
+    let weights = context.randomValues(seed: 10)
+    let product = try context.evaluator.innerProduct(
+      try context.encrypt(x), weights: try context.encoder.encode(weights), keys: keys)
+    #expect(product.level == context.parameters.maximumLevel - 1)
+    let expected = zip(x, weights).map(*).reduce(0, +)
+    #expect(try context.decrypt(product).allSatisfy { abs($0 - expected) < 1e-3 })
+  }
+}

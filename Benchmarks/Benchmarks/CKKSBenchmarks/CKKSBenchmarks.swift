@@ -242,6 +242,17 @@ let benchmarks: @Sendable () -> Void = {
         blackHole(try evaluator.rotate(ciphertext, by: 1, keys: galoisKeys))
       }
     }
+    let threeKeys = try! KeyGenerator.galoisKeys(secretKey: secretKey, rotationSteps: [1, 2, 3])
+    Benchmark("Rotate by 1, 2, 3 separately N=8192") { benchmark in
+      for _ in benchmark.scaledIterations {
+        for step in 1...3 { blackHole(try evaluator.rotate(ciphertext, by: step, keys: threeKeys)) }
+      }
+    }
+    Benchmark("Rotate by 1, 2, 3 hoisted N=8192") { benchmark in
+      for _ in benchmark.scaledIterations {
+        blackHole(try evaluator.rotations(ciphertext, by: [1, 2, 3], keys: threeKeys))
+      }
+    }
     let product = try! evaluator.multiply(ciphertext, plaintext)
     Benchmark("Rescale ciphertext N=8192 3 to 2 primes") { benchmark in
       for _ in benchmark.scaledIterations {

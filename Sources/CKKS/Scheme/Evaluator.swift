@@ -85,6 +85,21 @@ extension KeyGenerator {
   }
 }
 
+extension KeyGenerator {
+  /// Galois keys for the rotations by 1, 2, 4, …, N/4 that ``Evaluator/sumSlots(_:keys:)`` uses.
+  public static func galoisKeysForSlotSums(
+    secretKey: SecretKey, using generator: SecureRandomGenerator = SecureRandomGenerator()
+  ) throws(EvaluationError) -> GaloisKeys {
+    var steps: [Int] = []
+    var step = 1
+    while step < secretKey.parameters.slotCount {
+      steps.append(step)
+      step *= 2
+    }
+    return try galoisKeys(secretKey: secretKey, rotationSteps: steps, using: generator)
+  }
+}
+
 /// Homomorphic operations on ciphertexts. Scales are tracked exactly in ciphertext metadata;
 /// operands must agree in level (and, for additions, in scale), otherwise a typed error says so.
 public struct Evaluator: Sendable {
@@ -245,6 +260,62 @@ public struct Evaluator: Sendable {
     let element = GaloisElement.rotation(by: steps, degree: parameters.degree)
     if element.value == 1 { return a }
     return try applyGalois(a, element: element, keys: keys)
+  }
+
+  /// Hoisted rotations: `a` rotated by each of `steps`, sharing one key-switching decomposition of
+  /// c1 (the inverse NTT, basis extensions and NTTs are done once; each rotation then costs a
+  /// permutation, the key inner product and the ModDown).
+  /// - Returns: the rotated ciphertexts by step.
+  /// - Throws: ``EvaluationError/missingGaloisKey(element:)`` without a matching key.
+  public func rotations(_ a: Ciphertext, by steps: [Int], keys: GaloisKeys) throws(EvaluationError) -> [Int: Ciphertext]
+  {
+    try check(a)
+    guard a.size == 2 else { throw .notRelinearized(size: a.size) }
+    guard let switcher = parameters.keySwitcher else { throw .keySwitchingUnavailable }
+    var keyForStep: [Int: (GaloisElement, KeySwitchingKey?)] = [:]
+    for steps in steps {
+      guard abs(steps) < parameters.slotCount else { throw .invalidRotation(steps) }
+      let element = GaloisElement.rotation(by: steps, degree: parameters.degree)
+      if element.value == 1 {
+        keyForStep[steps] = (element, nil)
+        continue
+      }
+      guard let key = keys.keys[element.value] else { throw .missingGaloisKey(element: element.value) }
+      keyForStep[steps] = (element, key)
+    }
+    let raised = switcher.raise(a.polynomials[1])
+    var results: [Int: Ciphertext] = [:]
+    for (steps, (element, key)) in keyForStep {
+      guard let key else {
+        results[steps] = a
+        continue
+      }
+      let permutation = element.evaluationPermutation()
+      let (d0, d1) = switcher.finish(switcher.permuted(raised, by: permutation), with: key)
+      var c0 = a.polynomials[0].applyingGalois(permutation: permutation)
+      c0.add(d0)
+      results[steps] = Ciphertext(polynomials: [c0, d1], scale: a.scale)
+    }
+    return results
+  }
+
+  /// Every slot receives the sum of all slots: log2(N/2) rotate-and-add steps by 1, 2, 4, …
+  /// (generate the keys with ``KeyGenerator/galoisKeysForSlotSums(secretKey:using:)``).
+  public func sumSlots(_ a: Ciphertext, keys: GaloisKeys) throws(EvaluationError) -> Ciphertext {
+    var accumulator = a
+    var step = 1
+    while step < parameters.slotCount {
+      accumulator = try add(accumulator, rotate(accumulator, by: step, keys: keys))
+      step *= 2
+    }
+    return accumulator
+  }
+
+  /// The inner product of the encrypted slots with plaintext `weights` (encoded in slots), in
+  /// every slot: multiply, rescale, then ``sumSlots(_:keys:)``. Uses one level.
+  public func innerProduct(_ a: Ciphertext, weights: Plaintext, keys: GaloisKeys) throws(EvaluationError) -> Ciphertext
+  {
+    try sumSlots(rescale(multiply(a, weights)), keys: keys)
   }
 
   /// Complex conjugation of every slot.

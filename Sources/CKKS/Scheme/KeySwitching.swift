@@ -139,19 +139,35 @@ final class KeySwitcher: Sendable {
 
   // MARK: Key switching
 
+  /// The digits of a polynomial raised to Q_ℓ ∪ P (evaluation form), ready to be multiplied by a
+  /// key; computing them is the expensive half of key switching, shared by hoisted rotations.
+  struct RaisedDigits {
+    let level: Int
+    /// Key digit index of each raised digit.
+    let digitIndices: [Int]
+    /// Digit k occupies `[k·rowLength, (k+1)·rowLength)`.
+    var residues: [UInt64]
+    let rowLength: Int
+  }
+
   /// Switches `d` (evaluation form at some level ℓ, multiplying s′) to `(c0, c1)` over Q_ℓ with
   /// `c0 + c1·s ≈ d·s′`.
   func switchKey(_ d: RNSPolynomial<Evaluation>, with key: KeySwitchingKey) -> (
     RNSPolynomial<Evaluation>, RNSPolynomial<Evaluation>
   ) {
+    finish(raise(d), with: key)
+  }
+
+  /// ModUp of every digit of `d`: the digit's own limbs are d itself (already in evaluation
+  /// form); the other limbs are the fast basis conversion of the digit's coefficients,
+  /// transformed in place.
+  func raise(_ d: RNSPolynomial<Evaluation>) -> RaisedDigits {
     let level = d.basis.count - 1
     let n = degree
     let extended = extendedBases[level]
     let tables = extended.nttTables
     let coefficients = d.inverseNTT()
-    // Working rows for the converters: ModUp reads at most level + 1 primes, ModDown |P| primes.
-    var scratch = [UInt64](repeating: 0, count: max(level + 1, specialBasis.count) * n)
-    // All raised digits in one buffer: digit k occupies rows [k·|Q_ℓ ∪ P|, (k+1)·|Q_ℓ ∪ P|).
+    var scratch = [UInt64](repeating: 0, count: (level + 1) * n)
     let plans = modUp[level].enumerated().compactMap { index, plan in plan.map { (index, $0) } }
     let rowLength = extended.count * n
     var raised = [UInt64](repeating: 0, count: plans.count * rowLength)
@@ -160,8 +176,6 @@ final class KeySwitcher: Sendable {
         raised.withUnsafeMutableBufferPointer { out in
           scratch.withUnsafeMutableBufferPointer { scratchBuffer in
             for (k, (_, plan)) in plans.enumerated() {
-              // ModUp: the digit's own limbs are d itself (already in evaluation form); the other
-              // limbs are the fast basis conversion of the digit's coefficients, transformed in place.
               let base = out.baseAddress! + k * rowLength
               plan.converter.convert(
                 sources: plan.sourceLimbs.map { source.baseAddress! + $0 * n },
@@ -176,15 +190,44 @@ final class KeySwitcher: Sendable {
         }
       }
     }
+    return RaisedDigits(level: level, digitIndices: plans.map(\.0), residues: raised, rowLength: rowLength)
+  }
+
+  /// Applies the Galois permutation (evaluation form) to every limb of every raised digit; an
+  /// automorphism commutes with the digit decomposition, so this equals raising σ(d).
+  func permuted(_ raised: RaisedDigits, by permutation: [Int]) -> RaisedDigits {
+    let n = degree
+    var result = raised
+    raised.residues.withUnsafeBufferPointer { source in
+      result.residues.withUnsafeMutableBufferPointer { out in
+        permutation.withUnsafeBufferPointer { map in
+          for row in 0..<(raised.residues.count / n) {
+            let input = source.baseAddress! + row * n
+            let output = out.baseAddress! + row * n
+            for j in 0..<n { output[j] = input[map[j]] }
+          }
+        }
+      }
+    }
+    return result
+  }
+
+  /// The inner products of raised digits with `key`, followed by ModDown to Q_ℓ.
+  func finish(_ raised: RaisedDigits, with key: KeySwitchingKey) -> (
+    RNSPolynomial<Evaluation>, RNSPolynomial<Evaluation>
+  ) {
+    let level = raised.level
+    let extended = extendedBases[level]
+    var scratch = [UInt64](repeating: 0, count: max(level + 1, specialBasis.count) * degree)
     var accumulator0 = RNSPolynomial<Evaluation>(zeroIn: extended)
     var accumulator1 = RNSPolynomial<Evaluation>(zeroIn: extended)
-    let digits = plans.map { key.digits[$0.0] }
+    let digits = raised.digitIndices.map { key.digits[$0] }
     withRows(digits.map(\.b.residues)[...], []) { bRows in
       withRows(digits.map(\.a.residues)[...], []) { aRows in
-        raised.withUnsafeBufferPointer { raisedBuffer in
+        raised.residues.withUnsafeBufferPointer { raisedBuffer in
           innerProducts(
-            &accumulator0, &accumulator1, raised: raisedBuffer.baseAddress!, rowLength: rowLength, b: bRows, a: aRows,
-            level: level)
+            &accumulator0, &accumulator1, raised: raisedBuffer.baseAddress!, rowLength: raised.rowLength, b: bRows,
+            a: aRows, level: level)
         }
       }
     }
