@@ -186,3 +186,62 @@ struct EvaluatorCompositeTests {
     #expect(try context.decrypt(product).allSatisfy { abs($0 - expected) < 1e-3 })
   }
 }
+
+@Suite("Evaluator: polynomial evaluation")
+struct PolynomialEvaluationTests {
+  static func evaluate(_ coefficients: [Double], at x: Double) -> Double {
+    coefficients.reversed().reduce(0) { $0 * x + $1 }
+  }
+
+  @Test("Degree 1 to 3 polynomials at the depth bound, exact scale, on the N = 8192 preset")
+  func lowDegree() throws {
+    let context = try EvaluatorTests.Context(.n8192_logq_60_40_40_logp_60)
+    let key = try KeyGenerator.relinearizationKey(secretKey: context.secretKey, using: context.generator)
+    let x = context.randomValues(seed: 11).map { $0 * 4 }  // in [-4, 4]
+    let ciphertext = try context.encrypt(x)
+    // A cubic sigmoid approximation, a square, a line, and the reference model's linear activation.
+    for coefficients in [[0.5, 0.197, 0, -0.004], [0, 0, 1], [0.25, -2], [0.5, 0.197]] {
+      let result = try context.evaluator.evaluatePolynomial(
+        ciphertext, coefficients: coefficients, relinearizationKey: key, encoder: context.encoder)
+      let degree = coefficients.count - 1
+      let depth = degree == 1 ? 1 : 2
+      #expect(result.level == context.parameters.maximumLevel - depth)
+      #expect(result.scale == ciphertext.scale)
+      let expected = x.map { Self.evaluate(coefficients, at: $0) }
+      let bits = EvaluatorTests.bits(try context.decrypt(result), expected)
+      #expect(bits > 12, "\(coefficients): \(bits) bits")
+    }
+  }
+
+  @Test("Degree 7 on the N = 16384 preset uses three levels")
+  func degreeSeven() throws {
+    let context = try EvaluatorTests.Context(.n16384_logq_60_6x40_logp_60)
+    let key = try KeyGenerator.relinearizationKey(secretKey: context.secretKey, using: context.generator)
+    let x = context.randomValues(seed: 12)
+    let coefficients = [0.5, 0.25, 0, -0.02, 0, 0.001, 0, -0.0001]
+    let result = try context.evaluator.evaluatePolynomial(
+      try context.encrypt(x), coefficients: coefficients, relinearizationKey: key, encoder: context.encoder)
+    #expect(result.level == context.parameters.maximumLevel - 3)
+    let bits = EvaluatorTests.bits(try context.decrypt(result), x.map { Self.evaluate(coefficients, at: $0) })
+    #expect(bits > 12, "\(bits) bits")
+  }
+
+  @Test("Refusals: degree 0, too few levels, no key for degree ≥ 2")
+  func refusals() throws {
+    let context = try EvaluatorTests.Context(.n8192_logq_60_40_40_logp_60)
+    let ciphertext = try context.encrypt([1, 2])
+    #expect(throws: EvaluationError.constantPolynomial) {
+      try context.evaluator.evaluatePolynomial(
+        ciphertext, coefficients: [3], relinearizationKey: nil, encoder: context.encoder)
+    }
+    let bottom = try context.evaluator.dropLevel(ciphertext, to: 0)
+    #expect(throws: EvaluationError.levelExhausted) {
+      try context.evaluator.evaluatePolynomial(
+        bottom, coefficients: [0, 1], relinearizationKey: nil, encoder: context.encoder)
+    }
+    #expect(throws: EvaluationError.keySwitchingUnavailable) {
+      try context.evaluator.evaluatePolynomial(
+        ciphertext, coefficients: [0, 0, 1], relinearizationKey: nil, encoder: context.encoder)
+    }
+  }
+}

@@ -20,6 +20,8 @@ public enum EvaluationError: Error, Sendable, Equatable, CustomStringConvertible
   case invalidRotation(Int)
   /// Requested a level above the ciphertext's.
   case invalidTargetLevel(Int, current: Int)
+  /// Polynomial evaluation needs degree ≥ 1 (a constant needs no encryption).
+  case constantPolynomial
 
   /// A sentence naming both values and what to do.
   public var description: String {
@@ -46,6 +48,8 @@ public enum EvaluationError: Error, Sendable, Equatable, CustomStringConvertible
       return "rotation by \(steps) steps is outside (−slots, slots)"
     case .invalidTargetLevel(let target, let current):
       return "cannot move a ciphertext from level \(current) up to level \(target)"
+    case .constantPolynomial:
+      return "the polynomial has degree 0; encode the constant instead of evaluating it"
     }
   }
 }
@@ -111,7 +115,7 @@ public struct Evaluator: Sendable {
     self.parameters = parameters
   }
 
-  private func check(_ ciphertext: Ciphertext) throws(EvaluationError) {
+  func check(_ ciphertext: Ciphertext) throws(EvaluationError) {
     let level = ciphertext.level
     guard level <= parameters.maximumLevel, ciphertext.basis.isSameRing(as: parameters.basis(atLevel: level)) else {
       throw .parametersMismatch
