@@ -441,6 +441,9 @@ def seal_ciphertext_words(ciphertext):
     return list(struct.unpack_from(f"<{total}Q", blob, 113)), struct.unpack_from("<d", blob, 73)[0]
 
 
+ROTATION_STEPS = [1, -1, 5, 100]
+
+
 def record_interop():
     import json as json_module
     import subprocess
@@ -490,7 +493,17 @@ def record_interop():
             error = max(abs(a - b) for a, b in zip(decoded, values))
             assert error < 1e-3, f"SEAL failed to decrypt our {kind}: error {error}"
             decrypted_by_seal[kind] = {"head": [float(x) for x in decoded[:32]], "maxError": error}
+        # SEAL's own rotations of its ciphertext, decoded (the first 32 slots), to pin down what
+        # "rotate by k" means.
+        galois = seal.GaloisKeys()
+        keygen.create_galois_keys(ROTATION_STEPS, galois)
+        evaluator = seal.Evaluator(context)
+        seal_rotations = {
+            str(k): [float(v) for v in encoder.decode(decryptor.decrypt(evaluator.rotate_vector(seal_ct, k, galois)))[:32]]
+            for k in ROTATION_STEPS
+        }
         cases.append({
+            "sealRotationsHead": seal_rotations,
             "degree": degree, "bitSizes": bits, "scaleExponent": scale_bits,
             "secretKey": words_to_b64(sk_words),
             "sealCiphertext": {"residues": words_to_b64(seal_words), "scale": seal_scale},
