@@ -29,7 +29,7 @@ let strictSwift6: [SwiftSetting] = [
 
 let package = Package(
   name: "encrypted-inference-gateway",
-  platforms: [.macOS(.v14)],
+  platforms: [.macOS(.v15)],
   products: [
     .library(name: "CKKS", targets: ["CKKS"]),
     .executable(name: "heinfer", targets: ["heinfer"]),

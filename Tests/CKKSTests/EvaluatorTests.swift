@@ -245,3 +245,37 @@ struct PolynomialEvaluationTests {
     }
   }
 }
+
+@Suite("Evaluator: in-place forms with a reused workspace")
+struct InPlaceEvaluatorTests {
+  @Test("In-place relinearization and rotation agree with the allocating forms across reuse")
+  func inPlace() throws {
+    let context = try EvaluatorTests.Context(.n8192_logq_60_40_40_logp_60)
+    let slots = context.parameters.slotCount
+    let relinearization = try KeyGenerator.relinearizationKey(secretKey: context.secretKey, using: context.generator)
+    let keys = try KeyGenerator.galoisKeys(
+      secretKey: context.secretKey, rotationSteps: [1, -3], using: context.generator)
+    let workspace = EvaluatorWorkspace(parameters: context.parameters)
+    var x = context.randomValues(seed: 21)
+    var ciphertext = try context.encrypt(x)
+    let original = ciphertext
+    // Several operations through one workspace, at decreasing levels.
+    for step in [1, -3, 1] {
+      try context.evaluator.rotate(&ciphertext, by: step, keys: keys, workspace: workspace)
+      x = (0..<slots).map { x[(($0 + step) % slots + slots) % slots] }
+      #expect(EvaluatorTests.bits(try context.decrypt(ciphertext), x) > 15, "rotation \(step)")
+    }
+    var product = try context.evaluator.multiply(ciphertext, ciphertext)
+    try context.evaluator.relinearize(&product, key: relinearization, workspace: workspace)
+    product = try context.evaluator.rescale(product)
+    #expect(EvaluatorTests.bits(try context.decrypt(product), x.map { $0 * $0 }) > 14)
+    var lower = try context.evaluator.rescale(
+      try context.evaluator.multiply(product, try context.encoder.encode([1], level: 1)))
+    try context.evaluator.rotate(&lower, by: 1, keys: keys, workspace: workspace)
+    #expect(lower.level == 0)
+    // The input of an in-place operation's copy is untouched (value semantics).
+    #expect(original == (try context.encrypt(x)).self || original.polynomials.count == 2)
+    let again = try context.decrypt(original)
+    #expect(EvaluatorTests.bits(again, context.randomValues(seed: 21)) > 20)
+  }
+}

@@ -242,6 +242,21 @@ let benchmarks: @Sendable () -> Void = {
         blackHole(try evaluator.rotate(ciphertext, by: 1, keys: galoisKeys))
       }
     }
+    let workspace = EvaluatorWorkspace(parameters: parameters)
+    Benchmark("Multiply ct x ct + relinearize in place (workspace) N=8192") { benchmark in
+      for _ in benchmark.scaledIterations {
+        var product = try evaluator.multiply(ciphertext, ciphertext)
+        try evaluator.relinearize(&product, key: relinearizationKey, workspace: workspace)
+        blackHole(product)
+      }
+    }
+    Benchmark("Rotate by 1 in place (workspace) N=8192") { benchmark in
+      var rotating = ciphertext
+      for _ in benchmark.scaledIterations {
+        try evaluator.rotate(&rotating, by: 1, keys: galoisKeys, workspace: workspace)
+      }
+      blackHole(rotating)
+    }
     let threeKeys = try! KeyGenerator.galoisKeys(secretKey: secretKey, rotationSteps: [1, 2, 3])
     Benchmark("Rotate by 1, 2, 3 separately N=8192") { benchmark in
       for _ in benchmark.scaledIterations {

@@ -109,10 +109,13 @@ extension KeyGenerator {
 public struct Evaluator: Sendable {
   /// The parameters of the ciphertexts this evaluator accepts.
   public let parameters: CKKSParameters
+  /// Working memory reused by the allocating forms (thread-safe; share the evaluator freely).
+  private let workspaces: WorkspacePool
 
   /// An evaluator for `parameters`.
   public init(parameters: CKKSParameters) {
     self.parameters = parameters
+    self.workspaces = WorkspacePool(parameters: parameters)
   }
 
   func check(_ ciphertext: Ciphertext) throws(EvaluationError) {
@@ -215,15 +218,30 @@ public struct Evaluator: Sendable {
 
   /// Turns a size-3 ciphertext back into size 2 with the relinearization key.
   public func relinearize(_ a: Ciphertext, key: RelinearizationKey) throws(EvaluationError) -> Ciphertext {
+    var result = a
+    try workspaces.withWorkspace { (workspace) throws(EvaluationError) in
+      try relinearize(&result, key: key, workspace: workspace)
+    }
+    return result
+  }
+
+  /// In place: turns a size-3 ciphertext into size 2, using `workspace` for all working memory;
+  /// c0 and c1 are updated where they are (no allocation when they are not shared).
+  public func relinearize(_ a: inout Ciphertext, key: RelinearizationKey, workspace: EvaluatorWorkspace)
+    throws(EvaluationError)
+  {
     try check(a)
     guard a.size == 3 else { throw .alreadyRelinearized }
     guard let switcher = parameters.keySwitcher else { throw .keySwitchingUnavailable }
-    let (d0, d1) = switcher.switchKey(a.polynomials[2], with: key.key)
+    precondition(workspace.parameters === parameters, "workspace of other parameters")
+    // Take the polynomials out so c0 and c1 are uniquely referenced and updated in place.
+    let c2 = a.polynomials[2]
     var c0 = a.polynomials[0]
     var c1 = a.polynomials[1]
-    c0.add(d0)
-    c1.add(d1)
-    return Ciphertext(polynomials: [c0, c1], scale: a.scale)
+    a.polynomials = []
+    switcher.switchKey(c2, with: key.key, addingTo: &c0, &c1, assignC1: false, workspace: workspace)
+    a.polynomials = [c0, c1]
+    a.seed = nil
   }
 
   // MARK: Levels
@@ -287,20 +305,23 @@ public struct Evaluator: Sendable {
       guard let key = keys.keys[element.value] else { throw .missingGaloisKey(element: element.value) }
       keyForStep[steps] = (element, key)
     }
-    let raised = switcher.raise(a.polynomials[1])
-    var results: [Int: Ciphertext] = [:]
-    for (steps, (element, key)) in keyForStep {
-      guard let key else {
-        results[steps] = a
-        continue
+    return workspaces.withWorkspace { workspace in
+      let layout = switcher.raise(a.polynomials[1], workspace: workspace)
+      var results: [Int: Ciphertext] = [:]
+      for (steps, (element, key)) in keyForStep {
+        guard let key else {
+          results[steps] = a
+          continue
+        }
+        let permutation = element.evaluationPermutation()
+        switcher.permute(layout, by: permutation, workspace: workspace)
+        var c0 = a.polynomials[0].applyingGalois(permutation: permutation)
+        var c1 = RNSPolynomial<Evaluation>(zeroIn: a.basis)
+        switcher.finish(layout, permuted: true, with: key, addingTo: &c0, &c1, assignC1: true, workspace: workspace)
+        results[steps] = Ciphertext(polynomials: [c0, c1], scale: a.scale)
       }
-      let permutation = element.evaluationPermutation()
-      let (d0, d1) = switcher.finish(switcher.permuted(raised, by: permutation), with: key)
-      var c0 = a.polynomials[0].applyingGalois(permutation: permutation)
-      c0.add(d0)
-      results[steps] = Ciphertext(polynomials: [c0, d1], scale: a.scale)
+      return results
     }
-    return results
   }
 
   /// Every slot receives the sum of all slots: log2(N/2) rotate-and-add steps by 1, 2, 4, …
@@ -330,15 +351,56 @@ public struct Evaluator: Sendable {
   private func applyGalois(_ a: Ciphertext, element: GaloisElement, keys: GaloisKeys) throws(EvaluationError)
     -> Ciphertext
   {
+    var result = a
+    try workspaces.withWorkspace { (workspace) throws(EvaluationError) in
+      try applyGalois(&result, element: element, keys: keys, workspace: workspace)
+    }
+    return result
+  }
+
+  /// In place: rotates the slots left by `steps` (negative: right) using `workspace`.
+  public func rotate(_ a: inout Ciphertext, by steps: Int, keys: GaloisKeys, workspace: EvaluatorWorkspace)
+    throws(EvaluationError)
+  {
+    guard abs(steps) < parameters.slotCount else { throw .invalidRotation(steps) }
+    let element = GaloisElement.rotation(by: steps, degree: parameters.degree)
+    if element.value == 1 { return }
+    try applyGalois(&a, element: element, keys: keys, workspace: workspace)
+  }
+
+  private func applyGalois(
+    _ a: inout Ciphertext, element: GaloisElement, keys: GaloisKeys, workspace: EvaluatorWorkspace
+  ) throws(EvaluationError) {
     try check(a)
     guard a.size == 2 else { throw .notRelinearized(size: a.size) }
     guard let switcher = parameters.keySwitcher else { throw .keySwitchingUnavailable }
     guard let key = keys.keys[element.value] else { throw .missingGaloisKey(element: element.value) }
+    precondition(workspace.parameters === parameters, "workspace of other parameters")
     let permutation = element.evaluationPermutation()
-    var c0 = a.polynomials[0].applyingGalois(permutation: permutation)
-    let c1 = a.polynomials[1].applyingGalois(permutation: permutation)
-    let (d0, d1) = switcher.switchKey(c1, with: key)
-    c0.add(d0)
-    return Ciphertext(polynomials: [c0, d1], scale: a.scale)
+    var c0 = a.polynomials[0]
+    var c1 = a.polynomials[1]
+    a.polynomials = []
+    Evaluator.permuteInPlace(&c0, permutation, row: &workspace.row)
+    Evaluator.permuteInPlace(&c1, permutation, row: &workspace.row)
+    // c1 becomes the switched σ(c1); raise first so c1 is free to be overwritten.
+    let layout = switcher.raise(c1, workspace: workspace)
+    switcher.finish(layout, permuted: false, with: key, addingTo: &c0, &c1, assignC1: true, workspace: workspace)
+    a.polynomials = [c0, c1]
+    a.seed = nil
+  }
+
+  /// Applies a slot permutation (evaluation-form automorphism) to every limb in place.
+  private static func permuteInPlace(
+    _ polynomial: inout RNSPolynomial<Evaluation>, _ permutation: [Int], row: inout [UInt64]
+  ) {
+    let n = polynomial.degree
+    permutation.withUnsafeBufferPointer { map in
+      row.withUnsafeMutableBufferPointer { temporary in
+        polynomial.forEachLimb { _, _, limb in
+          temporary.baseAddress!.update(from: limb, count: n)
+          for j in 0..<n { limb[j] = temporary[map[j]] }
+        }
+      }
+    }
   }
 }

@@ -1,3 +1,5 @@
+import Synchronization
+
 /// One digit of a key-switching key: `(b, a)` over Q ∪ P in evaluation form.
 public struct KeySwitchingDigit: Sendable, Equatable {
   /// `b = −a·s + e + [P]·s′` on the digit's primes (and `−a·s + e` elsewhere).
@@ -139,48 +141,49 @@ final class KeySwitcher: Sendable {
 
   // MARK: Key switching
 
-  /// The digits of a polynomial raised to Q_ℓ ∪ P (evaluation form), ready to be multiplied by a
-  /// key; computing them is the expensive half of key switching, shared by hoisted rotations.
-  struct RaisedDigits {
+  /// Where `raise` left the raised digits in a workspace.
+  struct RaisedLayout {
     let level: Int
     /// Key digit index of each raised digit.
     let digitIndices: [Int]
-    /// Digit k occupies `[k·rowLength, (k+1)·rowLength)`.
-    var residues: [UInt64]
+    /// Words per raised digit: |Q_ℓ ∪ P|·N.
     let rowLength: Int
   }
 
-  /// Switches `d` (evaluation form at some level ℓ, multiplying s′) to `(c0, c1)` over Q_ℓ with
-  /// `c0 + c1·s ≈ d·s′`.
-  func switchKey(_ d: RNSPolynomial<Evaluation>, with key: KeySwitchingKey) -> (
-    RNSPolynomial<Evaluation>, RNSPolynomial<Evaluation>
+  /// Switches `d` (evaluation form at level ℓ, multiplying s′) and adds the result to
+  /// `(c0, c1)` over Q_ℓ (or assigns it to c1 when `assignC1`): afterwards
+  /// `c0 + c1·s` has gained `d·s′` (up to the key-switching noise).
+  func switchKey(
+    _ d: RNSPolynomial<Evaluation>, with key: KeySwitchingKey, addingTo c0: inout RNSPolynomial<Evaluation>,
+    _ c1: inout RNSPolynomial<Evaluation>, assignC1: Bool, workspace: EvaluatorWorkspace
   ) {
-    finish(raise(d), with: key)
+    let layout = raise(d, workspace: workspace)
+    finish(layout, permuted: false, with: key, addingTo: &c0, &c1, assignC1: assignC1, workspace: workspace)
   }
 
-  /// ModUp of every digit of `d`: the digit's own limbs are d itself (already in evaluation
-  /// form); the other limbs are the fast basis conversion of the digit's coefficients,
-  /// transformed in place.
-  func raise(_ d: RNSPolynomial<Evaluation>) -> RaisedDigits {
+  /// ModUp of every digit of `d` into `workspace.raised`: the digit's own limbs are d itself
+  /// (already in evaluation form); the other limbs are the fast basis conversion of the digit's
+  /// coefficients, transformed in place.
+  func raise(_ d: RNSPolynomial<Evaluation>, workspace: EvaluatorWorkspace) -> RaisedLayout {
     let level = d.basis.count - 1
     let n = degree
     let extended = extendedBases[level]
     let tables = extended.nttTables
-    let coefficients = d.inverseNTT()
-    var scratch = [UInt64](repeating: 0, count: (level + 1) * n)
     let plans = modUp[level].enumerated().compactMap { index, plan in plan.map { (index, $0) } }
     let rowLength = extended.count * n
-    var raised = [UInt64](repeating: 0, count: plans.count * rowLength)
-    coefficients.residues.withUnsafeBufferPointer { source in
-      d.residues.withUnsafeBufferPointer { original in
-        raised.withUnsafeMutableBufferPointer { out in
-          scratch.withUnsafeMutableBufferPointer { scratchBuffer in
+    d.residues.withUnsafeBufferPointer { original in
+      workspace.coefficients.withUnsafeMutableBufferPointer { coefficients in
+        let source = coefficients.baseAddress!
+        source.update(from: original.baseAddress!, count: (level + 1) * n)
+        for limb in 0...level { tables[limb].inverse(source + limb * n) }
+        workspace.raised.withUnsafeMutableBufferPointer { out in
+          workspace.scratch.withUnsafeMutableBufferPointer { scratch in
             for (k, (_, plan)) in plans.enumerated() {
               let base = out.baseAddress! + k * rowLength
               plan.converter.convert(
-                sources: plan.sourceLimbs.map { source.baseAddress! + $0 * n },
+                sources: plan.sourceLimbs.map { UnsafePointer(source + $0 * n) },
                 targets: plan.targetLimbs.map { base + $0 * n },
-                scratch: scratchBuffer.baseAddress!)
+                scratch: scratch.baseAddress!)
               for limb in plan.targetLimbs { tables[limb].forward(base + limb * n) }
               for limb in plan.sourceLimbs {
                 (base + limb * n).update(from: original.baseAddress! + limb * n, count: n)
@@ -190,18 +193,19 @@ final class KeySwitcher: Sendable {
         }
       }
     }
-    return RaisedDigits(level: level, digitIndices: plans.map(\.0), residues: raised, rowLength: rowLength)
+    return RaisedLayout(level: level, digitIndices: plans.map(\.0), rowLength: rowLength)
   }
 
-  /// Applies the Galois permutation (evaluation form) to every limb of every raised digit; an
-  /// automorphism commutes with the digit decomposition, so this equals raising σ(d).
-  func permuted(_ raised: RaisedDigits, by permutation: [Int]) -> RaisedDigits {
+  /// Writes the raised digits, each limb permuted by a Galois permutation (evaluation form), to
+  /// `workspace.permuted`. Automorphisms commute with the digit decomposition, so this equals
+  /// raising σ(d): hoisted rotations raise once and permute per rotation.
+  func permute(_ layout: RaisedLayout, by permutation: [Int], workspace: EvaluatorWorkspace) {
     let n = degree
-    var result = raised
-    raised.residues.withUnsafeBufferPointer { source in
-      result.residues.withUnsafeMutableBufferPointer { out in
+    let rows = layout.digitIndices.count * layout.rowLength / n
+    workspace.raised.withUnsafeBufferPointer { source in
+      workspace.permuted.withUnsafeMutableBufferPointer { out in
         permutation.withUnsafeBufferPointer { map in
-          for row in 0..<(raised.residues.count / n) {
+          for row in 0..<rows {
             let input = source.baseAddress! + row * n
             let output = out.baseAddress! + row * n
             for j in 0..<n { output[j] = input[map[j]] }
@@ -209,31 +213,32 @@ final class KeySwitcher: Sendable {
         }
       }
     }
-    return result
   }
 
-  /// The inner products of raised digits with `key`, followed by ModDown to Q_ℓ.
-  func finish(_ raised: RaisedDigits, with key: KeySwitchingKey) -> (
-    RNSPolynomial<Evaluation>, RNSPolynomial<Evaluation>
+  /// Inner products of the raised (or permuted) digits with `key`, then ModDown into `(c0, c1)`.
+  func finish(
+    _ layout: RaisedLayout, permuted: Bool, with key: KeySwitchingKey, addingTo c0: inout RNSPolynomial<Evaluation>,
+    _ c1: inout RNSPolynomial<Evaluation>, assignC1: Bool, workspace: EvaluatorWorkspace
   ) {
-    let level = raised.level
-    let extended = extendedBases[level]
-    var scratch = [UInt64](repeating: 0, count: max(level + 1, specialBasis.count) * degree)
-    var accumulator0 = RNSPolynomial<Evaluation>(zeroIn: extended)
-    var accumulator1 = RNSPolynomial<Evaluation>(zeroIn: extended)
-    let digits = raised.digitIndices.map { key.digits[$0] }
+    let level = layout.level
+    let extendedCount = extendedBases[level].count
+    let digits = layout.digitIndices.map { key.digits[$0] }
+    let raised = permuted ? workspace.permuted : workspace.raised
     withRows(digits.map(\.b.residues)[...], []) { bRows in
       withRows(digits.map(\.a.residues)[...], []) { aRows in
-        raised.residues.withUnsafeBufferPointer { raisedBuffer in
-          innerProducts(
-            &accumulator0, &accumulator1, raised: raisedBuffer.baseAddress!, rowLength: raised.rowLength, b: bRows,
-            a: aRows, level: level)
+        raised.withUnsafeBufferPointer { raisedBuffer in
+          workspace.accumulator0.withUnsafeMutableBufferPointer { out0 in
+            workspace.accumulator1.withUnsafeMutableBufferPointer { out1 in
+              innerProducts(
+                out0.baseAddress!, out1.baseAddress!, limbs: extendedCount, raised: raisedBuffer.baseAddress!,
+                rowLength: layout.rowLength, b: bRows, a: aRows, level: level)
+            }
+          }
         }
       }
     }
-    return (
-      modDown(&accumulator0, level: level, scratch: &scratch), modDown(&accumulator1, level: level, scratch: &scratch)
-    )
+    modDown(accumulator: \.accumulator0, level: level, into: &c0, assign: false, workspace: workspace)
+    modDown(accumulator: \.accumulator1, level: level, into: &c1, assign: assignC1, workspace: workspace)
   }
 
   /// Calls `body` with a base pointer for each array (no copies), by nesting their scopes.
@@ -244,79 +249,132 @@ final class KeySwitcher: Sendable {
     return first.withUnsafeBufferPointer { withRows(arrays.dropFirst(), collected + [$0.baseAddress!], body) }
   }
 
-  /// `acc0 = Σ_k raised_k · b_k` and `acc1 = Σ_k raised_k · a_k` over Q_ℓ ∪ P, reading the keys'
-  /// matching limbs. Sums stay in 128 bits (each product < 2^122, so up to 64 digits fit) and are
-  /// reduced once per coefficient instead of once per digit.
+  /// `acc0 = Σ_k raised_k · b_k` and `acc1 = Σ_k raised_k · a_k` over Q_ℓ ∪ P (`limbs` limbs),
+  /// reading the keys' matching limbs. Sums stay in 128 bits (each product < 2^122, so up to 64
+  /// digits fit) and are reduced once per coefficient instead of once per digit.
   private func innerProducts(
-    _ accumulator0: inout RNSPolynomial<Evaluation>, _ accumulator1: inout RNSPolynomial<Evaluation>,
+    _ out0: UnsafeMutablePointer<UInt64>, _ out1: UnsafeMutablePointer<UInt64>, limbs: Int,
     raised: UnsafePointer<UInt64>, rowLength: Int, b: [UnsafePointer<UInt64>], a: [UnsafePointer<UInt64>], level: Int
   ) {
     precondition(b.count <= 64 && a.count == b.count)
     let n = degree
     let count = b.count
-    let moduli = accumulator0.basis.moduli
-    accumulator0.residues.withUnsafeMutableBufferPointer { out0 in
-      accumulator1.residues.withUnsafeMutableBufferPointer { out1 in
-        for limb in 0..<moduli.count {
-          let q = moduli[limb]
-          let keyOffset = keyLimb(limb, level: level) &* n
-          let offset = limb &* n
-          for j in 0..<n {
-            var high0: UInt64 = 0
-            var low0: UInt64 = 0
-            var high1: UInt64 = 0
-            var low1: UInt64 = 0
-            for k in 0..<count {
-              let value = raised[k &* rowLength &+ offset &+ j]
-              let p0 = value.multipliedFullWidth(by: b[k][keyOffset &+ j])
-              let (s0, c0) = low0.addingReportingOverflow(p0.low)
-              low0 = s0
-              high0 = high0 &+ p0.high &+ (c0 ? 1 : 0)
-              let p1 = value.multipliedFullWidth(by: a[k][keyOffset &+ j])
-              let (s1, c1) = low1.addingReportingOverflow(p1.low)
-              low1 = s1
-              high1 = high1 &+ p1.high &+ (c1 ? 1 : 0)
+    for limb in 0..<limbs {
+      let q = keyBasis.moduli[keyLimb(limb, level: level)]
+      let keyOffset = keyLimb(limb, level: level) &* n
+      let offset = limb &* n
+      for j in 0..<n {
+        var high0: UInt64 = 0
+        var low0: UInt64 = 0
+        var high1: UInt64 = 0
+        var low1: UInt64 = 0
+        for k in 0..<count {
+          let value = raised[k &* rowLength &+ offset &+ j]
+          let p0 = value.multipliedFullWidth(by: b[k][keyOffset &+ j])
+          let (s0, c0) = low0.addingReportingOverflow(p0.low)
+          low0 = s0
+          high0 = high0 &+ p0.high &+ (c0 ? 1 : 0)
+          let p1 = value.multipliedFullWidth(by: a[k][keyOffset &+ j])
+          let (s1, c1) = low1.addingReportingOverflow(p1.low)
+          low1 = s1
+          high1 = high1 &+ p1.high &+ (c1 ? 1 : 0)
+        }
+        out0[offset &+ j] = q.reduce(high: high0, low: low0)
+        out1[offset &+ j] = q.reduce(high: high1, low: low1)
+      }
+    }
+  }
+
+  /// ModDown of a workspace accumulator from Q_ℓ ∪ P to Q_ℓ, `(c − FastConv([c]_P)) · P^-1`
+  /// (exact up to a small error), added to `target` (or assigned when `assign`).
+  private func modDown(
+    accumulator path: ReferenceWritableKeyPath<EvaluatorWorkspace, [UInt64]>, level: Int,
+    into target: inout RNSPolynomial<Evaluation>, assign: Bool, workspace: EvaluatorWorkspace
+  ) {
+    let n = degree
+    let qLimbs = level + 1
+    let pLimbs = specialBasis.count
+    let tables = extendedBases[level].nttTables
+    workspace[keyPath: path].withUnsafeMutableBufferPointer { cBuffer in
+      let base = cBuffer.baseAddress!
+      for k in 0..<pLimbs { tables[qLimbs + k].inverse(base + (qLimbs + k) * n) }
+      workspace.correction.withUnsafeMutableBufferPointer { correctionBuffer in
+        let correction = correctionBuffer.baseAddress!
+        workspace.scratch.withUnsafeMutableBufferPointer { scratch in
+          modDown[level].convert(
+            sources: (0..<pLimbs).map { UnsafePointer(base + (qLimbs + $0) * n) },
+            targets: (0..<qLimbs).map { correction + $0 * n },
+            scratch: scratch.baseAddress!)
+        }
+        for i in 0..<qLimbs { tables[i].forward(correction + i * n) }
+        target.forEachLimb { limb, q, row in
+          let inverse = inverseSpecialProduct[limb]
+          let x = correction + limb * n
+          let y = base + limb * n
+          if assign {
+            for j in 0..<n { row[j] = q.multiplyShoup(q.subtract(y[j], x[j]), by: inverse.value, shoup: inverse.shoup) }
+          } else {
+            for j in 0..<n {
+              row[j] = q.add(row[j], q.multiplyShoup(q.subtract(y[j], x[j]), by: inverse.value, shoup: inverse.shoup))
             }
-            out0[offset &+ j] = q.reduce(high: high0, low: low0)
-            out1[offset &+ j] = q.reduce(high: high1, low: low1)
           }
         }
       }
     }
   }
+}
 
-  /// ModDown: from Q_ℓ ∪ P to Q_ℓ, `(c − FastConv([c]_P)) · P^-1` (exact up to a small error).
-  /// Uses `c`'s P limbs and the first rows of `scratch` as working space.
-  private func modDown(_ c: inout RNSPolynomial<Evaluation>, level: Int, scratch: inout [UInt64]) -> RNSPolynomial<
-    Evaluation
-  > {
-    let n = degree
-    let qLimbs = level + 1
-    let pLimbs = specialBasis.count
-    let tables = extendedBases[level].nttTables
-    var result = RNSPolynomial<Evaluation>(zeroIn: keyBasis.prefix(qLimbs))
-    var correction = [UInt64](repeating: 0, count: qLimbs * n)
-    c.residues.withUnsafeMutableBufferPointer { cBuffer in
-      let base = cBuffer.baseAddress!
-      for k in 0..<pLimbs { tables[qLimbs + k].inverse(base + (qLimbs + k) * n) }
-      correction.withUnsafeMutableBufferPointer { correctionBuffer in
-        scratch.withUnsafeMutableBufferPointer { scratchBuffer in
-          modDown[level].convert(
-            sources: (0..<pLimbs).map { UnsafePointer(base + (qLimbs + $0) * n) },
-            targets: (0..<qLimbs).map { correctionBuffer.baseAddress! + $0 * n },
-            scratch: scratchBuffer.baseAddress!)
-        }
-        for i in 0..<qLimbs { tables[i].forward(correctionBuffer.baseAddress! + i * n) }
-        result.forEachLimb { limb, q, row in
-          let inverse = inverseSpecialProduct[limb]
-          let x = correctionBuffer.baseAddress! + limb * n
-          let y = base + limb * n
-          for j in 0..<n {
-            row[j] = q.multiplyShoup(q.subtract(y[j], x[j]), by: inverse.value, shoup: inverse.shoup)
-          }
-        }
-      }
-    }
-    return result
+/// Reusable working memory for key switching (relinearization and rotations), sized for the top
+/// level of one parameter set, so that repeated operations allocate nothing but their results.
+///
+/// Not thread-safe: one task uses a workspace at a time. It is `@unchecked Sendable` so that an
+/// evaluator's pool can hand it from task to task; the pool never gives one workspace to two
+/// tasks at once.
+public final class EvaluatorWorkspace: @unchecked Sendable {
+  /// The parameters the workspace is sized for.
+  public let parameters: CKKSParameters
+  var coefficients: [UInt64]
+  var raised: [UInt64]
+  var permuted: [UInt64]
+  var accumulator0: [UInt64]
+  var accumulator1: [UInt64]
+  var scratch: [UInt64]
+  var correction: [UInt64]
+  /// One row, for permuting a limb in place.
+  var row: [UInt64]
+
+  /// Allocates the buffers for `parameters` (about (2·dnum + 3)·|Q ∪ P|·N words).
+  public init(parameters: CKKSParameters) {
+    self.parameters = parameters
+    let n = parameters.degree
+    let q = parameters.ciphertextModuli.count
+    let p = parameters.specialModuli.count
+    let digits = parameters.parameterDescription.keySwitchingDigits
+    coefficients = [UInt64](repeating: 0, count: q * n)
+    raised = [UInt64](repeating: 0, count: digits * (q + p) * n)
+    permuted = raised
+    accumulator0 = [UInt64](repeating: 0, count: (q + p) * n)
+    accumulator1 = accumulator0
+    scratch = [UInt64](repeating: 0, count: max(q, p) * n)
+    correction = [UInt64](repeating: 0, count: q * n)
+    row = [UInt64](repeating: 0, count: n)
+  }
+}
+
+/// A thread-safe pool of workspaces, so the allocating evaluator forms reuse working memory
+/// across calls (and across tasks) instead of allocating megabytes per operation.
+final class WorkspacePool: Sendable {
+  private let parameters: CKKSParameters
+  private let idle = Mutex<[EvaluatorWorkspace]>([])
+
+  init(parameters: CKKSParameters) {
+    self.parameters = parameters
+  }
+
+  /// Runs `body` with a workspace taken from the pool (or a new one) and returns it afterwards.
+  func withWorkspace<R, E: Error>(_ body: (EvaluatorWorkspace) throws(E) -> R) throws(E) -> R {
+    let workspace = idle.withLock { $0.popLast() } ?? EvaluatorWorkspace(parameters: parameters)
+    defer { idle.withLock { $0.append(workspace) } }
+    return try body(workspace)
   }
 }
