@@ -275,4 +275,26 @@ let benchmarks: @Sendable () -> Void = {
       }
     }
   }
+
+  // MARK: Scheme operations at N = 16384, Q = [60, 6 × 40], P = [60] (depth 6; SEAL anchors 18.1 / 16.4 ms)
+  do {
+    let parameters = try! CKKSParameters(.n16384_logq_60_6x40_logp_60)
+    let encoder = CKKSEncoder(parameters: parameters)
+    let secretKey = KeyGenerator.secretKey(parameters: parameters)
+    let relinearizationKey = try! KeyGenerator.relinearizationKey(secretKey: secretKey)
+    let galoisKeys = try! KeyGenerator.galoisKeys(secretKey: secretKey, rotationSteps: [1])
+    let evaluator = Evaluator(parameters: parameters)
+    let ciphertext = try! Encryptor(secretKey: secretKey).encrypt(
+      encoder.encode((0..<parameters.slotCount).map { Double($0 % 100) / 100 }))
+    Benchmark("Multiply ct x ct + relinearize N=16384 7 primes") { benchmark in
+      for _ in benchmark.scaledIterations {
+        blackHole(try evaluator.multiplyRelinearize(ciphertext, ciphertext, key: relinearizationKey))
+      }
+    }
+    Benchmark("Rotate by 1 N=16384 7 primes") { benchmark in
+      for _ in benchmark.scaledIterations {
+        blackHole(try evaluator.rotate(ciphertext, by: 1, keys: galoisKeys))
+      }
+    }
+  }
 }
