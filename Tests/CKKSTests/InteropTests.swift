@@ -45,20 +45,25 @@ struct InteropTests {
     return (parameters, secretKey, message)
   }
 
+  /// The recorded SEAL ciphertext (c0 then c1, evaluation form, top level).
+  static func sealCiphertext(_ c: InteropCase, parameters: CKKSParameters) -> Ciphertext {
+    let residues = Self.words(c.sealCiphertext.residues)
+    let basis = parameters.basis(atLevel: parameters.maximumLevel)
+    let half = residues.count / 2
+    return Ciphertext(
+      polynomials: [
+        RNSPolynomial(basis: basis, residues: Array(residues[..<half])),
+        RNSPolynomial(basis: basis, residues: Array(residues[half...])),
+      ], scale: c.sealCiphertext.scale)
+  }
+
   @Test("A SEAL ciphertext decrypts correctly with our decryptor and SEAL's secret key")
   func sealToOurs() throws {
     let cases = try Fixtures.load("seal_interop", as: InteropFile.self).cases
     #expect(cases.count >= 2)
     for c in cases {
       let (parameters, secretKey, message) = try Self.setUp(c)
-      let residues = Self.words(c.sealCiphertext.residues)
-      let basis = parameters.basis(atLevel: parameters.maximumLevel)
-      let half = residues.count / 2
-      let ciphertext = Ciphertext(
-        polynomials: [
-          RNSPolynomial(basis: basis, residues: Array(residues[..<half])),
-          RNSPolynomial(basis: basis, residues: Array(residues[half...])),
-        ], scale: c.sealCiphertext.scale)
+      let ciphertext = Self.sealCiphertext(c, parameters: parameters)
       let decoded = CKKSEncoder(parameters: parameters).decode(try Decryptor(secretKey: secretKey).decrypt(ciphertext))
       let error = zip(decoded, message).map { abs($0 - $1) }.max()!
       #expect(error < 1e-3, "N=\(c.degree): error \(error)")
@@ -91,14 +96,7 @@ struct InteropTests {
   func rotationsMatchSeal() throws {
     for c in try Fixtures.load("seal_interop", as: InteropFile.self).cases {
       let (parameters, secretKey, _) = try Self.setUp(c)
-      let residues = Self.words(c.sealCiphertext.residues)
-      let basis = parameters.basis(atLevel: parameters.maximumLevel)
-      let half = residues.count / 2
-      let sealCiphertext = Ciphertext(
-        polynomials: [
-          RNSPolynomial(basis: basis, residues: Array(residues[..<half])),
-          RNSPolynomial(basis: basis, residues: Array(residues[half...])),
-        ], scale: c.sealCiphertext.scale)
+      let sealCiphertext = Self.sealCiphertext(c, parameters: parameters)
       let steps = c.sealRotationsHead.keys.compactMap { Int($0) }
       #expect(steps.count == 4)
       let keys = try KeyGenerator.galoisKeys(secretKey: secretKey, rotationSteps: steps)

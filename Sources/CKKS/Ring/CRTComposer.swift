@@ -110,11 +110,11 @@ struct CRTComposer {
                 if CRTComposer.multiplySubtract(accumulator, product.baseAddress!, width, estimate) {
                   CRTComposer.add(accumulator, product.baseAddress!, width)
                 }
-                if !CRTComposer.isLess(accumulator, product.baseAddress!, width) {
+                if !CRTComposer.isLess(UnsafePointer(accumulator), product.baseAddress!, width) {
                   CRTComposer.subtract(accumulator, product.baseAddress!, width)
                 }
                 // Centre: values above floor(Q/2) stand for value − Q.
-                let negative = CRTComposer.isLess(halfProduct.baseAddress!, accumulator, width)
+                let negative = CRTComposer.isLess(halfProduct.baseAddress!, UnsafePointer(accumulator), width)
                 if negative { CRTComposer.negateModulo(accumulator, product.baseAddress!, width) }
                 var value = 0.0
                 for w in stride(from: width &- 1, through: 0, by: -1) {
@@ -208,15 +208,5 @@ struct CRTComposer {
       return a[w] < b[w]
     }
     return false
-  }
-
-  @inline(__always)
-  private static func isLess(_ a: UnsafeMutablePointer<UInt64>, _ b: UnsafePointer<UInt64>, _ width: Int) -> Bool {
-    isLess(UnsafePointer(a), b, width)
-  }
-
-  @inline(__always)
-  private static func isLess(_ a: UnsafePointer<UInt64>, _ b: UnsafeMutablePointer<UInt64>, _ width: Int) -> Bool {
-    isLess(a, UnsafePointer(b), width)
   }
 }

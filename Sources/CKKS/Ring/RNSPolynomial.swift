@@ -203,19 +203,10 @@ extension RNSPolynomial where Representation == Evaluation {
     }
   }
 
-  /// `self += a · b` slot by slot.
+  /// `self += a · b` slot by slot (same ring required).
   public mutating func multiplyAdd(_ a: RNSPolynomial<Evaluation>, _ b: RNSPolynomial<Evaluation>) {
-    precondition(basis.isSameRing(as: a.basis) && basis.isSameRing(as: b.basis))
-    let n = degree
-    a.residues.withUnsafeBufferPointer { aBuffer in
-      b.residues.withUnsafeBufferPointer { bBuffer in
-        forEachLimb { i, q, row in
-          let x = aBuffer.baseAddress! + i * n
-          let y = bBuffer.baseAddress! + i * n
-          for j in 0..<n { row[j] = q.multiplyAdd(x[j], y[j], row[j]) }
-        }
-      }
-    }
+    precondition(basis.isSameRing(as: b.basis), "polynomials belong to different rings")
+    multiplyAdd(a, prefixOf: b)
   }
 
   /// `self += a · b` where `b` lives on a basis that extends this one (its first limbs are this
