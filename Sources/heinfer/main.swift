@@ -1,6 +1,6 @@
 // heinfer — command-line entry point of the encrypted-inference gateway.
 //
-// Today it runs a self-check of the CKKS arithmetic core (the gateway, SDK commands and
+// Today it runs a self-check of the CKKS library (the gateway, SDK commands and
 // benchmarks arrive with later issues). Exit status 0 means every check passed.
 import CKKS
 
@@ -49,7 +49,7 @@ func formatted(_ value: Double, digits: Int = 1) -> String {
 }
 
 func selfCheck() -> Bool {
-  print("CKKS arithmetic core self-check")
+  print("CKKS library self-check")
   var passed = true
   let degree = 8192
   var basis: RNSBasis?
@@ -115,6 +115,27 @@ func selfCheck() -> Bool {
       return "measured σ = \(formatted(sigma, digits: 2))"
     } && passed
 
+  passed =
+    check("CKKS round trip: encrypt, multiply + relinearize + rescale, rotate, serialize, decrypt") {
+      let parameters = try CKKSParameters(.n8192_logq_60_40_40_logp_60)
+      let encoder = CKKSEncoder(parameters: parameters)
+      let secretKey = KeyGenerator.secretKey(parameters: parameters)
+      let relinearization = try KeyGenerator.relinearizationKey(secretKey: secretKey)
+      let galois = try KeyGenerator.galoisKeys(secretKey: secretKey, rotationSteps: [1])
+      let evaluator = Evaluator(parameters: parameters)
+      let values = (0..<parameters.slotCount).map { Double($0 % 17) / 17 - 0.5 }
+      let encrypted = try Encryptor(secretKey: secretKey).encrypt(encoder.encode(values))
+      let bytes = encrypted.serialized(parameters: parameters)
+      let received = try Ciphertext(deserializing: bytes, parameters: parameters)
+      let squared = try evaluator.rescale(evaluator.multiplyRelinearize(received, received, key: relinearization))
+      let rotated = try evaluator.rotate(squared, by: 1, keys: galois)
+      let decoded = encoder.decode(try Decryptor(secretKey: secretKey).decrypt(rotated))
+      let slots = parameters.slotCount
+      let error = (0..<slots).map { abs(decoded[$0] - values[($0 + 1) % slots] * values[($0 + 1) % slots]) }.max()!
+      try require(error < 1e-4, "maximum error \(error)")
+      return "\(bytes.count) bytes per seeded ciphertext, maximum error \(error)"
+    } && passed
+
   let tables = basis.nttTables[0]
   var data = Array(Sampler.uniform(in: basis, using: generator).limb(0))
   let forward = data.withUnsafeMutableBufferPointer { buffer in
@@ -145,7 +166,7 @@ case "-h", "--help", "help":
     """
     usage: heinfer [selfcheck]
 
-      selfcheck   verify the CKKS arithmetic core on this machine and print timings (default)
+      selfcheck   verify the CKKS library on this machine and print timings (default)
     """)
 default:
   print("heinfer: unknown command '\(arguments.first!)'; run 'heinfer --help'")
