@@ -332,7 +332,8 @@ def record_fingerprints():
         for m in messages for length in (32, 64)
     ]
     chains = []
-    for degree, bits in [(8192, [60, 40, 40, 60]), (16384, [60] + [40] * 6 + [60]), (4096, [60, 49]), (1024, [27])]:
+    for degree, bits in [(8192, [60, 40, 40, 60]), (16384, [60] + [40] * 6 + [60]),
+                         (16384, [60] + [40] * 6 + [60, 60]), (4096, [60, 49]), (1024, [27])]:
         parms = seal.EncryptionParameters(seal.scheme_type.ckks)
         parms.set_poly_modulus_degree(degree)
         parms.set_coeff_modulus(seal.CoeffModulus.Create(degree, bits))

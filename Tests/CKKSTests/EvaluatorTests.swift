@@ -67,7 +67,10 @@ struct EvaluatorTests {
 
   @Test("Ciphertext multiplication, relinearization and rescale on every preset with keys")
   func multiplication() throws {
-    for description in [ParameterDescription.n8192_logq_60_40_40_logp_60, .n16384_logq_60_6x40_logp_60] {
+    for description in [
+      ParameterDescription.n8192_logq_60_40_40_logp_60, .n16384_logq_60_6x40_logp_60,
+      .n16384_logq_60_6x40_logp_60_60_dnum3,
+    ] {
       let context = try Context(description)
       let relinearization = try KeyGenerator.relinearizationKey(secretKey: context.secretKey, using: context.generator)
       let x = context.randomValues(seed: 3)

@@ -297,4 +297,29 @@ let benchmarks: @Sendable () -> Void = {
       }
     }
   }
+
+  // MARK: The same depth-6 ring with fewer key-switching digits: P = [60, 60], dnum = 3 (420 bits)
+  do {
+    let parameters = try! CKKSParameters(
+      ParameterDescription(
+        degree: 16384, ciphertextPrimeBits: [60, 40, 40, 40, 40, 40, 40], specialPrimeBits: [60, 60],
+        defaultScale: 0x1p40, keySwitchingDigits: 3))
+    let encoder = CKKSEncoder(parameters: parameters)
+    let secretKey = KeyGenerator.secretKey(parameters: parameters)
+    let relinearizationKey = try! KeyGenerator.relinearizationKey(secretKey: secretKey)
+    let galoisKeys = try! KeyGenerator.galoisKeys(secretKey: secretKey, rotationSteps: [1])
+    let evaluator = Evaluator(parameters: parameters)
+    let ciphertext = try! Encryptor(secretKey: secretKey).encrypt(
+      encoder.encode((0..<parameters.slotCount).map { Double($0 % 100) / 100 }))
+    Benchmark("Multiply ct x ct + relinearize N=16384 7 primes dnum=3 P=2x60") { benchmark in
+      for _ in benchmark.scaledIterations {
+        blackHole(try evaluator.multiplyRelinearize(ciphertext, ciphertext, key: relinearizationKey))
+      }
+    }
+    Benchmark("Rotate by 1 N=16384 7 primes dnum=3 P=2x60") { benchmark in
+      for _ in benchmark.scaledIterations {
+        blackHole(try evaluator.rotate(ciphertext, by: 1, keys: galoisKeys))
+      }
+    }
+  }
 }

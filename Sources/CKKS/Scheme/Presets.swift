@@ -13,6 +13,14 @@ extension ParameterDescription {
     degree: 16384, ciphertextPrimeBits: [60, 40, 40, 40, 40, 40, 40], specialPrimeBits: [60],
     defaultScale: 0x1p40)
 
+  /// N = 16384, Q = [60, 6 × 40], P = [60, 60], dnum = 3, Δ = 2^40, depth 6: the same ciphertext
+  /// modulus with three key-switching digits instead of seven, so key switching needs about 45
+  /// NTTs instead of 72 (≈ 1.6× faster relinearization and rotation). 420 of 438 bits.
+  // swift-format-ignore: AlwaysUseLowerCamelCase
+  public static let n16384_logq_60_6x40_logp_60_60_dnum3 = ParameterDescription(
+    degree: 16384, ciphertextPrimeBits: [60, 40, 40, 40, 40, 40, 40], specialPrimeBits: [60, 60],
+    defaultScale: 0x1p40, keySwitchingDigits: 3)
+
   /// N = 4096, Q = [60, 49], no special primes, Δ = 2^49: one rescale and no key switching,
   /// for depth-1 models such as coefficient-encoded dot products. 109 of 109 bits.
   // swift-format-ignore: AlwaysUseLowerCamelCase
@@ -24,5 +32,6 @@ extension ParameterDescription {
     ("n4096_logq_60_49", n4096_logq_60_49),
     ("n8192_logq_60_40_40_logp_60", n8192_logq_60_40_40_logp_60),
     ("n16384_logq_60_6x40_logp_60", n16384_logq_60_6x40_logp_60),
+    ("n16384_logq_60_6x40_logp_60_60_dnum3", n16384_logq_60_6x40_logp_60_60_dnum3),
   ]
 }
