@@ -106,7 +106,6 @@ struct RingTests {
     try b.divideAndRoundByLastModulus()
     #expect(b.inverseNTT() == a)
     // Spot-check against exact big-integer rounding.
-    let last = MultiwordInteger(basis.moduli.last!.value)
     for j in stride(from: 0, to: 8192, by: 1021) {
       let x = polynomial.centeredCoefficient(at: j)
       let (quotient, remainder) = x.quotientAndRemainder(dividingBy: basis.moduli.last!.value)
@@ -114,7 +113,6 @@ struct RingTests {
       var rounded = quotient
       if remainder * 2 > Int128(basis.moduli.last!.value) { rounded = rounded + MultiwordInteger(UInt64(1)) }
       if remainder * 2 < -Int128(basis.moduli.last!.value) { rounded = rounded - MultiwordInteger(UInt64(1)) }
-      _ = last
       #expect(a.centeredCoefficient(at: j) == rounded)
     }
     var single = RNSPolynomial<Coefficient>(zeroIn: basis.prefix(1))

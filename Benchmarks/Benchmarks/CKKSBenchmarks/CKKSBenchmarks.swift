@@ -276,9 +276,13 @@ let benchmarks: @Sendable () -> Void = {
     }
   }
 
-  // MARK: Scheme operations at N = 16384, Q = [60, 6 × 40], P = [60] (depth 6; SEAL anchors 18.1 / 16.4 ms)
-  do {
-    let parameters = try! CKKSParameters(.n16384_logq_60_6x40_logp_60)
+  // MARK: Depth 6 at N = 16384 (SEAL anchors 18.1 / 16.4 ms): SEAL's layout (dnum = 7, P = [60])
+  // and three key-switching digits with P = [60, 60].
+  for (label, description) in [
+    ("", ParameterDescription.n16384_logq_60_6x40_logp_60),
+    (" dnum=3 P=2x60", .n16384_logq_60_6x40_logp_60_60_dnum3),
+  ] {
+    let parameters = try! CKKSParameters(description)
     let encoder = CKKSEncoder(parameters: parameters)
     let secretKey = KeyGenerator.secretKey(parameters: parameters)
     let relinearizationKey = try! KeyGenerator.relinearizationKey(secretKey: secretKey)
@@ -286,37 +290,12 @@ let benchmarks: @Sendable () -> Void = {
     let evaluator = Evaluator(parameters: parameters)
     let ciphertext = try! Encryptor(secretKey: secretKey).encrypt(
       encoder.encode((0..<parameters.slotCount).map { Double($0 % 100) / 100 }))
-    Benchmark("Multiply ct x ct + relinearize N=16384 7 primes") { benchmark in
+    Benchmark("Multiply ct x ct + relinearize N=16384 7 primes\(label)") { benchmark in
       for _ in benchmark.scaledIterations {
         blackHole(try evaluator.multiplyRelinearize(ciphertext, ciphertext, key: relinearizationKey))
       }
     }
-    Benchmark("Rotate by 1 N=16384 7 primes") { benchmark in
-      for _ in benchmark.scaledIterations {
-        blackHole(try evaluator.rotate(ciphertext, by: 1, keys: galoisKeys))
-      }
-    }
-  }
-
-  // MARK: The same depth-6 ring with fewer key-switching digits: P = [60, 60], dnum = 3 (420 bits)
-  do {
-    let parameters = try! CKKSParameters(
-      ParameterDescription(
-        degree: 16384, ciphertextPrimeBits: [60, 40, 40, 40, 40, 40, 40], specialPrimeBits: [60, 60],
-        defaultScale: 0x1p40, keySwitchingDigits: 3))
-    let encoder = CKKSEncoder(parameters: parameters)
-    let secretKey = KeyGenerator.secretKey(parameters: parameters)
-    let relinearizationKey = try! KeyGenerator.relinearizationKey(secretKey: secretKey)
-    let galoisKeys = try! KeyGenerator.galoisKeys(secretKey: secretKey, rotationSteps: [1])
-    let evaluator = Evaluator(parameters: parameters)
-    let ciphertext = try! Encryptor(secretKey: secretKey).encrypt(
-      encoder.encode((0..<parameters.slotCount).map { Double($0 % 100) / 100 }))
-    Benchmark("Multiply ct x ct + relinearize N=16384 7 primes dnum=3 P=2x60") { benchmark in
-      for _ in benchmark.scaledIterations {
-        blackHole(try evaluator.multiplyRelinearize(ciphertext, ciphertext, key: relinearizationKey))
-      }
-    }
-    Benchmark("Rotate by 1 N=16384 7 primes dnum=3 P=2x60") { benchmark in
+    Benchmark("Rotate by 1 N=16384 7 primes\(label)") { benchmark in
       for _ in benchmark.scaledIterations {
         blackHole(try evaluator.rotate(ciphertext, by: 1, keys: galoisKeys))
       }

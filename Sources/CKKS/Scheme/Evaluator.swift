@@ -266,10 +266,8 @@ public struct Evaluator: Sendable {
     for i in 0..<result.size {
       while result.polynomials[i].basis.count > level + 1 { try! result.polynomials[i].dropLastModulus() }
     }
-    if let seed = a.seed, level != a.level {
-      // Dropping primes keeps c1 the seed's expansion on the remaining primes (limb-by-limb rule).
-      result.seed = seed
-    }
+    // The seed stays valid: the seeded expansion is limb by limb, so dropping primes keeps c1
+    // equal to the seed's expansion on the remaining primes.
     return result
   }
 
