@@ -157,6 +157,7 @@ func selfCheck() -> Bool {
   return passed
 }
 
+AllocatorTuning.keepLargeBuffersInHeap()
 let arguments = CommandLine.arguments.dropFirst()
 switch arguments.first {
 case nil, "selfcheck":

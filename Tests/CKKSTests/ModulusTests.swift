@@ -29,6 +29,29 @@ struct ModulusTests {
       #expect(lazy < 2 * value && lazy % value == Self.exactRemainder(high, low, value))
       #expect(q.reduce(low) == low % value)
     }
+    // The shifted Barrett accepts every x < 2^(bitWidth + 61): its largest inputs, products of
+    // residues, and random values truncated to the bound.
+    let bits = q.productReductionBits
+    let limit = UInt128(1) << UInt128(bits)
+    var wide: [UInt128] = [0, 1, limit - 1, limit - UInt128(value), UInt128(value - 1) * UInt128(value - 1)]
+    for _ in 0..<5000 {
+      wide.append((UInt128(rng.next()) << 64 | UInt128(rng.next())) % limit)
+      wide.append(UInt128(rng.next() % value) * UInt128(rng.next() % value))
+    }
+    for x in wide {
+      let reduced = q.reduceProduct(high: UInt64(x >> 64), low: UInt64(truncatingIfNeeded: x))
+      #expect(reduced == UInt64(x % UInt128(value)))
+    }
+    // reduceProductSum doubles the range: x < 2^(bitWidth + 62).
+    let sumLimit = limit << 1
+    var sums: [UInt128] = [
+      sumLimit - 1, sumLimit - UInt128(value), limit, 4 * UInt128(value - 1) * UInt128(value - 1) % sumLimit,
+    ]
+    for _ in 0..<5000 { sums.append((UInt128(rng.next()) << 64 | UInt128(rng.next())) % sumLimit) }
+    for x in wide + sums {
+      let reduced = q.reduceProductSum(high: UInt64(x >> 64), low: UInt64(truncatingIfNeeded: x))
+      #expect(reduced == UInt64(x % UInt128(value)))
+    }
   }
 
   @Test("Multiplication, Shoup products and their lazy ranges", arguments: moduli)

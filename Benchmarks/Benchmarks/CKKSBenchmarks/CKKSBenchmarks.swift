@@ -16,6 +16,8 @@ private func randomPolynomial(_ basis: RNSBasis, seed: UInt8) -> RNSPolynomial<C
 }
 
 let benchmarks: @Sendable () -> Void = {
+  // As the gateway does: keep polynomial-sized blocks in the heap (see AllocatorTuning).
+  AllocatorTuning.keepLargeBuffersInHeap()
   Benchmark.defaultConfiguration = .init(
     metrics: [.wallClock, .throughput],
     timeUnits: .microseconds,

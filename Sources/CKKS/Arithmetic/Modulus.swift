@@ -20,6 +20,10 @@ public struct Modulus: Sendable, Hashable, CustomStringConvertible {
   @usableFromInline let barrettHigh: UInt64
   /// Low word of `floor(2^128 / q)`.
   @usableFromInline let barrettLow: UInt64
+  /// `bitWidth − 2`: the shift that brings a product of residues into one word for ``reduceProduct(high:low:)``.
+  @usableFromInline let productShift: UInt64
+  /// `floor(2^(bitWidth + 62) / q)`, below 2^63: the one-word Barrett constant of ``reduceProduct(high:low:)``.
+  @usableFromInline let productBarrett: UInt64
 
   /// Creates the modulus and its Barrett constants.
   /// - Precondition: `q` is odd, `3 ≤ q < 2^61`. (Programmer error; validated parameter sets never violate it.)
@@ -32,7 +36,14 @@ public struct Modulus: Sendable, Hashable, CustomStringConvertible {
     let exact = Modulus.floorTwoPow128Over(value)
     self.barrettHigh = exact.high
     self.barrettLow = exact.low
+    // 2^(k+62) as a double word is (2^(k−2), 0), and 2^(k−2) < q, so one word division suffices.
+    self.productShift = UInt64(bitWidth - 2)
+    self.productBarrett = value.dividingFullWidth((1 << UInt64(bitWidth - 2), 0)).quotient
   }
+
+  /// The largest `x` (exclusive) that ``reduceProduct(high:low:)`` accepts: `2^(bitWidth + 61)`,
+  /// as a bit count. A product of two residues (`< q² < 2^(2·bitWidth)`) always qualifies.
+  public var productReductionBits: Int { bitWidth + 61 }
 
   /// `floor(2^128 / q)` as two words, by long division of `2^128` by `q`.
   private static func floorTwoPow128Over(_ q: UInt64) -> (high: UInt64, low: UInt64) {
@@ -82,6 +93,34 @@ public struct Modulus: Sendable, Hashable, CustomStringConvertible {
     return low &- quotient &* value
   }
 
+  /// Reduction of a double word `x < 2^(bitWidth + 61)` (e.g. a product of two residues, or a
+  /// sum of a few) to `[0, q)` with one full and one low multiplication.
+  ///
+  /// Shifted Barrett: with k = bitWidth, t = ⌊x / 2^(k−2)⌋ < 2^63 and μ = ⌊2^(k+62)/q⌋, the
+  /// estimate ⌊t·μ / 2^64⌋ undershoots ⌊x/q⌋ by at most one (the truncation of x costs < 1/2 and
+  /// that of μ < t/2^64 < 1/2), so `x − estimate·q` lies in `[0, 2q)` before the final subtraction.
+  @inlinable @inline(__always)
+  public func reduceProduct(high: UInt64, low: UInt64) -> UInt64 {
+    // high < 2^(k−3), so the left shift by 66 − k = 64 − shift (≥ 5) loses nothing; for k = 2 the masked shift
+    // count is 0 and high is 0.
+    let shifted = (high &<< (64 &- productShift)) | (low &>> productShift)
+    let estimate = shifted.multipliedFullWidth(by: productBarrett).high
+    return reduceOnce(low &- estimate &* value)
+  }
+
+  /// Reduction of a double word `x < 2^(bitWidth + 62)` to `[0, q)`, e.g. a sum of up to four
+  /// products of 60-bit residues: the estimate of ``reduceProduct(high:low:)`` now undershoots by
+  /// at most two (t < 2^64 makes the truncation of μ cost < 1), so two conditional subtractions.
+  @inlinable @inline(__always)
+  public func reduceProductSum(high: UInt64, low: UInt64) -> UInt64 {
+    // high < 2^(k−2): the shift by 66 − k still loses nothing.
+    let shifted = (high &<< (64 &- productShift)) | (low &>> productShift)
+    let estimate = shifted.multipliedFullWidth(by: productBarrett).high
+    let remainder = low &- estimate &* value
+    // remainder ∈ [0, 3q): subtract 2q when it fits (the wrapped difference is larger otherwise), then q.
+    return reduceOnce(min(remainder, remainder &- twiceValue))
+  }
+
   /// Maps a value in `[0, 2q)` to `[0, q)`.
   @inlinable @inline(__always)
   public func reduceOnce(_ x: UInt64) -> UInt64 {
@@ -117,19 +156,23 @@ public struct Modulus: Sendable, Hashable, CustomStringConvertible {
     a == 0 ? 0 : value &- a
   }
 
-  /// `(a * b) mod q` for `a, b < 2^64` with `a * b < 2^128`; result in `[0, q)`.
+  /// `(a * b) mod q` for residues `a, b` in `[0, q)`; result in `[0, q)`.
+  /// (For arbitrary words use ``reduce(high:low:)`` on the full product.)
   @inlinable @inline(__always)
   public func multiply(_ a: UInt64, _ b: UInt64) -> UInt64 {
+    assert(a < value && b < value, "multiply takes residues below q")
     let product = a.multipliedFullWidth(by: b)
-    return reduce(high: product.high, low: product.low)
+    return reduceProduct(high: product.high, low: product.low)
   }
 
   /// `(a * b + c) mod q` for residues `a, b, c` in `[0, q)`; result in `[0, q)`.
   @inlinable @inline(__always)
   public func multiplyAdd(_ a: UInt64, _ b: UInt64, _ c: UInt64) -> UInt64 {
+    assert(a < value && b < value && c < value, "multiplyAdd takes residues below q")
+    // a·b + c < q² + q < 2^(2·bitWidth): within reduceProduct's range.
     let product = a.multipliedFullWidth(by: b)
     let (low, carry) = product.low.addingReportingOverflow(c)
-    return reduce(high: product.high &+ (carry ? 1 : 0), low: low)
+    return reduceProduct(high: product.high &+ (carry ? 1 : 0), low: low)
   }
 
   /// `base^exponent mod q` by square-and-multiply; `base` any word, result in `[0, q)`.

@@ -78,6 +78,22 @@ public struct BasisConverter: Sendable {
     let n = source.degree
     let sourceCount = source.count
     precondition(sources.count == sourceCount && targets.count == target.count)
+    if sourceCount == 1 {
+      // One source prime: Q/q = 1, so the conversion is exact and is x mod p_j (u = 0).
+      let x = sources[0]
+      let sourceValue = source.moduli[0].value
+      for (j, row) in targets.enumerated() {
+        let p = target.moduli[j]
+        if sourceValue <= p.value {
+          row.update(from: x, count: n)
+        } else if sourceValue <= 2 &* p.value {
+          for c in 0..<n { row[c] = p.reduceOnce(x[c]) }
+        } else {
+          for c in 0..<n { row[c] = p.reduce(x[c]) }
+        }
+      }
+      return
+    }
     // y_i = [x_i · (Q/q_i)^-1]_{q_i}, each in [0, q_i).
     for i in 0..<sourceCount {
       let q = source.moduli[i]

@@ -226,6 +226,64 @@ extension RNSPolynomial where Representation == Evaluation {
     }
   }
 
+  /// The tensor product of `(a0, a1)` and `(b0, b1)` in one pass over the operands:
+  /// `(a0·b0, a0·b1 + a1·b0, a1·b1)`. The middle sum is reduced once when `2(q − 1)²` is within
+  /// ``Modulus/reduceProduct(high:low:)``'s range (primes up to 60 bits), twice otherwise.
+  /// - Precondition: all four operands are in the same ring.
+  public static func tensor(
+    _ a0: RNSPolynomial<Evaluation>, _ a1: RNSPolynomial<Evaluation>,
+    _ b0: RNSPolynomial<Evaluation>, _ b1: RNSPolynomial<Evaluation>
+  ) -> (RNSPolynomial<Evaluation>, RNSPolynomial<Evaluation>, RNSPolynomial<Evaluation>) {
+    let basis = a0.basis
+    precondition(
+      basis.isSameRing(as: a1.basis) && basis.isSameRing(as: b0.basis) && basis.isSameRing(as: b1.basis),
+      "polynomials belong to different rings")
+    let n = basis.degree
+    let count = basis.count * n
+    var c1 = [UInt64](repeating: 0, count: count)
+    var c2 = [UInt64](repeating: 0, count: count)
+    let c0 = [UInt64](unsafeUninitializedCapacity: count) { c0, initialized in
+      c1.withUnsafeMutableBufferPointer { c1 in
+        c2.withUnsafeMutableBufferPointer { c2 in
+          a0.residues.withUnsafeBufferPointer { a0 in
+            a1.residues.withUnsafeBufferPointer { a1 in
+              b0.residues.withUnsafeBufferPointer { b0 in
+                b1.residues.withUnsafeBufferPointer { b1 in
+                  for (i, q) in basis.moduli.enumerated() {
+                    let maximum = UInt128(q.value - 1) * UInt128(q.value - 1)
+                    let singleReduction = 2 * maximum < UInt128(1) << UInt128(q.productReductionBits)
+                    let offset = i * n
+                    for j in offset..<(offset + n) {
+                      let x0 = a0[j]
+                      let x1 = a1[j]
+                      let y0 = b0[j]
+                      let y1 = b1[j]
+                      c0[j] = q.multiply(x0, y0)
+                      c2[j] = q.multiply(x1, y1)
+                      if singleReduction {
+                        let p = x0.multipliedFullWidth(by: y1)
+                        let r = x1.multipliedFullWidth(by: y0)
+                        let (low, carry) = p.low.addingReportingOverflow(r.low)
+                        c1[j] = q.reduceProduct(high: p.high &+ r.high &+ (carry ? 1 : 0), low: low)
+                      } else {
+                        c1[j] = q.add(q.multiply(x0, y1), q.multiply(x1, y0))
+                      }
+                    }
+                  }
+                }
+              }
+            }
+          }
+        }
+      }
+      initialized = count
+    }
+    return (
+      RNSPolynomial(uncheckedBasis: basis, residues: c0), RNSPolynomial(uncheckedBasis: basis, residues: c1),
+      RNSPolynomial(uncheckedBasis: basis, residues: c2)
+    )
+  }
+
   /// The negacyclic product (slot-wise in evaluation form; same ring required).
   public static func * (lhs: RNSPolynomial<Evaluation>, rhs: RNSPolynomial<Evaluation>) -> RNSPolynomial<Evaluation> {
     var result = lhs

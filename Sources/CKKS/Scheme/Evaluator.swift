@@ -202,10 +202,7 @@ public struct Evaluator: Sendable {
     try checkCompatible(a, b, sameScale: false)
     guard a.size == 2 else { throw .notRelinearized(size: a.size) }
     guard b.size == 2 else { throw .notRelinearized(size: b.size) }
-    let c0 = a.polynomials[0] * b.polynomials[0]
-    var c1 = a.polynomials[0] * b.polynomials[1]
-    c1.multiplyAdd(a.polynomials[1], b.polynomials[0])
-    let c2 = a.polynomials[1] * b.polynomials[1]
+    let (c0, c1, c2) = RNSPolynomial.tensor(a.polynomials[0], a.polynomials[1], b.polynomials[0], b.polynomials[1])
     return Ciphertext(polynomials: [c0, c1, c2], scale: a.scale * b.scale)
   }
 
@@ -311,7 +308,7 @@ public struct Evaluator: Sendable {
           results[steps] = a
           continue
         }
-        let permutation = element.evaluationPermutation()
+        let permutation = switcher.permutation(for: element)
         switcher.permute(layout, by: permutation, workspace: workspace)
         var c0 = a.polynomials[0].applyingGalois(permutation: permutation)
         var c1 = RNSPolynomial<Evaluation>(zeroIn: a.basis)
@@ -374,7 +371,7 @@ public struct Evaluator: Sendable {
     guard let switcher = parameters.keySwitcher else { throw .keySwitchingUnavailable }
     guard let key = keys.keys[element.value] else { throw .missingGaloisKey(element: element.value) }
     precondition(workspace.parameters === parameters, "workspace of other parameters")
-    let permutation = element.evaluationPermutation()
+    let permutation = switcher.permutation(for: element)
     var c0 = a.polynomials[0]
     var c1 = a.polynomials[1]
     a.polynomials = []

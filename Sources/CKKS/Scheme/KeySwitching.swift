@@ -56,6 +56,20 @@ final class KeySwitcher: Sendable {
   /// Per level: ModDown converter from P to Q_ℓ, and `P^-1 mod q_i`.
   let modDown: [BasisConverter]
   let inverseSpecialProduct: [ShoupOperand]
+  /// Slot permutations of the Galois elements used so far (N indices each), so a rotation does not
+  /// recompute its permutation; at most ``permutationCacheLimit`` entries are kept.
+  private let permutations = Mutex<[Int: [Int]]>([:])
+  static let permutationCacheLimit = 64
+
+  /// The evaluation-form permutation of `element`, from the cache when present.
+  func permutation(for element: GaloisElement) -> [Int] {
+    if let cached = permutations.withLock({ $0[element.value] }) { return cached }
+    let permutation = element.evaluationPermutation()
+    permutations.withLock { cache in
+      if cache.count < KeySwitcher.permutationCacheLimit { cache[element.value] = permutation }
+    }
+    return permutation
+  }
 
   struct ModUpPlan: Sendable {
     let converter: BasisConverter
@@ -250,8 +264,11 @@ final class KeySwitcher: Sendable {
   }
 
   /// `acc0 = Σ_k raised_k · b_k` and `acc1 = Σ_k raised_k · a_k` over Q_ℓ ∪ P (`limbs` limbs),
-  /// reading the keys' matching limbs. Sums stay in 128 bits (each product < 2^122, so up to 64
-  /// digits fit) and are reduced once per coefficient instead of once per digit.
+  /// reading the keys' matching limbs. Sums stay in 128 bits and are reduced once per coefficient
+  /// instead of once per digit: with the one-multiplication ``Modulus/reduceProductSum(high:low:)``
+  /// when `digits · (q − 1)²` is below its bound 2^(bitWidth + 62) (every 40-bit prime, and 60-bit
+  /// primes up to four digits), otherwise with the general 128-bit Barrett reduction (each product < 2^122, so up
+  /// to 64 digits fit in 128 bits).
   private func innerProducts(
     _ out0: UnsafeMutablePointer<UInt64>, _ out1: UnsafeMutablePointer<UInt64>, limbs: Int,
     raised: UnsafePointer<UInt64>, rowLength: Int, b: [UnsafePointer<UInt64>], a: [UnsafePointer<UInt64>], level: Int
@@ -259,28 +276,68 @@ final class KeySwitcher: Sendable {
     precondition(b.count <= 64 && a.count == b.count)
     let n = degree
     let count = b.count
-    for limb in 0..<limbs {
-      let q = keyBasis.moduli[keyLimb(limb, level: level)]
-      let keyOffset = keyLimb(limb, level: level) &* n
-      let offset = limb &* n
-      for j in 0..<n {
-        var high0: UInt64 = 0
-        var low0: UInt64 = 0
-        var high1: UInt64 = 0
-        var low1: UInt64 = 0
+    withUnsafeTemporaryAllocation(of: UnsafePointer<UInt64>.self, capacity: 3 * count) { rows in
+      for limb in 0..<limbs {
+        let q = keyBasis.moduli[keyLimb(limb, level: level)]
+        let keyOffset = keyLimb(limb, level: level) &* n
+        let offset = limb &* n
+        // Row pointers of this limb: raised digits, then b and a of each digit.
         for k in 0..<count {
-          let value = raised[k &* rowLength &+ offset &+ j]
-          let p0 = value.multipliedFullWidth(by: b[k][keyOffset &+ j])
-          let (s0, c0) = low0.addingReportingOverflow(p0.low)
-          low0 = s0
-          high0 = high0 &+ p0.high &+ (c0 ? 1 : 0)
-          let p1 = value.multipliedFullWidth(by: a[k][keyOffset &+ j])
-          let (s1, c1) = low1.addingReportingOverflow(p1.low)
-          low1 = s1
-          high1 = high1 &+ p1.high &+ (c1 ? 1 : 0)
+          rows[k] = raised + (k &* rowLength &+ offset)
+          rows[count + k] = b[k] + keyOffset
+          rows[2 * count + k] = a[k] + keyOffset
         }
-        out0[offset &+ j] = q.reduce(high: high0, low: low0)
-        out1[offset &+ j] = q.reduce(high: high1, low: low1)
+        let maximumProduct = UInt128(q.value - 1) * UInt128(q.value - 1)
+        let fast = UInt128(count) * maximumProduct < UInt128(1) << UInt128(q.productReductionBits + 1)
+        // Literal digit counts let the compiler unroll the digit loop and keep the rows in registers.
+        switch (count, fast) {
+        case (1, _):
+          innerProductLimb(out0 + offset, out1 + offset, rows: rows, count: 1, modulus: q, fastReduction: true)
+        case (2, true):
+          innerProductLimb(out0 + offset, out1 + offset, rows: rows, count: 2, modulus: q, fastReduction: true)
+        case (3, true):
+          innerProductLimb(out0 + offset, out1 + offset, rows: rows, count: 3, modulus: q, fastReduction: true)
+        case (4, true):
+          innerProductLimb(out0 + offset, out1 + offset, rows: rows, count: 4, modulus: q, fastReduction: true)
+        case (_, true):
+          innerProductLimb(out0 + offset, out1 + offset, rows: rows, count: count, modulus: q, fastReduction: true)
+        case (_, false):
+          innerProductLimb(out0 + offset, out1 + offset, rows: rows, count: count, modulus: q, fastReduction: false)
+        }
+      }
+    }
+  }
+
+  /// One limb of ``innerProducts``: `rows` holds `count` raised rows, then `count` b rows, then
+  /// `count` a rows. Inlined into each call site so that `count` and `fastReduction` are constants
+  /// where the caller knows them.
+  @inline(__always)
+  private func innerProductLimb(
+    _ out0: UnsafeMutablePointer<UInt64>, _ out1: UnsafeMutablePointer<UInt64>,
+    rows: UnsafeMutableBufferPointer<UnsafePointer<UInt64>>, count: Int, modulus q: Modulus, fastReduction: Bool
+  ) {
+    for j in 0..<degree {
+      var high0: UInt64 = 0
+      var low0: UInt64 = 0
+      var high1: UInt64 = 0
+      var low1: UInt64 = 0
+      for k in 0..<count {
+        let value = rows[k][j]
+        let p0 = value.multipliedFullWidth(by: rows[count &+ k][j])
+        let (s0, c0) = low0.addingReportingOverflow(p0.low)
+        low0 = s0
+        high0 = high0 &+ p0.high &+ (c0 ? 1 : 0)
+        let p1 = value.multipliedFullWidth(by: rows[2 &* count &+ k][j])
+        let (s1, c1) = low1.addingReportingOverflow(p1.low)
+        low1 = s1
+        high1 = high1 &+ p1.high &+ (c1 ? 1 : 0)
+      }
+      if fastReduction {
+        out0[j] = q.reduceProductSum(high: high0, low: low0)
+        out1[j] = q.reduceProductSum(high: high1, low: low1)
+      } else {
+        out0[j] = q.reduce(high: high0, low: low0)
+        out1[j] = q.reduce(high: high1, low: low1)
       }
     }
   }
