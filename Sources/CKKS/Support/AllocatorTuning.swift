@@ -25,7 +25,14 @@ public enum AllocatorTuning {
   @discardableResult
   public static func keepLargeBuffersInHeap() -> Bool {
     #if canImport(Glibc)
-      return mallopt(M_MMAP_THRESHOLD, mmapThreshold) == 1 && mallopt(M_TRIM_THRESHOLD, trimThreshold) == 1
+      // mallopt is declared in <malloc.h>, which the Glibc module does not export; look it up.
+      typealias Mallopt = @convention(c) (Int32, Int32) -> Int32
+      guard let process = dlopen(nil, RTLD_NOW), let symbol = dlsym(process, "mallopt") else { return false }
+      let mallopt = unsafeBitCast(symbol, to: Mallopt.self)
+      // <malloc.h>: M_TRIM_THRESHOLD = -1, M_MMAP_THRESHOLD = -3; mallopt returns 1 on success.
+      let trimThresholdParameter: Int32 = -1
+      let mmapThresholdParameter: Int32 = -3
+      return mallopt(mmapThresholdParameter, mmapThreshold) == 1 && mallopt(trimThresholdParameter, trimThreshold) == 1
     #else
       return false
     #endif
