@@ -1,9 +1,11 @@
 // swift-tools-version: 6.1
 //
 // One package, layered targets:
-//   CKKS     — pure-Swift RNS-CKKS library, no dependencies at all (usable alone).
-//   heinfer  — command-line entry point (today: library self-check; later: gateway, SDK, CLI).
-// The gateway, SDK and CLI targets arrive with later issues (see docs/architecture.md).
+//   CKKS        — pure-Swift RNS-CKKS library, no dependencies at all (usable alone).
+//   GatewayAPI  — types and server/client stubs generated from schemas/openapi.yaml (the contract).
+//   Gateway     — the server: registry → validation → execution → jobs, on Hummingbird.
+//   heinfer     — command-line entry point: `serve` (the gateway) and `selfcheck`.
+// The SDK and the rest of the CLI arrive with issue 5 (see docs/architecture.md).
 import PackageDescription
 
 #if canImport(Glibc)
@@ -32,13 +34,61 @@ let package = Package(
   platforms: [.macOS(.v15)],
   products: [
     .library(name: "CKKS", targets: ["CKKS"]),
+    .library(name: "Gateway", targets: ["Gateway"]),
     .executable(name: "heinfer", targets: ["heinfer"]),
+  ],
+  dependencies: [
+    .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+    .package(url: "https://github.com/hummingbird-project/swift-openapi-hummingbird", from: "2.1.0"),
+    .package(url: "https://github.com/apple/swift-openapi-generator", from: "1.14.3"),
+    .package(url: "https://github.com/apple/swift-openapi-runtime", from: "1.13.4"),
+    .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+    .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+    .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
   ],
   targets: [
     .target(name: "CKKS", swiftSettings: strictSwift6 + tunedCPUFlags),
-    .executableTarget(name: "heinfer", dependencies: ["CKKS"], swiftSettings: strictSwift6),
+    .target(
+      name: "GatewayAPI",
+      dependencies: [.product(name: "OpenAPIRuntime", package: "swift-openapi-runtime")],
+      swiftSettings: [.swiftLanguageMode(.v6)],
+      plugins: [.plugin(name: "OpenAPIGenerator", package: "swift-openapi-generator")]),
+    .target(
+      name: "Gateway",
+      dependencies: [
+        "CKKS", "GatewayAPI",
+        .product(name: "Hummingbird", package: "hummingbird"),
+        .product(name: "OpenAPIHummingbird", package: "swift-openapi-hummingbird"),
+        .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
+        .product(name: "HTTPTypes", package: "swift-http-types"),
+        .product(name: "Logging", package: "swift-log"),
+        .product(name: "Metrics", package: "swift-metrics"),
+        .product(name: "Prometheus", package: "swift-prometheus"),
+        .product(name: "GRDB", package: "GRDB.swift"),
+      ],
+      resources: [.copy("Models")],
+      swiftSettings: strictSwift6),
+    .executableTarget(
+      name: "heinfer",
+      dependencies: [
+        "CKKS", "Gateway",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        .product(name: "Logging", package: "swift-log"),
+      ],
+      swiftSettings: strictSwift6),
     // Development tool used by scripts/generate_reference_vectors.py (SEAL interoperability).
     .executableTarget(name: "ckks-reference-tool", dependencies: ["CKKS"], swiftSettings: strictSwift6),
+    .testTarget(
+      name: "GatewayTests",
+      dependencies: [
+        "CKKS", "Gateway", "GatewayAPI",
+        .product(name: "HummingbirdTesting", package: "hummingbird"),
+        .product(name: "Logging", package: "swift-log"),
+      ],
+      swiftSettings: strictSwift6),
     .testTarget(
       name: "CKKSTests",
       dependencies: ["CKKS"],

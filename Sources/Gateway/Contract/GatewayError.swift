@@ -1,0 +1,55 @@
+/// The documented error codes of the contract (`ErrorCode` in schemas/openapi.yaml) with their
+/// HTTP statuses; docs/api.md explains each.
+public enum ErrorCode: String, Sendable, CaseIterable {
+  case invalidSchema = "INVALID_SCHEMA"
+  case unsupportedAPIVersion = "UNSUPPORTED_API_VERSION"
+  case unknownModel = "UNKNOWN_MODEL"
+  case invalidBatchSize = "INVALID_BATCH_SIZE"
+  case invalidInput = "INVALID_INPUT"
+  case invalidCiphertext = "INVALID_CIPHERTEXT"
+  case cryptoPolicyViolation = "CRYPTO_POLICY_VIOLATION"
+  case jobNotFound = "JOB_NOT_FOUND"
+  case jobFailed = "JOB_FAILED"
+  case unavailable = "UNAVAILABLE"
+  case `internal` = "INTERNAL"
+
+  /// The HTTP status this code is sent with.
+  public var httpStatus: Int {
+    switch self {
+    case .invalidSchema, .unsupportedAPIVersion: 400
+    case .unknownModel, .jobNotFound: 404
+    case .invalidBatchSize, .invalidInput, .invalidCiphertext, .cryptoPolicyViolation, .jobFailed: 422
+    case .unavailable: 503
+    case .internal: 500
+    }
+  }
+}
+
+/// A refusal to send to the client: a documented code, a message safe to show, and details.
+public struct GatewayError: Error, Sendable, Equatable {
+  public let code: ErrorCode
+  public let message: String
+  /// Extra facts (field names, indices, limits); never internals.
+  public let details: [String: String]
+
+  public init(_ code: ErrorCode, _ message: String, details: [String: String] = [:]) {
+    self.code = code
+    self.message = message
+    self.details = details
+  }
+}
+
+/// The contract's version, sent as `api_version` and checked against clients' `api_version`.
+public enum ContractVersion {
+  /// This server's contract version (equals `info.version` of schemas/openapi.yaml; a test checks).
+  public static let current = "0.1.0"
+
+  /// Whether a client built against `version` can talk to this server: same major version, and
+  /// before 1.0.0 the same minor version too.
+  public static func isCompatible(_ version: String) -> Bool {
+    let mine = current.split(separator: ".").compactMap { Int($0) }
+    let theirs = version.split(separator: ".").compactMap { Int($0) }
+    guard theirs.count == 3, version.split(separator: ".").count == 3 else { return false }
+    return mine[0] == theirs[0] && (mine[0] > 0 || mine[1] == theirs[1])
+  }
+}

@@ -1,0 +1,287 @@
+import CKKS
+import Foundation
+public import Logging
+import Synchronization
+
+/// An encrypted inference request after envelope decoding, before validation.
+public struct EncryptedRequest: Sendable {
+  public var apiVersion: String?
+  public var modelId: String
+  public var version: String
+  public var batchSize: Int
+  /// Serialized ciphertexts.
+  public var inputs: [[UInt8]]
+
+  public init(apiVersion: String?, modelId: String, version: String, batchSize: Int, inputs: [[UInt8]]) {
+    self.apiVersion = apiVersion
+    self.modelId = modelId
+    self.version = version
+    self.batchSize = batchSize
+    self.inputs = inputs
+  }
+}
+
+/// Validation, execution and job bookkeeping for inference; the HTTP layer only translates.
+public final class InferenceService: Sendable {
+  public let registry: ModelRegistry
+  public let store: any JobStore
+  let pool: WorkerPool
+  let logger: Logger
+  private let completions = Mutex(CompletionBoard())
+
+  /// Who waits for which job, and which jobs finished recently (so a waiter that registers just
+  /// after the job finished does not wait for nothing).
+  private struct CompletionBoard {
+    var waiters: [String: [UUID: CheckedContinuation<Void, Never>]] = [:]
+    var finished: [String: ContinuousClock.Instant] = [:]
+
+    mutating func markFinished(_ id: String) -> [CheckedContinuation<Void, Never>] {
+      let now = ContinuousClock.now
+      if finished.count > 4096 { finished = finished.filter { now - $0.value < .seconds(60) } }
+      finished[id] = now
+      return Array((waiters.removeValue(forKey: id) ?? [:]).values)
+    }
+  }
+
+  public init(registry: ModelRegistry, store: any JobStore, pool: WorkerPool, logger: Logger) {
+    self.registry = registry
+    self.store = store
+    self.pool = pool
+    self.logger = logger
+  }
+
+  // MARK: Validation (in the contract's order)
+
+  /// Refuses an `api_version` this server does not speak.
+  public func checkAPIVersion(_ version: String?) throws(GatewayError) {
+    guard let version else { return }
+    guard ContractVersion.isCompatible(version) else {
+      throw GatewayError(
+        .unsupportedAPIVersion,
+        "api_version \(version) is not supported; this server speaks \(ContractVersion.current)",
+        details: ["supported": ContractVersion.current])
+    }
+  }
+
+  /// The model for `id` and `version`, or `UNKNOWN_MODEL`.
+  public func model(id: String, version: String) throws(GatewayError) -> CompiledModel {
+    if let model = registry.model(id: id, version: version) { return model }
+    if registry.hasModel(id: id) {
+      throw GatewayError(
+        .unknownModel, "model \(id) has no version \(version)", details: ["model_id": id, "version": version])
+    }
+    throw GatewayError(.unknownModel, "no model named \(id)", details: ["model_id": id])
+  }
+
+  /// Checks the whole request and loads its ciphertexts; nothing is evaluated before this passes.
+  func validate(_ request: EncryptedRequest) throws(GatewayError) -> (CompiledModel, [Ciphertext]) {
+    try checkAPIVersion(request.apiVersion)
+    let model = try model(id: request.modelId, version: request.version)
+    let maximum = model.definition.maxBatchSize
+    guard request.batchSize >= 1, request.batchSize <= maximum else {
+      throw GatewayError(
+        .invalidBatchSize, "batch_size \(request.batchSize) is outside 1…\(maximum)",
+        details: ["max_batch_size": String(maximum)])
+    }
+    let expected = model.layout.ciphertextCount(batchSize: request.batchSize)
+    guard request.inputs.count == expected else {
+      throw GatewayError(
+        .invalidBatchSize,
+        "batch_size \(request.batchSize) needs \(expected) input ciphertexts of \(model.layout.samplesPerCiphertext) "
+          + "samples, got \(request.inputs.count)",
+        details: ["expected_inputs": String(expected)])
+    }
+    var ciphertexts: [Ciphertext] = []
+    for (index, bytes) in request.inputs.enumerated() {
+      let ciphertext: Ciphertext
+      do {
+        ciphertext = try Ciphertext(deserializing: bytes, parameters: model.parameters)
+      } catch .unknownFingerprint {
+        throw GatewayError(
+          .cryptoPolicyViolation,
+          "inputs[\(index)] was made with other encryption parameters than model \(model.modelId) \(model.version)",
+          details: ["index": String(index), "expected_fingerprint": model.parameters.levelFingerprints[0].description])
+      } catch {
+        throw GatewayError(
+          .invalidCiphertext, "inputs[\(index)] is not a valid ciphertext: \(error)", details: ["index": String(index)])
+      }
+      guard ciphertext.level == 0 else {
+        throw GatewayError(
+          .invalidCiphertext, "inputs[\(index)] is at level \(ciphertext.level); this model takes level 0",
+          details: ["index": String(index)])
+      }
+      guard ciphertext.size == 2 else {
+        throw GatewayError(
+          .invalidCiphertext, "inputs[\(index)] has \(ciphertext.size) polynomials; expected 2",
+          details: ["index": String(index)])
+      }
+      guard ciphertext.scale == model.definition.encryption.inputScale else {
+        throw GatewayError(
+          .invalidCiphertext,
+          "inputs[\(index)] has scale \(ciphertext.scale); this model takes input_scale "
+            + "\(model.definition.encryption.inputScale)",
+          details: ["index": String(index)])
+      }
+      ciphertexts.append(ciphertext)
+    }
+    return (model, ciphertexts)
+  }
+
+  // MARK: Execution
+
+  /// Evaluates one ciphertext: one plaintext multiplication and one addition, then the
+  /// decryption-only shrink.
+  static func evaluate(_ model: CompiledModel, _ ciphertext: Ciphertext) throws -> [UInt8] {
+    let product = try model.evaluator.multiply(ciphertext, model.weightPlaintext)
+    let scored = try model.evaluator.add(product, model.biasPlaintext)
+    return try scored.serializedForDecryption(
+      parameters: model.parameters, droppedLowBits: model.definition.encryption.resultDroppedBits)
+  }
+
+  /// Plaintext scores after the output transform (the baseline route).
+  public func inferPlain(apiVersion: String?, modelId: String, version: String, inputs: [Double]) throws(GatewayError)
+    -> [Double]
+  {
+    try checkAPIVersion(apiVersion)
+    let model = try model(id: modelId, version: version)
+    let d = model.layout.inputDimension
+    guard inputs.count == d else {
+      throw GatewayError(
+        .invalidInput, "model \(modelId) takes \(d) inputs, got \(inputs.count)",
+        details: ["input_dimension": String(d)])
+    }
+    if let bad = inputs.firstIndex(where: { !$0.isFinite }) {
+      throw GatewayError(.invalidInput, "inputs[\(bad)] is not a finite number", details: ["index": String(bad)])
+    }
+    return OutputTransform.apply(model.definition.outputTransform, to: model.plainScores(inputs))
+  }
+
+  // MARK: Jobs
+
+  /// Validates, queues the job and returns it (status `queued`).
+  /// - Throws: a validation ``GatewayError``, or `UNAVAILABLE` when the queue is full.
+  public func submit(_ request: EncryptedRequest, tenant: String) async throws(GatewayError) -> JobRecord {
+    let (model, ciphertexts) = try validate(request)
+    let job = JobRecord(
+      id: JobIdentifier.random(), tenant: tenant, modelId: model.modelId, version: model.version,
+      batchSize: request.batchSize, now: Date())
+    do {
+      try await store.insert(job)
+    } catch {
+      logger.error("job store insert failed", metadata: ["job_id": "\(job.id)", "error": "\(error)"])
+      throw GatewayError(.internal, "the job could not be stored")
+    }
+    let accepted = pool.submit { [self] in
+      let started = ContinuousClock.now
+      var finished = job
+      do {
+        finished.outputs = try ciphertexts.map { Data(try InferenceService.evaluate(model, $0)) }
+        finished.status = .completed
+        finished.processedBatchSize = request.batchSize
+      } catch {
+        finished.status = .failed
+        finished.errorCode = ErrorCode.jobFailed.rawValue
+        finished.errorMessage = "evaluation failed"
+        logger.error("evaluation failed", metadata: ["job_id": "\(job.id)", "error": "\(error)"])
+      }
+      let elapsed = ContinuousClock.now - started
+      finished.evaluationMilliseconds =
+        Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
+      finished.updatedAt = Date()
+      let completed = finished
+      Task { await self.record(completed) }
+    }
+    guard accepted else {
+      var refused = job
+      refused.status = .failed
+      refused.errorCode = ErrorCode.unavailable.rawValue
+      refused.errorMessage = "the gateway is busy"
+      refused.updatedAt = Date()
+      try? await store.update(refused)
+      throw GatewayError(.unavailable, "the evaluation queue is full; retry later")
+    }
+    return job
+  }
+
+  private func record(_ job: JobRecord) async {
+    do {
+      try await store.update(job)
+    } catch {
+      logger.error("job store update failed", metadata: ["job_id": "\(job.id)", "error": "\(error)"])
+    }
+    let continuations = completions.withLock { $0.markFinished(job.id) }
+    for continuation in continuations { continuation.resume() }
+  }
+
+  /// The job if `tenant` owns it.
+  public func job(id: String, tenant: String) async throws(GatewayError) -> JobRecord {
+    let found: JobRecord?
+    do {
+      found = try await store.job(id: id, tenant: tenant)
+    } catch {
+      logger.error("job store read failed", metadata: ["job_id": "\(id)", "error": "\(error)"])
+      throw GatewayError(.internal, "the job could not be read")
+    }
+    guard let found else { throw GatewayError(.jobNotFound, "no job \(id)", details: ["job_id": id]) }
+    return found
+  }
+
+  /// Waits until job `id` is final or `timeout` passes, then returns its current state.
+  public func waitForJob(id: String, tenant: String, timeout: Duration) async throws(GatewayError) -> JobRecord {
+    let current = try await job(id: id, tenant: tenant)
+    if current.status.isFinal || timeout <= .zero { return current }
+    await withTaskGroup(of: Void.self) { group in
+      group.addTask { await self.completion(of: id) }
+      group.addTask { try? await Task.sleep(for: timeout) }
+      await group.next()
+      group.cancelAll()
+    }
+    return try await job(id: id, tenant: tenant)
+  }
+
+  /// Returns when job `id` is recorded as final (or the task is cancelled).
+  private func completion(of id: String) async {
+    let token = UUID()
+    await withTaskCancellationHandler {
+      await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+        let resumeNow = completions.withLock { board in
+          if board.finished[id] != nil || Task.isCancelled { return true }
+          board.waiters[id, default: [:]][token] = continuation
+          return false
+        }
+        if resumeNow { continuation.resume() }
+      }
+    } onCancel: {
+      let continuation = completions.withLock { $0.waiters[id]?.removeValue(forKey: token) }
+      continuation?.resume()
+    }
+  }
+}
+
+/// Job identifiers: 128 bits from the operating system's CSPRNG, lowercase hex.
+enum JobIdentifier {
+  static func random() -> String {
+    var generator = SystemRandomNumberGenerator()
+    return (0..<2).map { _ in
+      let hex = String(generator.next() as UInt64, radix: 16)
+      return String(repeating: "0", count: 16 - hex.count) + hex
+    }.joined()
+  }
+}
+
+/// The client-side output steps, also applied by the plaintext route.
+public enum OutputTransform {
+  public static func apply(_ transform: ModelDefinition.OutputTransform, to scores: [Double]) -> [Double] {
+    switch transform {
+    case .identity:
+      return scores
+    case .sigmoid:
+      return scores.map { 1 / (1 + exp(-$0)) }
+    case .softmax:
+      let top = scores.max() ?? 0
+      let exponentials = scores.map { exp($0 - top) }
+      let total = exponentials.reduce(0, +)
+      return exponentials.map { $0 / total }
+    }
+  }
+}

@@ -1,0 +1,84 @@
+import Dispatch
+public import Foundation
+import Synchronization
+
+/// A fixed set of threads for CPU-bound evaluation, off Swift's cooperative pool and the event
+/// loops, with a bounded queue: when the queue is full, ``submit(_:)`` refuses instead of
+/// letting work (and memory) pile up.
+public final class WorkerPool: Sendable {
+  private struct State {
+    var queue: [@Sendable () -> Void] = []
+    var head = 0
+    var accepting = true
+    var running = 0
+  }
+
+  /// Number of worker threads.
+  public let threadCount: Int
+  /// Most jobs waiting (not yet running) at once.
+  public let queueCapacity: Int
+  private let state = Mutex(State())
+  private let available = DispatchSemaphore(value: 0)
+  private let finished = DispatchGroup()
+
+  /// Starts `threads` workers (default: one per active core).
+  public init(threads: Int = ProcessInfo.processInfo.activeProcessorCount, queueCapacity: Int = 256) {
+    precondition(threads >= 1 && queueCapacity >= 1)
+    threadCount = threads
+    self.queueCapacity = queueCapacity
+    for index in 0..<threads {
+      finished.enter()
+      let thread = Thread { [self] in
+        workLoop()
+        finished.leave()
+      }
+      thread.name = "heinfer-worker-\(index)"
+      thread.start()
+    }
+  }
+
+  /// Queues `work`; returns `false` when the queue is full or the pool is shutting down.
+  public func submit(_ work: @escaping @Sendable () -> Void) -> Bool {
+    let accepted = state.withLock { state in
+      guard state.accepting, state.queue.count - state.head < queueCapacity else { return false }
+      state.queue.append(work)
+      return true
+    }
+    if accepted { available.signal() }
+    return accepted
+  }
+
+  /// Jobs waiting to run.
+  public var pendingCount: Int { state.withLock { $0.queue.count - $0.head } }
+
+  /// Stops accepting work, lets queued work finish, and waits for the threads to exit.
+  public func shutdown() async {
+    state.withLock { $0.accepting = false }
+    for _ in 0..<threadCount { available.signal() }
+    await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+      finished.notify(queue: .global()) { continuation.resume() }
+    }
+  }
+
+  private func workLoop() {
+    while true {
+      available.wait()
+      let next: (@Sendable () -> Void)? = state.withLock { state in
+        guard state.head < state.queue.count else { return nil }
+        let work = state.queue[state.head]
+        state.head += 1
+        if state.head > 64, state.head * 2 > state.queue.count {
+          state.queue.removeFirst(state.head)
+          state.head = 0
+        }
+        return work
+      }
+      guard let work = next else {
+        // Woken without work: only shutdown does that.
+        if state.withLock({ !$0.accepting }) { return }
+        continue
+      }
+      work()
+    }
+  }
+}

@@ -1,0 +1,69 @@
+public import Foundation
+
+/// The state of one inference job, as stored. Completed and failed jobs are immutable.
+public struct JobRecord: Sendable, Equatable, Codable {
+  public enum Status: String, Sendable, Codable {
+    case queued, running, completed, failed
+
+    /// Whether the job can no longer change.
+    public var isFinal: Bool { self == .completed || self == .failed }
+  }
+
+  /// 32 lowercase hex characters (128 random bits).
+  public let id: String
+  /// The tenant that created the job; other tenants never see it.
+  public let tenant: String
+  public let modelId: String
+  public let version: String
+  public var status: Status
+  public let createdAt: Date
+  public var updatedAt: Date
+  /// Result ciphertexts (serialized), one per input ciphertext, when completed.
+  public var outputs: [Data]
+  public var requestedBatchSize: Int
+  public var processedBatchSize: Int
+  public var evaluationMilliseconds: Double
+  /// Error code and message, when failed.
+  public var errorCode: String?
+  public var errorMessage: String?
+
+  public init(id: String, tenant: String, modelId: String, version: String, batchSize: Int, now: Date) {
+    self.id = id
+    self.tenant = tenant
+    self.modelId = modelId
+    self.version = version
+    self.status = .queued
+    self.createdAt = now
+    self.updatedAt = now
+    self.outputs = []
+    self.requestedBatchSize = batchSize
+    self.processedBatchSize = 0
+    self.evaluationMilliseconds = 0
+  }
+}
+
+/// Why a store refused an operation.
+public enum JobStoreError: Error, Sendable, Equatable {
+  /// A job with this id exists already.
+  case duplicate(String)
+  /// The job does not exist (or belongs to another tenant).
+  case notFound(String)
+  /// The job is completed or failed; results are immutable.
+  case immutable(String)
+  /// The storage backend failed; the message is for logs, never for clients.
+  case backend(String)
+}
+
+/// Where jobs live. Implementations must be safe to call from many tasks at once.
+public protocol JobStore: Sendable {
+  /// Stores a new job.
+  func insert(_ job: JobRecord) async throws(JobStoreError)
+  /// Replaces a job that is not final yet with `job` (same id).
+  func update(_ job: JobRecord) async throws(JobStoreError)
+  /// The job with `id` if it belongs to `tenant`.
+  func job(id: String, tenant: String) async throws(JobStoreError) -> JobRecord?
+  /// Deletes every job last updated before `cutoff`; returns how many were deleted.
+  func deleteJobs(updatedBefore cutoff: Date) async throws(JobStoreError) -> Int
+  /// Marks jobs left queued or running by a previous process as failed (called at start-up).
+  func failUnfinishedJobs(message: String, now: Date) async throws(JobStoreError) -> Int
+}

@@ -1,0 +1,76 @@
+/// Where samples and scores sit in the polynomial coefficients of a `coefficient_linear` model
+/// (docs/api.md, "Encrypted layouts").
+///
+/// Sample b of a ciphertext occupies coefficients `b·stride + i` for features i in `[0, d)`. The
+/// server multiplies by `W(X) = Σ_c Σ_i w_{c,i} X^(c·d + d − 1 − i)` and adds the biases, so score
+/// c of sample b lands in coefficient `b·stride + (d − 1) + c·d`. With `stride = (k + 1)·d` no other
+/// sample or class contributes there and no product wraps around X^N = −1, so one plaintext
+/// multiplication computes every score of every sample in the ciphertext, with no rotation keys.
+public struct CoefficientLinearLayout: Sendable, Equatable {
+  /// Ring degree N.
+  public let degree: Int
+  /// Features per sample, d.
+  public let inputDimension: Int
+  /// Scores per sample, k.
+  public let outputDimension: Int
+
+  public init(degree: Int, inputDimension: Int, outputDimension: Int) {
+    self.degree = degree
+    self.inputDimension = inputDimension
+    self.outputDimension = outputDimension
+  }
+
+  /// Coefficients between consecutive samples: (k + 1)·d.
+  public var sampleStride: Int { (outputDimension + 1) * inputDimension }
+  /// Offset of score 0 within a sample's block: d − 1.
+  public var resultOffset: Int { inputDimension - 1 }
+  /// Coefficients between consecutive scores of one sample: d.
+  public var classStride: Int { inputDimension }
+  /// Samples that fit in one ciphertext: ⌊N / stride⌋ (0 when a sample does not fit).
+  public var samplesPerCiphertext: Int { degree / sampleStride }
+
+  /// Ciphertexts needed for `batchSize` samples.
+  public func ciphertextCount(batchSize: Int) -> Int {
+    (batchSize + samplesPerCiphertext - 1) / samplesPerCiphertext
+  }
+
+  /// The coefficient vector (length N) holding `samples` (at most ``samplesPerCiphertext``, each of
+  /// length d), ready for coefficient encoding at the input scale.
+  public func inputCoefficients(_ samples: [[Double]]) -> [Double] {
+    precondition(samples.count <= samplesPerCiphertext)
+    var coefficients = [Double](repeating: 0, count: degree)
+    for (b, sample) in samples.enumerated() {
+      precondition(sample.count == inputDimension)
+      for (i, x) in sample.enumerated() { coefficients[b * sampleStride + i] = x }
+    }
+    return coefficients
+  }
+
+  /// The coefficient vector of the weight polynomial W(X) for `weights[c][i]`.
+  public func weightCoefficients(_ weights: [[Double]]) -> [Double] {
+    var coefficients = [Double](repeating: 0, count: degree)
+    for (c, row) in weights.enumerated() {
+      for (i, w) in row.enumerated() { coefficients[c * classStride + inputDimension - 1 - i] = w }
+    }
+    return coefficients
+  }
+
+  /// The coefficient vector adding `bias[c]` to score c of every sample slot.
+  public func biasCoefficients(_ bias: [Double]) -> [Double] {
+    var coefficients = [Double](repeating: 0, count: degree)
+    for b in 0..<samplesPerCiphertext {
+      for (c, value) in bias.enumerated() { coefficients[scoreIndex(sample: b, score: c)] = value }
+    }
+    return coefficients
+  }
+
+  /// The coefficient holding score c of sample b.
+  public func scoreIndex(sample b: Int, score c: Int) -> Int {
+    b * sampleStride + resultOffset + c * classStride
+  }
+
+  /// Reads the scores of the first `count` samples from decoded result coefficients.
+  public func scores(fromCoefficients coefficients: [Double], count: Int) -> [[Double]] {
+    (0..<count).map { b in (0..<outputDimension).map { c in coefficients[scoreIndex(sample: b, score: c)] } }
+  }
+}

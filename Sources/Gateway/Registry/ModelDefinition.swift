@@ -1,0 +1,131 @@
+public import Foundation
+
+/// The JSON file that defines one served model (one file per model version in the models folder).
+///
+/// Every field is required unless marked optional; unknown fields are refused so that a typo does
+/// not silently fall back to a default. The file format is documented in `docs/models.md`.
+public struct ModelDefinition: Codable, Sendable, Equatable {
+  /// Lowercase identifier, `[a-z][a-z0-9_]{0,63}`.
+  public var modelId: String
+  /// Semantic version `MAJOR.MINOR.PATCH`.
+  public var version: String
+  public var description: String
+  /// What the model computes on the server.
+  public var kind: Kind
+  /// `output_dimension × input_dimension` weights of the linear part.
+  public var weights: [[Double]]
+  /// `output_dimension` biases.
+  public var bias: [Double]
+  /// Polynomial applied to every score on the server, lowest degree first (`[c0, c1, …]`).
+  /// A linear model accepts degree ≤ 1 (it is folded into the weights), e.g. the reference
+  /// gateway's `polynomial_sigmoid_v1` with coefficients `[0.5, 0.197, 0.0]`.
+  public var activation: Activation?
+  /// The exact step the client applies after decryption.
+  public var outputTransform: OutputTransform
+  public var encryption: Encryption
+  /// Largest batch (samples per request).
+  public var maxBatchSize: Int
+  /// Inputs are expected within ±inputBound; it sets the scale headroom check.
+  public var inputBound: Double
+
+  public enum Kind: String, Codable, Sendable {
+    /// Scores = weights · x + bias, evaluated as coefficient-encoded dot products.
+    case linear
+  }
+
+  public enum OutputTransform: String, Codable, Sendable, CaseIterable {
+    case identity, sigmoid, softmax
+  }
+
+  public struct Activation: Codable, Sendable, Equatable {
+    /// A name reported to clients, e.g. `polynomial_sigmoid_v1`.
+    public var name: String
+    /// Polynomial coefficients, lowest degree first.
+    public var coefficients: [Double]
+  }
+
+  /// The encryption parameters and the encoding scales.
+  public struct Encryption: Codable, Sendable, Equatable {
+    public var polyModulusDegree: Int
+    public var coeffModulusBits: [Int]
+    public var specialModulusBits: [Int]
+    /// Scale of the client's input encoding, Δx.
+    public var inputScale: Double
+    /// Scale of the server's weight encoding, Δw; results come back at Δx·Δw.
+    public var weightScale: Double
+    /// Low bits dropped from result coefficients (the decryption-only shrink).
+    public var resultDroppedBits: Int
+  }
+
+  enum CodingKeys: String, CodingKey, CaseIterable {
+    case modelId = "model_id"
+    case version, description, kind, weights, bias, activation
+    case outputTransform = "output_transform"
+    case encryption
+    case maxBatchSize = "max_batch_size"
+    case inputBound = "input_bound"
+  }
+}
+
+extension ModelDefinition.Encryption {
+  enum CodingKeys: String, CodingKey, CaseIterable {
+    case polyModulusDegree = "poly_modulus_degree"
+    case coeffModulusBits = "coeff_modulus_bits"
+    case specialModulusBits = "special_modulus_bits"
+    case inputScale = "input_scale"
+    case weightScale = "weight_scale"
+    case resultDroppedBits = "result_dropped_bits"
+  }
+}
+
+extension ModelDefinition {
+  /// Decodes a model file, refusing unknown fields at every level.
+  /// - Throws: ``ModelDefinitionError`` naming the rule that failed.
+  public static func decode(_ data: Data) throws(ModelDefinitionError) -> ModelDefinition {
+    let object: Any
+    do {
+      object = try JSONSerialization.jsonObject(with: data)
+    } catch {
+      throw ModelDefinitionError(rule: "the file is not valid JSON")
+    }
+    guard let top = object as? [String: Any] else {
+      throw ModelDefinitionError(rule: "the top level must be an object")
+    }
+    try checkKeys(top, allowed: CodingKeys.allCases.map(\.rawValue), at: "")
+    if let encryption = top["encryption"] as? [String: Any] {
+      try checkKeys(encryption, allowed: Encryption.CodingKeys.allCases.map(\.rawValue), at: "encryption.")
+    }
+    if let activation = top["activation"] as? [String: Any] {
+      try checkKeys(activation, allowed: ["name", "coefficients"], at: "activation.")
+    }
+    do {
+      return try JSONDecoder().decode(ModelDefinition.self, from: data)
+    } catch let DecodingError.keyNotFound(key, context) {
+      throw ModelDefinitionError(rule: "missing field \(path(context.codingPath + [key]))")
+    } catch let DecodingError.typeMismatch(_, context) {
+      throw ModelDefinitionError(rule: "wrong type at \(path(context.codingPath))")
+    } catch let DecodingError.dataCorrupted(context) {
+      throw ModelDefinitionError(rule: "invalid value at \(path(context.codingPath)): \(context.debugDescription)")
+    } catch {
+      throw ModelDefinitionError(rule: "cannot decode: \(error)")
+    }
+  }
+
+  private static func checkKeys(_ object: [String: Any], allowed: [String], at prefix: String)
+    throws(ModelDefinitionError)
+  {
+    if let unknown = object.keys.sorted().first(where: { !allowed.contains($0) }) {
+      throw ModelDefinitionError(rule: "unknown field \(prefix)\(unknown)")
+    }
+  }
+
+  private static func path(_ keys: [any CodingKey]) -> String {
+    keys.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
+  }
+}
+
+/// A model file broke a rule; `rule` says which.
+public struct ModelDefinitionError: Error, Sendable, Equatable, CustomStringConvertible {
+  public let rule: String
+  public var description: String { rule }
+}

@@ -1,0 +1,137 @@
+import CKKS
+import Foundation
+import GatewayAPI
+import OpenAPIRuntime
+
+/// Implements the generated `APIProtocol`: translates between the contract's types and the
+/// inference service. No business logic lives here.
+struct GatewayAPIHandler: APIProtocol {
+  let service: InferenceService
+  /// The tenant every request belongs to (open mode; API keys arrive with tenancy).
+  let tenant = "default"
+
+  func getHealth(_ input: Operations.GetHealth.Input) async throws -> Operations.GetHealth.Output {
+    .ok(.init(body: .json(.init(status: .ok, apiVersion: ContractVersion.current))))
+  }
+
+  func listModels(_ input: Operations.ListModels.Input) async throws -> Operations.ListModels.Output {
+    .ok(
+      .init(body: .json(.init(apiVersion: ContractVersion.current, models: service.registry.models.map(Self.describe))))
+    )
+  }
+
+  func getModel(_ input: Operations.GetModel.Input) async throws -> Operations.GetModel.Output {
+    do {
+      let model = try service.model(id: input.path.modelId, version: input.path.version)
+      return .ok(.init(body: .json(Self.describe(model))))
+    } catch {
+      return .notFound(.init(body: .json(Self.body(error))))
+    }
+  }
+
+  func inferEncrypted(_ input: Operations.InferEncrypted.Input) async throws -> Operations.InferEncrypted.Output {
+    guard case .json(let body) = input.body else { throw GatewayError(.invalidSchema, "expected application/json") }
+    do {
+      let request = EncryptedRequest(
+        apiVersion: body.apiVersion, modelId: body.modelId, version: body.version, batchSize: body.batchSize,
+        inputs: body.inputs.map { Array($0.payload.data) })
+      let queued = try await service.submit(request, tenant: tenant)
+      let wait = Duration.milliseconds(min(max(body.waitMs ?? 0, 0), 10_000))
+      let job = try await service.waitForJob(id: queued.id, tenant: tenant, timeout: wait)
+      let contract = try Self.describe(job)
+      return job.status.isFinal ? .ok(.init(body: .json(contract))) : .accepted(.init(body: .json(contract)))
+    } catch let error as GatewayError {
+      let body = Self.body(error)
+      switch error.code.httpStatus {
+      case 400: return .badRequest(.init(body: .json(body)))
+      case 404: return .notFound(.init(body: .json(body)))
+      case 503: return .serviceUnavailable(.init(body: .json(body)))
+      case 422: return .unprocessableContent(.init(body: .json(body)))
+      default: throw error
+      }
+    }
+  }
+
+  func inferPlain(_ input: Operations.InferPlain.Input) async throws -> Operations.InferPlain.Output {
+    guard case .json(let body) = input.body else { throw GatewayError(.invalidSchema, "expected application/json") }
+    do {
+      let outputs = try service.inferPlain(
+        apiVersion: body.apiVersion, modelId: body.modelId, version: body.version, inputs: body.inputs)
+      return .ok(
+        .init(
+          body: .json(
+            .init(modelId: body.modelId, version: body.version, outputs: outputs, diagnostics: .init(mode: .plain)))))
+    } catch {
+      let body = Self.body(error)
+      switch error.code.httpStatus {
+      case 400: return .badRequest(.init(body: .json(body)))
+      case 404: return .notFound(.init(body: .json(body)))
+      case 422: return .unprocessableContent(.init(body: .json(body)))
+      default: throw error
+      }
+    }
+  }
+
+  func getJob(_ input: Operations.GetJob.Input) async throws -> Operations.GetJob.Output {
+    do {
+      let job = try await service.job(id: input.path.jobId, tenant: tenant)
+      return .ok(.init(body: .json(try Self.describe(job))))
+    } catch let error as GatewayError where error.code == .jobNotFound {
+      return .notFound(.init(body: .json(Self.body(error))))
+    }
+  }
+
+  // MARK: Translation to the contract
+
+  static func body(_ error: GatewayError) -> Components.Schemas.ErrorResponse {
+    var details: Components.Schemas.ErrorResponse._ErrorPayload.DetailsPayload?
+    if !error.details.isEmpty {
+      details = .init(additionalProperties: try! OpenAPIObjectContainer(unvalidatedValue: error.details))
+    }
+    return .init(
+      error: .init(
+        code: Components.Schemas.ErrorCode(rawValue: error.code.rawValue)!, message: error.message, details: details))
+  }
+
+  static func describe(_ model: CompiledModel) -> Components.Schemas.Model {
+    let definition = model.definition
+    let parameters = model.parameters
+    let layout = model.layout
+    return .init(
+      modelId: definition.modelId, version: definition.version, description: definition.description, heScheme: .ckks,
+      encryptionParameters: .init(
+        polyModulusDegree: parameters.degree, scale: definition.encryption.inputScale,
+        coeffModulusBits: definition.encryption.coeffModulusBits,
+        specialModulusBits: definition.encryption.specialModulusBits,
+        keySwitchingDigits: parameters.parameterDescription.keySwitchingDigits,
+        maxMultiplicativeDepth: parameters.maximumLevel, securityLevel: ._128,
+        secretDistribution: .uniformTernary, parameterFingerprint: parameters.levelFingerprints.last!.description,
+        ciphertextFormat: .heinferCkksV1),
+      inference: .init(
+        inputDimension: layout.inputDimension, outputDimension: layout.outputDimension,
+        activation: definition.activation?.name ?? "none",
+        outputTransform: .init(rawValue: definition.outputTransform.rawValue)!),
+      encryptedLayout: .init(
+        kind: .coefficientLinear, inputScale: definition.encryption.inputScale, resultScale: model.resultScale,
+        samplesPerCiphertext: layout.samplesPerCiphertext, sampleStride: layout.sampleStride,
+        resultOffset: layout.resultOffset, classStride: layout.classStride, inputBound: definition.inputBound,
+        inputLevel: 0, requiredEvaluationKeys: .init(relinearization: false, galoisElements: [])),
+      constraints: .init(maxBatchSize: definition.maxBatchSize))
+  }
+
+  static func describe(_ job: JobRecord) throws -> Components.Schemas.Job {
+    var result: Components.Schemas.JobResult?
+    if job.status == .completed {
+      result = .init(
+        modelId: job.modelId, version: job.version,
+        outputs: job.outputs.map { .init(encoding: .base64, format: .heinferCkksV1, payload: .init($0)) },
+        diagnostics: .init(
+          requestedBatchSize: job.requestedBatchSize, processedBatchSize: job.processedBatchSize,
+          batchTruncated: job.processedBatchSize < job.requestedBatchSize, evaluationMs: job.evaluationMilliseconds))
+    }
+    return .init(
+      jobId: job.id, status: .init(rawValue: job.status.rawValue)!, modelId: job.modelId, version: job.version,
+      createdAt: job.createdAt, updatedAt: job.updatedAt, result: result, error: job.errorMessage,
+      errorCode: job.errorCode.flatMap { .init(rawValue: $0) })
+  }
+}

@@ -1,0 +1,48 @@
+public import Foundation
+import GatewayAPI
+public import Hummingbird
+public import Logging
+import OpenAPIHummingbird
+
+/// How to run the gateway.
+public struct GatewayConfiguration: Sendable {
+  public var host: String
+  public var port: Int
+  /// Worker threads for evaluation (default: one per core).
+  public var workerThreads: Int
+  /// Jobs allowed to wait for a worker before requests get `503 UNAVAILABLE`.
+  public var queueCapacity: Int
+
+  public init(
+    host: String = "127.0.0.1", port: Int = 8080,
+    workerThreads: Int = ProcessInfo.processInfo.activeProcessorCount, queueCapacity: Int = 256
+  ) {
+    self.host = host
+    self.port = port
+    self.workerThreads = workerThreads
+    self.queueCapacity = queueCapacity
+  }
+}
+
+/// Builds the Hummingbird application: routes generated from the contract, request logging,
+/// the error middleware.
+public enum GatewayApplication {
+  /// The router with every contract route, for `Application` or for tests.
+  public static func router(service: InferenceService, logger: Logger) throws -> Router<BasicRequestContext> {
+    let router = Router()
+    router.add(middleware: LogRequestsMiddleware(.info))
+    let handler = GatewayAPIHandler(service: service)
+    try handler.registerHandlers(on: router, middlewares: [ErrorMiddleware(logger: logger)])
+    return router
+  }
+
+  /// The application listening on `configuration.host:port`.
+  public static func make(configuration: GatewayConfiguration, service: InferenceService, logger: Logger) throws
+    -> some ApplicationProtocol
+  {
+    Application(
+      router: try router(service: service, logger: logger),
+      configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "heinfer"),
+      logger: logger)
+  }
+}

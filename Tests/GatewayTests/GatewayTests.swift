@@ -1,0 +1,338 @@
+import CKKS
+import Foundation
+import Gateway
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import NIOCore
+import Testing
+
+/// Route tests through the real HTTP layer (Hummingbird's router test client). The client side of
+/// the encrypted round trip uses the CKKS library directly (the SDK arrives with issue 5).
+@Suite("Gateway routes")
+struct GatewayRouteTests {
+  static let registry = try! ModelRegistry.bundled()
+
+  /// Runs `body` against a fresh gateway with the bundled models and an in-memory store.
+  func withGateway(
+    queueCapacity: Int = 64, _ body: @Sendable (any TestClientProtocol) async throws -> Void
+  ) async throws {
+    let logger = Logger(label: "test")
+    let pool = WorkerPool(threads: 2, queueCapacity: queueCapacity)
+    let service = InferenceService(registry: Self.registry, store: InMemoryJobStore(), pool: pool, logger: logger)
+    let app = Application(router: try GatewayApplication.router(service: service, logger: logger))
+    try await app.test(.router) { client in try await body(client) }
+    await pool.shutdown()
+  }
+
+  static func json(_ object: Any) -> ByteBuffer {
+    ByteBuffer(data: try! JSONSerialization.data(withJSONObject: object))
+  }
+
+  static func decode(_ buffer: ByteBuffer) -> [String: Any] {
+    (try? JSONSerialization.jsonObject(with: Data(buffer: buffer))) as? [String: Any] ?? [:]
+  }
+
+  static func errorCode(_ buffer: ByteBuffer) -> String? {
+    (decode(buffer)["error"] as? [String: Any])?["code"] as? String
+  }
+
+  @Test("GET /health answers ok with the contract version")
+  func health() async throws {
+    try await withGateway { client in
+      try await client.execute(uri: "/health", method: .get) { response in
+        #expect(response.status == .ok)
+        let body = Self.decode(response.body)
+        #expect(body["status"] as? String == "ok")
+        #expect(body["api_version"] as? String == ContractVersion.current)
+      }
+    }
+  }
+
+  @Test("GET /models lists logistic_v1 with parameters a client can rebuild, including the fingerprint")
+  func models() async throws {
+    try await withGateway { client in
+      try await client.execute(uri: "/models", method: .get) { response in
+        #expect(response.status == .ok)
+        let models = Self.decode(response.body)["models"] as? [[String: Any]] ?? []
+        let logistic = try #require(models.first { $0["model_id"] as? String == "logistic_v1" })
+        let session = try ClientSession(model: logistic)
+        #expect(session.parameters.levelFingerprints.last!.description == session.declaredFingerprint)
+        #expect(session.layout.samplesPerCiphertext == 128)
+      }
+      try await client.execute(uri: "/models/logistic_v1/1.0.0", method: .get) { response in
+        #expect(response.status == .ok)
+        #expect(Self.decode(response.body)["version"] as? String == "1.0.0")
+      }
+      try await client.execute(uri: "/models/logistic_v1/9.9.9", method: .get) { response in
+        #expect(response.status == .notFound)
+        #expect(Self.errorCode(response.body) == "UNKNOWN_MODEL")
+      }
+    }
+  }
+
+  @Test("Plain route: the reference input gives the reference output 0.507289…")
+  func plain() async throws {
+    try await withGateway { client in
+      let inputs = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8]
+      let body = Self.json(["model_id": "logistic_v1", "version": "1.0.0", "inputs": inputs])
+      try await client.execute(uri: "/infer/plain", method: .post, body: body) { response in
+        #expect(response.status == .ok)
+        let outputs = Self.decode(response.body)["outputs"] as? [Double] ?? []
+        let weights = [0.15, -0.08, 0.11, 0.07, -0.12, 0.09, 0.05, -0.04]
+        let expected = 0.5 + 0.197 * (zip(weights, inputs).map(*).reduce(0, +) - 0.02)
+        #expect(outputs.count == 1)
+        #expect(abs(outputs[0] - expected) < 1e-15)
+        #expect(abs(outputs[0] - 0.507289) < 1e-6)
+      }
+    }
+  }
+
+  @Test("Encrypted round trip over HTTP agrees with the plain route for a batch of 200 samples")
+  func encryptedRoundTrip() async throws {
+    try await withGateway { client in
+      var model: [String: Any] = [:]
+      try await client.execute(uri: "/models/logistic_v1/1.0.0", method: .get) { model = Self.decode($0.body) }
+      let session = try ClientSession(model: model)
+      var generator = SystemRandomNumberGenerator()
+      let samples = (0..<200).map { _ in (0..<8).map { _ in Double.random(in: -1...1, using: &generator) } }
+      let request = try session.request(samples: samples, waitMilliseconds: 5000)
+      #expect(request.readableBytes < 48_000)
+      var scores: [[Double]] = []
+      try await client.execute(uri: "/infer", method: .post, body: request) { response in
+        #expect(response.status == .ok)
+        let job = Self.decode(response.body)
+        #expect(job["status"] as? String == "completed")
+        #expect((job["job_id"] as? String)?.count == 32)
+        scores = try session.decrypt(job: job, sampleCount: samples.count)
+      }
+      #expect(scores.count == samples.count)
+      var maximumError = 0.0
+      for (sample, score) in zip(samples, scores) {
+        var plain: [Double] = []
+        let body = Self.json(["model_id": "logistic_v1", "version": "1.0.0", "inputs": sample])
+        try await client.execute(uri: "/infer/plain", method: .post, body: body) { response in
+          plain = Self.decode(response.body)["outputs"] as? [Double] ?? []
+        }
+        maximumError = max(maximumError, abs(plain[0] - score[0]))
+      }
+      #expect(maximumError < 1e-6, "maximum error \(maximumError)")
+    }
+  }
+
+  @Test("Without waiting the job is accepted (202), then GET /jobs returns it completed")
+  func asynchronousJob() async throws {
+    try await withGateway { client in
+      var model: [String: Any] = [:]
+      try await client.execute(uri: "/models/logistic_v1/1.0.0", method: .get) { model = Self.decode($0.body) }
+      let session = try ClientSession(model: model)
+      let samples = [[0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8]]
+      var jobId = ""
+      try await client.execute(uri: "/infer", method: .post, body: try session.request(samples: samples)) { response in
+        let job = Self.decode(response.body)
+        let status = job["status"] as? String
+        #expect(response.status == (status == "completed" ? .ok : .accepted))
+        jobId = job["job_id"] as? String ?? ""
+      }
+      var completed: [String: Any] = [:]
+      for _ in 0..<500 {
+        try await client.execute(uri: "/jobs/\(jobId)", method: .get) { response in
+          #expect(response.status == .ok)
+          completed = Self.decode(response.body)
+        }
+        if completed["status"] as? String == "completed" { break }
+        try await Task.sleep(for: .milliseconds(10))
+      }
+      let scores = try session.decrypt(job: completed, sampleCount: 1)
+      #expect(abs(scores[0][0] - 0.507289) < 1e-6)
+    }
+  }
+
+  @Test("Unknown jobs are 404 JOB_NOT_FOUND; malformed ids are 400 INVALID_SCHEMA")
+  func missingJob() async throws {
+    try await withGateway { client in
+      try await client.execute(uri: "/jobs/0123456789abcdef0123456789abcdef", method: .get) { response in
+        #expect(response.status == .notFound)
+        #expect(Self.errorCode(response.body) == "JOB_NOT_FOUND")
+      }
+    }
+  }
+
+  @Test("Envelope errors: bad JSON, missing field, unknown field → 400 INVALID_SCHEMA")
+  func envelopeErrors() async throws {
+    try await withGateway { client in
+      let bodies = [
+        ByteBuffer(string: "{not json"),
+        Self.json(["model_id": "logistic_v1", "version": "1.0.0"]),
+        Self.json(["model_id": "logistic_v1", "version": "1.0.0", "inputs": [0.1], "surprise": 1]),
+      ]
+      for body in bodies {
+        try await client.execute(uri: "/infer/plain", method: .post, body: body) { response in
+          #expect(response.status == .badRequest)
+          #expect(Self.errorCode(response.body) == "INVALID_SCHEMA")
+        }
+      }
+    }
+  }
+
+  @Test("Validation errors of POST /infer, each with its code and status")
+  func encryptedValidation() async throws {
+    try await withGateway { client in
+      var model: [String: Any] = [:]
+      try await client.execute(uri: "/models/logistic_v1/1.0.0", method: .get) { model = Self.decode($0.body) }
+      let session = try ClientSession(model: model)
+      let good = try session.payload(samples: [[0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8]])
+      func envelope(_ changes: [String: Any]) -> ByteBuffer {
+        var object: [String: Any] = [
+          "model_id": "logistic_v1", "version": "1.0.0", "batch_size": 1,
+          "inputs": [["encoding": "base64", "format": "heinfer-ckks-v1", "payload": good]],
+        ]
+        for (key, value) in changes { object[key] = value }
+        return Self.json(object)
+      }
+      // All-ones bits make the last residues 2^54 − 1, above the 54-bit prime.
+      var corrupted = Array(Data(base64Encoded: good)!)
+      for i in (corrupted.count - 16)..<corrupted.count { corrupted[i] = 0xFF }
+      var truncated = Array(Data(base64Encoded: good)!)
+      truncated.removeLast(100)
+      let foreign = try ClientSession(
+        parameters: ParameterDescription(
+          degree: 2048, ciphertextPrimeBits: [50], specialPrimeBits: [], defaultScale: 0x1p23),
+        layout: session.layout)
+      let cases: [(String, [String: Any], HTTPResponse.Status, String)] = [
+        ("api version", ["api_version": "7.0.0"], .badRequest, "UNSUPPORTED_API_VERSION"),
+        ("unknown model", ["model_id": "nobody"], .notFound, "UNKNOWN_MODEL"),
+        ("unknown version", ["version": "2.0.0"], .notFound, "UNKNOWN_MODEL"),
+        ("batch too large", ["batch_size": 5000], .unprocessableContent, "INVALID_BATCH_SIZE"),
+        ("inputs do not match batch", ["batch_size": 129], .unprocessableContent, "INVALID_BATCH_SIZE"),
+        (
+          "residues above the prime",
+          [
+            "inputs": [
+              ["encoding": "base64", "format": "heinfer-ckks-v1", "payload": Data(corrupted).base64EncodedString()]
+            ]
+          ],
+          .unprocessableContent, "INVALID_CIPHERTEXT"
+        ),
+        (
+          "truncated",
+          [
+            "inputs": [
+              ["encoding": "base64", "format": "heinfer-ckks-v1", "payload": Data(truncated).base64EncodedString()]
+            ]
+          ],
+          .unprocessableContent, "INVALID_CIPHERTEXT"
+        ),
+        (
+          "other parameters",
+          [
+            "inputs": [
+              ["encoding": "base64", "format": "heinfer-ckks-v1", "payload": try foreign.payload(samples: [[0.5]])]
+            ]
+          ],
+          .unprocessableContent, "CRYPTO_POLICY_VIOLATION"
+        ),
+        (
+          "not base64",
+          ["inputs": [["encoding": "base64", "format": "heinfer-ckks-v1", "payload": "%%%"]]], .badRequest,
+          "INVALID_SCHEMA"
+        ),
+      ]
+      for (name, changes, status, code) in cases {
+        try await client.execute(uri: "/infer", method: .post, body: envelope(changes)) { response in
+          #expect(response.status == status, "\(name)")
+          #expect(Self.errorCode(response.body) == code, "\(name): \(String(buffer: response.body))")
+        }
+      }
+    }
+  }
+}
+
+/// The client side, done with the CKKS library directly: parameters from the model metadata,
+/// a secret key, coefficient encoding per the declared layout, seeded encryption, decryption.
+struct ClientSession {
+  let parameters: CKKSParameters
+  let layout: CoefficientLinearLayout
+  let declaredFingerprint: String
+  let inputScale: Double
+  let resultScale: Double
+  let secretKey: SecretKey
+
+  init(model: [String: Any]) throws {
+    let encryption = try #require(model["encryption_parameters"] as? [String: Any])
+    let layout = try #require(model["encrypted_layout"] as? [String: Any])
+    let inference = try #require(model["inference"] as? [String: Any])
+    let description = ParameterDescription(
+      degree: try #require(encryption["poly_modulus_degree"] as? Int),
+      ciphertextPrimeBits: try #require(encryption["coeff_modulus_bits"] as? [Int]),
+      specialPrimeBits: try #require(encryption["special_modulus_bits"] as? [Int]),
+      defaultScale: try #require(layout["input_scale"] as? Double))
+    try self.init(
+      parameters: description,
+      layout: CoefficientLinearLayout(
+        degree: description.degree, inputDimension: try #require(inference["input_dimension"] as? Int),
+        outputDimension: try #require(inference["output_dimension"] as? Int)),
+      fingerprint: try #require(encryption["parameter_fingerprint"] as? String),
+      resultScale: try #require(layout["result_scale"] as? Double))
+  }
+
+  init(
+    parameters description: ParameterDescription, layout: CoefficientLinearLayout, fingerprint: String = "",
+    resultScale: Double = 0x1p48
+  ) throws {
+    parameters = try CKKSParameters(description)
+    self.layout = layout
+    declaredFingerprint = fingerprint
+    inputScale = description.defaultScale
+    self.resultScale = resultScale
+    secretKey = KeyGenerator.secretKey(parameters: parameters)
+  }
+
+  /// One seeded ciphertext holding `samples`, base64.
+  func payload(samples: [[Double]]) throws -> String {
+    var padded = samples
+    for i in padded.indices where padded[i].count < layout.inputDimension {
+      padded[i] += [Double](repeating: 0, count: layout.inputDimension - padded[i].count)
+    }
+    let encoder = CKKSEncoder(parameters: parameters)
+    let plaintext = try encoder.encodeCoefficients(layout.inputCoefficients(padded), scale: inputScale, level: 0)
+    let ciphertext = try Encryptor(secretKey: secretKey).encrypt(plaintext)
+    return Data(ciphertext.serialized(parameters: parameters)).base64EncodedString()
+  }
+
+  /// The `POST /infer` body for `samples`.
+  func request(samples: [[Double]], waitMilliseconds: Int? = nil) throws -> ByteBuffer {
+    let perCiphertext = layout.samplesPerCiphertext
+    let inputs = try stride(from: 0, to: samples.count, by: perCiphertext).map { start in
+      [
+        "encoding": "base64", "format": "heinfer-ckks-v1",
+        "payload": try payload(samples: Array(samples[start..<min(start + perCiphertext, samples.count)])),
+      ]
+    }
+    var object: [String: Any] = [
+      "api_version": ContractVersion.current, "model_id": "logistic_v1", "version": "1.0.0",
+      "batch_size": samples.count, "inputs": inputs,
+    ]
+    if let waitMilliseconds { object["wait_ms"] = waitMilliseconds }
+    return ByteBuffer(data: try JSONSerialization.data(withJSONObject: object))
+  }
+
+  /// Decrypts a completed job's outputs into `sampleCount` score vectors.
+  func decrypt(job: [String: Any], sampleCount: Int) throws -> [[Double]] {
+    let result = try #require(job["result"] as? [String: Any])
+    let outputs = try #require(result["outputs"] as? [[String: Any]])
+    let encoder = CKKSEncoder(parameters: parameters)
+    let decryptor = Decryptor(secretKey: secretKey)
+    var scores: [[Double]] = []
+    for output in outputs {
+      let text = try #require(output["payload"] as? String)
+      let bytes = try #require(Data(base64Encoded: text))
+      let ciphertext = try Ciphertext(deserializing: Array(bytes), parameters: parameters)
+      #expect(ciphertext.scale == resultScale)
+      let coefficients = encoder.decodeCoefficients(try decryptor.decrypt(ciphertext))
+      let count = min(layout.samplesPerCiphertext, sampleCount - scores.count)
+      scores += layout.scores(fromCoefficients: coefficients, count: count)
+    }
+    return scores
+  }
+}
