@@ -76,6 +76,7 @@ let package = Package(
       dependencies: [
         "CKKS", "Gateway",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        .product(name: "Hummingbird", package: "hummingbird"),
         .product(name: "Logging", package: "swift-log"),
       ],
       swiftSettings: strictSwift6),

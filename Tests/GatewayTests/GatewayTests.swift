@@ -336,3 +336,106 @@ struct ClientSession {
     return scores
   }
 }
+
+@Suite("Contract")
+struct ContractTests {
+  @Test("The server's contract version is the document's info.version")
+  func versionMatchesDocument() throws {
+    let document = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+      .deletingLastPathComponent().appendingPathComponent("schemas/openapi.yaml")
+    let text = try String(contentsOf: document, encoding: .utf8)
+    let infoVersion = text.split(separator: "\n").first { $0.hasPrefix("  version: ") }
+    #expect(infoVersion.map { String($0.dropFirst("  version: ".count)) } == ContractVersion.current)
+  }
+
+  @Test("API versions: same major (and minor before 1.0.0) accepted, others refused")
+  func compatibility() {
+    #expect(ContractVersion.isCompatible(ContractVersion.current))
+    #expect(ContractVersion.isCompatible("0.1.7"))
+    #expect(!ContractVersion.isCompatible("0.2.0"))
+    #expect(!ContractVersion.isCompatible("1.1.0"))
+    #expect(!ContractVersion.isCompatible("0.1"))
+    #expect(!ContractVersion.isCompatible("x.y.z"))
+  }
+}
+
+@Suite("Model registry")
+struct ModelRegistryTests {
+  static let valid = """
+    {"model_id": "m", "version": "1.0.0", "description": "d", "kind": "linear", "weights": [[0.5, 0.25]],
+     "bias": [0.1], "output_transform": "sigmoid",
+     "encryption": {"poly_modulus_degree": 2048, "coeff_modulus_bits": [54], "special_modulus_bits": [],
+                    "input_scale": 8388608, "weight_scale": 33554432, "result_dropped_bits": 12},
+     "max_batch_size": 16, "input_bound": 4}
+    """
+
+  func compile(_ edit: (inout [String: Any]) -> Void) -> String? {
+    var object = try! JSONSerialization.jsonObject(with: Data(Self.valid.utf8)) as! [String: Any]
+    edit(&object)
+    let data = try! JSONSerialization.data(withJSONObject: object)
+    do {
+      _ = try ModelRegistry(definitions: [("m.json", try ModelDefinition.decode(data))])
+      return nil
+    } catch let error as ModelDefinitionError {
+      return error.rule
+    } catch {
+      return "\(error)"
+    }
+  }
+
+  @Test("A valid file compiles; each broken rule is named")
+  func rules() {
+    #expect(compile { _ in } == nil)
+    let cases: [(String, (inout [String: Any]) -> Void)] = [
+      ("unknown field surprise", { $0["surprise"] = 1 }),
+      ("missing field bias", { $0["bias"] = nil }),
+      ("model_id must match", { $0["model_id"] = "Bad-Id" }),
+      ("semantic version", { $0["version"] = "1.0" }),
+      ("bias must have 1 entries", { $0["bias"] = [0.1, 0.2] }),
+      ("every weights row", { $0["weights"] = [[0.5, 0.25], [0.1]] }),
+      (
+        "sigmoid needs exactly one output",
+        {
+          $0["weights"] = [[0.5, 0.25], [0.1, 0.2]]
+          $0["bias"] = [0, 0]
+        }
+      ),
+      ("degree at most 1", { $0["activation"] = ["name": "p", "coefficients": [0.5, 0.2, 0.1]] }),
+      (
+        "exceeds the 128-bit security bound",
+        {
+          var e = $0["encryption"] as! [String: Any]
+          e["coeff_modulus_bits"] = [60]
+          $0["encryption"] = e
+        }
+      ),
+      ("overflow the base prime", { $0["input_bound"] = 1e6 }),
+      (
+        "result_dropped_bits",
+        {
+          var e = $0["encryption"] as! [String: Any]
+          e["result_dropped_bits"] = 40
+          $0["encryption"] = e
+        }
+      ),
+    ]
+    for (expected, edit) in cases {
+      let rule = compile(edit)
+      #expect(rule?.contains(expected) == true, "expected a rule mentioning '\(expected)', got \(rule ?? "success")")
+    }
+  }
+
+  @Test("A folder with a bad file stops start-up naming the file")
+  func badFolder() throws {
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("models-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: folder) }
+    try Data("{\"model_id\": 3}".utf8).write(to: folder.appendingPathComponent("broken.json"))
+    #expect(throws: ModelRegistryError.self) { try ModelRegistry(folder: folder) }
+    do {
+      _ = try ModelRegistry(folder: folder)
+    } catch {
+      #expect(error.file == "broken.json")
+    }
+  }
+}

@@ -1,7 +1,5 @@
-// heinfer — command-line entry point of the encrypted-inference gateway.
-//
-// Today it runs a self-check of the CKKS library (the gateway, SDK commands and
-// benchmarks arrive with later issues). Exit status 0 means every check passed.
+// `heinfer selfcheck`: verifies the CKKS library on this machine and prints timings.
+// Exit status 0 means every check passed.
 import CKKS
 
 #if canImport(Glibc)
@@ -155,21 +153,4 @@ func selfCheck() -> Bool {
   print("  ternary secret + Gaussian error, N = 8192, 3 primes: \(formatted(sampling)) µs")
   print(passed ? "all checks passed" : "SOME CHECKS FAILED")
   return passed
-}
-
-AllocatorTuning.keepLargeBuffersInHeap()
-let arguments = CommandLine.arguments.dropFirst()
-switch arguments.first {
-case nil, "selfcheck":
-  if !selfCheck() { exit(1) }
-case "-h", "--help", "help":
-  print(
-    """
-    usage: heinfer [selfcheck]
-
-      selfcheck   verify the CKKS library on this machine and print timings (default)
-    """)
-default:
-  print("heinfer: unknown command '\(arguments.first!)'; run 'heinfer --help'")
-  exit(2)
 }

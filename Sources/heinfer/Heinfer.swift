@@ -1,0 +1,86 @@
+import ArgumentParser
+import CKKS
+import Foundation
+import Gateway
+import Hummingbird
+import Logging
+
+@main
+struct Heinfer: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "heinfer",
+    abstract: "Privacy-preserving inference over RNS-CKKS: the gateway and its tools.",
+    subcommands: [Serve.self, SelfCheck.self],
+    defaultSubcommand: Serve.self)
+}
+
+/// `heinfer serve`: the gateway with the bundled models (or a models folder).
+struct Serve: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Run the gateway.",
+    discussion: """
+      Every option can also be set by environment variable (HEINFER_HOST, HEINFER_PORT, \
+      HEINFER_MODELS, HEINFER_WORKERS, HEINFER_QUEUE, HEINFER_LOG_LEVEL); flags win.
+      """)
+
+  @Option(help: "Address to listen on.")
+  var host: String = ProcessInfo.processInfo.environment["HEINFER_HOST"] ?? "127.0.0.1"
+
+  @Option(help: "Port to listen on (0 picks a free port).")
+  var port: Int = Int(ProcessInfo.processInfo.environment["HEINFER_PORT"] ?? "") ?? 8080
+
+  @Option(help: "Folder of model files (*.json); default: the bundled models.")
+  var models: String?
+
+  @Option(help: "Evaluation worker threads (default: one per core).")
+  var workers: Int =
+    Int(ProcessInfo.processInfo.environment["HEINFER_WORKERS"] ?? "") ?? ProcessInfo.processInfo.activeProcessorCount
+
+  @Option(help: "Jobs that may wait for a worker before requests get 503 UNAVAILABLE.")
+  var queue: Int = Int(ProcessInfo.processInfo.environment["HEINFER_QUEUE"] ?? "") ?? 256
+
+  @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
+  var logLevel: String = ProcessInfo.processInfo.environment["HEINFER_LOG_LEVEL"] ?? "info"
+
+  func validate() throws {
+    guard (0...65535).contains(port) else { throw ValidationError("--port must be in 0…65535") }
+    guard workers >= 1 else { throw ValidationError("--workers must be at least 1") }
+    guard queue >= 1 else { throw ValidationError("--queue must be at least 1") }
+    guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown --log-level \(logLevel)") }
+  }
+
+  func run() async throws {
+    AllocatorTuning.keepLargeBuffersInHeap()
+    var logger = Logger(label: "heinfer")
+    logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+    let registry: ModelRegistry
+    do {
+      let folder = models ?? ProcessInfo.processInfo.environment["HEINFER_MODELS"]
+      registry = try folder.map { try ModelRegistry(folder: URL(fileURLWithPath: $0)) } ?? ModelRegistry.bundled()
+    } catch {
+      throw ValidationError("cannot start: \(error)")
+    }
+    for model in registry.models {
+      logger.info("serving model", metadata: ["model_id": "\(model.modelId)", "version": "\(model.version)"])
+    }
+    let pool = WorkerPool(threads: workers, queueCapacity: queue)
+    let service = InferenceService(registry: registry, store: InMemoryJobStore(), pool: pool, logger: logger)
+    let app = try GatewayApplication.make(
+      configuration: GatewayConfiguration(host: host, port: port, workerThreads: workers, queueCapacity: queue),
+      service: service, logger: logger)
+    // Hummingbird's service group stops on SIGTERM/SIGINT after in-flight requests finish.
+    try await app.runService()
+    await pool.shutdown()
+  }
+}
+
+/// `heinfer selfcheck`: the CKKS library self-check.
+struct SelfCheck: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "selfcheck", abstract: "Verify the CKKS library on this machine and print timings.")
+
+  func run() throws {
+    AllocatorTuning.keepLargeBuffersInHeap()
+    if !selfCheck() { throw ExitCode(1) }
+  }
+}
