@@ -20,7 +20,8 @@ struct Serve: AsyncParsableCommand {
     abstract: "Run the gateway.",
     discussion: """
       Every option can also be set by environment variable (HEINFER_HOST, HEINFER_PORT, \
-      HEINFER_MODELS, HEINFER_WORKERS, HEINFER_QUEUE, HEINFER_LOG_LEVEL); flags win.
+      HEINFER_MODELS, HEINFER_WORKERS, HEINFER_QUEUE, HEINFER_STORE, HEINFER_DATABASE, \
+      HEINFER_JOB_TTL, HEINFER_LOG_LEVEL); flags win.
       """)
 
   @Option(help: "Address to listen on.")
@@ -39,6 +40,15 @@ struct Serve: AsyncParsableCommand {
   @Option(help: "Jobs that may wait for a worker before requests get 503 UNAVAILABLE.")
   var queue: Int = Int(ProcessInfo.processInfo.environment["HEINFER_QUEUE"] ?? "") ?? 256
 
+  @Option(help: "Job store: sqlite (embedded, survives restarts) or memory.")
+  var store: String = ProcessInfo.processInfo.environment["HEINFER_STORE"] ?? "sqlite"
+
+  @Option(help: "SQLite file of the job store.")
+  var database: String = ProcessInfo.processInfo.environment["HEINFER_DATABASE"] ?? "heinfer-jobs.sqlite"
+
+  @Option(help: "Seconds a job and its result stay readable after their last change.")
+  var jobTTL: Int = Int(ProcessInfo.processInfo.environment["HEINFER_JOB_TTL"] ?? "") ?? 3600
+
   @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
   var logLevel: String = ProcessInfo.processInfo.environment["HEINFER_LOG_LEVEL"] ?? "info"
 
@@ -46,6 +56,8 @@ struct Serve: AsyncParsableCommand {
     guard (0...65535).contains(port) else { throw ValidationError("--port must be in 0…65535") }
     guard workers >= 1 else { throw ValidationError("--workers must be at least 1") }
     guard queue >= 1 else { throw ValidationError("--queue must be at least 1") }
+    guard ["sqlite", "memory"].contains(store) else { throw ValidationError("--store must be sqlite or memory") }
+    guard jobTTL >= 1 else { throw ValidationError("--job-ttl must be at least 1 second") }
     guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown --log-level \(logLevel)") }
   }
 
@@ -63,11 +75,30 @@ struct Serve: AsyncParsableCommand {
     for model in registry.models {
       logger.info("serving model", metadata: ["model_id": "\(model.modelId)", "version": "\(model.version)"])
     }
+    let jobs: any JobStore
+    if store == "sqlite" {
+      do {
+        jobs = try SQLiteJobStore(path: database)
+      } catch {
+        throw ValidationError("cannot start: \(error)")
+      }
+      // Jobs a previous process accepted but never finished cannot finish now: say so.
+      let abandoned = try await jobs.failUnfinishedJobs(
+        message: "the gateway restarted before the job finished", now: Date())
+      if abandoned > 0 {
+        logger.warning("jobs abandoned by a restart marked failed", metadata: ["count": "\(abandoned)"])
+      }
+      logger.info("job store", metadata: ["kind": "sqlite", "path": "\(database)"])
+    } else {
+      jobs = InMemoryJobStore()
+      logger.info("job store", metadata: ["kind": "memory"])
+    }
     let pool = WorkerPool(threads: workers, queueCapacity: queue)
-    let service = InferenceService(registry: registry, store: InMemoryJobStore(), pool: pool, logger: logger)
+    let service = InferenceService(registry: registry, store: jobs, pool: pool, logger: logger)
+    let cleanup = JobCleanup(store: jobs, timeToLive: .seconds(jobTTL), logger: logger)
     let app = try GatewayApplication.make(
       configuration: GatewayConfiguration(host: host, port: port, workerThreads: workers, queueCapacity: queue),
-      service: service, logger: logger)
+      service: service, services: [cleanup], logger: logger)
     // Hummingbird's service group stops on SIGTERM/SIGINT after in-flight requests finish.
     try await app.runService()
     await pool.shutdown()

@@ -3,6 +3,7 @@ import GatewayAPI
 public import Hummingbird
 public import Logging
 import OpenAPIHummingbird
+public import ServiceLifecycle
 
 /// How to run the gateway.
 public struct GatewayConfiguration: Sendable {
@@ -36,13 +37,15 @@ public enum GatewayApplication {
     return router
   }
 
-  /// The application listening on `configuration.host:port`.
-  public static func make(configuration: GatewayConfiguration, service: InferenceService, logger: Logger) throws
-    -> some ApplicationProtocol
-  {
+  /// The application listening on `configuration.host:port`, running `services` (e.g.
+  /// ``JobCleanup``) beside the server until graceful shutdown.
+  public static func make(
+    configuration: GatewayConfiguration, service: InferenceService, services: [any Service] = [], logger: Logger
+  ) throws -> some ApplicationProtocol {
     Application(
       router: try router(service: service, logger: logger),
       configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "heinfer"),
+      services: services,
       logger: logger)
   }
 }

@@ -1,0 +1,156 @@
+public import Foundation
+import GRDB
+
+/// The embedded default job store: one SQLite file (WAL mode) through GRDB, so jobs and their
+/// results survive a restart. Result ciphertexts are stored as blobs, one row per output.
+public final class SQLiteJobStore: JobStore {
+  private let database: DatabasePool
+
+  /// Opens (creating if needed) the database at `path` and migrates it.
+  /// - Throws: ``JobStoreError/backend(_:)`` when the file cannot be opened or migrated.
+  public init(path: String) throws(JobStoreError) {
+    do {
+      database = try DatabasePool(path: path)
+      try Self.migrator.migrate(database)
+    } catch {
+      throw .backend("cannot open the job database at \(path): \(error)")
+    }
+  }
+
+  private static var migrator: DatabaseMigrator {
+    var migrator = DatabaseMigrator()
+    migrator.registerMigration("v1: jobs and outputs") { db in
+      try db.create(table: "job") { table in
+        table.primaryKey("id", .text)
+        table.column("tenant", .text).notNull()
+        table.column("modelId", .text).notNull()
+        table.column("version", .text).notNull()
+        table.column("status", .text).notNull()
+        table.column("createdAt", .double).notNull()
+        table.column("updatedAt", .double).notNull().indexed()
+        table.column("requestedBatchSize", .integer).notNull()
+        table.column("processedBatchSize", .integer).notNull()
+        table.column("evaluationMilliseconds", .double).notNull()
+        table.column("errorCode", .text)
+        table.column("errorMessage", .text)
+      }
+      try db.create(table: "jobOutput") { table in
+        table.column("jobId", .text).notNull().references("job", onDelete: .cascade)
+        table.column("position", .integer).notNull()
+        table.column("payload", .blob).notNull()
+        table.primaryKey(["jobId", "position"])
+      }
+    }
+    return migrator
+  }
+
+  public func insert(_ job: JobRecord) async throws(JobStoreError) {
+    try await write { db in
+      if try Row.fetchOne(db, sql: "SELECT 1 FROM job WHERE id = ?", arguments: [job.id]) != nil {
+        throw JobStoreError.duplicate(job.id)
+      }
+      try db.execute(
+        sql: """
+          INSERT INTO job (id, tenant, modelId, version, status, createdAt, updatedAt, requestedBatchSize,
+                           processedBatchSize, evaluationMilliseconds, errorCode, errorMessage)
+          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+          """,
+        arguments: [
+          job.id, job.tenant, job.modelId, job.version, job.status.rawValue, job.createdAt.timeIntervalSince1970,
+          job.updatedAt.timeIntervalSince1970, job.requestedBatchSize, job.processedBatchSize,
+          job.evaluationMilliseconds, job.errorCode, job.errorMessage,
+        ])
+      try Self.insertOutputs(job, db)
+    }
+  }
+
+  public func update(_ job: JobRecord) async throws(JobStoreError) {
+    try await write { db in
+      // Only a job that is not final yet may change: results are immutable.
+      try db.execute(
+        sql: """
+          UPDATE job SET status = ?, updatedAt = ?, processedBatchSize = ?, evaluationMilliseconds = ?,
+                         errorCode = ?, errorMessage = ?
+          WHERE id = ? AND status IN ('queued', 'running')
+          """,
+        arguments: [
+          job.status.rawValue, job.updatedAt.timeIntervalSince1970, job.processedBatchSize,
+          job.evaluationMilliseconds, job.errorCode, job.errorMessage, job.id,
+        ])
+      guard db.changesCount == 1 else {
+        let exists = try Row.fetchOne(db, sql: "SELECT 1 FROM job WHERE id = ?", arguments: [job.id]) != nil
+        throw exists ? JobStoreError.immutable(job.id) : JobStoreError.notFound(job.id)
+      }
+      try db.execute(sql: "DELETE FROM jobOutput WHERE jobId = ?", arguments: [job.id])
+      try Self.insertOutputs(job, db)
+    }
+  }
+
+  public func job(id: String, tenant: String) async throws(JobStoreError) -> JobRecord? {
+    do {
+      return try await database.read { db -> JobRecord? in
+        guard
+          let row = try Row.fetchOne(db, sql: "SELECT * FROM job WHERE id = ? AND tenant = ?", arguments: [id, tenant])
+        else { return nil }
+        var job = JobRecord(
+          id: row["id"], tenant: row["tenant"], modelId: row["modelId"], version: row["version"],
+          batchSize: row["requestedBatchSize"], now: Date(timeIntervalSince1970: row["createdAt"]))
+        guard let status = JobRecord.Status(rawValue: row["status"]) else {
+          throw JobStoreError.backend("unknown job status in the database")
+        }
+        job.status = status
+        job.updatedAt = Date(timeIntervalSince1970: row["updatedAt"])
+        job.processedBatchSize = row["processedBatchSize"]
+        job.evaluationMilliseconds = row["evaluationMilliseconds"]
+        job.errorCode = row["errorCode"]
+        job.errorMessage = row["errorMessage"]
+        job.outputs = try Data.fetchAll(
+          db, sql: "SELECT payload FROM jobOutput WHERE jobId = ? ORDER BY position", arguments: [id])
+        return job
+      }
+    } catch let error as JobStoreError {
+      throw error
+    } catch {
+      throw .backend("\(error)")
+    }
+  }
+
+  public func deleteJobs(updatedBefore cutoff: Date) async throws(JobStoreError) -> Int {
+    try await write { db in
+      try db.execute(sql: "DELETE FROM job WHERE updatedAt < ?", arguments: [cutoff.timeIntervalSince1970])
+      return db.changesCount
+    }
+  }
+
+  public func failUnfinishedJobs(message: String, now: Date) async throws(JobStoreError) -> Int {
+    try await write { db in
+      try db.execute(
+        sql: """
+          UPDATE job SET status = 'failed', errorCode = 'JOB_FAILED', errorMessage = ?, updatedAt = ?
+          WHERE status IN ('queued', 'running')
+          """,
+        arguments: [message, now.timeIntervalSince1970])
+      return db.changesCount
+    }
+  }
+
+  private static func insertOutputs(_ job: JobRecord, _ db: Database) throws {
+    for (position, payload) in job.outputs.enumerated() {
+      try db.execute(
+        sql: "INSERT INTO jobOutput (jobId, position, payload) VALUES (?, ?, ?)",
+        arguments: [job.id, position, payload])
+    }
+  }
+
+  /// Runs `body` in a write transaction, mapping errors to ``JobStoreError``.
+  @discardableResult
+  private func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws(JobStoreError) -> T {
+    do {
+      return try await database.write { db in try body(db) }
+    } catch let error as JobStoreError {
+      throw error
+    } catch {
+      throw .backend("\(error)")
+    }
+  }
+}

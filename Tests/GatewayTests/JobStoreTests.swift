@@ -1,0 +1,135 @@
+import Foundation
+import Gateway
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import NIOCore
+import Testing
+
+/// The same behaviour from every job store.
+@Suite("Job stores")
+struct JobStoreTests {
+  enum Kind: String, CaseIterable, CustomTestStringConvertible {
+    case memory, sqlite
+    var testDescription: String { rawValue }
+  }
+
+  static func temporaryDatabase() -> String {
+    FileManager.default.temporaryDirectory.appendingPathComponent("jobs-\(UUID().uuidString).sqlite").path
+  }
+
+  static func makeStore(_ kind: Kind, path: String = temporaryDatabase()) throws -> any JobStore {
+    switch kind {
+    case .memory: return InMemoryJobStore()
+    case .sqlite: return try SQLiteJobStore(path: path)
+    }
+  }
+
+  static func job(_ id: String, tenant: String = "a", at time: TimeInterval = 1_000_000) -> JobRecord {
+    JobRecord(
+      id: id, tenant: tenant, modelId: "m", version: "1.0.0", batchSize: 3, now: Date(timeIntervalSince1970: time))
+  }
+
+  @Test("Insert, read, tenant isolation, completion, immutability, duplicates", arguments: Kind.allCases)
+  func lifecycle(kind: Kind) async throws {
+    let store = try Self.makeStore(kind)
+    let queued = Self.job("00000000000000000000000000000001")
+    try await store.insert(queued)
+    #expect(try await store.job(id: queued.id, tenant: "a") == queued)
+    #expect(try await store.job(id: queued.id, tenant: "b") == nil)
+    #expect(try await store.job(id: "ffffffffffffffffffffffffffffffff", tenant: "a") == nil)
+    await #expect(throws: JobStoreError.duplicate(queued.id)) { try await store.insert(queued) }
+
+    var completed = queued
+    completed.status = .completed
+    completed.outputs = [Data([1, 2, 3]), Data(repeating: 0xAB, count: 40_000)]
+    completed.processedBatchSize = 3
+    completed.evaluationMilliseconds = 1.25
+    completed.updatedAt = Date(timeIntervalSince1970: 1_000_001)
+    try await store.update(completed)
+    #expect(try await store.job(id: queued.id, tenant: "a") == completed)
+
+    var tampered = completed
+    tampered.outputs = [Data([9])]
+    await #expect(throws: JobStoreError.immutable(queued.id)) { try await store.update(tampered) }
+    #expect(try await store.job(id: queued.id, tenant: "a")?.outputs == completed.outputs)
+    await #expect(throws: JobStoreError.notFound("0000000000000000000000000000000f")) {
+      try await store.update(Self.job("0000000000000000000000000000000f"))
+    }
+  }
+
+  @Test("Expired jobs are deleted; fresh ones stay", arguments: Kind.allCases)
+  func expiry(kind: Kind) async throws {
+    let store = try Self.makeStore(kind)
+    try await store.insert(Self.job("00000000000000000000000000000001", at: 100))
+    try await store.insert(Self.job("00000000000000000000000000000002", at: 200))
+    let cleanup = JobCleanup(store: store, timeToLive: .seconds(50), logger: Logger(label: "test"))
+    #expect(try await cleanup.sweep(now: Date(timeIntervalSince1970: 210)) == 1)
+    #expect(try await store.job(id: "00000000000000000000000000000001", tenant: "a") == nil)
+    #expect(try await store.job(id: "00000000000000000000000000000002", tenant: "a") != nil)
+  }
+
+  @Test("SQLite: jobs survive reopening; unfinished ones are marked failed at start-up")
+  func sqliteRestart() async throws {
+    let path = Self.temporaryDatabase()
+    defer { try? FileManager.default.removeItem(atPath: path) }
+    var completed = Self.job("00000000000000000000000000000001")
+    completed.status = .completed
+    completed.outputs = [Data([7, 7, 7])]
+    do {
+      let store = try SQLiteJobStore(path: path)
+      try await store.insert(Self.job("00000000000000000000000000000001"))
+      try await store.update(completed)
+      try await store.insert(Self.job("00000000000000000000000000000002"))
+    }
+    let reopened = try SQLiteJobStore(path: path)
+    #expect(try await reopened.job(id: completed.id, tenant: "a") == completed)
+    #expect(
+      try await reopened.failUnfinishedJobs(message: "restarted", now: Date(timeIntervalSince1970: 2_000_000)) == 1)
+    let abandoned = try await reopened.job(id: "00000000000000000000000000000002", tenant: "a")
+    #expect(abandoned?.status == .failed)
+    #expect(abandoned?.errorCode == "JOB_FAILED")
+  }
+
+  @Test("SQLite: an encrypted result fetched over HTTP after a gateway restart still decrypts")
+  func restartThroughHTTP() async throws {
+    let path = Self.temporaryDatabase()
+    defer { try? FileManager.default.removeItem(atPath: path) }
+    let registry = try ModelRegistry.bundled()
+    let logger = Logger(label: "test")
+    /// Runs `body` against a gateway whose store is the SQLite file at `path`; returns its result.
+    func withGateway<T: Sendable>(_ body: @escaping @Sendable (any TestClientProtocol) async throws -> T) async throws
+      -> T
+    {
+      let pool = WorkerPool(threads: 1, queueCapacity: 8)
+      let service = InferenceService(
+        registry: registry, store: try SQLiteJobStore(path: path), pool: pool, logger: logger)
+      let result = try await Application(router: try GatewayApplication.router(service: service, logger: logger))
+        .test(.router) { client in try await body(client) }
+      await pool.shutdown()
+      return result
+    }
+    let modelBody = try await withGateway { client in
+      try await client.execute(uri: "/models/logistic_v1/1.0.0", method: .get) { Data(buffer: $0.body) }
+    }
+    let session = try ClientSession(
+      model: try #require(try JSONSerialization.jsonObject(with: modelBody) as? [String: Any]))
+    let request = try session.request(samples: [[0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8]], waitMilliseconds: 5000)
+    let jobId = try await withGateway { client in
+      try await client.execute(uri: "/infer", method: .post, body: request) { response in
+        #expect(response.status == .ok)
+        return GatewayRouteTests.decode(response.body)["job_id"] as? String ?? ""
+      }
+    }
+    // A new gateway process on the same file: the result is still there and still decrypts.
+    let jobBody = try await withGateway { client in
+      try await client.execute(uri: "/jobs/\(jobId)", method: .get) { response in
+        #expect(response.status == .ok)
+        return Data(buffer: response.body)
+      }
+    }
+    let job = try #require(try JSONSerialization.jsonObject(with: jobBody) as? [String: Any])
+    let scores = try session.decrypt(job: job, sampleCount: 1)
+    #expect(abs(scores[0][0] - 0.507289) < 1e-6)
+  }
+}
