@@ -4,6 +4,8 @@ import Foundation
 import Gateway
 import Hummingbird
 import Logging
+import Metrics
+import Prometheus
 
 @main
 struct Heinfer: AsyncParsableCommand {
@@ -21,7 +23,8 @@ struct Serve: AsyncParsableCommand {
     discussion: """
       Every option can also be set by environment variable (HEINFER_HOST, HEINFER_PORT, \
       HEINFER_MODELS, HEINFER_WORKERS, HEINFER_QUEUE, HEINFER_STORE, HEINFER_DATABASE, \
-      HEINFER_JOB_TTL, HEINFER_LOG_LEVEL); flags win.
+      HEINFER_JOB_TTL, HEINFER_API_KEYS, HEINFER_RATE, HEINFER_BURST, HEINFER_MAX_BODY_BYTES, \
+      HEINFER_LOG_LEVEL); flags win.
       """)
 
   @Option(help: "Address to listen on.")
@@ -49,6 +52,18 @@ struct Serve: AsyncParsableCommand {
   @Option(help: "Seconds a job and its result stay readable after their last change.")
   var jobTTL: Int = Int(ProcessInfo.processInfo.environment["HEINFER_JOB_TTL"] ?? "") ?? 3600
 
+  @Option(help: "API keys as key=tenant pairs separated by commas (keys ≥ 16 characters); none: open mode.")
+  var apiKeys: String?
+
+  @Option(help: "Requests per second per tenant (0 disables rate limiting).")
+  var rate: Double = Double(ProcessInfo.processInfo.environment["HEINFER_RATE"] ?? "") ?? 50
+
+  @Option(help: "Requests a tenant may make at once before the rate applies.")
+  var burst: Double = Double(ProcessInfo.processInfo.environment["HEINFER_BURST"] ?? "") ?? 100
+
+  @Option(help: "Largest request body in bytes (larger ones get 413 before they are read).")
+  var maxBodyBytes: Int = Int(ProcessInfo.processInfo.environment["HEINFER_MAX_BODY_BYTES"] ?? "") ?? 16 << 20
+
   @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
   var logLevel: String = ProcessInfo.processInfo.environment["HEINFER_LOG_LEVEL"] ?? "info"
 
@@ -58,6 +73,8 @@ struct Serve: AsyncParsableCommand {
     guard queue >= 1 else { throw ValidationError("--queue must be at least 1") }
     guard ["sqlite", "memory"].contains(store) else { throw ValidationError("--store must be sqlite or memory") }
     guard jobTTL >= 1 else { throw ValidationError("--job-ttl must be at least 1 second") }
+    guard rate >= 0, burst >= 1 else { throw ValidationError("--rate must be ≥ 0 and --burst ≥ 1") }
+    guard maxBodyBytes >= 1024 else { throw ValidationError("--max-body-bytes must be at least 1024") }
     guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown --log-level \(logLevel)") }
   }
 
@@ -93,11 +110,22 @@ struct Serve: AsyncParsableCommand {
       jobs = InMemoryJobStore()
       logger.info("job store", metadata: ["kind": "memory"])
     }
+    let tenants: TenantDirectory
+    do {
+      tenants = try TenantDirectory(parsing: apiKeys ?? ProcessInfo.processInfo.environment["HEINFER_API_KEYS"] ?? "")
+    } catch {
+      throw ValidationError("cannot start: \(error)")
+    }
+    if tenants.isOpen { logger.warning("no API keys configured: open mode, every request is tenant 'public'") }
+    let metrics = GatewayMetrics()
+    MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: metrics.registry))
     let pool = WorkerPool(threads: workers, queueCapacity: queue)
-    let service = InferenceService(registry: registry, store: jobs, pool: pool, logger: logger)
+    let service = InferenceService(registry: registry, store: jobs, pool: pool, logger: logger, metrics: metrics)
     let cleanup = JobCleanup(store: jobs, timeToLive: .seconds(jobTTL), logger: logger)
     let app = try GatewayApplication.make(
-      configuration: GatewayConfiguration(host: host, port: port, workerThreads: workers, queueCapacity: queue),
+      configuration: GatewayConfiguration(
+        host: host, port: port, workerThreads: workers, queueCapacity: queue, tenants: tenants,
+        requestsPerSecond: rate > 0 ? rate : nil, burst: burst, maximumBodyBytes: maxBodyBytes),
       service: service, services: [cleanup], logger: logger)
     // Hummingbird's service group stops on SIGTERM/SIGINT after in-flight requests finish.
     try await app.runService()

@@ -15,12 +15,14 @@ struct GatewayRouteTests {
 
   /// Runs `body` against a fresh gateway with the bundled models and an in-memory store.
   func withGateway(
-    queueCapacity: Int = 64, _ body: @Sendable (any TestClientProtocol) async throws -> Void
+    configuration: GatewayConfiguration = GatewayConfiguration(requestsPerSecond: nil),
+    _ body: @Sendable (any TestClientProtocol) async throws -> Void
   ) async throws {
     let logger = Logger(label: "test")
-    let pool = WorkerPool(threads: 2, queueCapacity: queueCapacity)
+    let pool = WorkerPool(threads: 2, queueCapacity: 64)
     let service = InferenceService(registry: Self.registry, store: InMemoryJobStore(), pool: pool, logger: logger)
-    let app = Application(router: try GatewayApplication.router(service: service, logger: logger))
+    let app = Application(
+      router: try GatewayApplication.router(service: service, configuration: configuration, logger: logger))
     try await app.test(.router) { client in try await body(client) }
     await pool.shutdown()
   }
@@ -145,6 +147,100 @@ struct GatewayRouteTests {
       }
       let scores = try session.decrypt(job: completed, sampleCount: 1)
       #expect(abs(scores[0][0] - 0.507289) < 1e-6)
+    }
+  }
+
+  static let keys = [
+    "key-of-tenant-alpha-0123456789": "alpha", "key-of-tenant-beta-01234567890": "beta",
+  ]
+
+  @Test("With API keys: 401 without or with a wrong key, health stays open, tenants see only their jobs")
+  func tenancy() async throws {
+    let configuration = GatewayConfiguration(tenants: TenantDirectory(apiKeys: Self.keys), requestsPerSecond: nil)
+    try await withGateway(configuration: configuration) { client in
+      try await client.execute(uri: "/health", method: .get) { #expect($0.status == .ok) }
+      try await client.execute(uri: "/models", method: .get) { response in
+        #expect(response.status == .unauthorized)
+        #expect(Self.errorCode(response.body) == "UNAUTHORIZED")
+      }
+      try await client.execute(uri: "/models", method: .get, headers: [.authorization: "Bearer wrong-key-0123456789"]) {
+        #expect($0.status == .unauthorized)
+      }
+      let alpha: HTTPFields = [.authorization: "Bearer key-of-tenant-alpha-0123456789"]
+      let beta: HTTPFields = [.authorization: "Bearer key-of-tenant-beta-01234567890"]
+      var model: [String: Any] = [:]
+      try await client.execute(uri: "/models/logistic_v1/1.0.0", method: .get, headers: alpha) { response in
+        #expect(response.status == .ok)
+        model = Self.decode(response.body)
+      }
+      let session = try ClientSession(model: model)
+      var jobId = ""
+      let request = try session.request(samples: [[0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8]], waitMilliseconds: 5000)
+      try await client.execute(uri: "/infer", method: .post, headers: alpha, body: request) { response in
+        #expect(response.status == .ok)
+        jobId = Self.decode(response.body)["job_id"] as? String ?? ""
+      }
+      try await client.execute(uri: "/jobs/\(jobId)", method: .get, headers: beta) { response in
+        #expect(response.status == .notFound)
+        #expect(Self.errorCode(response.body) == "JOB_NOT_FOUND")
+      }
+      try await client.execute(uri: "/jobs/\(jobId)", method: .get, headers: alpha) { #expect($0.status == .ok) }
+    }
+  }
+
+  @Test("Rate limit per tenant: the request beyond the burst gets 429 with Retry-After")
+  func rateLimit() async throws {
+    let configuration = GatewayConfiguration(
+      tenants: TenantDirectory(apiKeys: Self.keys), requestsPerSecond: 0.01, burst: 2)
+    try await withGateway(configuration: configuration) { client in
+      let alpha: HTTPFields = [.authorization: "Bearer key-of-tenant-alpha-0123456789"]
+      let beta: HTTPFields = [.authorization: "Bearer key-of-tenant-beta-01234567890"]
+      for _ in 0..<2 {
+        try await client.execute(uri: "/models", method: .get, headers: alpha) { #expect($0.status == .ok) }
+      }
+      try await client.execute(uri: "/models", method: .get, headers: alpha) { response in
+        #expect(response.status == .tooManyRequests)
+        #expect(Self.errorCode(response.body) == "RATE_LIMITED")
+        #expect(Int(response.headers[.retryAfter] ?? "") ?? 0 >= 1)
+      }
+      // Another tenant has its own bucket; unauthenticated requests do not consume any.
+      try await client.execute(uri: "/models", method: .get, headers: beta) { #expect($0.status == .ok) }
+    }
+  }
+
+  @Test("Bodies above the limit get 413 PAYLOAD_TOO_LARGE before they are read")
+  func bodyLimit() async throws {
+    try await withGateway(configuration: GatewayConfiguration(requestsPerSecond: nil, maximumBodyBytes: 4096)) {
+      client in
+      let large = Self.json(
+        ["model_id": "logistic_v1", "version": "1.0.0", "inputs": [Double](repeating: 0.123456789, count: 1000)])
+      try await client.execute(uri: "/infer/plain", method: .post, body: large) { response in
+        #expect(response.status == .contentTooLarge)
+        #expect(Self.errorCode(response.body) == "PAYLOAD_TOO_LARGE")
+      }
+      let small = Self.json(["model_id": "logistic_v1", "version": "1.0.0", "inputs": [0.1, 0.2]])
+      try await client.execute(uri: "/infer/plain", method: .post, body: small) { response in
+        #expect(response.status == .unprocessableContent)
+        #expect(Self.errorCode(response.body) == "INVALID_INPUT")
+      }
+    }
+  }
+
+  @Test("GET /metrics exposes the job counters in the Prometheus text format")
+  func metrics() async throws {
+    try await withGateway { client in
+      var model: [String: Any] = [:]
+      try await client.execute(uri: "/models/logistic_v1/1.0.0", method: .get) { model = Self.decode($0.body) }
+      let session = try ClientSession(model: model)
+      let request = try session.request(samples: [[0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8]], waitMilliseconds: 5000)
+      try await client.execute(uri: "/infer", method: .post, body: request) { #expect($0.status == .ok) }
+      try await client.execute(uri: "/metrics", method: .get) { response in
+        #expect(response.status == .ok)
+        let text = String(buffer: response.body)
+        #expect(text.contains("heinfer_jobs_submitted_total 1"))
+        #expect(text.contains("heinfer_jobs_completed_total 1"))
+        #expect(text.contains("# TYPE heinfer_evaluation_seconds histogram"))
+      }
     }
   }
 
@@ -351,8 +447,9 @@ struct ContractTests {
   @Test("API versions: same major (and minor before 1.0.0) accepted, others refused")
   func compatibility() {
     #expect(ContractVersion.isCompatible(ContractVersion.current))
-    #expect(ContractVersion.isCompatible("0.1.7"))
-    #expect(!ContractVersion.isCompatible("0.2.0"))
+    #expect(ContractVersion.isCompatible("0.2.7"))
+    #expect(!ContractVersion.isCompatible("0.1.0"))
+    #expect(!ContractVersion.isCompatible("0.3.0"))
     #expect(!ContractVersion.isCompatible("1.1.0"))
     #expect(!ContractVersion.isCompatible("0.1"))
     #expect(!ContractVersion.isCompatible("x.y.z"))

@@ -2,6 +2,9 @@
 /// HTTP statuses; docs/api.md explains each.
 public enum ErrorCode: String, Sendable, CaseIterable {
   case invalidSchema = "INVALID_SCHEMA"
+  case unauthorized = "UNAUTHORIZED"
+  case payloadTooLarge = "PAYLOAD_TOO_LARGE"
+  case rateLimited = "RATE_LIMITED"
   case unsupportedAPIVersion = "UNSUPPORTED_API_VERSION"
   case unknownModel = "UNKNOWN_MODEL"
   case invalidBatchSize = "INVALID_BATCH_SIZE"
@@ -17,6 +20,9 @@ public enum ErrorCode: String, Sendable, CaseIterable {
   public var httpStatus: Int {
     switch self {
     case .invalidSchema, .unsupportedAPIVersion: 400
+    case .unauthorized: 401
+    case .payloadTooLarge: 413
+    case .rateLimited: 429
     case .unknownModel, .jobNotFound: 404
     case .invalidBatchSize, .invalidInput, .invalidCiphertext, .cryptoPolicyViolation, .jobFailed: 422
     case .unavailable: 503
@@ -42,7 +48,7 @@ public struct GatewayError: Error, Sendable, Equatable {
 /// The contract's version, sent as `api_version` and checked against clients' `api_version`.
 public enum ContractVersion {
   /// This server's contract version (equals `info.version` of schemas/openapi.yaml; a test checks).
-  public static let current = "0.1.0"
+  public static let current = "0.2.0"
 
   /// Whether a client built against `version` can talk to this server: same major version, and
   /// before 1.0.0 the same minor version too.

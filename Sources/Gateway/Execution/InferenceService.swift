@@ -27,6 +27,7 @@ public final class InferenceService: Sendable {
   public let store: any JobStore
   let pool: WorkerPool
   let logger: Logger
+  public let metrics: GatewayMetrics
   private let completions = Mutex(CompletionBoard())
 
   /// Who waits for which job, and which jobs finished recently (so a waiter that registers just
@@ -43,11 +44,15 @@ public final class InferenceService: Sendable {
     }
   }
 
-  public init(registry: ModelRegistry, store: any JobStore, pool: WorkerPool, logger: Logger) {
+  public init(
+    registry: ModelRegistry, store: any JobStore, pool: WorkerPool, logger: Logger,
+    metrics: GatewayMetrics = GatewayMetrics()
+  ) {
     self.registry = registry
     self.store = store
     self.pool = pool
     self.logger = logger
+    self.metrics = metrics
   }
 
   // MARK: Validation (in the contract's order)
@@ -185,12 +190,15 @@ public final class InferenceService: Sendable {
         logger.error("evaluation failed", metadata: ["job_id": "\(job.id)", "error": "\(error)"])
       }
       let elapsed = ContinuousClock.now - started
+      metrics.evaluationSeconds.record(elapsed)
+      (finished.status == .completed ? metrics.jobsCompleted : metrics.jobsFailed).increment()
       finished.evaluationMilliseconds =
         Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
       finished.updatedAt = Date()
       let completed = finished
       Task { await self.record(completed) }
     }
+    metrics.jobsSubmitted.increment()
     guard accepted else {
       var refused = job
       refused.status = .failed

@@ -7,11 +7,17 @@ import OpenAPIRuntime
 /// inference service. No business logic lives here.
 struct GatewayAPIHandler: APIProtocol {
   let service: InferenceService
-  /// The tenant every request belongs to (open mode; API keys arrive with tenancy).
-  let tenant = "default"
+  let metrics: GatewayMetrics
+
+  /// The authenticated tenant of the current request (set by ``GatewayGuardMiddleware``).
+  var tenant: String { RequestTenant.current }
 
   func getHealth(_ input: Operations.GetHealth.Input) async throws -> Operations.GetHealth.Output {
     .ok(.init(body: .json(.init(status: .ok, apiVersion: ContractVersion.current))))
+  }
+
+  func getMetrics(_ input: Operations.GetMetrics.Input) async throws -> Operations.GetMetrics.Output {
+    .ok(.init(body: .plainText(HTTPBody(metrics.exposition()))))
   }
 
   func listModels(_ input: Operations.ListModels.Input) async throws -> Operations.ListModels.Output {

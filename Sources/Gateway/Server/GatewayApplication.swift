@@ -13,15 +13,29 @@ public struct GatewayConfiguration: Sendable {
   public var workerThreads: Int
   /// Jobs allowed to wait for a worker before requests get `503 UNAVAILABLE`.
   public var queueCapacity: Int
+  /// API keys and tenants (open mode when empty).
+  public var tenants: TenantDirectory
+  /// Per-tenant request rate; `nil` disables rate limiting.
+  public var requestsPerSecond: Double?
+  /// Requests a tenant may make at once.
+  public var burst: Double
+  /// Largest accepted request body, in bytes.
+  public var maximumBodyBytes: Int
 
   public init(
     host: String = "127.0.0.1", port: Int = 8080,
-    workerThreads: Int = ProcessInfo.processInfo.activeProcessorCount, queueCapacity: Int = 256
+    workerThreads: Int = ProcessInfo.processInfo.activeProcessorCount, queueCapacity: Int = 256,
+    tenants: TenantDirectory = TenantDirectory(apiKeys: [:]), requestsPerSecond: Double? = 50, burst: Double = 100,
+    maximumBodyBytes: Int = 16 << 20
   ) {
     self.host = host
     self.port = port
     self.workerThreads = workerThreads
     self.queueCapacity = queueCapacity
+    self.tenants = tenants
+    self.requestsPerSecond = requestsPerSecond
+    self.burst = burst
+    self.maximumBodyBytes = maximumBodyBytes
   }
 }
 
@@ -29,10 +43,18 @@ public struct GatewayConfiguration: Sendable {
 /// the error middleware.
 public enum GatewayApplication {
   /// The router with every contract route, for `Application` or for tests.
-  public static func router(service: InferenceService, logger: Logger) throws -> Router<BasicRequestContext> {
+  public static func router(
+    service: InferenceService, configuration: GatewayConfiguration = GatewayConfiguration(), logger: Logger
+  ) throws -> Router<BasicRequestContext> {
     let router = Router()
     router.add(middleware: LogRequestsMiddleware(.info))
-    let handler = GatewayAPIHandler(service: service)
+    router.add(middleware: MetricsMiddleware())
+    router.add(
+      middleware: GatewayGuardMiddleware(
+        tenants: configuration.tenants,
+        limiter: configuration.requestsPerSecond.map { RateLimiter(perSecond: $0, burst: configuration.burst) },
+        maximumBodyBytes: configuration.maximumBodyBytes))
+    let handler = GatewayAPIHandler(service: service, metrics: service.metrics)
     try handler.registerHandlers(on: router, middlewares: [ErrorMiddleware(logger: logger)])
     return router
   }
@@ -43,7 +65,7 @@ public enum GatewayApplication {
     configuration: GatewayConfiguration, service: InferenceService, services: [any Service] = [], logger: Logger
   ) throws -> some ApplicationProtocol {
     Application(
-      router: try router(service: service, logger: logger),
+      router: try router(service: service, configuration: configuration, logger: logger),
       configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "heinfer"),
       services: services,
       logger: logger)

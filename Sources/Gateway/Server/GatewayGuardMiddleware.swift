@@ -1,0 +1,71 @@
+import Foundation
+import GatewayAPI
+import HTTPTypes
+public import Hummingbird
+
+/// The checks that come before a body is read, in the contract's order: authentication, the
+/// tenant's rate limit (counted after authentication), then the body size limit (`413` from the
+/// `Content-Length` header before reading, or as soon as a streamed body exceeds the limit).
+/// `/health` and `/metrics` are exempt. Sets the request's tenant for the handlers.
+public struct GatewayGuardMiddleware<Context: RequestContext>: RouterMiddleware {
+  let tenants: TenantDirectory
+  let limiter: RateLimiter?
+  let maximumBodyBytes: Int
+  static var exemptPaths: Set<String> { ["/health", "/metrics"] }
+
+  public init(tenants: TenantDirectory, limiter: RateLimiter?, maximumBodyBytes: Int) {
+    self.tenants = tenants
+    self.limiter = limiter
+    self.maximumBodyBytes = maximumBodyBytes
+  }
+
+  public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
+    async throws -> Response
+  {
+    if Self.exemptPaths.contains(request.uri.path) { return try await next(request, context) }
+    // 1. Authentication.
+    let tenant: String
+    if tenants.isOpen {
+      tenant = TenantDirectory.openTenant
+    } else {
+      let header = request.headers[.authorization] ?? ""
+      guard header.hasPrefix("Bearer "), let known = tenants.tenant(forKey: String(header.dropFirst(7))) else {
+        return Self.response(GatewayError(.unauthorized, "a valid API key is required (Authorization: Bearer <key>)"))
+      }
+      tenant = known
+    }
+    // 2. Rate limit, per tenant.
+    if let limiter, let retryAfter = limiter.take(tenant: tenant) {
+      var response = Self.response(
+        GatewayError(
+          .rateLimited, "too many requests; retry in \(retryAfter) s", details: ["retry_after_seconds": "\(retryAfter)"]
+        ))
+      response.headers[.retryAfter] = "\(retryAfter)"
+      return response
+    }
+    // 3. Body size, before reading.
+    var request = request
+    let tooLarge = GatewayError(
+      .payloadTooLarge, "the body exceeds \(maximumBodyBytes) bytes", details: ["limit_bytes": "\(maximumBodyBytes)"])
+    if let length = request.headers[.contentLength].flatMap(Int.init), length > maximumBodyBytes {
+      return Self.response(tooLarge)
+    }
+    do {
+      _ = try await request.collectBody(upTo: maximumBodyBytes)
+    } catch let error as HTTPError where error.status == .contentTooLarge {
+      return Self.response(tooLarge)
+    }
+    return try await RequestTenant.$current.withValue(tenant) { try await next(request, context) }
+  }
+
+  /// The contract's JSON error response for `error`.
+  static func response(_ error: GatewayError) -> Response {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys]
+    let data = (try? encoder.encode(GatewayAPIHandler.body(error))) ?? Data()
+    return Response(
+      status: .init(code: error.code.httpStatus),
+      headers: [.contentType: "application/json; charset=utf-8"],
+      body: .init(byteBuffer: ByteBuffer(bytes: data)))
+  }
+}
