@@ -347,6 +347,8 @@ struct GatewayRouteTests {
 /// The client side, done with the CKKS library directly: parameters from the model metadata,
 /// a secret key, coefficient encoding per the declared layout, seeded encryption, decryption.
 struct ClientSession {
+  var modelId = "logistic_v1"
+  var version = "1.0.0"
   let parameters: CKKSParameters
   let layout: CoefficientLinearLayout
   let declaredFingerprint: String
@@ -370,6 +372,8 @@ struct ClientSession {
         outputDimension: try #require(inference["output_dimension"] as? Int)),
       fingerprint: try #require(encryption["parameter_fingerprint"] as? String),
       resultScale: try #require(layout["result_scale"] as? Double))
+    modelId = try #require(model["model_id"] as? String)
+    version = try #require(model["version"] as? String)
   }
 
   init(
@@ -406,7 +410,7 @@ struct ClientSession {
       ]
     }
     var object: [String: Any] = [
-      "api_version": ContractVersion.current, "model_id": "logistic_v1", "version": "1.0.0",
+      "api_version": ContractVersion.current, "model_id": modelId, "version": version,
       "batch_size": samples.count, "inputs": inputs,
     ]
     if let waitMilliseconds { object["wait_ms"] = waitMilliseconds }

@@ -1,0 +1,95 @@
+import Foundation
+import Gateway
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import NIOCore
+import Testing
+
+/// Every bundled linear model on its held-out test split (datasets/, written by
+/// scripts/train_models.py): encrypted through HTTP, decrypted, transformed on the client, and
+/// compared with the plain route sample by sample and in accuracy.
+@Suite("Bundled models on real data")
+struct BundledModelTests {
+  struct Case: CustomTestStringConvertible, Sendable {
+    let modelId: String
+    let dataset: String
+    var testDescription: String { modelId }
+  }
+
+  static let cases = [
+    Case(modelId: "breast_cancer_logistic", dataset: "breast_cancer"),
+    Case(modelId: "wine_multiclass", dataset: "wine"),
+  ]
+
+  /// Features and labels of a test split.
+  static func split(_ name: String) throws -> (features: [[Double]], labels: [Int]) {
+    let file = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+      .deletingLastPathComponent().appendingPathComponent("datasets/\(name)/test.csv")
+    let rows = try String(contentsOf: file, encoding: .utf8).split(whereSeparator: \.isNewline).dropFirst()
+    var features: [[Double]] = []
+    var labels: [Int] = []
+    for row in rows {
+      let fields = row.split(separator: ",")
+      features.append(try fields.dropLast().map { try #require(Double(String($0))) })
+      labels.append(try #require(Int(String(fields.last!))))
+    }
+    try #require(!features.isEmpty, "empty test split \(name)")
+    return (features, labels)
+  }
+
+  static func predictedClass(_ outputs: [Double]) -> Int {
+    outputs.count == 1 ? (outputs[0] >= 0.5 ? 1 : 0) : outputs.indices.max { outputs[$0] < outputs[$1] }!
+  }
+
+  @Test("Encrypted predictions equal the plain route's, and so does the accuracy", arguments: cases)
+  func encryptedAgreesWithPlain(testCase: Case) async throws {
+    let (features, labels) = try Self.split(testCase.dataset)
+    let logger = Logger(label: "test")
+    let pool = WorkerPool(threads: 2, queueCapacity: 16)
+    let service = InferenceService(
+      registry: GatewayRouteTests.registry, store: InMemoryJobStore(), pool: pool, logger: logger)
+    let app = Application(
+      router: try GatewayApplication.router(
+        service: service, configuration: GatewayConfiguration(requestsPerSecond: nil), logger: logger))
+    try await app.test(.router) { client in
+      let modelBody = try await client.execute(uri: "/models/\(testCase.modelId)/1.0.0", method: .get) {
+        Data(buffer: $0.body)
+      }
+      let model = try #require(try JSONSerialization.jsonObject(with: modelBody) as? [String: Any])
+      let transform = try #require((model["inference"] as? [String: Any])?["output_transform"] as? String)
+      let session = try ClientSession(model: model)
+      let request = try session.request(samples: features, waitMilliseconds: 10_000)
+      let jobBody = try await client.execute(uri: "/infer", method: .post, body: request) { response in
+        #expect(response.status == .ok, "\(String(buffer: response.body))")
+        return Data(buffer: response.body)
+      }
+      let job = try #require(try JSONSerialization.jsonObject(with: jobBody) as? [String: Any])
+      let scores = try session.decrypt(job: job, sampleCount: features.count)
+      var encryptedCorrect = 0
+      var plainCorrect = 0
+      var maximumError = 0.0
+      for (index, sample) in features.enumerated() {
+        let encrypted = OutputTransform.apply(
+          try #require(ModelDefinition.OutputTransform(rawValue: transform)), to: scores[index])
+        let plainBody = GatewayRouteTests.json(["model_id": testCase.modelId, "version": "1.0.0", "inputs": sample])
+        let plainData = try await client.execute(uri: "/infer/plain", method: .post, body: plainBody) {
+          Data(buffer: $0.body)
+        }
+        let plain = try #require(
+          (try JSONSerialization.jsonObject(with: plainData) as? [String: Any])?["outputs"] as? [Double])
+        maximumError = max(maximumError, zip(plain, encrypted).map { abs($0 - $1) }.max()!)
+        #expect(Self.predictedClass(plain) == Self.predictedClass(encrypted))
+        encryptedCorrect += Self.predictedClass(encrypted) == labels[index] ? 1 : 0
+        plainCorrect += Self.predictedClass(plain) == labels[index] ? 1 : 0
+      }
+      #expect(maximumError < 1e-4, "maximum probability error \(maximumError)")
+      #expect(encryptedCorrect == plainCorrect)
+      // The accuracy the training script reported (docs/models.md).
+      let accuracy = Double(encryptedCorrect) / Double(features.count)
+      #expect(accuracy > 0.9, "accuracy \(accuracy)")
+      print("\(testCase.modelId): encrypted accuracy \(accuracy) = plain, max |Δp| \(maximumError)")
+    }
+    await pool.shutdown()
+  }
+}
