@@ -49,9 +49,7 @@ struct BundledModelTests {
     let pool = WorkerPool(threads: 2, queueCapacity: 16)
     let service = InferenceService(
       registry: GatewayRouteTests.registry, store: InMemoryJobStore(), pool: pool, logger: logger)
-    let app = Application(
-      router: try GatewayApplication.router(
-        service: service, configuration: GatewayConfiguration(requestsPerSecond: nil), logger: logger))
+    let app = try TestGateway.application(service: service)
     try await app.test(.router) { client in
       let modelBody = try await client.execute(uri: "/models/\(testCase.modelId)/1.0.0", method: .get) {
         Data(buffer: $0.body)

@@ -21,8 +21,7 @@ struct GatewayRouteTests {
     let logger = Logger(label: "test")
     let pool = WorkerPool(threads: 2, queueCapacity: 64)
     let service = InferenceService(registry: Self.registry, store: InMemoryJobStore(), pool: pool, logger: logger)
-    let app = Application(
-      router: try GatewayApplication.router(service: service, configuration: configuration, logger: logger))
+    let app = try TestGateway.application(service: service, configuration: configuration)
     try await app.test(.router) { client in try await body(client) }
     await pool.shutdown()
   }

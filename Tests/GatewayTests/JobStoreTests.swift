@@ -104,8 +104,8 @@ struct JobStoreTests {
       let pool = WorkerPool(threads: 1, queueCapacity: 8)
       let service = InferenceService(
         registry: registry, store: try SQLiteJobStore(path: path), pool: pool, logger: logger)
-      let result = try await Application(router: try GatewayApplication.router(service: service, logger: logger))
-        .test(.router) { client in try await body(client) }
+      let result = try await TestGateway.application(service: service).test(.router) { client in try await body(client)
+      }
       await pool.shutdown()
       return result
     }

@@ -1,0 +1,108 @@
+#!/usr/bin/env python3
+"""Export every component schema of schemas/openapi.yaml as a standalone JSON Schema 2020-12 file.
+
+    python3 scripts/export_schemas.py          # rewrite schemas/*.schema.json
+    python3 scripts/export_schemas.py --check  # exit 1 if a file is missing or differs
+
+Each `schemas/<Name>.schema.json` is the OpenAPI component `<Name>` with `$schema` and `$id`
+added and `#/components/schemas/X` references rewritten to `X.schema.json`, so other teams can
+validate messages with any JSON Schema tool. The Swift test suite checks that the files match the
+OpenAPI document (ConformanceTests), so they cannot drift. With `jsonschema` installed, this script
+also validates the examples in docs/api/examples/ (`<Schema>.<case>.json`).
+"""
+
+import argparse
+import glob
+import json
+import os
+import sys
+
+import yaml
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+SCHEMAS = os.path.join(ROOT, "schemas")
+EXAMPLES = os.path.join(ROOT, "docs", "api", "examples")
+BASE_ID = "https://heinfer.example/schemas/"
+
+
+def rewrite(node):
+    if isinstance(node, dict):
+        return {
+            key: (value.replace("#/components/schemas/", "") + ".schema.json"
+                  if key == "$ref" and isinstance(value, str) and value.startswith("#/components/schemas/")
+                  else rewrite(value))
+            for key, value in node.items()
+        }
+    if isinstance(node, list):
+        return [rewrite(item) for item in node]
+    return node
+
+
+def exported(document):
+    version = document["info"]["version"]
+    files = {}
+    for name, schema in document["components"]["schemas"].items():
+        body = {
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "$id": f"{BASE_ID}{name}.schema.json",
+            "title": name,
+            "x-contract-version": version,
+        }
+        body.update(rewrite(schema))
+        files[f"{name}.schema.json"] = json.dumps(body, indent=2, ensure_ascii=False) + "\n"
+    return files
+
+
+def validate_examples(files):
+    try:
+        import jsonschema
+        from referencing import Registry, Resource
+    except ImportError:
+        print("jsonschema not installed: examples not validated")
+        return True
+    registry = Registry().with_resources(
+        (f"{BASE_ID}{name}", Resource.from_contents(json.loads(text))) for name, text in files.items())
+    ok = True
+    for path in sorted(glob.glob(os.path.join(EXAMPLES, "*.json"))):
+        schema_name = os.path.basename(path).split(".")[0]
+        schema = json.loads(files[f"{schema_name}.schema.json"])
+        validator = jsonschema.Draft202012Validator(
+            schema, registry=registry, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
+        with open(path) as handle:
+            errors = list(validator.iter_errors(json.load(handle)))
+        for error in errors:
+            print(f"{os.path.relpath(path, ROOT)}: {error.message}")
+        ok = ok and not errors
+    return ok
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--check", action="store_true")
+    arguments = parser.parse_args()
+    with open(os.path.join(SCHEMAS, "openapi.yaml")) as handle:
+        files = exported(yaml.safe_load(handle))
+    stale = []
+    for name, text in files.items():
+        path = os.path.join(SCHEMAS, name)
+        current = open(path).read() if os.path.exists(path) else None
+        if current != text:
+            stale.append(name)
+            if not arguments.check:
+                with open(path, "w") as handle:
+                    handle.write(text)
+    for path in glob.glob(os.path.join(SCHEMAS, "*.schema.json")):
+        if os.path.basename(path) not in files:
+            stale.append(os.path.basename(path))
+            if not arguments.check:
+                os.remove(path)
+    if arguments.check and stale:
+        print("out of date:", ", ".join(sorted(stale)))
+        sys.exit(1)
+    print(f"{len(files)} schemas {'checked' if arguments.check else 'written'}")
+    if not validate_examples(files):
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
