@@ -7,7 +7,8 @@
 Writes, deterministically (fixed split seed):
   Sources/Gateway/Models/breast_cancer_logistic-1.0.0.json   binary logistic regression, sigmoid on the client
   Sources/Gateway/Models/wine_multiclass-1.0.0.json          3-class linear model, softmax on the client
-  datasets/breast_cancer/test.csv, datasets/wine/test.csv    held-out test splits (standardized features, label)
+  Sources/Gateway/Models/iris_mlp-1.0.0.json                 one hidden layer with a degree-2 activation
+  datasets/{breast_cancer,wine,iris}/test.csv                held-out test splits (standardized features, label)
 and prints the plaintext test accuracy of each model (docs/models.md records it).
 
 Inputs of both models are standardized features: (x - mean) / std with the training split's mean
@@ -20,7 +21,7 @@ import json
 import os
 
 import numpy as np
-from sklearn.datasets import load_breast_cancer, load_wine
+from sklearn.datasets import load_breast_cancer, load_iris, load_wine
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 
@@ -115,6 +116,93 @@ def main():
         handle.write("\n")
     path = write_split("wine", x_test, y_test)
     print(f"wine_multiclass: test accuracy {accuracy:.4f} ({len(y_test)} samples) -> {os.path.relpath(path, ROOT)}")
+
+    write_iris()
+
+
+# The hidden activation of iris_mlp, lowest degree first: a(z) = 0.25 + 0.5 z + 0.125 z^2.
+ACTIVATION = [0.25, 0.5, 0.125]
+
+
+def train_mlp(x, y, hidden, classes, epochs=4000, rate=0.05, seed=SEED):
+    """Full-batch Adam on softmax cross-entropy for scores = W2 a(W1 x + b1) + b2 (numpy only)."""
+    rng = np.random.default_rng(seed)
+    params = {
+        "W1": rng.normal(0, 0.5, (hidden, x.shape[1])), "b1": np.zeros(hidden),
+        "W2": rng.normal(0, 0.5, (classes, hidden)), "b2": np.zeros(classes),
+    }
+    moments = {k: (np.zeros_like(v), np.zeros_like(v)) for k, v in params.items()}
+    onehot = np.eye(classes)[y]
+    c0, c1, c2 = ACTIVATION
+    for step in range(1, epochs + 1):
+        z = x @ params["W1"].T + params["b1"]
+        a = c0 + c1 * z + c2 * z * z
+        scores = a @ params["W2"].T + params["b2"]
+        scores -= scores.max(axis=1, keepdims=True)
+        p = np.exp(scores)
+        p /= p.sum(axis=1, keepdims=True)
+        g_scores = (p - onehot) / len(x)
+        g_w2 = g_scores.T @ a + 1e-3 * params["W2"]
+        g_b2 = g_scores.sum(axis=0)
+        g_a = g_scores @ params["W2"]
+        g_z = g_a * (c1 + 2 * c2 * z)
+        g_w1 = g_z.T @ x + 1e-3 * params["W1"]
+        g_b1 = g_z.sum(axis=0)
+        for name, grad in (("W1", g_w1), ("b1", g_b1), ("W2", g_w2), ("b2", g_b2)):
+            m, v = moments[name]
+            m = 0.9 * m + 0.1 * grad
+            v = 0.999 * v + 0.001 * grad * grad
+            moments[name] = (m, v)
+            params[name] -= rate * (m / (1 - 0.9**step)) / (np.sqrt(v / (1 - 0.999**step)) + 1e-8)
+    return params
+
+
+def mlp_predict(params, x):
+    c0, c1, c2 = ACTIVATION
+    z = x @ params["W1"].T + params["b1"]
+    return ((c0 + c1 * z + c2 * z * z) @ params["W2"].T + params["b2"]).argmax(axis=1)
+
+
+def write_iris():
+    data = load_iris()
+    x_train, x_test, y_train, y_test = train_test_split(
+        data.data, data.target, test_size=0.3, random_state=SEED, stratify=data.target)
+    x_train, x_test, mean, std = standardize(x_train, x_test)
+    assert np.abs(x_test).max() <= 4, "standardized test inputs exceed input_bound"
+    params = train_mlp(x_train, y_train, hidden=4, classes=3)
+    accuracy = float((mlp_predict(params, x_test) == y_test).mean())
+    description = (
+        "A one-hidden-layer network on the UCI iris data (scikit-learn's copy, 150 samples, 4 features, 3 species): "
+        "4 hidden units with the activation 0.25 + 0.5·z + 0.125·z², 3 class scores; the client applies softmax. "
+        f"Inputs: standardized features with the training split's statistics: mean = {[round(m, 6) for m in mean]}, "
+        f"std = {[round(s, 6) for s in std]}. Evaluated in slots with rotations and one ciphertext multiplication "
+        f"(needs registered evaluation keys). Plaintext test accuracy {accuracy:.4f} on {len(y_test)} held-out samples.")
+    model = {
+        "model_id": "iris_mlp",
+        "version": "1.0.0",
+        "description": description,
+        "kind": "mlp",
+        "hidden_weights": [[float(w) for w in row] for row in params["W1"]],
+        "hidden_bias": [float(b) for b in params["b1"]],
+        "weights": [[float(w) for w in row] for row in params["W2"]],
+        "bias": [float(b) for b in params["b2"]],
+        "activation": {"name": "polynomial_degree2_v1", "coefficients": ACTIVATION},
+        "output_transform": "softmax",
+        "encryption": {
+            "poly_modulus_degree": 8192,
+            "coeff_modulus_bits": [50, 35, 35, 35],
+            "special_modulus_bits": [50],
+            "input_scale": 2.0**35,
+            "result_dropped_bits": 2,
+        },
+        "max_batch_size": 4096,
+        "input_bound": 4.0,
+    }
+    with open(os.path.join(MODELS, "iris_mlp-1.0.0.json"), "w") as handle:
+        json.dump(model, handle, indent=2)
+        handle.write("\n")
+    path = write_split("iris", x_test, y_test)
+    print(f"iris_mlp: test accuracy {accuracy:.4f} ({len(y_test)} samples) -> {os.path.relpath(path, ROOT)}")
 
 
 if __name__ == "__main__":

@@ -293,7 +293,7 @@ struct GatewayRouteTests {
       let foreign = try ClientSession(
         parameters: ParameterDescription(
           degree: 2048, ciphertextPrimeBits: [50], specialPrimeBits: [], defaultScale: 0x1p23),
-        layout: session.layout)
+        layout: session.layout, inputDimension: 8)
       let cases: [(String, [String: Any], HTTPResponse.Status, String)] = [
         ("api version", ["api_version": "7.0.0"], .badRequest, "UNSUPPORTED_API_VERSION"),
         ("unknown model", ["model_id": "nobody"], .notFound, "UNKNOWN_MODEL"),
@@ -343,99 +343,6 @@ struct GatewayRouteTests {
   }
 }
 
-/// The client side, done with the CKKS library directly: parameters from the model metadata,
-/// a secret key, coefficient encoding per the declared layout, seeded encryption, decryption.
-struct ClientSession {
-  var modelId = "logistic_v1"
-  var version = "1.0.0"
-  let parameters: CKKSParameters
-  let layout: CoefficientLinearLayout
-  let declaredFingerprint: String
-  let inputScale: Double
-  let resultScale: Double
-  let secretKey: SecretKey
-
-  init(model: [String: Any]) throws {
-    let encryption = try #require(model["encryption_parameters"] as? [String: Any])
-    let layout = try #require(model["encrypted_layout"] as? [String: Any])
-    let inference = try #require(model["inference"] as? [String: Any])
-    let description = ParameterDescription(
-      degree: try #require(encryption["poly_modulus_degree"] as? Int),
-      ciphertextPrimeBits: try #require(encryption["coeff_modulus_bits"] as? [Int]),
-      specialPrimeBits: try #require(encryption["special_modulus_bits"] as? [Int]),
-      defaultScale: try #require(layout["input_scale"] as? Double))
-    try self.init(
-      parameters: description,
-      layout: CoefficientLinearLayout(
-        degree: description.degree, inputDimension: try #require(inference["input_dimension"] as? Int),
-        outputDimension: try #require(inference["output_dimension"] as? Int)),
-      fingerprint: try #require(encryption["parameter_fingerprint"] as? String),
-      resultScale: try #require(layout["result_scale"] as? Double))
-    modelId = try #require(model["model_id"] as? String)
-    version = try #require(model["version"] as? String)
-  }
-
-  init(
-    parameters description: ParameterDescription, layout: CoefficientLinearLayout, fingerprint: String = "",
-    resultScale: Double = 0x1p48
-  ) throws {
-    parameters = try CKKSParameters(description)
-    self.layout = layout
-    declaredFingerprint = fingerprint
-    inputScale = description.defaultScale
-    self.resultScale = resultScale
-    secretKey = KeyGenerator.secretKey(parameters: parameters)
-  }
-
-  /// One seeded ciphertext holding `samples`, base64.
-  func payload(samples: [[Double]]) throws -> String {
-    var padded = samples
-    for i in padded.indices where padded[i].count < layout.inputDimension {
-      padded[i] += [Double](repeating: 0, count: layout.inputDimension - padded[i].count)
-    }
-    let encoder = CKKSEncoder(parameters: parameters)
-    let plaintext = try encoder.encodeCoefficients(layout.inputCoefficients(padded), scale: inputScale, level: 0)
-    let ciphertext = try Encryptor(secretKey: secretKey).encrypt(plaintext)
-    return Data(ciphertext.serialized(parameters: parameters)).base64EncodedString()
-  }
-
-  /// The `POST /infer` body for `samples`.
-  func request(samples: [[Double]], waitMilliseconds: Int? = nil) throws -> ByteBuffer {
-    let perCiphertext = layout.samplesPerCiphertext
-    let inputs = try stride(from: 0, to: samples.count, by: perCiphertext).map { start in
-      [
-        "encoding": "base64", "format": "heinfer-ckks-v1",
-        "payload": try payload(samples: Array(samples[start..<min(start + perCiphertext, samples.count)])),
-      ]
-    }
-    var object: [String: Any] = [
-      "api_version": ContractVersion.current, "model_id": modelId, "version": version,
-      "batch_size": samples.count, "inputs": inputs,
-    ]
-    if let waitMilliseconds { object["wait_ms"] = waitMilliseconds }
-    return ByteBuffer(data: try JSONSerialization.data(withJSONObject: object))
-  }
-
-  /// Decrypts a completed job's outputs into `sampleCount` score vectors.
-  func decrypt(job: [String: Any], sampleCount: Int) throws -> [[Double]] {
-    let result = try #require(job["result"] as? [String: Any])
-    let outputs = try #require(result["outputs"] as? [[String: Any]])
-    let encoder = CKKSEncoder(parameters: parameters)
-    let decryptor = Decryptor(secretKey: secretKey)
-    var scores: [[Double]] = []
-    for output in outputs {
-      let text = try #require(output["payload"] as? String)
-      let bytes = try #require(Data(base64Encoded: text))
-      let ciphertext = try Ciphertext(deserializing: Array(bytes), parameters: parameters)
-      #expect(ciphertext.scale == resultScale)
-      let coefficients = encoder.decodeCoefficients(try decryptor.decrypt(ciphertext))
-      let count = min(layout.samplesPerCiphertext, sampleCount - scores.count)
-      scores += layout.scores(fromCoefficients: coefficients, count: count)
-    }
-    return scores
-  }
-}
-
 @Suite("Contract")
 struct ContractTests {
   @Test("The server's contract version is the document's info.version")
@@ -450,9 +357,9 @@ struct ContractTests {
   @Test("API versions: same major (and minor before 1.0.0) accepted, others refused")
   func compatibility() {
     #expect(ContractVersion.isCompatible(ContractVersion.current))
-    #expect(ContractVersion.isCompatible("0.2.7"))
-    #expect(!ContractVersion.isCompatible("0.1.0"))
-    #expect(!ContractVersion.isCompatible("0.3.0"))
+    #expect(ContractVersion.isCompatible("0.3.7"))
+    #expect(!ContractVersion.isCompatible("0.2.0"))
+    #expect(!ContractVersion.isCompatible("0.4.0"))
     #expect(!ContractVersion.isCompatible("1.1.0"))
     #expect(!ContractVersion.isCompatible("0.1"))
     #expect(!ContractVersion.isCompatible("x.y.z"))

@@ -73,13 +73,22 @@ extension KeyGenerator {
     using generator: SecureRandomGenerator = SecureRandomGenerator()
   ) throws(EvaluationError) -> GaloisKeys {
     let parameters = secretKey.parameters
-    guard let switcher = parameters.keySwitcher else { throw .keySwitchingUnavailable }
     var elements: [GaloisElement] = []
     for steps in rotationSteps {
       guard abs(steps) < parameters.slotCount else { throw .invalidRotation(steps) }
       elements.append(GaloisElement.rotation(by: steps, degree: parameters.degree))
     }
     if conjugation { elements.append(GaloisElement.conjugation(degree: parameters.degree)) }
+    return try galoisKeys(secretKey: secretKey, elements: elements, using: generator)
+  }
+
+  /// Galois keys for the given Galois elements (e.g. the `galois_elements` a model declares).
+  /// - Throws: ``EvaluationError/keySwitchingUnavailable`` without special primes.
+  public static func galoisKeys(
+    secretKey: SecretKey, elements: [GaloisElement], using generator: SecureRandomGenerator = SecureRandomGenerator()
+  ) throws(EvaluationError) -> GaloisKeys {
+    guard let switcher = secretKey.parameters.keySwitcher else { throw .keySwitchingUnavailable }
+    precondition(elements.allSatisfy { $0.degree == secretKey.parameters.degree }, "elements of another ring degree")
     var keys: [Int: KeySwitchingKey] = [:]
     for element in elements where keys[element.value] == nil && element.value != 1 {
       let rotated = secretKey.polynomial.applyingGalois(element)
@@ -252,6 +261,19 @@ public struct Evaluator: Sendable {
     for i in 0..<result.size { try! result.polynomials[i].divideAndRoundByLastModulus() }
     result.scale = a.scale / last
     result.seed = nil
+    return result
+  }
+
+  /// Sets the recorded scale to `target` when it differs only by floating-point rounding
+  /// (relative difference below 2^-40), so that values computed along different paths with the
+  /// same exact scale can be added. The ciphertext itself is unchanged.
+  /// - Throws: ``EvaluationError/scaleMismatch(_:_:)`` when the scales really differ.
+  public func snapScale(_ a: Ciphertext, to target: Double) throws(EvaluationError) -> Ciphertext {
+    guard target.isFinite, target > 0, abs(a.scale / target - 1) < 0x1p-40 else {
+      throw .scaleMismatch(a.scale, target)
+    }
+    var result = a
+    result.scale = target
     return result
   }
 

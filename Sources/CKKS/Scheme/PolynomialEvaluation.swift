@@ -76,15 +76,7 @@ extension Evaluator {
         relinearizationKey: relinearizationKey)
       product = try relinearize(multiply(factor, base), key: key)
     }
-    return try dropLevel(snapped(rescale(product), to: target), to: level)
-  }
-
-  /// Sets the scale to `target` when it differs only by floating-point rounding (relative < 2^-40).
-  private func snapped(_ a: Ciphertext, to target: Double) throws -> Ciphertext {
-    guard abs(a.scale / target - 1) < 0x1p-40 else { throw EvaluationError.scaleMismatch(a.scale, target) }
-    var result = a
-    result.scale = target
-    return result
+    return try dropLevel(snapScale(rescale(product), to: target), to: level)
   }
 }
 

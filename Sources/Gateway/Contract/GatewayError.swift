@@ -10,6 +10,10 @@ public enum ErrorCode: String, Sendable, CaseIterable {
   case invalidBatchSize = "INVALID_BATCH_SIZE"
   case invalidInput = "INVALID_INPUT"
   case invalidCiphertext = "INVALID_CIPHERTEXT"
+  case invalidEvaluationKeys = "INVALID_EVALUATION_KEYS"
+  case missingEvaluationKeys = "MISSING_EVALUATION_KEYS"
+  case keyNotFound = "KEY_NOT_FOUND"
+  case keyQuotaExceeded = "KEY_QUOTA_EXCEEDED"
   case cryptoPolicyViolation = "CRYPTO_POLICY_VIOLATION"
   case jobNotFound = "JOB_NOT_FOUND"
   case jobFailed = "JOB_FAILED"
@@ -23,8 +27,11 @@ public enum ErrorCode: String, Sendable, CaseIterable {
     case .unauthorized: 401
     case .payloadTooLarge: 413
     case .rateLimited: 429
-    case .unknownModel, .jobNotFound: 404
-    case .invalidBatchSize, .invalidInput, .invalidCiphertext, .cryptoPolicyViolation, .jobFailed: 422
+    case .unknownModel, .jobNotFound, .keyNotFound: 404
+    case .missingEvaluationKeys, .keyQuotaExceeded: 409
+    case .invalidBatchSize, .invalidInput, .invalidCiphertext, .invalidEvaluationKeys, .cryptoPolicyViolation,
+      .jobFailed:
+      422
     case .unavailable: 503
     case .internal: 500
     }
@@ -48,7 +55,7 @@ public struct GatewayError: Error, Sendable, Equatable {
 /// The contract's version, sent as `api_version` and checked against clients' `api_version`.
 public enum ContractVersion {
   /// This server's contract version (equals `info.version` of schemas/openapi.yaml; a test checks).
-  public static let current = "0.2.0"
+  public static let current = "0.3.0"
 
   /// Whether a client built against `version` can talk to this server: same major version, and
   /// before 1.0.0 the same minor version too.

@@ -11,13 +11,19 @@ public struct EncryptedRequest: Sendable {
   public var batchSize: Int
   /// Serialized ciphertexts.
   public var inputs: [[UInt8]]
+  /// A registered evaluation key set, for models that need one.
+  public var evaluationKeyId: String?
 
-  public init(apiVersion: String?, modelId: String, version: String, batchSize: Int, inputs: [[UInt8]]) {
+  public init(
+    apiVersion: String?, modelId: String, version: String, batchSize: Int, inputs: [[UInt8]],
+    evaluationKeyId: String? = nil
+  ) {
     self.apiVersion = apiVersion
     self.modelId = modelId
     self.version = version
     self.batchSize = batchSize
     self.inputs = inputs
+    self.evaluationKeyId = evaluationKeyId
   }
 }
 
@@ -25,6 +31,7 @@ public struct EncryptedRequest: Sendable {
 public final class InferenceService: Sendable {
   public let registry: ModelRegistry
   public let store: any JobStore
+  public let keys: EvaluationKeyStore
   let pool: WorkerPool
   let logger: Logger
   public let metrics: GatewayMetrics
@@ -46,10 +53,11 @@ public final class InferenceService: Sendable {
 
   public init(
     registry: ModelRegistry, store: any JobStore, pool: WorkerPool, logger: Logger,
-    metrics: GatewayMetrics = GatewayMetrics()
+    metrics: GatewayMetrics = GatewayMetrics(), keys: EvaluationKeyStore = EvaluationKeyStore()
   ) {
     self.registry = registry
     self.store = store
+    self.keys = keys
     self.pool = pool
     self.logger = logger
     self.metrics = metrics
@@ -79,7 +87,9 @@ public final class InferenceService: Sendable {
   }
 
   /// Checks the whole request and loads its ciphertexts; nothing is evaluated before this passes.
-  func validate(_ request: EncryptedRequest) throws(GatewayError) -> (CompiledModel, [Ciphertext]) {
+  func validate(_ request: EncryptedRequest, tenant: String) throws(GatewayError) -> (
+    CompiledModel, [Ciphertext], EvaluationKeySet?
+  ) {
     try checkAPIVersion(request.apiVersion)
     let model = try model(id: request.modelId, version: request.version)
     let maximum = model.definition.maxBatchSize
@@ -88,11 +98,11 @@ public final class InferenceService: Sendable {
         .invalidBatchSize, "batch_size \(request.batchSize) is outside 1…\(maximum)",
         details: ["max_batch_size": String(maximum)])
     }
-    let expected = model.layout.ciphertextCount(batchSize: request.batchSize)
+    let expected = model.ciphertextCount(batchSize: request.batchSize)
     guard request.inputs.count == expected else {
       throw GatewayError(
         .invalidBatchSize,
-        "batch_size \(request.batchSize) needs \(expected) input ciphertexts of \(model.layout.samplesPerCiphertext) "
+        "batch_size \(request.batchSize) needs \(expected) input ciphertexts of \(model.samplesPerCiphertext) "
           + "samples, got \(request.inputs.count)",
         details: ["expected_inputs": String(expected)])
     }
@@ -110,9 +120,10 @@ public final class InferenceService: Sendable {
         throw GatewayError(
           .invalidCiphertext, "inputs[\(index)] is not a valid ciphertext: \(error)", details: ["index": String(index)])
       }
-      guard ciphertext.level == 0 else {
+      let inputLevel = model.program.inputLevel
+      guard ciphertext.level == inputLevel else {
         throw GatewayError(
-          .invalidCiphertext, "inputs[\(index)] is at level \(ciphertext.level); this model takes level 0",
+          .invalidCiphertext, "inputs[\(index)] is at level \(ciphertext.level); this model takes level \(inputLevel)",
           details: ["index": String(index)])
       }
       guard ciphertext.size == 2 else {
@@ -129,16 +140,85 @@ public final class InferenceService: Sendable {
       }
       ciphertexts.append(ciphertext)
     }
-    return (model, ciphertexts)
+    return (model, ciphertexts, try evaluationKeys(for: model, id: request.evaluationKeyId, tenant: tenant))
+  }
+
+  /// The registered key set a model needs (nil when it needs none), or `MISSING_EVALUATION_KEYS`.
+  func evaluationKeys(for model: CompiledModel, id: String?, tenant: String) throws(GatewayError)
+    -> EvaluationKeySet?
+  {
+    let program = model.program
+    guard program.needsRelinearizationKey || !program.requiredGaloisElements.isEmpty else { return nil }
+    func missing(_ message: String) -> GatewayError {
+      GatewayError(
+        .missingEvaluationKeys, message + "; register them with POST /keys and send evaluation_key_id",
+        details: ["galois_elements": program.requiredGaloisElements.map(String.init).joined(separator: ",")])
+    }
+    guard let id else { throw missing("model \(model.modelId) needs evaluation keys") }
+    guard let set = keys.set(id: id, tenant: tenant) else { throw missing("no live key set \(id)") }
+    guard set.modelId == model.modelId, set.version == model.version else {
+      throw missing("key set \(id) was registered for \(set.modelId) \(set.version)")
+    }
+    return set
+  }
+
+  /// Registers evaluation keys for a model after checking them against its parameters and needs.
+  public func registerKeys(
+    apiVersion: String?, modelId: String, version: String, relinearizationKey: [UInt8]?, galoisKeys: [UInt8]?,
+    tenant: String
+  ) throws(GatewayError) -> EvaluationKeySet {
+    try checkAPIVersion(apiVersion)
+    let model = try model(id: modelId, version: version)
+    let parameters = model.parameters
+    func invalid(_ what: String, _ error: SerializationError) -> GatewayError {
+      if case .unknownFingerprint = error {
+        return GatewayError(
+          .cryptoPolicyViolation, "\(what) was made with other encryption parameters than model \(modelId) \(version)")
+      }
+      return GatewayError(.invalidEvaluationKeys, "\(what) is not valid: \(error)")
+    }
+    var relinearization: RelinearizationKey?
+    if let bytes = relinearizationKey {
+      do { relinearization = try RelinearizationKey(deserializing: bytes, parameters: parameters) } catch {
+        throw invalid("relinearization_key", error)
+      }
+    }
+    var galois: GaloisKeys?
+    if let bytes = galoisKeys {
+      do { galois = try GaloisKeys(deserializing: bytes, parameters: parameters) } catch {
+        throw invalid("galois_keys", error)
+      }
+    }
+    let program = model.program
+    if program.needsRelinearizationKey, relinearization == nil {
+      throw GatewayError(.invalidEvaluationKeys, "model \(modelId) needs a relinearization key")
+    }
+    let missing = program.requiredGaloisElements.filter { galois?.keys[$0] == nil }
+    guard missing.isEmpty else {
+      throw GatewayError(
+        .invalidEvaluationKeys, "model \(modelId) needs Galois keys for elements \(missing)",
+        details: ["galois_elements": program.requiredGaloisElements.map(String.init).joined(separator: ",")])
+    }
+    return try keys.insert(
+      tenant: tenant, modelId: modelId, version: version, relinearizationKey: relinearization, galoisKeys: galois,
+      sizeBytes: (relinearizationKey?.count ?? 0) + (galoisKeys?.count ?? 0))
   }
 
   // MARK: Execution
 
-  /// Evaluates one ciphertext: one plaintext multiplication and one addition, then the
-  /// decryption-only shrink.
-  static func evaluate(_ model: CompiledModel, _ ciphertext: Ciphertext) throws -> [UInt8] {
-    let product = try model.evaluator.multiply(ciphertext, model.weightPlaintext)
-    let scored = try model.evaluator.add(product, model.biasPlaintext)
+  /// Evaluates one ciphertext with the model's program, then applies the decryption-only shrink.
+  static func evaluate(_ model: CompiledModel, _ ciphertext: Ciphertext, keys: EvaluationKeySet?) throws -> [UInt8] {
+    let scored: Ciphertext
+    switch model.program {
+    case .coefficientLinear(let program):
+      scored = try program.evaluate(ciphertext, evaluator: model.evaluator)
+    case .slotMLP(let program):
+      guard let relinearization = keys?.relinearizationKey, let galois = keys?.galoisKeys else {
+        throw GatewayError(.missingEvaluationKeys, "evaluation keys vanished")
+      }
+      scored = try program.evaluate(
+        ciphertext, evaluator: model.evaluator, relinearizationKey: relinearization, galoisKeys: galois)
+    }
     return try scored.serializedForDecryption(
       parameters: model.parameters, droppedLowBits: model.definition.encryption.resultDroppedBits)
   }
@@ -149,7 +229,7 @@ public final class InferenceService: Sendable {
   {
     try checkAPIVersion(apiVersion)
     let model = try model(id: modelId, version: version)
-    let d = model.layout.inputDimension
+    let d = model.inputDimension
     guard inputs.count == d else {
       throw GatewayError(
         .invalidInput, "model \(modelId) takes \(d) inputs, got \(inputs.count)",
@@ -166,9 +246,9 @@ public final class InferenceService: Sendable {
   /// Validates, queues the job and returns it (status `queued`).
   /// - Throws: a validation ``GatewayError``, or `UNAVAILABLE` when the queue is full.
   public func submit(_ request: EncryptedRequest, tenant: String) async throws(GatewayError) -> JobRecord {
-    let (model, ciphertexts) = try validate(request)
+    let (model, ciphertexts, keySet) = try validate(request, tenant: tenant)
     let job = JobRecord(
-      id: JobIdentifier.random(), tenant: tenant, modelId: model.modelId, version: model.version,
+      id: RandomIdentifier.make(), tenant: tenant, modelId: model.modelId, version: model.version,
       batchSize: request.batchSize, now: Date())
     do {
       try await store.insert(job)
@@ -180,7 +260,7 @@ public final class InferenceService: Sendable {
       let started = ContinuousClock.now
       var finished = job
       do {
-        finished.outputs = try ciphertexts.map { Data(try InferenceService.evaluate(model, $0)) }
+        finished.outputs = try ciphertexts.map { Data(try InferenceService.evaluate(model, $0, keys: keySet)) }
         finished.status = .completed
         finished.processedBatchSize = request.batchSize
       } catch {
@@ -266,9 +346,9 @@ public final class InferenceService: Sendable {
   }
 }
 
-/// Job identifiers: 128 bits from the operating system's CSPRNG, lowercase hex.
-enum JobIdentifier {
-  static func random() -> String {
+/// Job and key identifiers: 128 bits from the operating system's CSPRNG, lowercase hex.
+enum RandomIdentifier {
+  static func make() -> String {
     var generator = SystemRandomNumberGenerator()
     return (0..<2).map { _ in
       let hex = String(generator.next() as UInt64, radix: 16)

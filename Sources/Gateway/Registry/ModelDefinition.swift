@@ -12,13 +12,17 @@ public struct ModelDefinition: Codable, Sendable, Equatable {
   public var description: String
   /// What the model computes on the server.
   public var kind: Kind
-  /// `output_dimension × input_dimension` weights of the linear part.
+  /// `mlp` only: `hidden × input_dimension` weights of the hidden layer.
+  public var hiddenWeights: [[Double]]?
+  /// `mlp` only: `hidden` biases of the hidden layer.
+  public var hiddenBias: [Double]?
+  /// `output_dimension × (input_dimension or hidden)` weights of the (output) linear layer.
   public var weights: [[Double]]
   /// `output_dimension` biases.
   public var bias: [Double]
-  /// Polynomial applied to every score on the server, lowest degree first (`[c0, c1, …]`).
-  /// A linear model accepts degree ≤ 1 (it is folded into the weights), e.g. the reference
-  /// gateway's `polynomial_sigmoid_v1` with coefficients `[0.5, 0.197, 0.0]`.
+  /// Polynomial, lowest degree first (`[c0, c1, …]`). `linear`: applied to every score, degree
+  /// ≤ 1 (folded into the weights), e.g. the reference gateway's `polynomial_sigmoid_v1` with
+  /// coefficients `[0.5, 0.197, 0.0]`. `mlp`: the hidden layer's activation, degree ≤ 2.
   public var activation: Activation?
   /// The exact step the client applies after decryption.
   public var outputTransform: OutputTransform
@@ -31,6 +35,9 @@ public struct ModelDefinition: Codable, Sendable, Equatable {
   public enum Kind: String, Codable, Sendable {
     /// Scores = weights · x + bias, evaluated as coefficient-encoded dot products.
     case linear
+    /// Scores = weights · a(hidden_weights · x + hidden_bias) + bias with a polynomial a of
+    /// degree ≤ 2, evaluated in slots with rotations and one ciphertext multiplication.
+    case mlp
   }
 
   public enum OutputTransform: String, Codable, Sendable, CaseIterable {
@@ -51,15 +58,19 @@ public struct ModelDefinition: Codable, Sendable, Equatable {
     public var specialModulusBits: [Int]
     /// Scale of the client's input encoding, Δx.
     public var inputScale: Double
-    /// Scale of the server's weight encoding, Δw; results come back at Δx·Δw.
-    public var weightScale: Double
+    /// `linear`: scale of the server's weight encoding, Δw; results come back at Δx·Δw.
+    /// (`mlp` encodes weights at the prime each layer rescales away and needs none.)
+    public var weightScale: Double?
     /// Low bits dropped from result coefficients (the decryption-only shrink).
     public var resultDroppedBits: Int
   }
 
   enum CodingKeys: String, CodingKey, CaseIterable {
     case modelId = "model_id"
-    case version, description, kind, weights, bias, activation
+    case version, description, kind
+    case hiddenWeights = "hidden_weights"
+    case hiddenBias = "hidden_bias"
+    case weights, bias, activation
     case outputTransform = "output_transform"
     case encryption
     case maxBatchSize = "max_batch_size"

@@ -1,29 +1,111 @@
 public import CKKS
 public import Foundation
 
-/// A validated model ready to serve: its CKKS parameters, layout and precomputed plaintexts.
+/// A validated model ready to serve: its CKKS parameters and its compiled encrypted program.
 public struct CompiledModel: Sendable {
   public let definition: ModelDefinition
   public let parameters: CKKSParameters
-  public let layout: CoefficientLinearLayout
-  /// Weights and biases with the (affine) activation folded in: scores = weights·x + bias.
-  public let foldedWeights: [[Double]]
-  public let foldedBias: [Double]
-  /// W(X) at the weight scale and the biases at the result scale, level 0, evaluation form.
-  let weightPlaintext: Plaintext
-  let biasPlaintext: Plaintext
+  public let program: ModelProgram
   let evaluator: Evaluator
 
   public var modelId: String { definition.modelId }
   public var version: String { definition.version }
-  /// Scale of decrypted results: Δx·Δw.
-  public var resultScale: Double { definition.encryption.inputScale * definition.encryption.weightScale }
+  public var inputDimension: Int { program.inputDimension }
+  public var outputDimension: Int { program.outputDimension }
+  /// Samples one input ciphertext holds.
+  public var samplesPerCiphertext: Int { program.samplesPerCiphertext }
+  /// Ciphertexts needed for `batchSize` samples.
+  public func ciphertextCount(batchSize: Int) -> Int {
+    (batchSize + samplesPerCiphertext - 1) / samplesPerCiphertext
+  }
 
-  /// Plaintext scores of one sample (before the output transform).
-  public func plainScores(_ sample: [Double]) -> [Double] {
-    zip(foldedWeights, foldedBias).map { row, bias in
-      zip(row, sample).reduce(bias) { $0 + $1.0 * $1.1 }
+  /// Plaintext scores of one sample (before the output transform), in float64.
+  public func plainScores(_ sample: [Double]) -> [Double] { program.plainScores(sample) }
+}
+
+/// What the server evaluates for a model, by kind.
+public enum ModelProgram: Sendable {
+  case coefficientLinear(CoefficientLinearProgram)
+  case slotMLP(SlotMLPProgram)
+
+  var inputDimension: Int {
+    switch self {
+    case .coefficientLinear(let program): program.layout.inputDimension
+    case .slotMLP(let program): program.layout.inputDimension
     }
+  }
+
+  var outputDimension: Int {
+    switch self {
+    case .coefficientLinear(let program): program.layout.outputDimension
+    case .slotMLP(let program): program.layout.outputDimension
+    }
+  }
+
+  var samplesPerCiphertext: Int {
+    switch self {
+    case .coefficientLinear(let program): program.layout.samplesPerCiphertext
+    case .slotMLP(let program): program.layout.samplesPerCiphertext
+    }
+  }
+
+  /// Level of input ciphertexts.
+  public var inputLevel: Int {
+    switch self {
+    case .coefficientLinear: 0
+    case .slotMLP(let program): program.inputLevel
+    }
+  }
+
+  /// Scale of decrypted results.
+  public var resultScale: Double {
+    switch self {
+    case .coefficientLinear(let program): program.resultScale
+    case .slotMLP(let program): program.resultScale
+    }
+  }
+
+  /// Whether evaluation needs a relinearization key.
+  public var needsRelinearizationKey: Bool {
+    if case .slotMLP = self { return true }
+    return false
+  }
+
+  /// Galois elements whose keys evaluation needs.
+  public var requiredGaloisElements: [Int] {
+    switch self {
+    case .coefficientLinear: []
+    case .slotMLP(let program): program.galoisElements
+    }
+  }
+
+  func plainScores(_ sample: [Double]) -> [Double] {
+    switch self {
+    case .coefficientLinear(let program): program.plainScores(sample)
+    case .slotMLP(let program): program.plainScores(sample)
+    }
+  }
+}
+
+/// A linear model as coefficient-encoded dot products (``CoefficientLinearLayout``).
+public struct CoefficientLinearProgram: Sendable {
+  public let layout: CoefficientLinearLayout
+  /// Weights and biases with the (affine) activation folded in: scores = weights·x + bias.
+  public let foldedWeights: [[Double]]
+  public let foldedBias: [Double]
+  /// Δx·Δw.
+  public let resultScale: Double
+  /// W(X) at the weight scale and the biases at the result scale, level 0, evaluation form.
+  let weightPlaintext: Plaintext
+  let biasPlaintext: Plaintext
+
+  func plainScores(_ sample: [Double]) -> [Double] {
+    zip(foldedWeights, foldedBias).map { row, bias in zip(row, sample).reduce(bias) { $0 + $1.0 * $1.1 } }
+  }
+
+  /// One plaintext multiplication and one addition.
+  func evaluate(_ ciphertext: Ciphertext, evaluator: Evaluator) throws -> Ciphertext {
+    try evaluator.add(evaluator.multiply(ciphertext, weightPlaintext), biasPlaintext)
   }
 }
 
@@ -121,17 +203,85 @@ public struct ModelRegistry: Sendable {
     guard isValidVersion(model.version) else {
       throw fail("version must be a semantic version MAJOR.MINOR.PATCH")
     }
-    // Dimensions.
-    let k = model.weights.count
-    guard k >= 1 else { throw fail("weights must have at least one row (one per output)") }
-    let d = model.weights[0].count
-    guard d >= 1 else { throw fail("weights rows must not be empty") }
-    guard model.weights.allSatisfy({ $0.count == d }) else { throw fail("every weights row must have \(d) entries") }
-    guard model.bias.count == k else { throw fail("bias must have \(k) entries, one per weights row") }
-    guard (model.weights.joined() + model.bias).allSatisfy(\.isFinite) else {
-      throw fail("weights and bias must be finite numbers")
+    let (k, _) = try checkMatrix(model.weights, bias: model.bias, name: "weights", biasName: "bias")
+    switch model.outputTransform {
+    case .sigmoid where k != 1: throw fail("output_transform sigmoid needs exactly one output")
+    case .softmax where k < 2: throw fail("output_transform softmax needs at least two outputs")
+    default: break
     }
-    // Activation: a linear model folds an affine activation into its weights.
+    guard model.maxBatchSize >= 1 else { throw fail("max_batch_size must be at least 1") }
+    guard model.inputBound.isFinite, model.inputBound > 0 else { throw fail("input_bound must be positive") }
+    let encryption = model.encryption
+    guard encryption.inputScale.isFinite, encryption.inputScale > 1 else {
+      throw fail("input_scale must be finite and greater than 1")
+    }
+    let parameters: CKKSParameters
+    do {
+      parameters = try CKKSParameters(
+        ParameterDescription(
+          degree: encryption.polyModulusDegree, ciphertextPrimeBits: encryption.coeffModulusBits,
+          specialPrimeBits: encryption.specialModulusBits, defaultScale: encryption.inputScale))
+    } catch {
+      throw fail("encryption parameters refused: \(error)")
+    }
+    let program: ModelProgram
+    switch model.kind {
+    case .linear:
+      guard model.hiddenWeights == nil, model.hiddenBias == nil else {
+        throw fail("hidden_weights and hidden_bias belong to kind mlp")
+      }
+      program = .coefficientLinear(try compileLinear(model, parameters: parameters))
+    case .mlp:
+      program = .slotMLP(try SlotMLPProgram(model, parameters: parameters))
+    }
+    guard
+      (model.maxBatchSize + program.samplesPerCiphertext - 1) / program.samplesPerCiphertext
+        <= maximumInputCiphertexts
+    else {
+      throw fail(
+        "max_batch_size \(model.maxBatchSize) needs more than \(maximumInputCiphertexts) ciphertexts of "
+          + "\(program.samplesPerCiphertext) samples")
+    }
+    // Dropped result bits: the worst-case extra error 2^bits · (1 + N) / scale must stay ≤ 1e-6.
+    let basePrime = Double(parameters.ciphertextModuli[0])
+    guard encryption.resultDroppedBits >= 0,
+      Double(1 << min(encryption.resultDroppedBits, 62)) * Double(1 + parameters.degree) / program.resultScale <= 1e-6
+    else { throw fail("result_dropped_bits \(encryption.resultDroppedBits) would cost more than 1e-6 of precision") }
+    guard encryption.resultDroppedBits < Int(log2(basePrime)) - 1 else {
+      throw fail("result_dropped_bits must leave at least one bit of the base prime")
+    }
+    return CompiledModel(
+      definition: model, parameters: parameters, program: program, evaluator: Evaluator(parameters: parameters))
+  }
+
+  /// Checks a weight matrix and its bias: rows ≥ 1, equal non-empty rows, matching bias, finite.
+  /// - Returns: (rows, columns).
+  static func checkMatrix(_ weights: [[Double]], bias: [Double], name: String, biasName: String)
+    throws(ModelDefinitionError) -> (Int, Int)
+  {
+    let rows = weights.count
+    guard rows >= 1 else { throw ModelDefinitionError(rule: "\(name) must have at least one row") }
+    let columns = weights[0].count
+    guard columns >= 1 else { throw ModelDefinitionError(rule: "\(name) rows must not be empty") }
+    guard weights.allSatisfy({ $0.count == columns }) else {
+      throw ModelDefinitionError(rule: "every \(name) row must have \(columns) entries")
+    }
+    guard bias.count == rows else {
+      throw ModelDefinitionError(rule: "\(biasName) must have \(rows) entries, one per \(name) row")
+    }
+    guard (weights.joined() + bias).allSatisfy(\.isFinite) else {
+      throw ModelDefinitionError(rule: "\(name) and \(biasName) must be finite numbers")
+    }
+    return (rows, columns)
+  }
+
+  static func compileLinear(_ model: ModelDefinition, parameters: CKKSParameters) throws(ModelDefinitionError)
+    -> CoefficientLinearProgram
+  {
+    func fail(_ rule: String) -> ModelDefinitionError { ModelDefinitionError(rule: rule) }
+    let k = model.weights.count
+    let d = model.weights[0].count
+    // A linear model folds an affine activation into its weights.
     var slope = 1.0
     var intercept = 0.0
     if let activation = model.activation {
@@ -146,46 +296,22 @@ public struct ModelRegistry: Sendable {
     }
     let foldedWeights = model.weights.map { $0.map { $0 * slope } }
     let foldedBias = model.bias.map { $0 * slope + intercept }
-    // Output transform.
-    switch model.outputTransform {
-    case .sigmoid where k != 1: throw fail("output_transform sigmoid needs exactly one output")
-    case .softmax where k < 2: throw fail("output_transform softmax needs at least two outputs")
-    default: break
-    }
-    // Parameters: security and SEAL's prime rule.
-    let encryption = model.encryption
-    let parameters: CKKSParameters
-    do {
-      parameters = try CKKSParameters(
-        ParameterDescription(
-          degree: encryption.polyModulusDegree, ciphertextPrimeBits: encryption.coeffModulusBits,
-          specialPrimeBits: encryption.specialModulusBits, defaultScale: encryption.inputScale))
-    } catch {
-      throw fail("encryption parameters refused: \(error)")
-    }
-    // Layout and batch.
     let layout = CoefficientLinearLayout(degree: parameters.degree, inputDimension: d, outputDimension: k)
     guard layout.samplesPerCiphertext >= 1 else {
       throw fail(
         "a sample needs \(layout.sampleStride) coefficients ((outputs + 1) · inputs) but N is \(parameters.degree)")
     }
-    guard model.maxBatchSize >= 1 else { throw fail("max_batch_size must be at least 1") }
-    guard layout.ciphertextCount(batchSize: model.maxBatchSize) <= maximumInputCiphertexts else {
-      throw fail(
-        "max_batch_size \(model.maxBatchSize) needs more than \(maximumInputCiphertexts) ciphertexts of "
-          + "\(layout.samplesPerCiphertext) samples")
+    guard let weightScale = model.encryption.weightScale, weightScale.isFinite, weightScale > 1 else {
+      throw fail("a linear model needs encryption.weight_scale, finite and greater than 1")
     }
     // Scales: the inputs, and every score, must fit in the base prime with room for the noise.
-    guard model.inputBound.isFinite, model.inputBound > 0 else { throw fail("input_bound must be positive") }
-    guard encryption.inputScale.isFinite, encryption.inputScale > 1, encryption.weightScale.isFinite,
-      encryption.weightScale > 1
-    else { throw fail("input_scale and weight_scale must be finite and greater than 1") }
+    let inputScale = model.encryption.inputScale
     let basePrime = Double(parameters.ciphertextModuli[0])
-    let resultScale = encryption.inputScale * encryption.weightScale
+    let resultScale = inputScale * weightScale
     let scoreBound = zip(foldedWeights, foldedBias).map { row, bias in
       row.reduce(abs(bias)) { $0 + abs($1) * model.inputBound }
     }.max()!
-    guard model.inputBound * encryption.inputScale < basePrime / 4 else {
+    guard model.inputBound * inputScale < basePrime / 4 else {
       throw fail("input_bound · input_scale must stay below a quarter of the base prime (2^\(log2(basePrime) - 2))")
     }
     guard scoreBound * resultScale < basePrime / 4 else {
@@ -193,28 +319,17 @@ public struct ModelRegistry: Sendable {
         "scores up to \(scoreBound) at scale input_scale · weight_scale = 2^\(log2(resultScale)) overflow the base "
           + "prime (2^\(log2(basePrime).rounded(.down))): lower a scale or input_bound")
     }
-    // Dropped result bits: the worst-case extra error 2^bits · (1 + N) / scale must stay ≤ 1e-6.
-    guard encryption.resultDroppedBits >= 0,
-      Double(1 << min(encryption.resultDroppedBits, 62)) * Double(1 + parameters.degree) / resultScale <= 1e-6
-    else { throw fail("result_dropped_bits \(encryption.resultDroppedBits) would cost more than 1e-6 of precision") }
-    guard encryption.resultDroppedBits < Int(log2(basePrime)) - 1 else {
-      throw fail("result_dropped_bits must leave at least one bit of the base prime")
-    }
-    // Plaintexts.
     let encoder = CKKSEncoder(parameters: parameters)
-    let weightPlaintext: Plaintext
-    let biasPlaintext: Plaintext
     do {
-      weightPlaintext = try encoder.encodeCoefficients(
-        layout.weightCoefficients(foldedWeights), scale: encryption.weightScale, level: 0)
-      biasPlaintext = try encoder.encodeCoefficients(layout.biasCoefficients(foldedBias), scale: resultScale, level: 0)
+      return CoefficientLinearProgram(
+        layout: layout, foldedWeights: foldedWeights, foldedBias: foldedBias, resultScale: resultScale,
+        weightPlaintext: try encoder.encodeCoefficients(
+          layout.weightCoefficients(foldedWeights), scale: weightScale, level: 0),
+        biasPlaintext: try encoder.encodeCoefficients(layout.biasCoefficients(foldedBias), scale: resultScale, level: 0)
+      )
     } catch {
       throw fail("cannot encode the weights: \(error)")
     }
-    return CompiledModel(
-      definition: model, parameters: parameters, layout: layout, foldedWeights: foldedWeights,
-      foldedBias: foldedBias, weightPlaintext: weightPlaintext, biasPlaintext: biasPlaintext,
-      evaluator: Evaluator(parameters: parameters))
   }
 }
 

@@ -40,7 +40,7 @@ struct GatewayAPIHandler: APIProtocol {
     do {
       let request = EncryptedRequest(
         apiVersion: body.apiVersion, modelId: body.modelId, version: body.version, batchSize: body.batchSize,
-        inputs: body.inputs.map { Array($0.payload.data) })
+        inputs: body.inputs.map { Array($0.payload.data) }, evaluationKeyId: body.evaluationKeyId)
       let queued = try await service.submit(request, tenant: tenant)
       let wait = Duration.milliseconds(min(max(body.waitMs ?? 0, 0), 10_000))
       let job = try await service.waitForJob(id: queued.id, tenant: tenant, timeout: wait)
@@ -51,6 +51,7 @@ struct GatewayAPIHandler: APIProtocol {
       switch error.code.httpStatus {
       case 400: return .badRequest(.init(body: .json(body)))
       case 404: return .notFound(.init(body: .json(body)))
+      case 409: return .conflict(.init(body: .json(body)))
       case 503: return .serviceUnavailable(.init(body: .json(body)))
       case 422: return .unprocessableContent(.init(body: .json(body)))
       default: throw error
@@ -87,7 +88,58 @@ struct GatewayAPIHandler: APIProtocol {
     }
   }
 
+  func registerEvaluationKeys(_ input: Operations.RegisterEvaluationKeys.Input) async throws
+    -> Operations.RegisterEvaluationKeys.Output
+  {
+    guard case .json(let body) = input.body else { throw GatewayError(.invalidSchema, "expected application/json") }
+    do {
+      let set = try service.registerKeys(
+        apiVersion: body.apiVersion, modelId: body.modelId, version: body.version,
+        relinearizationKey: body.relinearizationKey.map { Array($0.payload.data) },
+        galoisKeys: body.galoisKeys.map { Array($0.payload.data) }, tenant: tenant)
+      return .created(.init(body: .json(Self.describe(set))))
+    } catch {
+      let body = Self.body(error)
+      switch error.code.httpStatus {
+      case 400: return .badRequest(.init(body: .json(body)))
+      case 404: return .notFound(.init(body: .json(body)))
+      case 409: return .conflict(.init(body: .json(body)))
+      case 422: return .unprocessableContent(.init(body: .json(body)))
+      default: throw error
+      }
+    }
+  }
+
+  func getEvaluationKeys(_ input: Operations.GetEvaluationKeys.Input) async throws
+    -> Operations.GetEvaluationKeys.Output
+  {
+    guard let set = service.keys.set(id: input.path.keyId, tenant: tenant) else {
+      return .notFound(.init(body: .json(Self.body(Self.keyNotFound(input.path.keyId)))))
+    }
+    return .ok(.init(body: .json(Self.describe(set))))
+  }
+
+  func deleteEvaluationKeys(_ input: Operations.DeleteEvaluationKeys.Input) async throws
+    -> Operations.DeleteEvaluationKeys.Output
+  {
+    guard service.keys.delete(id: input.path.keyId, tenant: tenant) else {
+      return .notFound(.init(body: .json(Self.body(Self.keyNotFound(input.path.keyId)))))
+    }
+    return .noContent(.init())
+  }
+
+  static func keyNotFound(_ id: String) -> GatewayError {
+    GatewayError(.keyNotFound, "no key set \(id)", details: ["key_id": id])
+  }
+
   // MARK: Translation to the contract
+
+  static func describe(_ set: EvaluationKeySet) -> Components.Schemas.EvaluationKeySet {
+    .init(
+      keyId: set.id, modelId: set.modelId, version: set.version, relinearization: set.relinearizationKey != nil,
+      galoisElements: set.galoisKeys?.elements ?? [], sizeBytes: set.sizeBytes, createdAt: set.createdAt,
+      expiresAt: set.expiresAt)
+  }
 
   static func body(_ error: GatewayError) -> Components.Schemas.ErrorResponse {
     var details: Components.Schemas.ErrorResponse._ErrorPayload.DetailsPayload?
@@ -102,7 +154,26 @@ struct GatewayAPIHandler: APIProtocol {
   static func describe(_ model: CompiledModel) -> Components.Schemas.Model {
     let definition = model.definition
     let parameters = model.parameters
-    let layout = model.layout
+    let program = model.program
+    let layout: Components.Schemas.EncryptedLayout
+    let keys = Components.Schemas.EvaluationKeyRequirements(
+      relinearization: program.needsRelinearizationKey, galoisElements: program.requiredGaloisElements)
+    switch program {
+    case .coefficientLinear(let linear):
+      let shape = linear.layout
+      layout = .init(
+        kind: .coefficientLinear, inputScale: definition.encryption.inputScale, resultScale: program.resultScale,
+        samplesPerCiphertext: shape.samplesPerCiphertext, sampleStride: shape.sampleStride,
+        resultOffset: shape.resultOffset, classStride: shape.classStride, inputBound: definition.inputBound,
+        inputLevel: program.inputLevel, requiredEvaluationKeys: keys)
+    case .slotMLP(let mlp):
+      let shape = mlp.layout
+      layout = .init(
+        kind: .slotMlp, inputReplicaOffset: shape.width, inputScale: definition.encryption.inputScale,
+        resultScale: program.resultScale, samplesPerCiphertext: shape.samplesPerCiphertext,
+        sampleStride: shape.sampleStride, resultOffset: 0, classStride: 1, inputBound: definition.inputBound,
+        inputLevel: program.inputLevel, requiredEvaluationKeys: keys)
+    }
     return .init(
       modelId: definition.modelId, version: definition.version, description: definition.description, heScheme: .ckks,
       encryptionParameters: .init(
@@ -114,14 +185,10 @@ struct GatewayAPIHandler: APIProtocol {
         secretDistribution: .uniformTernary, parameterFingerprint: parameters.levelFingerprints.last!.description,
         ciphertextFormat: .heinferCkksV1),
       inference: .init(
-        inputDimension: layout.inputDimension, outputDimension: layout.outputDimension,
+        inputDimension: model.inputDimension, outputDimension: model.outputDimension,
         activation: definition.activation?.name ?? "none",
         outputTransform: .init(rawValue: definition.outputTransform.rawValue)!),
-      encryptedLayout: .init(
-        kind: .coefficientLinear, inputScale: definition.encryption.inputScale, resultScale: model.resultScale,
-        samplesPerCiphertext: layout.samplesPerCiphertext, sampleStride: layout.sampleStride,
-        resultOffset: layout.resultOffset, classStride: layout.classStride, inputBound: definition.inputBound,
-        inputLevel: 0, requiredEvaluationKeys: .init(relinearization: false, galoisElements: [])),
+      encryptedLayout: layout,
       constraints: .init(maxBatchSize: definition.maxBatchSize))
   }
 

@@ -1,0 +1,230 @@
+import CKKS
+import Foundation
+
+/// Where samples and scores sit in the slots of a `slot_mlp` model (docs/api.md).
+///
+/// With m the smallest power of two ≥ max(inputs, hidden, outputs), sample b owns the 2m slots
+/// starting at `b·2m`; the client writes feature i at `b·2m + i` **and** at `b·2m + m + i`. The
+/// copy lets a rotation by k < m read features `i + k` of the same sample for every row i < m,
+/// so a layer is Σ_k diag_k ⊙ rot(x, k) (the diagonal method) with no wrap into the next sample.
+/// Score c of sample b comes back in slot `b·2m + c`.
+public struct SlotMLPLayout: Sendable, Equatable {
+  public let slotCount: Int
+  public let inputDimension: Int
+  public let hiddenDimension: Int
+  public let outputDimension: Int
+
+  public init(slotCount: Int, inputDimension: Int, hiddenDimension: Int, outputDimension: Int) {
+    self.slotCount = slotCount
+    self.inputDimension = inputDimension
+    self.hiddenDimension = hiddenDimension
+    self.outputDimension = outputDimension
+  }
+
+  /// m: the power of two every layer's rows and columns fit in.
+  public var width: Int {
+    var m = 1
+    while m < max(inputDimension, hiddenDimension, outputDimension) { m *= 2 }
+    return m
+  }
+  /// Slots per sample: 2m.
+  public var sampleStride: Int { 2 * width }
+  /// Samples one ciphertext holds.
+  public var samplesPerCiphertext: Int { slotCount / sampleStride }
+
+  /// The slot vector holding `samples` (each of length `inputDimension`), with the replica.
+  public func inputSlots(_ samples: [[Double]]) -> [Double] {
+    precondition(samples.count <= samplesPerCiphertext)
+    var slots = [Double](repeating: 0, count: slotCount)
+    for (b, sample) in samples.enumerated() {
+      for (i, x) in sample.enumerated() {
+        slots[b * sampleStride + i] = x
+        slots[b * sampleStride + width + i] = x
+      }
+    }
+    return slots
+  }
+
+  /// The slot of score c of sample b.
+  public func scoreIndex(sample b: Int, score c: Int) -> Int { b * sampleStride + c }
+
+  /// Reads the scores of the first `count` samples from decoded slots.
+  public func scores(fromSlots slots: [Double], count: Int) -> [[Double]] {
+    (0..<count).map { b in (0..<outputDimension).map { slots[scoreIndex(sample: b, score: $0)] } }
+  }
+
+  /// Diagonal k of `matrix` (rows × columns, both ≤ m) laid out for every sample: slot `b·2m + i`
+  /// holds `matrix[i][(i + k) mod m]` (0 outside the matrix, and in the replica half).
+  func diagonal(_ matrix: [[Double]], _ k: Int, factor: Double = 1) -> [Double] {
+    let m = width
+    var slots = [Double](repeating: 0, count: slotCount)
+    for b in 0..<samplesPerCiphertext {
+      for (i, row) in matrix.enumerated() {
+        let column = (i + k) % m
+        if column < row.count { slots[b * sampleStride + i] = row[column] * factor }
+      }
+    }
+    return slots
+  }
+
+  /// `values[i]` at slot `b·2m + i` of every sample.
+  func perSample(_ values: [Double]) -> [Double] {
+    var slots = [Double](repeating: 0, count: slotCount)
+    for b in 0..<samplesPerCiphertext {
+      for (i, value) in values.enumerated() { slots[b * sampleStride + i] = value }
+    }
+    return slots
+  }
+}
+
+/// A one-hidden-layer network with a degree-2 activation, in slots (``SlotMLPLayout``):
+///
+/// 1. z = W1·x + b1 by the diagonal method (m − 1 hoisted rotations; diagonals encoded at the
+///    prime the rescale removes, so the scale stays exactly Δ), then z is replicated into the
+///    upper half of each sample's block (one rotation by −m);
+/// 2. u = z² (one ciphertext multiplication, relinearized, rescaled);
+/// 3. scores = (c2·W2)·u + (c1·W2)·z + (W2·c0 + b2), again by the diagonal method on u and on z,
+///    with the two products steered to the same scale so they add exactly; one rescale.
+///
+/// Inputs enter at level 3 (three rescales), so the chain needs four ciphertext primes.
+public struct SlotMLPProgram: Sendable {
+  public let layout: SlotMLPLayout
+  let hiddenWeights: [[Double]]
+  let hiddenBias: [Double]
+  let outputWeights: [[Double]]
+  let outputBias: [Double]
+  let activation: [Double]
+  public let inputLevel = 3
+  public let resultScale: Double
+  /// Rotation steps: 1…m−1 for the diagonals, −m for the replica.
+  let rotationSteps: [Int]
+  public let galoisElements: [Int]
+  // Plaintexts.
+  let hiddenDiagonals: [Plaintext]
+  let hiddenBiasPlaintext: Plaintext
+  let squareDiagonals: [Plaintext]
+  let linearDiagonals: [Plaintext]
+  let outputBiasPlaintext: Plaintext
+  /// Scale of the products summed in the output layer (q1·Δ).
+  let outputProductScale: Double
+
+  init(_ model: ModelDefinition, parameters: CKKSParameters) throws(ModelDefinitionError) {
+    func fail(_ rule: String) -> ModelDefinitionError { ModelDefinitionError(rule: rule) }
+    guard let hiddenWeights = model.hiddenWeights, let hiddenBias = model.hiddenBias else {
+      throw fail("kind mlp needs hidden_weights and hidden_bias")
+    }
+    let (h, d) = try ModelRegistry.checkMatrix(
+      hiddenWeights, bias: hiddenBias, name: "hidden_weights", biasName: "hidden_bias")
+    let k = model.weights.count
+    guard model.weights[0].count == h else { throw fail("weights rows must have \(h) entries (one per hidden unit)") }
+    let c = model.activation?.coefficients ?? [0, 1]
+    guard c.allSatisfy(\.isFinite), !c.isEmpty else { throw fail("activation.coefficients must be finite numbers") }
+    if let high = c.indices.dropFirst(3).first(where: { c[$0] != 0 }) {
+      throw fail("an mlp takes an activation of degree at most 2 (activation.coefficients[\(high)] is \(c[high]))")
+    }
+    let activation = (0..<3).map { $0 < c.count ? c[$0] : 0 }
+    guard parameters.ciphertextModuli.count == 4 else {
+      throw fail("an mlp needs exactly four ciphertext primes (inputs at level 3, three rescales)")
+    }
+    guard !parameters.specialModuli.isEmpty else { throw fail("an mlp needs special primes for its evaluation keys") }
+    let layout = SlotMLPLayout(
+      slotCount: parameters.slotCount, inputDimension: d, hiddenDimension: h, outputDimension: k)
+    guard layout.samplesPerCiphertext >= 1 else { throw fail("a sample needs \(layout.sampleStride) slots") }
+    let delta = model.encryption.inputScale
+    let q = parameters.ciphertextModuli.map { Double($0) }
+    // Headroom: every intermediate below a quarter of the prime it lives over at its scale.
+    let zBound = zip(hiddenWeights, hiddenBias).map { row, b in row.reduce(abs(b)) { $0 + abs($1) * model.inputBound } }
+      .max()!
+    let aBound = abs(activation[0]) + abs(activation[1]) * zBound + abs(activation[2]) * zBound * zBound
+    let scoreBound = zip(model.weights, model.bias).map { row, b in row.reduce(abs(b)) { $0 + abs($1) * aBound } }
+      .max()!
+    let base = q[0]
+    guard model.inputBound * delta < base / 4, zBound * delta < base / 4, zBound * zBound * delta < base / 4,
+      scoreBound * delta < base / 4
+    else {
+      throw fail(
+        "intermediate values up to \(max(zBound * zBound, scoreBound)) at scale 2^\(log2(delta)) overflow the base "
+          + "prime (2^\(log2(base).rounded(.down))): lower input_scale or input_bound")
+    }
+    self.layout = layout
+    self.hiddenWeights = hiddenWeights
+    self.hiddenBias = hiddenBias
+    self.outputWeights = model.weights
+    self.outputBias = model.bias
+    self.activation = activation
+    let m = layout.width
+    rotationSteps = Array(1..<max(m, 2)).filter { $0 < m } + [-m]
+    galoisElements = rotationSteps.map { GaloisElement.rotation(by: $0, degree: parameters.degree).value }.sorted()
+    // Scales: x at Δ (level 3); z at Δ·q3/q3 = Δ (level 2); u at Δ²/q2 (level 1); the output
+    // products at T = q1·Δ, so the scores come back at Δ (level 0).
+    let squareScale = delta * delta / q[2]
+    let productScale = q[1] * delta
+    outputProductScale = productScale
+    resultScale = delta
+    let encoder = CKKSEncoder(parameters: parameters)
+    let outputLinear = model.weights.map { $0.map { $0 * activation[1] } }
+    let outputSquare = model.weights.map { $0.map { $0 * activation[2] } }
+    let foldedBias = zip(model.weights, model.bias).map { row, b in b + activation[0] * row.reduce(0, +) }
+    do {
+      hiddenDiagonals = try (0..<m).map {
+        try encoder.encode(layout.diagonal(hiddenWeights, $0), scale: q[3], level: 3)
+      }
+      hiddenBiasPlaintext = try encoder.encode(layout.perSample(hiddenBias), scale: delta, level: 2)
+      squareDiagonals = try (0..<m).map {
+        try encoder.encode(layout.diagonal(outputSquare, $0), scale: productScale / squareScale, level: 1)
+      }
+      linearDiagonals = try (0..<m).map {
+        try encoder.encode(layout.diagonal(outputLinear, $0), scale: productScale / delta, level: 1)
+      }
+      outputBiasPlaintext = try encoder.encode(layout.perSample(foldedBias), scale: delta, level: 0)
+    } catch {
+      throw fail("cannot encode the weights: \(error)")
+    }
+  }
+
+  func plainScores(_ sample: [Double]) -> [Double] {
+    let hidden = zip(hiddenWeights, hiddenBias).map { row, b in
+      let z = zip(row, sample).reduce(b) { $0 + $1.0 * $1.1 }
+      return activation[0] + activation[1] * z + activation[2] * z * z
+    }
+    return zip(outputWeights, outputBias).map { row, b in zip(row, hidden).reduce(b) { $0 + $1.0 * $1.1 } }
+  }
+
+  /// Σ_k diagonals[k] ⊙ rot(x, k), from hoisted rotations, snapped to `scale`.
+  private func diagonalProduct(
+    _ x: Ciphertext, _ diagonals: [Plaintext], scale: Double, evaluator: Evaluator, keys: GaloisKeys
+  ) throws -> Ciphertext {
+    let m = layout.width
+    let rotated = try evaluator.rotations(x, by: Array(0..<m), keys: keys)
+    var sum: Ciphertext?
+    for step in 0..<m {
+      let term = try evaluator.snapScale(evaluator.multiply(rotated[step]!, diagonals[step]), to: scale)
+      sum = try sum.map { try evaluator.add($0, term) } ?? term
+    }
+    return sum!
+  }
+
+  func evaluate(
+    _ x: Ciphertext, evaluator: Evaluator, relinearizationKey: RelinearizationKey, galoisKeys: GaloisKeys
+  ) throws -> Ciphertext {
+    let q1 = Double(evaluator.parameters.ciphertextModuli[1])
+    let delta = x.scale
+    // Layer 1 at level 3 → z at level 2, scale exactly Δ.
+    let product = try diagonalProduct(
+      x, hiddenDiagonals, scale: delta * Double(evaluator.parameters.ciphertextModuli[3]), evaluator: evaluator,
+      keys: galoisKeys)
+    var z = try evaluator.snapScale(evaluator.rescale(product), to: delta)
+    z = try evaluator.add(z, hiddenBiasPlaintext)
+    z = try evaluator.add(z, evaluator.rotate(z, by: -layout.width, keys: galoisKeys))
+    // Activation: u = z² at level 1.
+    let u = try evaluator.rescale(evaluator.multiplyRelinearize(z, z, key: relinearizationKey))
+    let zLow = try evaluator.dropLevel(z, to: 1)
+    // Output layer: both products at q1·Δ, one rescale → scores at Δ, level 0.
+    let squares = try diagonalProduct(
+      u, squareDiagonals, scale: outputProductScale, evaluator: evaluator, keys: galoisKeys)
+    let linear = try diagonalProduct(
+      zLow, linearDiagonals, scale: outputProductScale, evaluator: evaluator, keys: galoisKeys)
+    let scores = try evaluator.snapScale(evaluator.rescale(evaluator.add(squares, linear)), to: outputProductScale / q1)
+    return try evaluator.add(scores, outputBiasPlaintext)
+  }
+}

@@ -1,0 +1,166 @@
+import CKKS
+import Foundation
+import Gateway
+import NIOCore
+import Testing
+
+/// The client side, done with the CKKS library directly (the SDK arrives with issue 5): parameters
+/// from the model metadata, a secret key, encoding per the declared layout, seeded encryption,
+/// evaluation keys, decryption.
+struct ClientSession: Sendable {
+  enum Layout: Sendable {
+    case coefficient(CoefficientLinearLayout)
+    case slot(SlotMLPLayout)
+
+    var samplesPerCiphertext: Int {
+      switch self {
+      case .coefficient(let layout): layout.samplesPerCiphertext
+      case .slot(let layout): layout.samplesPerCiphertext
+      }
+    }
+  }
+
+  var modelId = "logistic_v1"
+  var version = "1.0.0"
+  let parameters: CKKSParameters
+  let layout: Layout
+  let inputDimension: Int
+  let inputLevel: Int
+  let declaredFingerprint: String
+  let inputScale: Double
+  let resultScale: Double
+  var galoisElements: [Int] = []
+  var needsRelinearization = false
+  let secretKey: SecretKey
+
+  init(model: [String: Any]) throws {
+    let encryption = try #require(model["encryption_parameters"] as? [String: Any])
+    let layout = try #require(model["encrypted_layout"] as? [String: Any])
+    let inference = try #require(model["inference"] as? [String: Any])
+    let description = ParameterDescription(
+      degree: try #require(encryption["poly_modulus_degree"] as? Int),
+      ciphertextPrimeBits: try #require(encryption["coeff_modulus_bits"] as? [Int]),
+      specialPrimeBits: try #require(encryption["special_modulus_bits"] as? [Int]),
+      defaultScale: try #require(layout["input_scale"] as? Double))
+    let inputs = try #require(inference["input_dimension"] as? Int)
+    let outputs = try #require(inference["output_dimension"] as? Int)
+    let shape: Layout
+    switch try #require(layout["kind"] as? String) {
+    case "slot_mlp":
+      let width = try #require(layout["input_replica_offset"] as? Int)
+      let stride = try #require(layout["sample_stride"] as? Int)
+      #expect(stride == 2 * width)
+      // The hidden width is the server's business; any value ≤ m gives the same layout.
+      shape = .slot(
+        SlotMLPLayout(
+          slotCount: description.degree / 2, inputDimension: inputs, hiddenDimension: width, outputDimension: outputs))
+    default:
+      shape = .coefficient(
+        CoefficientLinearLayout(degree: description.degree, inputDimension: inputs, outputDimension: outputs))
+    }
+    try self.init(
+      parameters: description, layout: shape, inputDimension: inputs,
+      inputLevel: try #require(layout["input_level"] as? Int),
+      fingerprint: try #require(encryption["parameter_fingerprint"] as? String),
+      resultScale: try #require(layout["result_scale"] as? Double))
+    modelId = try #require(model["model_id"] as? String)
+    version = try #require(model["version"] as? String)
+    let keys = try #require(layout["required_evaluation_keys"] as? [String: Any])
+    galoisElements = try #require(keys["galois_elements"] as? [Int])
+    needsRelinearization = try #require(keys["relinearization"] as? Bool)
+  }
+
+  init(
+    parameters description: ParameterDescription, layout: Layout, inputDimension: Int, inputLevel: Int = 0,
+    fingerprint: String = "", resultScale: Double = 0x1p48
+  ) throws {
+    parameters = try CKKSParameters(description)
+    self.layout = layout
+    self.inputDimension = inputDimension
+    self.inputLevel = inputLevel
+    declaredFingerprint = fingerprint
+    inputScale = description.defaultScale
+    self.resultScale = resultScale
+    secretKey = KeyGenerator.secretKey(parameters: parameters)
+  }
+
+  /// One seeded ciphertext holding `samples`, base64.
+  func payload(samples: [[Double]]) throws -> String {
+    let padded = samples.map { $0 + [Double](repeating: 0, count: max(0, inputDimension - $0.count)) }
+    let encoder = CKKSEncoder(parameters: parameters)
+    let plaintext: Plaintext
+    switch layout {
+    case .coefficient(let shape):
+      plaintext = try encoder.encodeCoefficients(shape.inputCoefficients(padded), scale: inputScale, level: inputLevel)
+    case .slot(let shape):
+      plaintext = try encoder.encode(shape.inputSlots(padded), scale: inputScale, level: inputLevel)
+    }
+    let ciphertext = try Encryptor(secretKey: secretKey).encrypt(plaintext)
+    return Data(ciphertext.serialized(parameters: parameters)).base64EncodedString()
+  }
+
+  /// The `POST /infer` body for `samples`.
+  func request(samples: [[Double]], waitMilliseconds: Int? = nil, keyId: String? = nil) throws -> ByteBuffer {
+    let perCiphertext = layout.samplesPerCiphertext
+    let inputs = try stride(from: 0, to: samples.count, by: perCiphertext).map { start in
+      [
+        "encoding": "base64", "format": "heinfer-ckks-v1",
+        "payload": try payload(samples: Array(samples[start..<min(start + perCiphertext, samples.count)])),
+      ]
+    }
+    var object: [String: Any] = [
+      "api_version": ContractVersion.current, "model_id": modelId, "version": version,
+      "batch_size": samples.count, "inputs": inputs,
+    ]
+    if let waitMilliseconds { object["wait_ms"] = waitMilliseconds }
+    if let keyId { object["evaluation_key_id"] = keyId }
+    return ByteBuffer(data: try JSONSerialization.data(withJSONObject: object))
+  }
+
+  /// The `POST /keys` body: the relinearization key and the Galois keys the model declares.
+  func keyRegistration(galoisElements elements: [Int]? = nil) throws -> ByteBuffer {
+    var object: [String: Any] = [
+      "api_version": ContractVersion.current, "model_id": modelId, "version": version,
+    ]
+    if needsRelinearization {
+      let key = try KeyGenerator.relinearizationKey(secretKey: secretKey)
+      object["relinearization_key"] = [
+        "encoding": "base64", "format": "heinfer-ckks-v1",
+        "payload": Data(key.serialized(parameters: parameters)).base64EncodedString(),
+      ]
+    }
+    let wanted = try (elements ?? galoisElements).map { try GaloisElement($0, degree: parameters.degree) }
+    if !wanted.isEmpty {
+      let keys = try KeyGenerator.galoisKeys(secretKey: secretKey, elements: wanted)
+      object["galois_keys"] = [
+        "encoding": "base64", "format": "heinfer-ckks-v1",
+        "payload": Data(keys.serialized(parameters: parameters)).base64EncodedString(),
+      ]
+    }
+    return ByteBuffer(data: try JSONSerialization.data(withJSONObject: object))
+  }
+
+  /// Decrypts a completed job's outputs into `sampleCount` score vectors.
+  func decrypt(job: [String: Any], sampleCount: Int) throws -> [[Double]] {
+    let result = try #require(job["result"] as? [String: Any])
+    let outputs = try #require(result["outputs"] as? [[String: Any]])
+    let encoder = CKKSEncoder(parameters: parameters)
+    let decryptor = Decryptor(secretKey: secretKey)
+    var scores: [[Double]] = []
+    for output in outputs {
+      let text = try #require(output["payload"] as? String)
+      let bytes = try #require(Data(base64Encoded: text))
+      let ciphertext = try Ciphertext(deserializing: Array(bytes), parameters: parameters)
+      #expect(ciphertext.scale == resultScale)
+      let plaintext = try decryptor.decrypt(ciphertext)
+      let count = min(layout.samplesPerCiphertext, sampleCount - scores.count)
+      switch layout {
+      case .coefficient(let shape):
+        scores += shape.scores(fromCoefficients: encoder.decodeCoefficients(plaintext), count: count)
+      case .slot(let shape):
+        scores += shape.scores(fromSlots: encoder.decode(plaintext), count: count)
+      }
+    }
+    return scores
+  }
+}
