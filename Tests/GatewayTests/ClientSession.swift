@@ -143,12 +143,12 @@ struct ClientSession: Sendable {
   /// Decrypts a completed job's outputs into `sampleCount` score vectors.
   func decrypt(job: [String: Any], sampleCount: Int) throws -> [[Double]] {
     let result = try #require(job["result"] as? [String: Any])
-    let outputs = try #require(result["outputs"] as? [[String: Any]])
+    let first = try #require(result["payload"] as? String)
+    let outputs = [first] + (result["additional_payloads"] as? [String] ?? [])
     let encoder = CKKSEncoder(parameters: parameters)
     let decryptor = Decryptor(secretKey: secretKey)
     var scores: [[Double]] = []
-    for output in outputs {
-      let text = try #require(output["payload"] as? String)
+    for text in outputs {
       let bytes = try #require(Data(base64Encoded: text))
       let ciphertext = try Ciphertext(deserializing: Array(bytes), parameters: parameters)
       #expect(ciphertext.scale == resultScale)

@@ -243,6 +243,23 @@ struct GatewayRouteTests {
     }
   }
 
+  @Test("A pool that accepts no more work makes POST /infer answer 503 UNAVAILABLE")
+  func unavailable() async throws {
+    let logger = Logger(label: "test")
+    let pool = WorkerPool(threads: 1, queueCapacity: 1)
+    await pool.shutdown()
+    let store = InMemoryJobStore()
+    let service = InferenceService(registry: Self.registry, store: store, pool: pool, logger: logger)
+    try await TestGateway.application(service: service).test(.router) { client in
+      let model = try await client.execute(uri: "/models/logistic_v1/1.0.0", method: .get) { Self.decode($0.body) }
+      let request = try ClientSession(model: model).request(samples: [[0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8]])
+      try await client.execute(uri: "/infer", method: .post, body: request) { response in
+        #expect(response.status == .serviceUnavailable)
+        #expect(Self.errorCode(response.body) == "UNAVAILABLE")
+      }
+    }
+  }
+
   @Test("Unknown jobs are 404 JOB_NOT_FOUND; malformed ids are 400 INVALID_SCHEMA")
   func missingJob() async throws {
     try await withGateway { client in
@@ -357,9 +374,9 @@ struct ContractTests {
   @Test("API versions: same major (and minor before 1.0.0) accepted, others refused")
   func compatibility() {
     #expect(ContractVersion.isCompatible(ContractVersion.current))
-    #expect(ContractVersion.isCompatible("0.3.7"))
-    #expect(!ContractVersion.isCompatible("0.2.0"))
-    #expect(!ContractVersion.isCompatible("0.4.0"))
+    #expect(ContractVersion.isCompatible("0.4.7"))
+    #expect(!ContractVersion.isCompatible("0.3.0"))
+    #expect(!ContractVersion.isCompatible("0.5.0"))
     #expect(!ContractVersion.isCompatible("1.1.0"))
     #expect(!ContractVersion.isCompatible("0.1"))
     #expect(!ContractVersion.isCompatible("x.y.z"))

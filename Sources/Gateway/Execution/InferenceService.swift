@@ -258,6 +258,12 @@ public final class InferenceService: Sendable {
     }
     let accepted = pool.submit { [self] in
       let started = ContinuousClock.now
+      var running = job
+      running.status = .running
+      running.updatedAt = Date()
+      let runningRecord = running
+      // Best effort and unordered with the final update: a store refuses to change a final job.
+      Task { try? await store.update(runningRecord) }
       var finished = job
       do {
         finished.outputs = try ciphertexts.map { Data(try InferenceService.evaluate(model, $0, keys: keySet)) }

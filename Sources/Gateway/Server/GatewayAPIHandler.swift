@@ -195,9 +195,10 @@ struct GatewayAPIHandler: APIProtocol {
   static func describe(_ job: JobRecord) throws -> Components.Schemas.Job {
     var result: Components.Schemas.JobResult?
     if job.status == .completed {
+      guard let first = job.outputs.first else { throw GatewayError(.internal, "completed job without a result") }
       result = .init(
-        modelId: job.modelId, version: job.version,
-        outputs: job.outputs.map { .init(encoding: .base64, format: .heinferCkksV1, payload: .init($0)) },
+        modelId: job.modelId, version: job.version, encoding: .base64, format: .heinferCkksV1, payload: .init(first),
+        additionalPayloads: job.outputs.count > 1 ? job.outputs.dropFirst().map { .init($0) } : nil,
         diagnostics: .init(
           requestedBatchSize: job.requestedBatchSize, processedBatchSize: job.processedBatchSize,
           batchTruncated: job.processedBatchSize < job.requestedBatchSize, evaluationMs: job.evaluationMilliseconds))
