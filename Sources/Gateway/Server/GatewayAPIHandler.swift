@@ -4,7 +4,9 @@ import GatewayAPI
 import OpenAPIRuntime
 
 /// Implements the generated `APIProtocol`: translates between the contract's types and the
-/// inference service. No business logic lives here.
+/// inference service. No business logic lives here. Refusals are thrown as ``GatewayError`` and
+/// turned into the contract's error responses in one place, ``ErrorMiddleware`` (the route tests
+/// check that every status sent is one the contract declares for the operation).
 struct GatewayAPIHandler: APIProtocol {
   let service: InferenceService
   let metrics: GatewayMetrics
@@ -27,94 +29,51 @@ struct GatewayAPIHandler: APIProtocol {
   }
 
   func getModel(_ input: Operations.GetModel.Input) async throws -> Operations.GetModel.Output {
-    do {
-      let model = try service.model(id: input.path.modelId, version: input.path.version)
-      return .ok(.init(body: .json(Self.describe(model))))
-    } catch {
-      return .notFound(.init(body: .json(Self.body(error))))
-    }
+    .ok(.init(body: .json(Self.describe(try service.model(id: input.path.modelId, version: input.path.version)))))
   }
 
   func inferEncrypted(_ input: Operations.InferEncrypted.Input) async throws -> Operations.InferEncrypted.Output {
     guard case .json(let body) = input.body else { throw GatewayError(.invalidSchema, "expected application/json") }
-    do {
-      let request = EncryptedRequest(
-        apiVersion: body.apiVersion, modelId: body.modelId, version: body.version, batchSize: body.batchSize,
-        inputs: body.inputs.map { Array($0.payload.data) }, evaluationKeyId: body.evaluationKeyId)
-      let queued = try await service.submit(request, tenant: tenant)
-      let wait = Duration.milliseconds(min(max(body.waitMs ?? 0, 0), 10_000))
-      let job = try await service.waitForJob(id: queued.id, tenant: tenant, timeout: wait)
-      let contract = try Self.describe(job)
-      return job.status.isFinal ? .ok(.init(body: .json(contract))) : .accepted(.init(body: .json(contract)))
-    } catch let error as GatewayError {
-      let body = Self.body(error)
-      switch error.code.httpStatus {
-      case 400: return .badRequest(.init(body: .json(body)))
-      case 404: return .notFound(.init(body: .json(body)))
-      case 409: return .conflict(.init(body: .json(body)))
-      case 503: return .serviceUnavailable(.init(body: .json(body)))
-      case 422: return .unprocessableContent(.init(body: .json(body)))
-      default: throw error
-      }
-    }
+    let request = EncryptedRequest(
+      apiVersion: body.apiVersion, modelId: body.modelId, version: body.version, batchSize: body.batchSize,
+      inputs: body.inputs.map { Array($0.payload.data) }, evaluationKeyId: body.evaluationKeyId)
+    let queued = try await service.submit(request, tenant: tenant)
+    let wait = Duration.milliseconds(min(max(body.waitMs ?? 0, 0), 10_000))
+    let job = try await service.waitForJob(id: queued.id, tenant: tenant, timeout: wait)
+    let contract = try Self.describe(job)
+    return job.status.isFinal ? .ok(.init(body: .json(contract))) : .accepted(.init(body: .json(contract)))
   }
 
   func inferPlain(_ input: Operations.InferPlain.Input) async throws -> Operations.InferPlain.Output {
     guard case .json(let body) = input.body else { throw GatewayError(.invalidSchema, "expected application/json") }
-    do {
-      let outputs = try service.inferPlain(
-        apiVersion: body.apiVersion, modelId: body.modelId, version: body.version, inputs: body.inputs)
-      return .ok(
-        .init(
-          body: .json(
-            .init(modelId: body.modelId, version: body.version, outputs: outputs, diagnostics: .init(mode: .plain)))))
-    } catch {
-      let body = Self.body(error)
-      switch error.code.httpStatus {
-      case 400: return .badRequest(.init(body: .json(body)))
-      case 404: return .notFound(.init(body: .json(body)))
-      case 422: return .unprocessableContent(.init(body: .json(body)))
-      default: throw error
-      }
-    }
+    let outputs = try service.inferPlain(
+      apiVersion: body.apiVersion, modelId: body.modelId, version: body.version, inputs: body.inputs)
+    return .ok(
+      .init(
+        body: .json(
+          .init(modelId: body.modelId, version: body.version, outputs: outputs, diagnostics: .init(mode: .plain)))))
   }
 
   func getJob(_ input: Operations.GetJob.Input) async throws -> Operations.GetJob.Output {
-    do {
-      let job = try await service.job(id: input.path.jobId, tenant: tenant)
-      return .ok(.init(body: .json(try Self.describe(job))))
-    } catch let error as GatewayError where error.code == .jobNotFound {
-      return .notFound(.init(body: .json(Self.body(error))))
-    }
+    .ok(.init(body: .json(try Self.describe(try await service.job(id: input.path.jobId, tenant: tenant)))))
   }
 
   func registerEvaluationKeys(_ input: Operations.RegisterEvaluationKeys.Input) async throws
     -> Operations.RegisterEvaluationKeys.Output
   {
     guard case .json(let body) = input.body else { throw GatewayError(.invalidSchema, "expected application/json") }
-    do {
-      let set = try service.registerKeys(
-        apiVersion: body.apiVersion, modelId: body.modelId, version: body.version,
-        relinearizationKey: body.relinearizationKey.map { Array($0.payload.data) },
-        galoisKeys: body.galoisKeys.map { Array($0.payload.data) }, tenant: tenant)
-      return .created(.init(body: .json(Self.describe(set))))
-    } catch {
-      let body = Self.body(error)
-      switch error.code.httpStatus {
-      case 400: return .badRequest(.init(body: .json(body)))
-      case 404: return .notFound(.init(body: .json(body)))
-      case 409: return .conflict(.init(body: .json(body)))
-      case 422: return .unprocessableContent(.init(body: .json(body)))
-      default: throw error
-      }
-    }
+    let set = try service.registerKeys(
+      apiVersion: body.apiVersion, modelId: body.modelId, version: body.version,
+      relinearizationKey: body.relinearizationKey.map { Array($0.payload.data) },
+      galoisKeys: body.galoisKeys.map { Array($0.payload.data) }, tenant: tenant)
+    return .created(.init(body: .json(Self.describe(set))))
   }
 
   func getEvaluationKeys(_ input: Operations.GetEvaluationKeys.Input) async throws
     -> Operations.GetEvaluationKeys.Output
   {
     guard let set = service.keys.set(id: input.path.keyId, tenant: tenant) else {
-      return .notFound(.init(body: .json(Self.body(Self.keyNotFound(input.path.keyId)))))
+      throw Self.keyNotFound(input.path.keyId)
     }
     return .ok(.init(body: .json(Self.describe(set))))
   }
@@ -122,9 +81,7 @@ struct GatewayAPIHandler: APIProtocol {
   func deleteEvaluationKeys(_ input: Operations.DeleteEvaluationKeys.Input) async throws
     -> Operations.DeleteEvaluationKeys.Output
   {
-    guard service.keys.delete(id: input.path.keyId, tenant: tenant) else {
-      return .notFound(.init(body: .json(Self.body(Self.keyNotFound(input.path.keyId)))))
-    }
+    guard service.keys.delete(id: input.path.keyId, tenant: tenant) else { throw Self.keyNotFound(input.path.keyId) }
     return .noContent(.init())
   }
 
