@@ -60,6 +60,12 @@ struct GatewayRouteTests {
         let session = try ClientSession(model: logistic)
         #expect(session.parameters.levelFingerprints.last!.description == session.declaredFingerprint)
         #expect(session.layout.samplesPerCiphertext == 128)
+        // The reference gateway's published fields, kept.
+        let parameters = try #require(logistic["parameters"] as? [String: Any])
+        #expect(parameters["weights"] as? [Double] == [0.15, -0.08, 0.11, 0.07, -0.12, 0.09, 0.05, -0.04])
+        #expect(parameters["bias"] as? Double == -0.02)
+        let activation = try #require(logistic["activation_parameters"] as? [String: Any])
+        #expect(activation["coefficients"] as? [Double] == [0.5, 0.197, 0.0])
       }
       try await client.execute(uri: "/models/logistic_v1/1.0.0", method: .get) { response in
         #expect(response.status == .ok)
@@ -374,9 +380,9 @@ struct ContractTests {
   @Test("API versions: same major (and minor before 1.0.0) accepted, others refused")
   func compatibility() {
     #expect(ContractVersion.isCompatible(ContractVersion.current))
-    #expect(ContractVersion.isCompatible("0.4.7"))
-    #expect(!ContractVersion.isCompatible("0.3.0"))
-    #expect(!ContractVersion.isCompatible("0.5.0"))
+    #expect(ContractVersion.isCompatible("0.5.7"))
+    #expect(!ContractVersion.isCompatible("0.4.0"))
+    #expect(!ContractVersion.isCompatible("0.6.0"))
     #expect(!ContractVersion.isCompatible("1.1.0"))
     #expect(!ContractVersion.isCompatible("0.1"))
     #expect(!ContractVersion.isCompatible("x.y.z"))

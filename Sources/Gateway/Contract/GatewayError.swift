@@ -55,7 +55,7 @@ public struct GatewayError: Error, Sendable, Equatable {
 /// The contract's version, sent as `api_version` and checked against clients' `api_version`.
 public enum ContractVersion {
   /// This server's contract version (equals `info.version` of schemas/openapi.yaml; a test checks).
-  public static let current = "0.4.0"
+  public static let current = "0.5.0"
 
   /// Whether a client built against `version` can talk to this server: same major version, and
   /// before 1.0.0 the same minor version too.

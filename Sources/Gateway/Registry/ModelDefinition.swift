@@ -31,6 +31,9 @@ public struct ModelDefinition: Codable, Sendable, Equatable {
   public var maxBatchSize: Int
   /// Inputs are expected within ±inputBound; it sets the scale headroom check.
   public var inputBound: Double
+  /// Publish `weights` and `bias` in the model metadata, as the reference gateway does (single-output
+  /// linear models only; optional, default false).
+  public var publishParameters: Bool?
 
   public enum Kind: String, Codable, Sendable {
     /// Scores = weights · x + bias, evaluated as coefficient-encoded dot products.
@@ -75,6 +78,7 @@ public struct ModelDefinition: Codable, Sendable, Equatable {
     case encryption
     case maxBatchSize = "max_batch_size"
     case inputBound = "input_bound"
+    case publishParameters = "publish_parameters"
   }
 }
 

@@ -224,6 +224,9 @@ public struct ModelRegistry: Sendable {
     } catch {
       throw fail("encryption parameters refused: \(error)")
     }
+    if model.publishParameters == true, model.kind != .linear || k != 1 {
+      throw fail("publish_parameters is for single-output linear models")
+    }
     let program: ModelProgram
     switch model.kind {
     case .linear:

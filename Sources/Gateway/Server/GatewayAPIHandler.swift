@@ -146,7 +146,10 @@ struct GatewayAPIHandler: APIProtocol {
         activation: definition.activation?.name ?? "none",
         outputTransform: .init(rawValue: definition.outputTransform.rawValue)!),
       encryptedLayout: layout,
-      constraints: .init(maxBatchSize: definition.maxBatchSize))
+      constraints: .init(maxBatchSize: definition.maxBatchSize),
+      parameters: definition.publishParameters == true
+        ? .init(weights: definition.weights[0], bias: definition.bias[0]) : nil,
+      activationParameters: definition.activation.map { .init(kind: .polynomial, coefficients: $0.coefficients) })
   }
 
   static func describe(_ job: JobRecord) throws -> Components.Schemas.Job {
