@@ -1,5 +1,6 @@
 import Foundation
 import Gateway
+import GatewayAPI
 import Hummingbird
 import HummingbirdTesting
 import Logging
@@ -68,8 +69,7 @@ struct BundledModelTests {
       var plainCorrect = 0
       var maximumError = 0.0
       for (index, sample) in features.enumerated() {
-        let encrypted = OutputTransform.apply(
-          try #require(ModelDefinition.OutputTransform(rawValue: transform)), to: scores[index])
+        let encrypted = try #require(ScoreTransform(rawValue: transform)).apply(to: scores[index])
         let plainBody = GatewayRouteTests.json(["model_id": testCase.modelId, "version": "1.0.0", "inputs": sample])
         let plainData = try await client.execute(uri: "/infer/plain", method: .post, body: plainBody) {
           Data(buffer: $0.body)

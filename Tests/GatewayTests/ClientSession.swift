@@ -1,6 +1,7 @@
 import CKKS
 import Foundation
 import Gateway
+import GatewayAPI
 import NIOCore
 import Testing
 

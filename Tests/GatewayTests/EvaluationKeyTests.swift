@@ -1,5 +1,6 @@
 import Foundation
 import Gateway
+import GatewayAPI
 import Hummingbird
 import HummingbirdTesting
 import Logging
@@ -78,7 +79,7 @@ struct EvaluationKeyTests {
     var correct = 0
     for (index, data) in plainData.enumerated() {
       let plain = try #require(try Self.object(data)["outputs"] as? [Double])
-      let encrypted = OutputTransform.apply(.softmax, to: scores[index])
+      let encrypted = ScoreTransform.softmax.apply(to: scores[index])
       maximumError = max(maximumError, zip(plain, encrypted).map { abs($0 - $1) }.max()!)
       #expect(BundledModelTests.predictedClass(plain) == BundledModelTests.predictedClass(encrypted))
       correct += BundledModelTests.predictedClass(encrypted) == labels[index] ? 1 : 0

@@ -1,6 +1,7 @@
 import CKKS
 import Foundation
 import Gateway
+import GatewayAPI
 import Hummingbird
 import HummingbirdTesting
 import Logging

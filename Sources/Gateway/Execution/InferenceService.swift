@@ -238,7 +238,7 @@ public final class InferenceService: Sendable {
     if let bad = inputs.firstIndex(where: { !$0.isFinite }) {
       throw GatewayError(.invalidInput, "inputs[\(bad)] is not a finite number", details: ["index": String(bad)])
     }
-    return OutputTransform.apply(model.definition.outputTransform, to: model.plainScores(inputs))
+    return model.definition.outputTransform.apply(to: model.plainScores(inputs))
   }
 
   // MARK: Jobs
@@ -360,22 +360,5 @@ enum RandomIdentifier {
       let hex = String(generator.next() as UInt64, radix: 16)
       return String(repeating: "0", count: 16 - hex.count) + hex
     }.joined()
-  }
-}
-
-/// The client-side output steps, also applied by the plaintext route.
-public enum OutputTransform {
-  public static func apply(_ transform: ModelDefinition.OutputTransform, to scores: [Double]) -> [Double] {
-    switch transform {
-    case .identity:
-      return scores
-    case .sigmoid:
-      return scores.map { 1 / (1 + exp(-$0)) }
-    case .softmax:
-      let top = scores.max() ?? 0
-      let exponentials = scores.map { exp($0 - top) }
-      let total = exponentials.reduce(0, +)
-      return exponentials.map { $0 / total }
-    }
   }
 }

@@ -1,4 +1,5 @@
 public import Foundation
+public import GatewayAPI
 
 /// The JSON file that defines one served model (one file per model version in the models folder).
 ///
@@ -25,7 +26,7 @@ public struct ModelDefinition: Codable, Sendable, Equatable {
   /// coefficients `[0.5, 0.197, 0.0]`. `mlp`: the hidden layer's activation, degree ≤ 2.
   public var activation: Activation?
   /// The exact step the client applies after decryption.
-  public var outputTransform: OutputTransform
+  public var outputTransform: ScoreTransform
   public var encryption: Encryption
   /// Largest batch (samples per request).
   public var maxBatchSize: Int
@@ -41,10 +42,6 @@ public struct ModelDefinition: Codable, Sendable, Equatable {
     /// Scores = weights · a(hidden_weights · x + hidden_bias) + bias with a polynomial a of
     /// degree ≤ 2, evaluated in slots with rotations and one ciphertext multiplication.
     case mlp
-  }
-
-  public enum OutputTransform: String, Codable, Sendable, CaseIterable {
-    case identity, sigmoid, softmax
   }
 
   public struct Activation: Codable, Sendable, Equatable {

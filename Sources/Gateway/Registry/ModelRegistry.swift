@@ -1,5 +1,6 @@
 public import CKKS
 public import Foundation
+public import GatewayAPI
 
 /// A validated model ready to serve: its CKKS parameters and its compiled encrypted program.
 public struct CompiledModel: Sendable {
