@@ -35,6 +35,7 @@ let package = Package(
   products: [
     .library(name: "CKKS", targets: ["CKKS"]),
     .library(name: "Gateway", targets: ["Gateway"]),
+    .library(name: "HEInferenceSDK", targets: ["HEInferenceSDK"]),
     .executable(name: "heinfer", targets: ["heinfer"]),
   ],
   dependencies: [
@@ -50,6 +51,8 @@ let package = Package(
     .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+    .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+    .package(url: "https://github.com/swift-server/swift-openapi-async-http-client", from: "1.5.0"),
   ],
   targets: [
     .target(name: "CKKS", swiftSettings: strictSwift6 + tunedCPUFlags),
@@ -74,6 +77,16 @@ let package = Package(
       ],
       resources: [.copy("Models")],
       swiftSettings: strictSwift6),
+    .target(
+      name: "HEInferenceSDK",
+      dependencies: [
+        "CKKS", "GatewayAPI",
+        .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
+        .product(name: "OpenAPIAsyncHTTPClient", package: "swift-openapi-async-http-client"),
+        .product(name: "AsyncHTTPClient", package: "async-http-client"),
+        .product(name: "HTTPTypes", package: "swift-http-types"),
+      ],
+      swiftSettings: strictSwift6),
     .executableTarget(
       name: "heinfer",
       dependencies: [
@@ -96,6 +109,14 @@ let package = Package(
         .product(name: "Yams", package: "Yams"),
         .product(name: "HTTPTypes", package: "swift-http-types"),
         .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
+      ],
+      swiftSettings: strictSwift6),
+    .testTarget(
+      name: "SDKTests",
+      dependencies: [
+        "CKKS", "Gateway", "GatewayAPI", "HEInferenceSDK",
+        .product(name: "HummingbirdTesting", package: "hummingbird"),
+        .product(name: "Logging", package: "swift-log"),
       ],
       swiftSettings: strictSwift6),
     .testTarget(

@@ -1,3 +1,5 @@
+import GatewayAPI
+
 /// The documented error codes of the contract (`ErrorCode` in schemas/openapi.yaml) with their
 /// HTTP statuses; docs/api.md explains each.
 public enum ErrorCode: String, Sendable, CaseIterable {
@@ -55,7 +57,7 @@ public struct GatewayError: Error, Sendable, Equatable {
 /// The contract's version, sent as `api_version` and checked against clients' `api_version`.
 public enum ContractVersion {
   /// This server's contract version (equals `info.version` of schemas/openapi.yaml; a test checks).
-  public static let current = "0.5.0"
+  public static var current: String { ContractInfo.version }
 
   /// Whether a client built against `version` can talk to this server: same major version, and
   /// before 1.0.0 the same minor version too.

@@ -1,0 +1,281 @@
+import AsyncHTTPClient
+public import Foundation
+public import GatewayAPI
+import OpenAPIAsyncHTTPClient
+import OpenAPIRuntime
+import Synchronization
+
+/// One prediction: the decrypted scores and the model's output transform applied to them.
+public struct Prediction: Sendable, Equatable {
+  /// Scores as the server computed them (decrypted).
+  public let scores: [Double]
+  /// `transform.apply(scores)`: a probability for sigmoid models, class probabilities for softmax.
+  public let outputs: [Double]
+  /// The most likely class (argmax of the outputs; for one sigmoid output, 1 when ≥ 0.5).
+  public var predictedClass: Int {
+    outputs.count == 1 ? (outputs[0] >= 0.5 ? 1 : 0) : outputs.indices.max { outputs[$0] < outputs[$1] } ?? 0
+  }
+}
+
+/// How long each stage of an encrypted inference took (seconds), for benchmarks.
+public struct StageTimings: Sendable {
+  public var encrypt: Double = 0
+  public var submit: Double = 0
+  public var wait: Double = 0
+  public var decrypt: Double = 0
+  public var requestBytes = 0
+  public var responseBytes = 0
+}
+
+/// The SDK's entry point: async calls over the gateway's contract (the generated client on
+/// AsyncHTTPClient), and one-call encrypted inference.
+///
+/// ```swift
+/// let gateway = try GatewayClient(baseURL: URL(string: "http://127.0.0.1:8080")!)
+/// let prediction = try await gateway.infer(model: "logistic_v1", inputs: [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8])
+/// ```
+public final class GatewayClient: Sendable {
+  private let client: Client
+  private let httpClient: HTTPClient
+  /// How long to wait for a job in total before ``SDKError/timeout(jobId:waitedSeconds:)``.
+  public let jobTimeout: Duration
+  private let sessions = SessionCache()
+
+  /// - Parameters:
+  ///   - baseURL: the gateway, e.g. `http://127.0.0.1:8080`.
+  ///   - apiKey: sent as `Authorization: Bearer`; nil for a gateway in open mode.
+  ///   - requestTimeout: per HTTP request.
+  ///   - jobTimeout: total wait for a job's result.
+  public init(
+    baseURL: URL, apiKey: String? = nil, requestTimeout: Duration = .seconds(30), jobTimeout: Duration = .seconds(60)
+  ) {
+    httpClient = HTTPClient(eventLoopGroupProvider: .singleton)
+    client = Client(
+      serverURL: baseURL,
+      transport: AsyncHTTPClientTransport(configuration: .init(client: httpClient, timeout: .init(requestTimeout))),
+      middlewares: [GatewayClientMiddleware(apiKey: apiKey)])
+    self.jobTimeout = jobTimeout
+  }
+
+  deinit { try? httpClient.syncShutdown() }
+
+  // MARK: Discovery
+
+  /// Every served model.
+  public func models() async throws(SDKError) -> [ModelInfo] {
+    let output = try await mappingErrors { try await client.listModels() }
+    guard case .ok(let ok) = output, case .json(let list) = ok.body else { throw Self.unexpected(output) }
+    var models: [ModelInfo] = []
+    for model in list.models { models.append(try ModelInfo(model)) }
+    return models
+  }
+
+  /// One model; `version` nil picks the highest version of `id`.
+  public func model(id: String, version: String? = nil) async throws(SDKError) -> ModelInfo {
+    guard let version else {
+      let candidates = try await models().filter { $0.id == id }
+      guard let latest = candidates.max(by: { Self.versionOrder($0.version, $1.version) }) else {
+        throw .server(code: .unknownModel, status: 404, message: "no model named \(id)", details: [:], retryAfter: nil)
+      }
+      return latest
+    }
+    let output = try await mappingErrors { try await client.getModel(path: .init(modelId: id, version: version)) }
+    guard case .ok(let ok) = output, case .json(let model) = ok.body else { throw Self.unexpected(output) }
+    return try ModelInfo(model)
+  }
+
+  static func versionOrder(_ a: String, _ b: String) -> Bool {
+    let x = a.split(separator: ".").map { Int($0) ?? 0 }
+    let y = b.split(separator: ".").map { Int($0) ?? 0 }
+    return x.lexicographicallyPrecedes(y)
+  }
+
+  // MARK: Sessions and keys
+
+  /// The session for `model` (created once per model and client; `keyFile` keeps its secret key).
+  public func session(for model: ModelInfo, keyFile: URL? = nil) throws(SDKError) -> InferenceSession {
+    try sessions.session(for: model, keyFile: keyFile)
+  }
+
+  /// Registers the session's evaluation keys (once; no-op for models that need none).
+  public func registerKeys(_ session: InferenceSession) async throws(SDKError) {
+    guard session.model.needsEvaluationKeys, session.evaluationKeyId == nil else { return }
+    let keys = try session.evaluationKeys()
+    func payload(_ bytes: [UInt8]?) -> Components.Schemas.CiphertextPayload? {
+      bytes.map { .init(encoding: .base64, format: .heinferCkksV1, payload: .init($0)) }
+    }
+    let body = Components.Schemas.EvaluationKeyRegistration(
+      apiVersion: ContractInfo.version, modelId: session.model.id, version: session.model.version,
+      relinearizationKey: payload(keys.relinearization), galoisKeys: payload(keys.galois))
+    let output = try await mappingErrors { try await client.registerEvaluationKeys(body: .json(body)) }
+    guard case .created(let created) = output, case .json(let set) = created.body else {
+      throw Self.unexpected(output)
+    }
+    session.evaluationKeyId = set.keyId
+  }
+
+  // MARK: Step by step
+
+  /// Encrypts and submits `samples`; returns the job (possibly already finished when `wait` > 0).
+  public func submit(_ samples: [[Double]], session: InferenceSession, wait: Duration = .zero)
+    async throws(SDKError) -> Components.Schemas.Job
+  {
+    var timings = StageTimings()
+    return try await submit(samples, session: session, wait: wait, timings: &timings)
+  }
+
+  func submit(
+    _ samples: [[Double]], session: InferenceSession, wait: Duration, timings: inout StageTimings
+  ) async throws(SDKError) -> Components.Schemas.Job {
+    try await registerKeys(session)
+    let clock = ContinuousClock()
+    let start = clock.now
+    let ciphertexts = try session.encrypt(samples)
+    timings.encrypt = Self.seconds(clock.now - start)
+    timings.requestBytes = ciphertexts.reduce(0) { $0 + ($1.count + 2) / 3 * 4 }
+    let body = Components.Schemas.InferRequest(
+      apiVersion: ContractInfo.version, modelId: session.model.id, version: session.model.version,
+      batchSize: samples.count,
+      inputs: ciphertexts.map { .init(encoding: .base64, format: .heinferCkksV1, payload: .init($0)) },
+      evaluationKeyId: session.evaluationKeyId,
+      waitMs: Int(
+        min(10_000, max(0, wait.components.seconds * 1000 + wait.components.attoseconds / 1_000_000_000_000_000))))
+    let sent = clock.now
+    let output = try await mappingErrors { try await client.inferEncrypted(body: .json(body)) }
+    timings.submit = Self.seconds(clock.now - sent)
+    switch output {
+    case .ok(let ok): if case .json(let job) = ok.body { return job }
+    case .accepted(let accepted): if case .json(let job) = accepted.body { return job }
+    default: break
+    }
+    throw Self.unexpected(output)
+  }
+
+  /// The job's current state.
+  public func job(id: String) async throws(SDKError) -> Components.Schemas.Job {
+    let output = try await mappingErrors { try await client.getJob(path: .init(jobId: id)) }
+    guard case .ok(let ok) = output, case .json(let job) = ok.body else { throw Self.unexpected(output) }
+    return job
+  }
+
+  /// Polls the job with exponential backoff (1 ms doubling to 100 ms) until it is final or
+  /// ``jobTimeout`` passes.
+  public func waitForResult(_ submitted: Components.Schemas.Job) async throws(SDKError) -> Components.Schemas.JobResult
+  {
+    let clock = ContinuousClock()
+    let start = clock.now
+    var current = submitted
+    var delay = Duration.milliseconds(1)
+    while true {
+      switch current.status {
+      case .completed:
+        guard let result = current.result else {
+          throw .unexpectedResponse(status: 200, detail: "completed job without a result")
+        }
+        return result
+      case .failed:
+        throw .jobFailed(jobId: current.jobId, code: current.errorCode?.rawValue, message: current.error ?? "failed")
+      case .queued, .running:
+        let waited = clock.now - start
+        guard waited < jobTimeout else { throw .timeout(jobId: current.jobId, waitedSeconds: Self.seconds(waited)) }
+        try? await Task.sleep(for: delay)
+        delay = min(delay * 2, .milliseconds(100))
+        current = try await job(id: current.jobId)
+      }
+    }
+  }
+
+  /// Decrypts a result into predictions for the first `sampleCount` samples.
+  public func predictions(from result: Components.Schemas.JobResult, session: InferenceSession, sampleCount: Int)
+    throws(SDKError) -> [Prediction]
+  {
+    let payloads = [result.payload] + (result.additionalPayloads ?? [])
+    let scores = try session.decryptScores(payloads.map { Array($0.data) }, sampleCount: sampleCount)
+    return scores.map { Prediction(scores: $0, outputs: session.model.transform.apply(to: $0)) }
+  }
+
+  // MARK: One call
+
+  /// Encrypted inference of one sample: discover (cached), encrypt, submit, wait, decrypt, transform.
+  public func infer(model id: String, version: String? = nil, inputs: [Double]) async throws(SDKError) -> Prediction {
+    try await infer(model: id, version: version, batch: [inputs])[0]
+  }
+
+  /// Encrypted inference of a batch (samples share ciphertexts as the layout allows).
+  public func infer(model id: String, version: String? = nil, batch: [[Double]]) async throws(SDKError)
+    -> [Prediction]
+  {
+    var timings = StageTimings()
+    return try await infer(model: id, version: version, batch: batch, timings: &timings)
+  }
+
+  /// As ``infer(model:version:batch:)``, recording how long each stage took.
+  public func infer(model id: String, version: String? = nil, batch: [[Double]], timings: inout StageTimings)
+    async throws(SDKError) -> [Prediction]
+  {
+    let session = try await sessions.session(id: id, version: version, client: self)
+    let clock = ContinuousClock()
+    var job: Components.Schemas.Job
+    do {
+      job = try await submit(batch, session: session, wait: .seconds(5), timings: &timings)
+    } catch .server(code: .missingEvaluationKeys, _, _, _, _) {
+      // The gateway lost the keys (restart or expiry): register again, once.
+      session.evaluationKeyId = nil
+      job = try await submit(batch, session: session, wait: .seconds(5), timings: &timings)
+    }
+    let start = clock.now
+    let result = try await waitForResult(job)
+    timings.wait = Self.seconds(clock.now - start)
+    let decryptStart = clock.now
+    let predictions = try predictions(from: result, session: session, sampleCount: batch.count)
+    timings.decrypt = Self.seconds(clock.now - decryptStart)
+    timings.responseBytes = ([result.payload] + (result.additionalPayloads ?? [])).reduce(0) {
+      $0 + ($1.data.count + 2) / 3 * 4
+    }
+    return predictions
+  }
+
+  /// The plaintext baseline (`POST /infer/plain`): the server sees `inputs`.
+  public func inferPlain(model id: String, version: String, inputs: [Double]) async throws(SDKError) -> [Double] {
+    let body = Components.Schemas.PlainInferRequest(
+      apiVersion: ContractInfo.version, modelId: id, version: version, inputs: inputs)
+    let output = try await mappingErrors { try await client.inferPlain(body: .json(body)) }
+    guard case .ok(let ok) = output, case .json(let response) = ok.body else { throw Self.unexpected(output) }
+    return response.outputs
+  }
+
+  // MARK: Helpers
+
+  static func seconds(_ duration: Duration) -> Double {
+    Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+  }
+
+  static func unexpected(_ output: some Sendable) -> SDKError {
+    .unexpectedResponse(status: 0, detail: "\(output)")
+  }
+}
+
+/// Sessions by model id and version, so one-call inference generates keys once per model.
+final class SessionCache: Sendable {
+  private let cache = Mutex<[String: InferenceSession]>([:])
+
+  func session(for model: ModelInfo, keyFile: URL?) throws(SDKError) -> InferenceSession {
+    let key = "\(model.id)@\(model.version)"
+    if let existing = cache.withLock({ $0[key] }) { return existing }
+    let session = try InferenceSession(model: model, keyFile: keyFile)
+    return cache.withLock { cache in
+      if let existing = cache[key] { return existing }
+      cache[key] = session
+      return session
+    }
+  }
+
+  /// The session of `id` at `version` (nil: the highest version, looked up once).
+  func session(id: String, version: String?, client: GatewayClient) async throws(SDKError) -> InferenceSession {
+    let requested = "\(id)@\(version ?? "latest")"
+    if let existing = cache.withLock({ $0[requested] }) { return existing }
+    let session = try session(for: try await client.model(id: id, version: version), keyFile: nil)
+    cache.withLock { $0[requested] = session }
+    return session
+  }
+}

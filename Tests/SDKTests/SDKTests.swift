@@ -1,0 +1,211 @@
+import CKKS
+import Foundation
+import Gateway
+import GatewayAPI
+import HEInferenceSDK
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import Testing
+
+/// The SDK against a real gateway listening on an ephemeral loopback port.
+@Suite("SDK end to end")
+struct SDKTests {
+  static let registry = try! ModelRegistry.bundled()
+  static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent()
+
+  /// Runs `body` with an SDK client connected to a fresh gateway.
+  static func withGateway<T: Sendable>(
+    configuration: GatewayConfiguration = GatewayConfiguration(port: 0, requestsPerSecond: nil),
+    pool: WorkerPool = WorkerPool(threads: 2, queueCapacity: 32), keys: EvaluationKeyStore = EvaluationKeyStore(),
+    apiKey: String? = nil, jobTimeout: Duration = .seconds(60),
+    _ body: @escaping @Sendable (GatewayClient, Int) async throws -> T
+  ) async throws -> T {
+    let logger = Logger(label: "test")
+    let service = InferenceService(
+      registry: registry, store: InMemoryJobStore(), pool: pool, logger: logger, keys: keys)
+    var configuration = configuration
+    configuration.port = 0
+    let app = try GatewayApplication.make(configuration: configuration, service: service, logger: logger)
+    let result = try await app.test(.live) { client in
+      let port = try #require(client.port)
+      let gateway = GatewayClient(
+        baseURL: URL(string: "http://127.0.0.1:\(port)")!, apiKey: apiKey, jobTimeout: jobTimeout)
+      return try await body(gateway, port)
+    }
+    await pool.shutdown()
+    return result
+  }
+
+  /// Features and labels of a committed test split.
+  static func split(_ name: String) throws -> (features: [[Double]], labels: [Int]) {
+    let text = try String(contentsOf: root.appendingPathComponent("datasets/\(name)/test.csv"), encoding: .utf8)
+    var features: [[Double]] = []
+    var labels: [Int] = []
+    for row in text.split(whereSeparator: \.isNewline).dropFirst() {
+      let fields = row.split(separator: ",")
+      features.append(try fields.dropLast().map { try #require(Double(String($0))) })
+      labels.append(try #require(Int(String(fields.last!))))
+    }
+    return (features, labels)
+  }
+
+  struct Case: Sendable, CustomTestStringConvertible {
+    let model: String
+    let dataset: String?
+    var testDescription: String { model }
+  }
+
+  @Test(
+    "One-call batch inference per bundled model equals the plain route",
+    arguments: [
+      Case(model: "logistic_v1", dataset: nil), Case(model: "breast_cancer_logistic", dataset: "breast_cancer"),
+      Case(model: "wine_multiclass", dataset: "wine"), Case(model: "iris_mlp", dataset: "iris"),
+    ])
+  func endToEnd(testCase: Case) async throws {
+    var generator = SystemRandomNumberGenerator()
+    let features =
+      try testCase.dataset.map { try Self.split($0).features }
+      ?? (0..<50).map { _ in (0..<8).map { _ in Double.random(in: -1...1, using: &generator) } }
+    try await Self.withGateway { gateway, _ in
+      let predictions = try await gateway.infer(model: testCase.model, batch: features)
+      #expect(predictions.count == features.count)
+      var maximumError = 0.0
+      for (sample, prediction) in zip(features, predictions) {
+        let plain = try await gateway.inferPlain(model: testCase.model, version: "1.0.0", inputs: sample)
+        maximumError = max(maximumError, zip(plain, prediction.outputs).map { abs($0 - $1) }.max()!)
+      }
+      // logistic_v1's identity output is the reference's 1e-7-class error; the others are
+      // probabilities after sigmoid or softmax.
+      #expect(maximumError < (testCase.model == "logistic_v1" ? 1e-6 : 1e-4), "max error \(maximumError)")
+      // A single sample through the one-call API, on the cached session.
+      let single = try await gateway.infer(model: testCase.model, inputs: features[0])
+      #expect(zip(single.outputs, predictions[0].outputs).allSatisfy { abs($0 - $1) < 1e-4 })
+    }
+  }
+
+  @Test("Typed errors: unknown model, invalid inputs before encryption, unauthorized, rate limited")
+  func typedErrors() async throws {
+    try await Self.withGateway { gateway, _ in
+      await #expect {
+        try await gateway.infer(model: "nobody", inputs: [1])
+      } throws: { error in
+        guard case SDKError.server(.unknownModel, 404, _, _, _) = error else { return false }
+        return true
+      }
+      let model = try await gateway.model(id: "logistic_v1")
+      let session = try gateway.session(for: model)
+      let invalid: [[[Double]]] = [
+        [[1, 2, 3]], [[.nan, 0, 0, 0, 0, 0, 0, 0]], [[100, 0, 0, 0, 0, 0, 0, 0]], [],
+        [[Double]](repeating: [Double](repeating: 0, count: 8), count: 5000),
+      ]
+      for samples in invalid {
+        #expect {
+          try session.encrypt(samples)
+        } throws: { error in
+          guard case SDKError.invalidInput = error else { return false }
+          return true
+        }
+      }
+    }
+    let keys = TenantDirectory(apiKeys: ["sdk-test-key-0123456789": "sdk"])
+    try await Self.withGateway(
+      configuration: GatewayConfiguration(port: 0, tenants: keys, requestsPerSecond: 0.01, burst: 1)
+    ) { gateway, port in
+      await #expect {
+        try await gateway.models()
+      } throws: { error in
+        guard case SDKError.server(.unauthorized, 401, _, _, _) = error else { return false }
+        return true
+      }
+      let authorized = GatewayClient(
+        baseURL: URL(string: "http://127.0.0.1:\(port)")!, apiKey: "sdk-test-key-0123456789")
+      _ = try await authorized.models()
+      await #expect {
+        try await authorized.models()
+      } throws: { error in
+        guard case SDKError.server(.rateLimited, 429, _, _, let retryAfter) = error else { return false }
+        return (retryAfter ?? 0) >= 1
+      }
+    }
+  }
+
+  @Test("Transport failures and job timeouts are typed")
+  func transportAndTimeout() async throws {
+    // Nothing listens on port 9 (discard) on loopback here.
+    let nowhere = GatewayClient(baseURL: URL(string: "http://127.0.0.1:9")!, requestTimeout: .seconds(2))
+    await #expect {
+      try await nowhere.models()
+    } throws: { error in
+      guard case SDKError.transport = error else { return false }
+      return true
+    }
+    // A pool whose only worker is busy for a second: the job stays queued past the timeout.
+    let pool = WorkerPool(threads: 1, queueCapacity: 8)
+    _ = pool.submit { Thread.sleep(forTimeInterval: 1) }
+    try await Self.withGateway(pool: pool, jobTimeout: .milliseconds(100)) { gateway, _ in
+      let model = try await gateway.model(id: "logistic_v1")
+      let session = try gateway.session(for: model)
+      let job = try await gateway.submit([[0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8]], session: session)
+      await #expect {
+        try await gateway.waitForResult(job)
+      } throws: { error in
+        guard case SDKError.timeout(jobId: job.jobId, _) = error else { return false }
+        return true
+      }
+    }
+  }
+
+  @Test("Evaluation keys lost by the gateway are registered again transparently")
+  func keysReRegistered() async throws {
+    let keys = EvaluationKeyStore(timeToLive: .seconds(3600))
+    let sample = [0.1, -0.2, 0.3, -0.4]
+    try await Self.withGateway(keys: keys) { gateway, _ in
+      let first = try await gateway.infer(model: "iris_mlp", inputs: sample)
+      #expect(keys.removeExpired(now: Date().addingTimeInterval(7200)) == 1)
+      let second = try await gateway.infer(model: "iris_mlp", inputs: sample)
+      #expect(zip(first.outputs, second.outputs).allSatisfy { abs($0 - $1) < 1e-5 })
+    }
+  }
+
+  @Test("Key files: created owner-only, reloaded, refused for other parameters; tampered metadata refused")
+  func keyFilesAndMetadata() async throws {
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("sdk-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let file = folder.appendingPathComponent("logistic.key")
+    try await Self.withGateway { gateway, _ in
+      let logistic = try await gateway.model(id: "logistic_v1")
+      let iris = try await gateway.model(id: "iris_mlp")
+      let created = try InferenceSession(model: logistic, keyFile: file)
+      let attributes = try FileManager.default.attributesOfItem(atPath: file.path)
+      #expect((attributes[.posixPermissions] as? Int) == 0o600)
+      let ciphertexts = try created.encrypt([[0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8]])
+      // A reloaded session holds the same key: it can decrypt what the first encrypted.
+      let reloaded = try InferenceSession(model: logistic, keyFile: file)
+      let job = try await gateway.submit(
+        [[0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8]], session: created, wait: .seconds(5))
+      let result = try await gateway.waitForResult(job)
+      let predictions = try gateway.predictions(from: result, session: reloaded, sampleCount: 1)
+      #expect(abs(predictions[0].outputs[0] - 0.507289) < 1e-6)
+      #expect(!ciphertexts.isEmpty)
+      #expect {
+        try InferenceSession(model: iris, keyFile: file)
+      } throws: { error in
+        guard case SDKError.keyFile = error else { return false }
+        return true
+      }
+      var tampered = logistic.contract
+      tampered.encryptionParameters.parameterFingerprint =
+        String(repeating: "0", count: 16) + " "
+        + [String](repeating: String(repeating: "0", count: 16), count: 3).joined(separator: " ")
+      #expect {
+        try InferenceSession(model: try ModelInfo(tampered))
+      } throws: { error in
+        guard case SDKError.incompatibleModel = error else { return false }
+        return true
+      }
+    }
+  }
+}
