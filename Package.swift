@@ -90,7 +90,7 @@ let package = Package(
     .executableTarget(
       name: "heinfer",
       dependencies: [
-        "CKKS", "Gateway",
+        "CKKS", "Gateway", "GatewayAPI", "HEInferenceSDK",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Hummingbird", package: "hummingbird"),
         .product(name: "Logging", package: "swift-log"),

@@ -11,6 +11,11 @@ public struct Prediction: Sendable, Equatable {
   public let scores: [Double]
   /// `transform.apply(scores)`: a probability for sigmoid models, class probabilities for softmax.
   public let outputs: [Double]
+  public init(scores: [Double], outputs: [Double]) {
+    self.scores = scores
+    self.outputs = outputs
+  }
+
   /// The most likely class (argmax of the outputs; for one sigmoid output, 1 when ≥ 0.5).
   public var predictedClass: Int {
     outputs.count == 1 ? (outputs[0] >= 0.5 ? 1 : 0) : outputs.indices.max { outputs[$0] < outputs[$1] } ?? 0

@@ -1,0 +1,100 @@
+import Dispatch
+import Foundation
+import Gateway
+import Testing
+
+/// The `heinfer` client commands, run as a user runs them (the built executable, next to the test
+/// bundle), against a real gateway on an ephemeral port.
+@Suite("heinfer CLI")
+struct CLITests {
+  /// The `heinfer` executable that `swift test` built beside the test bundle.
+  static var executable: URL {
+    URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("heinfer")
+  }
+
+  struct Run {
+    let status: Int32
+    let output: String
+    let error: String
+  }
+
+  /// Runs heinfer on a Dispatch thread: waiting for it must not block Swift's cooperative pool,
+  /// which also serves the gateway under test.
+  static func run(_ arguments: [String]) async throws -> Run {
+    try await withCheckedThrowingContinuation { continuation in
+      DispatchQueue.global().async {
+        continuation.resume(with: Result { try runBlocking(arguments) })
+      }
+    }
+  }
+
+  static func runBlocking(_ arguments: [String]) throws -> Run {
+    let process = Process()
+    process.executableURL = executable
+    process.arguments = arguments
+    let output = Pipe()
+    let error = Pipe()
+    process.standardOutput = output
+    process.standardError = error
+    try process.run()
+    let outputData = output.fileHandleForReading.readDataToEndOfFile()
+    let errorData = error.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return Run(
+      status: process.terminationStatus, output: String(decoding: outputData, as: UTF8.self),
+      error: String(decoding: errorData, as: UTF8.self))
+  }
+
+  @Test("models, infer (single, CSV with accuracy, JSON, plain) and keys against a live gateway")
+  func commands() async throws {
+    try #require(FileManager.default.isExecutableFile(atPath: Self.executable.path), "heinfer was not built")
+    let csv = SDKTests.root.appendingPathComponent("datasets/wine/test.csv").path
+    let keyFile = FileManager.default.temporaryDirectory.appendingPathComponent("cli-\(UUID().uuidString).key").path
+    defer { try? FileManager.default.removeItem(atPath: keyFile) }
+    try await SDKTests.withGateway { _, port in
+      let url = ["--url", "http://127.0.0.1:\(port)"]
+      let models = try await Self.run(["models"] + url)
+      #expect(models.status == 0)
+      for id in ["logistic_v1", "breast_cancer_logistic", "wine_multiclass", "iris_mlp"] {
+        #expect(models.output.contains(id))
+      }
+      let single = try await Self.run(
+        ["infer", "--model", "logistic_v1", "--input", "0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8"] + url)
+      #expect(single.status == 0)
+      #expect(abs((Double(single.output.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0) - 0.507289) < 1e-6)
+      let batch = try await Self.run(["infer", "--model", "wine_multiclass", "--csv", csv, "--json"] + url)
+      #expect(batch.status == 0, "\(batch.error)")
+      let object = try #require(
+        try JSONSerialization.jsonObject(with: Data(batch.output.utf8)) as? [String: Any])
+      #expect(object["accuracy"] as? Double == 53.0 / 54.0)
+      #expect((object["outputs"] as? [[Double]])?.count == 54)
+      let plain = try await Self.run(["infer", "--model", "wine_multiclass", "--csv", csv, "--plain"] + url)
+      #expect(plain.output.contains("accuracy: 0.9815"))
+      let keys = try await Self.run(["keys", "--model", "iris_mlp", "--key-file", keyFile] + url)
+      #expect(keys.status == 0)
+      #expect(keys.output.contains("created") && keys.output.contains("Galois keys"))
+      let again = try await Self.run(["keys", "--model", "iris_mlp", "--key-file", keyFile] + url)
+      #expect(again.output.contains("loaded"))
+    }
+  }
+
+  @Test("Errors exit non-zero with a clear message: refused 2, unreachable 3, bad input 65, usage 64")
+  func errors() async throws {
+    try #require(FileManager.default.isExecutableFile(atPath: Self.executable.path), "heinfer was not built")
+    try await SDKTests.withGateway { _, port in
+      let url = ["--url", "http://127.0.0.1:\(port)"]
+      let unknown = try await Self.run(["infer", "--model", "nobody", "--input", "1"] + url)
+      #expect(unknown.status == 2)
+      #expect(unknown.error.contains("UNKNOWN_MODEL"))
+      let badInput = try await Self.run(["infer", "--model", "logistic_v1", "--input", "1,2"] + url)
+      #expect(badInput.status == 65)
+      #expect(badInput.error.contains("takes 8"))
+      let usage = try await Self.run(["infer", "--model", "logistic_v1"] + url)
+      #expect(usage.status == 64)
+      #expect(usage.error.contains("--input"))
+    }
+    let unreachable = try await Self.run(["models", "--url", "http://127.0.0.1:9"])
+    #expect(unreachable.status == 3)
+    #expect(unreachable.error.contains("transport"))
+  }
+}
