@@ -18,9 +18,16 @@ import PackageDescription
 /// name such as `znver4`, `skylake-avx512`, `haswell`). The default build stays portable; a
 /// tuned binary may crash with SIGILL on an older CPU. See docs/benchmarks.md.
 let tunedCPUFlags: [SwiftSetting] = {
-  guard let cpu = getenv("CKKS_TARGET_CPU").map({ String(cString: $0) }), !cpu.isEmpty else { return [] }
-  // The tuned build also selects the NTT loop structure that vectorizes (see NTTTables.forward).
-  return [.unsafeFlags(["-target-cpu", cpu]), .define("CKKS_VECTORIZED_NTT")]
+  if let cpu = getenv("CKKS_TARGET_CPU").map({ String(cString: $0) }), !cpu.isEmpty {
+    // The tuned build also selects the NTT loop structure that vectorizes (see NTTTables.forward).
+    return [.unsafeFlags(["-target-cpu", cpu]), .define("CKKS_VECTORIZED_NTT")]
+  }
+  // `CKKS_VECTORIZED_NTT=1` selects that loop structure alone, portably: the test command uses it
+  // to check both code paths without rebuilding the dependencies.
+  if let flag = getenv("CKKS_VECTORIZED_NTT").map({ String(cString: $0) }), flag == "1" {
+    return [.define("CKKS_VECTORIZED_NTT")]
+  }
+  return []
 }()
 
 let strictSwift6: [SwiftSetting] = [

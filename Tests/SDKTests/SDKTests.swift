@@ -1,4 +1,5 @@
 import CKKS
+import Dispatch
 import Foundation
 import Gateway
 import GatewayAPI
@@ -141,12 +142,13 @@ struct SDKTests {
       guard case SDKError.transport = error else { return false }
       return true
     }
-    // A pool whose only worker is busy for a second: the job stays queued past the timeout.
+    // A pool whose only worker is held until the timeout has been observed: the job stays queued.
     let pool = WorkerPool(threads: 1, queueCapacity: 8)
-    _ = pool.submit { Thread.sleep(forTimeInterval: 1) }
+    let release = DispatchSemaphore(value: 0)
     try await Self.withGateway(pool: pool, jobTimeout: .milliseconds(100)) { gateway, _ in
       let model = try await gateway.model(id: "logistic_v1")
       let session = try gateway.session(for: model)
+      #expect(pool.submit { release.wait() })
       let job = try await gateway.submit([[0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8]], session: session)
       await #expect {
         try await gateway.waitForResult(job)
@@ -154,6 +156,7 @@ struct SDKTests {
         guard case SDKError.timeout(jobId: job.jobId, _) = error else { return false }
         return true
       }
+      release.signal()
     }
   }
 
