@@ -36,7 +36,7 @@ public struct StageTimings: Sendable {
 /// AsyncHTTPClient), and one-call encrypted inference.
 ///
 /// ```swift
-/// let gateway = try GatewayClient(baseURL: URL(string: "http://127.0.0.1:8080")!)
+/// let gateway = GatewayClient(baseURL: URL(string: "http://127.0.0.1:8080")!)
 /// let prediction = try await gateway.infer(model: "logistic_v1", inputs: [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8])
 /// ```
 public final class GatewayClient: Sendable {
