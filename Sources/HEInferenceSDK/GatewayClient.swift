@@ -24,12 +24,21 @@ public struct Prediction: Sendable, Equatable {
 
 /// How long each stage of an encrypted inference took (seconds), for benchmarks.
 public struct StageTimings: Sendable {
+  /// Encoding and encryption on the client.
   public var encrypt: Double = 0
+  /// The `POST /infer` call: upload, validation, queueing and (with `wait_ms`) evaluation.
   public var submit: Double = 0
+  /// Evaluation on the server, as its job diagnostics report it.
+  public var evaluate: Double = 0
+  /// Polling for a result that was not ready when `POST /infer` answered.
   public var wait: Double = 0
+  /// Decryption and decoding on the client.
   public var decrypt: Double = 0
+  /// Serialized ciphertext bytes sent and received (before base64).
   public var requestBytes = 0
   public var responseBytes = 0
+
+  public init() {}
 }
 
 /// The SDK's entry point: async calls over the gateway's contract (the generated client on
@@ -137,7 +146,7 @@ public final class GatewayClient: Sendable {
     let start = clock.now
     let ciphertexts = try session.encrypt(samples)
     timings.encrypt = Self.seconds(clock.now - start)
-    timings.requestBytes = ciphertexts.reduce(0) { $0 + ($1.count + 2) / 3 * 4 }
+    timings.requestBytes = ciphertexts.reduce(0) { $0 + $1.count }
     let body = Components.Schemas.InferRequest(
       apiVersion: ContractInfo.version, modelId: session.model.id, version: session.model.version,
       batchSize: samples.count,
@@ -234,9 +243,8 @@ public final class GatewayClient: Sendable {
     let decryptStart = clock.now
     let predictions = try predictions(from: result, session: session, sampleCount: batch.count)
     timings.decrypt = Self.seconds(clock.now - decryptStart)
-    timings.responseBytes = ([result.payload] + (result.additionalPayloads ?? [])).reduce(0) {
-      $0 + ($1.data.count + 2) / 3 * 4
-    }
+    timings.evaluate = result.diagnostics.evaluationMs / 1000
+    timings.responseBytes = ([result.payload] + (result.additionalPayloads ?? [])).reduce(0) { $0 + $1.data.count }
     return predictions
   }
 

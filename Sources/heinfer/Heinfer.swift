@@ -12,7 +12,7 @@ struct Heinfer: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "heinfer",
     abstract: "Privacy-preserving inference over RNS-CKKS: the gateway and its tools.",
-    subcommands: [Serve.self, Models.self, Infer.self, Keys.self, SelfCheck.self],
+    subcommands: [Serve.self, Models.self, Infer.self, Keys.self, Bench.self, SelfCheck.self],
     defaultSubcommand: Serve.self)
 }
 

@@ -61,13 +61,16 @@ public enum GatewayApplication {
 
   /// The application listening on `configuration.host:port`, running `services` (e.g.
   /// ``JobCleanup``) beside the server until graceful shutdown.
+  /// `onServerRunning` receives the listening port (useful with port 0).
   public static func make(
-    configuration: GatewayConfiguration, service: InferenceService, services: [any Service] = [], logger: Logger
+    configuration: GatewayConfiguration, service: InferenceService, services: [any Service] = [], logger: Logger,
+    onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
   ) throws -> some ApplicationProtocol {
     Application(
       router: try router(service: service, configuration: configuration, logger: logger),
       configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "heinfer"),
       services: services,
+      onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
       logger: logger)
   }
 }

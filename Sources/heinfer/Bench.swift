@@ -1,0 +1,314 @@
+import ArgumentParser
+import CKKS
+import Foundation
+import Gateway
+import GatewayAPI
+import HEInferenceSDK
+import Hummingbird
+import Logging
+import ServiceLifecycle
+
+/// `heinfer bench`: plaintext vs encrypted inference over real HTTP on loopback, per bundled model.
+struct Bench: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Benchmark plaintext vs encrypted inference over loopback HTTP and write results and charts.",
+    discussion: """
+      Without --url, a gateway with the bundled models is started in this process on an ephemeral \
+      loopback port (real HTTP). Writes <output>/benchmark_results.json (raw), \
+      <output>/benchmark_results.md and SVG charts in <output>/benchmarks/. Samples come from \
+      datasets/ when present (run from the repository root), else uniform in [-1, 1].
+      """)
+
+  @Option(help: "Gateway URL; default: start one in this process.")
+  var url: String?
+
+  @Option(help: "API key for --url.")
+  var apiKey: String?
+
+  @Option(help: "Requests per latency measurement.")
+  var runs: Int = 200
+
+  @Option(help: "Warm-up requests per model (not measured).")
+  var warmup: Int = 20
+
+  @Option(help: "Comma-separated model ids (default: every model).")
+  var models: String?
+
+  @Option(help: "Concurrent clients for the throughput runs, comma separated.")
+  var clients: String = "1,4,16"
+
+  @Option(help: "Requests per throughput run.")
+  var throughputRequests: Int = 400
+
+  @Option(help: "Folder for the results and charts.")
+  var output: String = "docs"
+
+  func validate() throws {
+    guard runs >= 1, warmup >= 0, throughputRequests >= 1 else {
+      throw ValidationError("--runs and --throughput-requests must be ≥ 1")
+    }
+    guard !clientCounts.isEmpty else { throw ValidationError("--clients must list positive integers") }
+  }
+
+  var clientCounts: [Int] { clients.split(separator: ",").compactMap { Int($0) }.filter { $0 > 0 } }
+
+  func run() async throws {
+    AllocatorTuning.keepLargeBuffersInHeap()
+    if let url {
+      guard let base = URL(string: url) else { throw ValidationError("--url is not a URL") }
+      try await measureAll(GatewayClient(baseURL: base, apiKey: apiKey), gatewayDescription: url)
+      return
+    }
+    var logger = Logger(label: "heinfer-bench")
+    logger.logLevel = .warning
+    let pool = WorkerPool()
+    let service = InferenceService(
+      registry: try ModelRegistry.bundled(), store: InMemoryJobStore(), pool: pool, logger: logger)
+    let (ports, continuation) = AsyncStream<Int>.makeStream()
+    let app = try GatewayApplication.make(
+      configuration: GatewayConfiguration(port: 0, requestsPerSecond: nil), service: service, logger: logger,
+      onServerRunning: { continuation.yield($0) })
+    let services = ServiceGroup(configuration: .init(services: [app], logger: logger))
+    try await withThrowingTaskGroup(of: Void.self) { group in
+      group.addTask { try await services.run() }
+      var iterator = ports.makeAsyncIterator()
+      guard let port = await iterator.next() else { throw ValidationError("the gateway did not start") }
+      try await measureAll(
+        GatewayClient(baseURL: URL(string: "http://127.0.0.1:\(port)")!),
+        gatewayDescription: "in-process gateway on 127.0.0.1:\(port) (\(pool.threadCount) worker threads)")
+      await services.triggerGracefulShutdown()
+      try await group.waitForAll()
+    }
+    await pool.shutdown()
+  }
+
+  // MARK: Measurement
+
+  func measureAll(_ gateway: GatewayClient, gatewayDescription: String) async throws {
+    let wanted = models.map { Set($0.split(separator: ",").map(String.init)) }
+    let catalogue: [ModelInfo]
+    do { catalogue = try await gateway.models() } catch { throw ClientExit.report(error) }
+    var reports: [ModelReport] = []
+    for model in catalogue where wanted?.contains(model.id) ?? true {
+      FileHandle.standardError.write(Data("benchmarking \(model.id) \(model.version)…\n".utf8))
+      do {
+        reports.append(try await measure(model, gateway))
+      } catch let error as SDKError {
+        throw ClientExit.report(error)
+      }
+    }
+    let results = BenchmarkResults(
+      date: ISO8601DateFormatter().string(from: Date()), machine: Machine.current(), gateway: gatewayDescription,
+      runs: runs, warmup: warmup, models: reports)
+    try BenchmarkReport(results: results).write(to: URL(fileURLWithPath: output))
+    FileHandle.standardError.write(Data("wrote \(output)/benchmark_results.md, .json and benchmarks/*.svg\n".utf8))
+  }
+
+  /// Samples for `model`: rows of its dataset when present, else uniform in [-1, 1].
+  func samples(for model: ModelInfo, count: Int) -> [[Double]] {
+    let names = [
+      "breast_cancer_logistic": "breast_cancer", "wine_multiclass": "wine", "iris_mlp": "iris",
+    ]
+    if let name = names[model.id],
+      let text = try? String(contentsOfFile: "datasets/\(name)/test.csv", encoding: .utf8)
+    {
+      let rows = text.split(whereSeparator: \.isNewline).dropFirst().map {
+        $0.split(separator: ",").dropLast().compactMap { Double(String($0)) }
+      }.filter { $0.count == model.inputDimension }
+      if !rows.isEmpty { return (0..<count).map { rows[$0 % rows.count] } }
+    }
+    var generator = SystemRandomNumberGenerator()
+    return (0..<count).map { _ in
+      (0..<model.inputDimension).map { _ in Double.random(in: -1...1, using: &generator) }
+    }
+  }
+
+  func measure(_ model: ModelInfo, _ gateway: GatewayClient) async throws -> ModelReport {
+    let inputs = samples(for: model, count: runs)
+    let clock = ContinuousClock()
+    // Warm-up (also registers evaluation keys and builds the session).
+    for sample in inputs.prefix(max(1, warmup)) {
+      _ = try await gateway.infer(model: model.id, version: model.version, inputs: sample)
+      _ = try await gateway.inferPlain(model: model.id, version: model.version, inputs: sample)
+    }
+    // Plain, one sample per request.
+    var plainLatencies: [Double] = []
+    var plainOutputs: [[Double]] = []
+    let plainTraffic = TrafficLog()
+    for sample in inputs {
+      let start = clock.now
+      let outputs = try await plainTraffic.record {
+        try await gateway.inferPlain(model: model.id, version: model.version, inputs: sample)
+      }
+      plainLatencies.append(GatewayClientSeconds(clock.now - start))
+      plainOutputs.append(outputs)
+    }
+    // Encrypted, one sample per request, with stage timings and errors against the plain route.
+    var latencies: [Double] = []
+    var stages = [String: Double]()
+    var errors: [Double] = []
+    let traffic = TrafficLog()
+    var ciphertextBytes = (up: 0, down: 0)
+    for (sample, plain) in zip(inputs, plainOutputs) {
+      var timings = StageTimings()
+      let start = clock.now
+      let prediction = try await traffic.record {
+        try await gateway.infer(model: model.id, version: model.version, batch: [sample], timings: &timings)[0]
+      }
+      latencies.append(GatewayClientSeconds(clock.now - start))
+      stages["encode+encrypt", default: 0] += timings.encrypt
+      stages["upload+queue", default: 0] += max(0, timings.submit - timings.evaluate)
+      stages["evaluate", default: 0] += timings.evaluate
+      stages["fetch", default: 0] += timings.wait
+      stages["decrypt+decode", default: 0] += timings.decrypt
+      errors += zip(prediction.outputs, plain).map { abs($0 - $1) }
+      ciphertextBytes = (timings.requestBytes, timings.responseBytes)
+    }
+    let trafficTotals = traffic.snapshot
+    let plainTotals = plainTraffic.snapshot
+    // Throughput with concurrent clients.
+    var encryptedThroughput: [String: Double] = [:]
+    var plainThroughput: [String: Double] = [:]
+    for count in clientCounts {
+      encryptedThroughput[String(count)] = try await throughput(clients: count, inputs: inputs) { sample in
+        _ = try await gateway.infer(model: model.id, version: model.version, inputs: sample)
+      }
+      plainThroughput[String(count)] = try await throughput(clients: count, inputs: inputs) { sample in
+        _ = try await gateway.inferPlain(model: model.id, version: model.version, inputs: sample)
+      }
+    }
+    // Batched: as many samples as one request may carry, best of three.
+    let batchSize = min(model.maxBatchSize, 64 * model.layout.samplesPerCiphertext)
+    let batch = samples(for: model, count: batchSize)
+    var best = Double.infinity
+    for _ in 0..<3 {
+      let start = clock.now
+      _ = try await gateway.infer(model: model.id, version: model.version, batch: batch)
+      best = min(best, GatewayClientSeconds(clock.now - start))
+    }
+    let requests = max(1, trafficTotals.requests)
+    return ModelReport(
+      modelId: model.id, version: model.version, samplesPerCiphertext: model.layout.samplesPerCiphertext,
+      polyModulusDegree: model.parameters.degree,
+      encrypted: .init(
+        latencyMs: LatencyStats(latencies), stagesMs: stages.mapValues { 1000 * $0 / Double(runs) },
+        requestBytes: trafficTotals.requestBytes / requests, responseBytes: trafficTotals.responseBytes / requests,
+        ciphertextBytesUp: ciphertextBytes.up, ciphertextBytesDown: ciphertextBytes.down,
+        meanAbsoluteError: errors.reduce(0, +) / Double(max(1, errors.count)), maxAbsoluteError: errors.max() ?? 0,
+        throughputRps: encryptedThroughput),
+      plain: .init(
+        latencyMs: LatencyStats(plainLatencies), requestBytes: plainTotals.requestBytes / max(1, plainTotals.requests),
+        responseBytes: plainTotals.responseBytes / max(1, plainTotals.requests), throughputRps: plainThroughput),
+      batched: .init(
+        batchSize: batchSize,
+        ciphertexts: (batchSize + model.layout.samplesPerCiphertext - 1)
+          / model.layout.samplesPerCiphertext, seconds: best, predictionsPerSecond: Double(batchSize) / best))
+  }
+
+  /// Requests per second with `clients` concurrent loops sharing `throughputRequests` requests.
+  func throughput(
+    clients: Int, inputs: [[Double]], _ request: @escaping @Sendable ([Double]) async throws -> Void
+  ) async throws -> Double {
+    let perClient = max(1, throughputRequests / clients)
+    let clock = ContinuousClock()
+    let start = clock.now
+    try await withThrowingTaskGroup(of: Void.self) { group in
+      for client in 0..<clients {
+        group.addTask {
+          for index in 0..<perClient { try await request(inputs[(client * perClient + index) % inputs.count]) }
+        }
+      }
+      try await group.waitForAll()
+    }
+    return Double(perClient * clients) / GatewayClientSeconds(clock.now - start)
+  }
+}
+
+func GatewayClientSeconds(_ duration: Duration) -> Double {
+  Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+}
+
+// MARK: Results
+
+struct LatencyStats: Codable {
+  var mean: Double
+  var p50: Double
+  var p95: Double
+  var p99: Double
+  var min: Double
+
+  /// Statistics in milliseconds of durations in seconds.
+  init(_ seconds: [Double]) {
+    let sorted = seconds.sorted().map { $0 * 1000 }
+    func percentile(_ p: Double) -> Double { sorted[Swift.min(sorted.count - 1, Int(Double(sorted.count) * p))] }
+    mean = sorted.reduce(0, +) / Double(sorted.count)
+    p50 = percentile(0.5)
+    p95 = percentile(0.95)
+    p99 = percentile(0.99)
+    min = sorted[0]
+  }
+}
+
+struct ModelReport: Codable {
+  struct Encrypted: Codable {
+    var latencyMs: LatencyStats
+    var stagesMs: [String: Double]
+    /// Mean HTTP body bytes per request and response (JSON with base64 payloads).
+    var requestBytes: Int
+    var responseBytes: Int
+    /// Serialized ciphertext bytes of one request and one response (before base64).
+    var ciphertextBytesUp: Int
+    var ciphertextBytesDown: Int
+    var meanAbsoluteError: Double
+    var maxAbsoluteError: Double
+    var throughputRps: [String: Double]
+  }
+
+  struct Plain: Codable {
+    var latencyMs: LatencyStats
+    var requestBytes: Int
+    var responseBytes: Int
+    var throughputRps: [String: Double]
+  }
+
+  struct Batched: Codable {
+    var batchSize: Int
+    var ciphertexts: Int
+    var seconds: Double
+    var predictionsPerSecond: Double
+  }
+
+  var modelId: String
+  var version: String
+  var samplesPerCiphertext: Int
+  var polyModulusDegree: Int
+  var encrypted: Encrypted
+  var plain: Plain
+  var batched: Batched
+}
+
+struct Machine: Codable {
+  var cpu: String
+  var cores: Int
+  var os: String
+
+  static func current() -> Machine {
+    let cpuInfo = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
+    let name =
+      cpuInfo.split(separator: "\n").first { $0.hasPrefix("model name") }
+      .map { String($0.split(separator: ":", maxSplits: 1).last ?? "").trimmingCharacters(in: .whitespaces) }
+      ?? "unknown CPU"
+    return Machine(
+      cpu: name, cores: ProcessInfo.processInfo.activeProcessorCount,
+      os: ProcessInfo.processInfo.operatingSystemVersionString)
+  }
+}
+
+struct BenchmarkResults: Codable {
+  var date: String
+  var machine: Machine
+  var gateway: String
+  var runs: Int
+  var warmup: Int
+  var models: [ModelReport]
+}
