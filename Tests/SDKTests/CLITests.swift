@@ -97,4 +97,30 @@ struct CLITests {
     #expect(unreachable.status == 3)
     #expect(unreachable.error.contains("transport"))
   }
+
+  @Test("bench writes raw JSON, the results page and three SVG charts from a real (short) run")
+  func bench() async throws {
+    try #require(FileManager.default.isExecutableFile(atPath: Self.executable.path), "heinfer was not built")
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("bench-\(UUID().uuidString)")
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let run = try await Self.run([
+      "bench", "--runs", "3", "--warmup", "1", "--throughput-requests", "4", "--clients", "1,2",
+      "--models", "logistic_v1", "--output", folder.path,
+    ])
+    #expect(run.status == 0, "\(run.error)")
+    let data = try Data(contentsOf: folder.appendingPathComponent("benchmark_results.json"))
+    let results = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+    let models = try #require(results["models"] as? [[String: Any]])
+    #expect(models.count == 1)
+    let encrypted = try #require(models.first?["encrypted"] as? [String: Any])
+    #expect((encrypted["request_bytes"] as? Int ?? 0) > 10_000)
+    #expect((encrypted["mean_absolute_error"] as? Double ?? 1) < 1e-6)
+    #expect((encrypted["throughput_rps"] as? [String: Double])?.keys.sorted() == ["1", "2"])
+    let page = try String(contentsOf: folder.appendingPathComponent("benchmark_results.md"), encoding: .utf8)
+    #expect(page.contains("logistic_v1: targets"))
+    for chart in ["latency", "sizes", "throughput"] {
+      let svg = try String(contentsOf: folder.appendingPathComponent("benchmarks/\(chart).svg"), encoding: .utf8)
+      #expect(svg.hasPrefix("<svg") && svg.contains("logistic_v1"))
+    }
+  }
 }

@@ -211,4 +211,59 @@ struct SDKTests {
       }
     }
   }
+
+  @Test("A job the gateway marks failed surfaces as jobFailed; garbage results as invalidResult")
+  func failedJobsAndBadResults() async throws {
+    let store = InMemoryJobStore()
+    let pool = WorkerPool(threads: 1, queueCapacity: 8)
+    let release = DispatchSemaphore(value: 0)
+    let logger = Logger(label: "test")
+    let service = InferenceService(registry: Self.registry, store: store, pool: pool, logger: logger)
+    let app = try GatewayApplication.make(
+      configuration: GatewayConfiguration(port: 0, requestsPerSecond: nil), service: service, logger: logger)
+    try await app.test(.live) { client in
+      let gateway = GatewayClient(baseURL: URL(string: "http://127.0.0.1:\(try #require(client.port))")!)
+      let session = try gateway.session(for: try await gateway.model(id: "logistic_v1"))
+      #expect(pool.submit { release.wait() })
+      let job = try await gateway.submit([[0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8]], session: session)
+      // The job is queued behind the held worker; mark it failed as a restart would.
+      var failed = try #require(try await store.job(id: job.jobId, tenant: TenantDirectory.openTenant))
+      failed.status = .failed
+      failed.errorCode = "JOB_FAILED"
+      failed.errorMessage = "the gateway restarted before the job finished"
+      try await store.update(failed)
+      release.signal()
+      await #expect {
+        try await gateway.waitForResult(job)
+      } throws: { error in
+        guard case SDKError.jobFailed(let id, "JOB_FAILED", _) = error else { return false }
+        return id == job.jobId
+      }
+      #expect {
+        try session.decryptScores([[1, 2, 3]], sampleCount: 1)
+      } throws: { error in
+        guard case SDKError.invalidResult = error else { return false }
+        return true
+      }
+    }
+    await pool.shutdown()
+  }
+
+  @Test("A server that is not a gateway gives unexpectedResponse")
+  func notAGateway() async throws {
+    let router = Router()
+    router.get("/models") { _, _ in
+      Response(status: .internalServerError, body: .init(byteBuffer: .init(string: "oops")))
+    }
+    let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)))
+    try await app.test(.live) { client in
+      let gateway = GatewayClient(baseURL: URL(string: "http://127.0.0.1:\(try #require(client.port))")!)
+      await #expect {
+        try await gateway.models()
+      } throws: { error in
+        guard case SDKError.unexpectedResponse(500, _) = error else { return false }
+        return true
+      }
+    }
+  }
 }
