@@ -65,6 +65,27 @@ def model_file(model_id, description, weights, bias, transform, encryption, max_
     }
 
 
+def write_model(model):
+    with open(os.path.join(MODELS, f"{model['model_id']}-1.0.0.json"), "w") as handle:
+        json.dump(model, handle, indent=2)
+        handle.write("\n")
+
+
+def train_linear(model_id, dataset, data, test_size, transform, encryption, describe):
+    """Standardize, fit a (multinomial) logistic regression, write its model file and test split."""
+    x_train, x_test, y_train, y_test = train_test_split(
+        data.data, data.target, test_size=test_size, random_state=SEED, stratify=data.target)
+    x_train, x_test, mean, std = standardize(x_train, x_test)
+    assert np.abs(x_test).max() <= INPUT_BOUND, "standardized test inputs exceed input_bound"
+    classifier = LogisticRegression(C=0.5, max_iter=10_000).fit(x_train, y_train)
+    accuracy = classifier.score(x_test, y_test)
+    description = describe([round(m, 6) for m in mean], [round(s, 6) for s in std], accuracy, len(y_test))
+    write_model(
+        model_file(model_id, description, classifier.coef_, classifier.intercept_, transform, encryption, 1024))
+    path = write_split(dataset, x_test, y_test)
+    print(f"{model_id}: test accuracy {accuracy:.4f} ({len(y_test)} samples) -> {os.path.relpath(path, ROOT)}")
+
+
 def main():
     # Both models: N = 2048, one 54-bit prime (the 128-bit bound for N = 2048), no evaluation keys.
     encryption = {
@@ -76,47 +97,20 @@ def main():
         "result_dropped_bits": 8,
     }
 
-    data = load_breast_cancer()
-    x_train, x_test, y_train, y_test = train_test_split(
-        data.data, data.target, test_size=0.25, random_state=SEED, stratify=data.target)
-    x_train, x_test, mean, std = standardize(x_train, x_test)
-    assert np.abs(x_test).max() <= INPUT_BOUND, "standardized test inputs exceed input_bound"
-    classifier = LogisticRegression(C=0.5, max_iter=10_000).fit(x_train, y_train)
-    accuracy = classifier.score(x_test, y_test)
-    description = (
-        "Logistic regression on the Wisconsin breast-cancer data (scikit-learn's copy of the UCI set, 569 samples, "
-        f"30 features; label 1 = benign). Inputs: standardized features (x − mean) / std with the training split's "
-        f"statistics: mean = {[round(m, 6) for m in mean]}, std = {[round(s, 6) for s in std]}. "
-        f"The client applies the sigmoid. Plaintext test accuracy {accuracy:.4f} on {len(y_test)} held-out samples.")
-    model = model_file(
-        "breast_cancer_logistic", description, classifier.coef_, classifier.intercept_, "sigmoid", encryption, 1024)
-    with open(os.path.join(MODELS, "breast_cancer_logistic-1.0.0.json"), "w") as handle:
-        json.dump(model, handle, indent=2)
-        handle.write("\n")
-    path = write_split("breast_cancer", x_test, y_test)
-    print(f"breast_cancer_logistic: test accuracy {accuracy:.4f} ({len(y_test)} samples) -> {os.path.relpath(path, ROOT)}")
-
-    data = load_wine()
-    x_train, x_test, y_train, y_test = train_test_split(
-        data.data, data.target, test_size=0.3, random_state=SEED, stratify=data.target)
-    x_train, x_test, mean, std = standardize(x_train, x_test)
-    assert np.abs(x_test).max() <= INPUT_BOUND, "standardized test inputs exceed input_bound"
-    classifier = LogisticRegression(C=0.5, max_iter=10_000).fit(x_train, y_train)
-    accuracy = classifier.score(x_test, y_test)
-    description = (
-        "Multinomial logistic regression on the UCI wine data (scikit-learn's copy, 178 samples, 13 features, "
-        f"3 cultivars). Inputs: standardized features with the training split's statistics: "
-        f"mean = {[round(m, 6) for m in mean]}, std = {[round(s, 6) for s in std]}. The server returns the "
-        f"three class scores; the client applies softmax (and argmax for the class). Plaintext test accuracy "
-        f"{accuracy:.4f} on {len(y_test)} held-out samples.")
-    model = model_file(
-        "wine_multiclass", description, classifier.coef_, classifier.intercept_, "softmax", encryption, 1024)
-    with open(os.path.join(MODELS, "wine_multiclass-1.0.0.json"), "w") as handle:
-        json.dump(model, handle, indent=2)
-        handle.write("\n")
-    path = write_split("wine", x_test, y_test)
-    print(f"wine_multiclass: test accuracy {accuracy:.4f} ({len(y_test)} samples) -> {os.path.relpath(path, ROOT)}")
-
+    train_linear(
+        "breast_cancer_logistic", "breast_cancer", load_breast_cancer(), 0.25, "sigmoid", encryption,
+        lambda mean, std, accuracy, count: (
+            "Logistic regression on the Wisconsin breast-cancer data (scikit-learn's copy of the UCI set, 569 "
+            "samples, 30 features; label 1 = benign). Inputs: standardized features (x − mean) / std with the "
+            f"training split's statistics: mean = {mean}, std = {std}. The client applies the sigmoid. "
+            f"Plaintext test accuracy {accuracy:.4f} on {count} held-out samples."))
+    train_linear(
+        "wine_multiclass", "wine", load_wine(), 0.3, "softmax", encryption,
+        lambda mean, std, accuracy, count: (
+            "Multinomial logistic regression on the UCI wine data (scikit-learn's copy, 178 samples, 13 features, "
+            f"3 cultivars). Inputs: standardized features with the training split's statistics: mean = {mean}, "
+            f"std = {std}. The server returns the three class scores; the client applies softmax (and argmax for "
+            f"the class). Plaintext test accuracy {accuracy:.4f} on {count} held-out samples."))
     write_iris()
 
 
@@ -198,9 +192,7 @@ def write_iris():
         "max_batch_size": 4096,
         "input_bound": 4.0,
     }
-    with open(os.path.join(MODELS, "iris_mlp-1.0.0.json"), "w") as handle:
-        json.dump(model, handle, indent=2)
-        handle.write("\n")
+    write_model(model)
     path = write_split("iris", x_test, y_test)
     print(f"iris_mlp: test accuracy {accuracy:.4f} ({len(y_test)} samples) -> {os.path.relpath(path, ROOT)}")
 

@@ -9,7 +9,6 @@ import OpenAPIRuntime
 /// check that every status sent is one the contract declares for the operation).
 struct GatewayAPIHandler: APIProtocol {
   let service: InferenceService
-  let metrics: GatewayMetrics
 
   /// The authenticated tenant of the current request (set by ``GatewayGuardMiddleware``).
   var tenant: String { RequestTenant.current }
@@ -19,7 +18,7 @@ struct GatewayAPIHandler: APIProtocol {
   }
 
   func getMetrics(_ input: Operations.GetMetrics.Input) async throws -> Operations.GetMetrics.Output {
-    .ok(.init(body: .plainText(HTTPBody(metrics.exposition()))))
+    .ok(.init(body: .plainText(HTTPBody(service.metrics.exposition()))))
   }
 
   func listModels(_ input: Operations.ListModels.Input) async throws -> Operations.ListModels.Output {

@@ -54,7 +54,7 @@ public enum GatewayApplication {
         tenants: configuration.tenants,
         limiter: configuration.requestsPerSecond.map { RateLimiter(perSecond: $0, burst: configuration.burst) },
         maximumBodyBytes: configuration.maximumBodyBytes))
-    let handler = GatewayAPIHandler(service: service, metrics: service.metrics)
+    let handler = GatewayAPIHandler(service: service)
     try handler.registerHandlers(on: router, middlewares: [ErrorMiddleware(logger: logger)])
     return router
   }
