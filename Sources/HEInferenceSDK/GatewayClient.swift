@@ -50,7 +50,6 @@ public struct StageTimings: Sendable {
 /// ```
 public final class GatewayClient: Sendable {
   private let client: Client
-  private let httpClient: HTTPClient
   /// How long to wait for a job in total before ``SDKError/timeout(jobId:waitedSeconds:)``.
   public let jobTimeout: Duration
   private let sessions = SessionCache()
@@ -63,15 +62,14 @@ public final class GatewayClient: Sendable {
   public init(
     baseURL: URL, apiKey: String? = nil, requestTimeout: Duration = .seconds(30), jobTimeout: Duration = .seconds(60)
   ) {
-    httpClient = HTTPClient(eventLoopGroupProvider: .singleton)
+    // The process-wide shared HTTP client needs no shutdown (a client shut down from `deinit` could
+    // run on an event loop, which AsyncHTTPClient forbids).
     client = Client(
       serverURL: baseURL,
-      transport: AsyncHTTPClientTransport(configuration: .init(client: httpClient, timeout: .init(requestTimeout))),
+      transport: AsyncHTTPClientTransport(configuration: .init(client: .shared, timeout: .init(requestTimeout))),
       middlewares: [GatewayClientMiddleware(apiKey: apiKey)])
     self.jobTimeout = jobTimeout
   }
-
-  deinit { try? httpClient.syncShutdown() }
 
   // MARK: Discovery
 
