@@ -140,7 +140,7 @@ struct Bench: AsyncParsableCommand {
       let outputs = try await plainTraffic.record {
         try await gateway.inferPlain(model: model.id, version: model.version, inputs: sample)
       }
-      plainLatencies.append(GatewayClientSeconds(clock.now - start))
+      plainLatencies.append(secondsOf(clock.now - start))
       plainOutputs.append(outputs)
     }
     // Encrypted, one sample per request, with stage timings and errors against the plain route.
@@ -155,7 +155,7 @@ struct Bench: AsyncParsableCommand {
       let prediction = try await traffic.record {
         try await gateway.infer(model: model.id, version: model.version, batch: [sample], timings: &timings)[0]
       }
-      latencies.append(GatewayClientSeconds(clock.now - start))
+      latencies.append(secondsOf(clock.now - start))
       stages["encode+encrypt", default: 0] += timings.encrypt
       stages["upload+queue", default: 0] += max(0, timings.submit - timings.evaluate)
       stages["evaluate", default: 0] += timings.evaluate
@@ -184,7 +184,7 @@ struct Bench: AsyncParsableCommand {
     for _ in 0..<3 {
       let start = clock.now
       _ = try await gateway.infer(model: model.id, version: model.version, batch: batch)
-      best = min(best, GatewayClientSeconds(clock.now - start))
+      best = min(best, secondsOf(clock.now - start))
     }
     let requests = max(1, trafficTotals.requests)
     return ModelReport(
@@ -220,11 +220,12 @@ struct Bench: AsyncParsableCommand {
       }
       try await group.waitForAll()
     }
-    return Double(perClient * clients) / GatewayClientSeconds(clock.now - start)
+    return Double(perClient * clients) / secondsOf(clock.now - start)
   }
 }
 
-func GatewayClientSeconds(_ duration: Duration) -> Double {
+/// A duration in seconds.
+func secondsOf(_ duration: Duration) -> Double {
   Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
 }
 
