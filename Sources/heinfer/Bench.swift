@@ -62,8 +62,13 @@ struct Bench: AsyncParsableCommand {
     var logger = Logger(label: "heinfer-bench")
     logger.logLevel = .warning
     let pool = WorkerPool()
+    // The default deployment's store: SQLite, in a temporary file.
+    let database = FileManager.default.temporaryDirectory.appendingPathComponent("heinfer-bench-\(UUID().uuidString)")
+    defer {
+      for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: database.path + suffix) }
+    }
     let service = InferenceService(
-      registry: try ModelRegistry.bundled(), store: InMemoryJobStore(), pool: pool, logger: logger)
+      registry: try ModelRegistry.bundled(), store: try SQLiteJobStore(path: database.path), pool: pool, logger: logger)
     let (ports, continuation) = AsyncStream<Int>.makeStream()
     let app = try GatewayApplication.make(
       configuration: GatewayConfiguration(port: 0, requestsPerSecond: nil), service: service, logger: logger,
@@ -75,7 +80,8 @@ struct Bench: AsyncParsableCommand {
       guard let port = await iterator.next() else { throw ValidationError("the gateway did not start") }
       try await measureAll(
         GatewayClient(baseURL: URL(string: "http://127.0.0.1:\(port)")!),
-        gatewayDescription: "in-process gateway on 127.0.0.1:\(port) (\(pool.threadCount) worker threads)")
+        gatewayDescription:
+          "in-process gateway on 127.0.0.1:\(port) (\(pool.threadCount) worker threads, SQLite job store)")
       await services.triggerGracefulShutdown()
       try await group.waitForAll()
     }

@@ -37,16 +37,20 @@ public final class InferenceService: Sendable {
   public let metrics: GatewayMetrics
   private let completions = Mutex(CompletionBoard())
 
-  /// Who waits for which job, and which jobs finished recently (so a waiter that registers just
-  /// after the job finished does not wait for nothing).
+  /// Who waits for which job, which jobs are being evaluated, and which finished recently (so a
+  /// waiter that registers just after the job finished does not wait for nothing). Waiters
+  /// receive the final record directly, so answering `wait_ms` costs no store read.
   private struct CompletionBoard {
-    var waiters: [String: [UUID: CheckedContinuation<Void, Never>]] = [:]
+    var waiters: [String: [UUID: CheckedContinuation<JobRecord?, Never>]] = [:]
     var finished: [String: ContinuousClock.Instant] = [:]
+    /// Jobs a worker is evaluating: shown as `running` without a store write per job.
+    var running: Set<String> = []
 
-    mutating func markFinished(_ id: String) -> [CheckedContinuation<Void, Never>] {
+    mutating func markFinished(_ id: String) -> [CheckedContinuation<JobRecord?, Never>] {
       let now = ContinuousClock.now
       if finished.count > 4096 { finished = finished.filter { now - $0.value < .seconds(60) } }
       finished[id] = now
+      running.remove(id)
       return Array((waiters.removeValue(forKey: id) ?? [:]).values)
     }
   }
@@ -258,12 +262,7 @@ public final class InferenceService: Sendable {
     }
     let accepted = pool.submit { [self] in
       let started = ContinuousClock.now
-      var running = job
-      running.status = .running
-      running.updatedAt = Date()
-      let runningRecord = running
-      // Best effort and unordered with the final update: a store refuses to change a final job.
-      Task { try? await store.update(runningRecord) }
+      completions.withLock { _ = $0.running.insert(job.id) }
       var finished = job
       do {
         finished.outputs = try ciphertexts.map { Data(try InferenceService.evaluate(model, $0, keys: keySet)) }
@@ -304,7 +303,7 @@ public final class InferenceService: Sendable {
       logger.error("job store update failed", metadata: ["job_id": "\(job.id)", "error": "\(error)"])
     }
     let continuations = completions.withLock { $0.markFinished(job.id) }
-    for continuation in continuations { continuation.resume() }
+    for continuation in continuations { continuation.resume(returning: job) }
   }
 
   /// The job if `tenant` owns it.
@@ -316,38 +315,45 @@ public final class InferenceService: Sendable {
       logger.error("job store read failed", metadata: ["job_id": "\(id)", "error": "\(error)"])
       throw GatewayError(.internal, "the job could not be read")
     }
-    guard let found else { throw GatewayError(.jobNotFound, "no job \(id)", details: ["job_id": id]) }
+    guard var found else { throw GatewayError(.jobNotFound, "no job \(id)", details: ["job_id": id]) }
+    if found.status == .queued, completions.withLock({ $0.running.contains(id) }) { found.status = .running }
     return found
   }
 
-  /// Waits until job `id` is final or `timeout` passes, then returns its current state.
-  public func waitForJob(id: String, tenant: String, timeout: Duration) async throws(GatewayError) -> JobRecord {
-    let current = try await job(id: id, tenant: tenant)
-    if current.status.isFinal || timeout <= .zero { return current }
-    await withTaskGroup(of: Void.self) { group in
-      group.addTask { await self.completion(of: id) }
-      group.addTask { try? await Task.sleep(for: timeout) }
-      await group.next()
+  /// Waits until `submitted` is final or `timeout` passes, then returns its latest state (from
+  /// the worker directly when it finishes in time, else from the store).
+  public func waitForJob(_ submitted: JobRecord, timeout: Duration) async throws(GatewayError) -> JobRecord {
+    if submitted.status.isFinal || timeout <= .zero { return submitted }
+    let finished = await withTaskGroup(of: JobRecord?.self) { group in
+      group.addTask { await self.completion(of: submitted.id) }
+      group.addTask {
+        try? await Task.sleep(for: timeout)
+        return nil
+      }
+      let first = await group.next() ?? nil
       group.cancelAll()
+      return first
     }
-    return try await job(id: id, tenant: tenant)
+    if let finished { return finished }
+    return try await job(id: submitted.id, tenant: submitted.tenant)
   }
 
-  /// Returns when job `id` is recorded as final (or the task is cancelled).
-  private func completion(of id: String) async {
+  /// The final record of job `id` when a worker finishes it; nil when it had already finished
+  /// before the call registered, or the task is cancelled.
+  private func completion(of id: String) async -> JobRecord? {
     let token = UUID()
-    await withTaskCancellationHandler {
-      await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+    return await withTaskCancellationHandler {
+      await withCheckedContinuation { (continuation: CheckedContinuation<JobRecord?, Never>) in
         let resumeNow = completions.withLock { board in
           if board.finished[id] != nil || Task.isCancelled { return true }
           board.waiters[id, default: [:]][token] = continuation
           return false
         }
-        if resumeNow { continuation.resume() }
+        if resumeNow { continuation.resume(returning: nil) }
       }
     } onCancel: {
       let continuation = completions.withLock { $0.waiters[id]?.removeValue(forKey: token) }
-      continuation?.resume()
+      continuation?.resume(returning: nil)
     }
   }
 }

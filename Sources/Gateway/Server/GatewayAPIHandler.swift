@@ -38,7 +38,7 @@ struct GatewayAPIHandler: APIProtocol {
       inputs: body.inputs.map { Array($0.payload.data) }, evaluationKeyId: body.evaluationKeyId)
     let queued = try await service.submit(request, tenant: tenant)
     let wait = Duration.milliseconds(min(max(body.waitMs ?? 0, 0), 10_000))
-    let job = try await service.waitForJob(id: queued.id, tenant: tenant, timeout: wait)
+    let job = try await service.waitForJob(queued, timeout: wait)
     let contract = try Self.describe(job)
     return job.status.isFinal ? .ok(.init(body: .json(contract))) : .accepted(.init(body: .json(contract)))
   }
