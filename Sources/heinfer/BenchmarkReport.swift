@@ -127,8 +127,10 @@ struct BenchmarkReport {
     text += """
 
       "upload+queue" is the `POST /infer` round trip minus the server's evaluation time (HTTP,
-      JSON, base64, validation, queueing); with `wait_ms` the result comes back in the same call, so
-      "fetch" is zero unless a job outlived it.
+      JSON, base64, validation, queueing, and the job store's two writes); with `wait_ms` the
+      result comes back in the same call, so "fetch" is zero unless a job outlived it. The gateway
+      runs with its default SQLite job store; its disk writes (WAL checkpoints) make most of the
+      p99 tail, which the in-memory store (`--store memory`) does not have.
 
       """
     if let logistic = results.models.first(where: { $0.modelId == "logistic_v1" }) {
