@@ -5,9 +5,9 @@ import GatewayAPI
 import NIOCore
 import Testing
 
-/// The client side, done with the CKKS library directly (the SDK arrives with issue 5): parameters
-/// from the model metadata, a secret key, encoding per the declared layout, seeded encryption,
-/// evaluation keys, decryption.
+/// The client side, done with the CKKS library directly from the metadata (parameters, a secret
+/// key, encoding per the declared layout, seeded encryption, evaluation keys, decryption). Kept
+/// independent of the SDK on purpose: it shows that a client built from the contract alone works.
 struct ClientSession: Sendable {
   enum Layout: Sendable {
     case coefficient(CoefficientLinearLayout)
