@@ -124,7 +124,7 @@ struct Serve: AsyncParsableCommand {
     let cleanup = JobCleanup(store: jobs, timeToLive: .seconds(jobTTL), logger: logger)
     let app = try GatewayApplication.make(
       configuration: GatewayConfiguration(
-        host: host, port: port, workerThreads: workers, queueCapacity: queue, tenants: tenants,
+        host: host, port: port, tenants: tenants,
         requestsPerSecond: rate > 0 ? rate : nil, burst: burst, maximumBodyBytes: maxBodyBytes),
       service: service, services: [cleanup], logger: logger)
     // Hummingbird's service group stops on SIGTERM/SIGINT after in-flight requests finish.

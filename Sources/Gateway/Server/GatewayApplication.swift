@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 import GatewayAPI
 public import Hummingbird
 public import Logging
@@ -9,10 +9,6 @@ public import ServiceLifecycle
 public struct GatewayConfiguration: Sendable {
   public var host: String
   public var port: Int
-  /// Worker threads for evaluation (default: one per core).
-  public var workerThreads: Int
-  /// Jobs allowed to wait for a worker before requests get `503 UNAVAILABLE`.
-  public var queueCapacity: Int
   /// API keys and tenants (open mode when empty).
   public var tenants: TenantDirectory
   /// Per-tenant request rate; `nil` disables rate limiting.
@@ -24,14 +20,11 @@ public struct GatewayConfiguration: Sendable {
 
   public init(
     host: String = "127.0.0.1", port: Int = 8080,
-    workerThreads: Int = ProcessInfo.processInfo.activeProcessorCount, queueCapacity: Int = 256,
     tenants: TenantDirectory = TenantDirectory(apiKeys: [:]), requestsPerSecond: Double? = 50, burst: Double = 100,
     maximumBodyBytes: Int = 16 << 20
   ) {
     self.host = host
     self.port = port
-    self.workerThreads = workerThreads
-    self.queueCapacity = queueCapacity
     self.tenants = tenants
     self.requestsPerSecond = requestsPerSecond
     self.burst = burst
