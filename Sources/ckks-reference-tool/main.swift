@@ -1,12 +1,20 @@
-// Development tool for scripts/generate_reference_vectors.py: encrypts a known message
-// deterministically with a secret key recorded from SEAL, so the script can check that SEAL
-// decrypts our ciphertexts. Not part of the library or the gateway.
+// Development tool for scripts/generate_reference_vectors.py and scripts/generate_seal_streams.py:
+// encrypts a known message deterministically with a secret key recorded from SEAL, so the
+// scripts can check that SEAL decrypts our ciphertexts and loads our SEAL streams. Not part of
+// the library or the gateway.
 //
-//   ckks-reference-tool <request.json>   → JSON on standard output
+//   ckks-reference-tool <request.json>              → JSON on standard output
+//   ckks-reference-tool seal-streams <request.json> → JSON on standard output
 //
 // Request: {"degree", "bitSizes", "scaleExponent", "values", "secretKey" (base64 residues),
 //           "seed" (hex, 32 bytes)}. Response: {"secretKeyCiphertext", "publicKeyCiphertext"},
 // each {"residues": base64 of c0 then c1, limb-major little-endian u64, "scale", "primes"}.
+//
+// seal-streams request: {"degree", "bitSizes", "scaleExponent", "values", "secretKey" (base64
+// of SEAL's SecretKey stream), "seed" (hex, 32 bytes), "rotationSteps"}. Response: base64 SEAL
+// streams written by this library, made in a fixed order from one deterministic generator (the
+// Swift tests repeat it): "publicKey", "publicKeyCiphertext", "seededCiphertext", "plaintext",
+// "relinKeys", "galoisKeys", "secretKey".
 import CKKS
 import Foundation
 
@@ -49,8 +57,36 @@ func hexBytes(_ hex: String) -> [UInt8] {
   return bytes
 }
 
+struct StreamsRequest: Decodable {
+  let degree: Int
+  let bitSizes: [Int]
+  let scaleExponent: Int
+  let values: [Double]
+  let secretKey: String
+  let seed: String
+  let rotationSteps: [Int]
+}
+
+if CommandLine.arguments.count == 3, CommandLine.arguments[1] == "seal-streams" {
+  let request = try JSONDecoder().decode(
+    StreamsRequest.self, from: Data(contentsOf: URL(fileURLWithPath: CommandLine.arguments[2])))
+  let parameters = try CKKSParameters(
+    ParameterDescription(
+      degree: request.degree, ciphertextPrimeBits: Array(request.bitSizes.dropLast()),
+      specialPrimeBits: [request.bitSizes.last!],
+      defaultScale: Double(sign: .plus, exponent: request.scaleExponent, significand: 1),
+      security: .insecureForTestingOnly))
+  let secretKey = try SecretKey(sealBytes: [UInt8](Data(base64Encoded: request.secretKey)!), parameters: parameters)
+  let streams = try SEALStreamSet.make(
+    secretKey: secretKey, values: request.values, seed: hexBytes(request.seed), rotationSteps: request.rotationSteps)
+  let encoder = JSONEncoder()
+  encoder.outputFormatting = [.sortedKeys]
+  print(String(decoding: try encoder.encode(streams.mapValues { Data($0).base64EncodedString() }), as: UTF8.self))
+  exit(0)
+}
+
 guard CommandLine.arguments.count == 2 else {
-  FileHandle.standardError.write("usage: ckks-reference-tool <request.json>\n".data(using: .utf8)!)
+  FileHandle.standardError.write("usage: ckks-reference-tool [seal-streams] <request.json>\n".data(using: .utf8)!)
   exit(2)
 }
 let request = try JSONDecoder().decode(

@@ -56,7 +56,7 @@ struct EncryptionTests {
     let parameters = try CKKSParameters(.n8192_logq_60_40_40_logp_60)
     let secretKey = KeyGenerator.secretKey(parameters: parameters)
     let publicKey = KeyGenerator.publicKey(secretKey: secretKey)
-    #expect(publicKey.a == (try Sampler.uniform(in: parameters.keyBasis, seed: publicKey.seed)))
+    #expect(publicKey.a == (try Sampler.uniform(in: parameters.keyBasis, seed: #require(publicKey.seed))))
     // b + a·s = −e: every coefficient is within the Gaussian's 6σ cut.
     let error = (publicKey.b + publicKey.a * secretKey.polynomial).inverseNTT()
     #expect((0..<parameters.degree).allSatisfy { j in abs(error.centeredCoefficient(at: j).doubleValue) <= 19 })

@@ -1,12 +1,12 @@
 /// Encrypts plaintexts with a public key (anyone) or a secret key (the key owner; gives compact
 /// seeded ciphertexts).
 public struct Encryptor: Sendable {
-  private enum Key: Sendable {
+  enum Key: Sendable {
     case publicKey(PublicKey)
     case secretKey(SecretKey)
   }
 
-  private let key: Key
+  let key: Key
   /// The parameters of the key.
   public let parameters: CKKSParameters
 
@@ -59,7 +59,7 @@ public struct Encryptor: Sendable {
   }
 
   /// `target −= a·s` over the primes of `target` (a prefix of the key basis).
-  private func subtractProduct(
+  func subtractProduct(
     into target: inout RNSPolynomial<Evaluation>, _ a: RNSPolynomial<Evaluation>, secretKey: SecretKey
   ) {
     let n = target.degree

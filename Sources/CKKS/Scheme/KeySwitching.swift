@@ -4,10 +4,10 @@ import Synchronization
 public struct KeySwitchingDigit: Sendable, Equatable {
   /// `b = −a·s + e + [P]·s′` on the digit's primes (and `−a·s + e` elsewhere).
   public let b: RNSPolynomial<Evaluation>
-  /// Uniform, expanded from ``seed``.
+  /// Uniform, expanded from ``seed`` when there is one.
   public let a: RNSPolynomial<Evaluation>
-  /// The 32-byte seed of `a`.
-  public let seed: [UInt8]
+  /// The 32-byte seed of `a`; nil for a key whose `a` came explicitly (a key loaded from SEAL).
+  public let seed: [UInt8]?
 }
 
 /// A hybrid key-switching key from s′ to s (Han & Ki, "Better Bootstrapping for Approximate

@@ -72,13 +72,13 @@ public struct PublicKey: Sendable, Equatable {
   public let parameters: CKKSParameters
   /// b = −(a·s + e).
   public let b: RNSPolynomial<Evaluation>
-  /// a, uniform, expanded from ``seed``.
+  /// a, uniform, expanded from ``seed`` when there is one.
   public let a: RNSPolynomial<Evaluation>
-  /// The 32-byte seed of a.
-  public let seed: [UInt8]
+  /// The 32-byte seed of a; nil for a key whose `a` came explicitly (a key loaded from SEAL).
+  public let seed: [UInt8]?
 
   public static func == (lhs: PublicKey, rhs: PublicKey) -> Bool {
-    lhs.parameters === rhs.parameters && lhs.b == rhs.b && lhs.seed == rhs.seed
+    lhs.parameters === rhs.parameters && lhs.b == rhs.b && lhs.a == rhs.a
   }
 }
 

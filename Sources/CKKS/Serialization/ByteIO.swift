@@ -1,6 +1,6 @@
 /// Why bytes could not be loaded. Every check runs before anything large is allocated.
 public enum SerializationError: Error, Sendable, Equatable, CustomStringConvertible {
-  /// The bytes do not start with the `CKKS` magic.
+  /// The bytes do not start with the expected magic (`CKKS` for our format, 0xA15E for SEAL's).
   case badMagic
   /// A format version this library does not read.
   case unsupportedVersion(UInt8)
@@ -20,11 +20,17 @@ public enum SerializationError: Error, Sendable, Equatable, CustomStringConverti
   case residueOutOfRange(polynomial: Int, prime: Int, index: Int)
   /// A header field has a value outside its documented range.
   case invalidField(String)
+  /// A SEAL stream whose major version is not 4.
+  case unsupportedSEALVersion(major: UInt8, minor: UInt8)
+  /// A compressed SEAL stream (zlib = 1, zstd = 2); only uncompressed streams are read.
+  case unsupportedCompression(mode: UInt8)
+  /// A seeded SEAL object whose random generator is not BLAKE2Xb (SEAL's `prng_type` byte).
+  case unsupportedRandomGenerator(UInt8)
 
   /// A sentence naming the failed check.
   public var description: String {
     switch self {
-    case .badMagic: return "not a CKKS object (bad magic)"
+    case .badMagic: return "bad magic number: not an object of this format"
     case .unsupportedVersion(let v): return "unsupported format version \(v)"
     case .wrongObjectType(let expected, let found): return "expected object type \(expected), found \(found)"
     case .unknownFingerprint: return "the parameter fingerprint matches no level of these parameters"
@@ -36,6 +42,14 @@ public enum SerializationError: Error, Sendable, Equatable, CustomStringConverti
     case .residueOutOfRange(let polynomial, let prime, let index):
       return "residue \(index) of polynomial \(polynomial) is not below prime \(prime)"
     case .invalidField(let field): return "invalid field: \(field)"
+    case .unsupportedSEALVersion(let major, let minor):
+      return "SEAL version \(major).\(minor) is not supported (SEAL 4.x streams are read)"
+    case .unsupportedCompression(let mode):
+      let name = SEALFormat.CompressionMode(rawValue: mode).map(\.description) ?? "unknown mode \(mode)"
+      return "compressed SEAL stream (\(name)); save with compr_mode_type.none"
+    case .unsupportedRandomGenerator(let type):
+      let name = type == 2 ? "shake256" : "unknown generator \(type)"
+      return "seeded SEAL object expands with \(name); only blake2xb (SEAL's default) is supported"
     }
   }
 }
@@ -59,6 +73,15 @@ struct ByteWriter {
   mutating func write(_ value: Double) { write(value.bitPattern) }
 
   mutating func write(_ raw: [UInt8]) { bytes.append(contentsOf: raw) }
+
+  /// Appends each word as 8 little-endian bytes.
+  mutating func writeWords(_ words: UnsafeBufferPointer<UInt64>) {
+    #if _endian(little)
+      bytes.append(contentsOf: UnsafeRawBufferPointer(words))
+    #else
+      for word in words { write(word) }
+    #endif
+  }
 
   /// Packs each value in `bits` bits (1…64), least significant bit first, and pads the end to a
   /// whole byte. Every value must be below 2^bits.
@@ -146,6 +169,29 @@ struct ByteReader {
       }
       destination[index] = residue
     }
+    offset += byteCount
+  }
+
+  /// Reads `destination.count` little-endian u64 words, each of which must be below `bound`,
+  /// else `residueOutOfRange` with the given coordinates.
+  mutating func readWords(
+    into destination: UnsafeMutableBufferPointer<UInt64>, bound: UInt64, polynomial: Int, prime: Int
+  ) throws(SerializationError) {
+    let byteCount = 8 * destination.count
+    guard remaining >= byteCount else { throw .sizeMismatch(expected: offset + byteCount, actual: bytes.count) }
+    let start = offset
+    // One pass: load, range-check and store; the bounds were checked above, so the loads stay
+    // inside `bytes`.
+    let outOfRange: Int? = bytes.withUnsafeBytes { raw in
+      let source = UnsafeRawBufferPointer(rebasing: raw[start..<(start + byteCount)])
+      for index in 0..<destination.count {
+        let word = UInt64(littleEndian: source.loadUnaligned(fromByteOffset: 8 * index, as: UInt64.self))
+        guard word < bound else { return index }
+        destination[index] = word
+      }
+      return nil
+    }
+    if let index = outOfRange { throw .residueOutOfRange(polynomial: polynomial, prime: prime, index: index) }
     offset += byteCount
   }
 

@@ -249,13 +249,17 @@ extension Plaintext {
 // MARK: - Keys
 
 extension PublicKey {
-  /// The serialized bytes: the seed of `a` and `b` over Q ∪ P (about half of the full key).
+  /// The serialized bytes: the seed of `a` and `b` over Q ∪ P (about half of the full key), or
+  /// `b` and `a` in full for a key without a seed (one loaded from SEAL).
   public func serialized() -> [UInt8] {
-    var writer = ByteWriter(capacity: 80 + SerializationFormat.packedPolynomialSize(parameters.keyBasis, dropped: 0))
+    let polynomialSize = SerializationFormat.packedPolynomialSize(parameters.keyBasis, dropped: 0)
+    var writer = ByteWriter(capacity: 80 + 2 * polynomialSize)
     SerializationFormat.writeHeader(
-      &writer, type: .publicKey, flags: SerializationFormat.seededFlag, fingerprint: parameters.keyFingerprint)
-    writer.write(seed)
+      &writer, type: .publicKey, flags: seed == nil ? 0 : SerializationFormat.seededFlag,
+      fingerprint: parameters.keyFingerprint)
+    if let seed { writer.write(seed) }
     SerializationFormat.writePolynomial(&writer, b)
+    if seed == nil { SerializationFormat.writePolynomial(&writer, a) }
     return writer.bytes
   }
 
@@ -263,27 +267,38 @@ extension PublicKey {
   public init(deserializing bytes: [UInt8], parameters: CKKSParameters) throws(SerializationError) {
     var reader = ByteReader(bytes)
     let (flags, fingerprint) = try SerializationFormat.readHeader(&reader, type: .publicKey)
-    guard flags == SerializationFormat.seededFlag else { throw .invalidField("public keys are seeded") }
+    guard flags & ~SerializationFormat.seededFlag == 0 else { throw .invalidField("unknown flags \(flags)") }
     guard fingerprint == parameters.keyFingerprint else { throw .unknownFingerprint }
-    let seed = try reader.readBytes(32)
-    try SerializationFormat.checkExactSize(
-      reader, remainingBytes: SerializationFormat.packedPolynomialSize(parameters.keyBasis, dropped: 0))
+    let seeded = flags == SerializationFormat.seededFlag
+    let seed = seeded ? try reader.readBytes(32) : nil
+    let polynomialSize = SerializationFormat.packedPolynomialSize(parameters.keyBasis, dropped: 0)
+    try SerializationFormat.checkExactSize(reader, remainingBytes: (seeded ? 1 : 2) * polynomialSize)
     let b: RNSPolynomial<Evaluation> = try SerializationFormat.readPolynomial(
       &reader, basis: parameters.keyBasis, index: 0)
-    self.init(parameters: parameters, b: b, a: try! Sampler.uniform(in: parameters.keyBasis, seed: seed), seed: seed)
+    let a: RNSPolynomial<Evaluation> =
+      if let seed { try! Sampler.uniform(in: parameters.keyBasis, seed: seed) } else {
+        try SerializationFormat.readPolynomial(&reader, basis: parameters.keyBasis, index: 1)
+      }
+    self.init(parameters: parameters, b: b, a: a, seed: seed)
   }
 }
 
 extension KeySwitchingKey {
-  func write(_ writer: inout ByteWriter) {
+  /// Whether every digit's `a` is expanded from a seed (keys made here); keys loaded from SEAL
+  /// carry `a` explicitly and are written in full.
+  var isSeeded: Bool { digits.allSatisfy { $0.seed != nil } }
+
+  func write(_ writer: inout ByteWriter, seeded: Bool) {
     writer.write(UInt16(digits.count))
     for digit in digits {
-      writer.write(digit.seed)
+      if seeded { writer.write(digit.seed!) }
       SerializationFormat.writePolynomial(&writer, digit.b)
+      if !seeded { SerializationFormat.writePolynomial(&writer, digit.a) }
     }
   }
 
-  static func read(_ reader: inout ByteReader, parameters: CKKSParameters) throws(SerializationError) -> KeySwitchingKey
+  static func read(_ reader: inout ByteReader, parameters: CKKSParameters, seeded: Bool) throws(SerializationError)
+    -> KeySwitchingKey
   {
     let count = Int(try reader.readUInt16())
     let expectedDigits = parameters.parameterDescription.keySwitchingDigits
@@ -291,32 +306,40 @@ extension KeySwitchingKey {
       throw .invalidField("digit count \(count), expected \(expectedDigits)")
     }
     let polynomialSize = SerializationFormat.packedPolynomialSize(parameters.keyBasis, dropped: 0)
-    guard reader.remaining >= count * (32 + polynomialSize) else {
-      throw .sizeMismatch(expected: reader.offset + count * (32 + polynomialSize), actual: reader.bytes.count)
+    let digitSize = seeded ? 32 + polynomialSize : 2 * polynomialSize
+    guard reader.remaining >= count * digitSize else {
+      throw .sizeMismatch(expected: reader.offset + count * digitSize, actual: reader.bytes.count)
     }
     var digits: [KeySwitchingDigit] = []
     for index in 0..<count {
-      let seed = try reader.readBytes(32)
+      let seed = seeded ? try reader.readBytes(32) : nil
       let b: RNSPolynomial<Evaluation> = try SerializationFormat.readPolynomial(
         &reader, basis: parameters.keyBasis, index: index)
-      digits.append(KeySwitchingDigit(b: b, a: try! Sampler.uniform(in: parameters.keyBasis, seed: seed), seed: seed))
+      let a: RNSPolynomial<Evaluation> =
+        if let seed { try! Sampler.uniform(in: parameters.keyBasis, seed: seed) } else {
+          try SerializationFormat.readPolynomial(&reader, basis: parameters.keyBasis, index: index)
+        }
+      digits.append(KeySwitchingDigit(b: b, a: a, seed: seed))
     }
     return KeySwitchingKey(digits: digits)
   }
 
-  static func serializedSize(parameters: CKKSParameters) -> Int {
-    2 + parameters.parameterDescription.keySwitchingDigits
-      * (32 + SerializationFormat.packedPolynomialSize(parameters.keyBasis, dropped: 0))
+  static func serializedSize(parameters: CKKSParameters, seeded: Bool) -> Int {
+    let polynomialSize = SerializationFormat.packedPolynomialSize(parameters.keyBasis, dropped: 0)
+    return 2 + parameters.parameterDescription.keySwitchingDigits * (seeded ? 32 + polynomialSize : 2 * polynomialSize)
   }
 }
 
 extension RelinearizationKey {
-  /// The serialized bytes: per digit, the seed of `a` and the packed `b`.
+  /// The serialized bytes: per digit, the seed of `a` and the packed `b` (or `b` and `a` in full
+  /// for a key loaded from SEAL).
   public func serialized(parameters: CKKSParameters) -> [UInt8] {
-    var writer = ByteWriter(capacity: 64 + KeySwitchingKey.serializedSize(parameters: parameters))
+    let seeded = key.isSeeded
+    var writer = ByteWriter(capacity: 64 + KeySwitchingKey.serializedSize(parameters: parameters, seeded: seeded))
     SerializationFormat.writeHeader(
-      &writer, type: .relinearizationKey, flags: SerializationFormat.seededFlag, fingerprint: parameters.keyFingerprint)
-    key.write(&writer)
+      &writer, type: .relinearizationKey, flags: seeded ? SerializationFormat.seededFlag : 0,
+      fingerprint: parameters.keyFingerprint)
+    key.write(&writer, seeded: seeded)
     return writer.bytes
   }
 
@@ -324,25 +347,28 @@ extension RelinearizationKey {
   public init(deserializing bytes: [UInt8], parameters: CKKSParameters) throws(SerializationError) {
     var reader = ByteReader(bytes)
     let (flags, fingerprint) = try SerializationFormat.readHeader(&reader, type: .relinearizationKey)
-    guard flags == SerializationFormat.seededFlag else { throw .invalidField("switching keys are seeded") }
+    guard flags & ~SerializationFormat.seededFlag == 0 else { throw .invalidField("unknown flags \(flags)") }
     guard fingerprint == parameters.keyFingerprint else { throw .unknownFingerprint }
+    let seeded = flags == SerializationFormat.seededFlag
     try SerializationFormat.checkExactSize(
-      reader, remainingBytes: KeySwitchingKey.serializedSize(parameters: parameters))
-    self.init(key: try KeySwitchingKey.read(&reader, parameters: parameters))
+      reader, remainingBytes: KeySwitchingKey.serializedSize(parameters: parameters, seeded: seeded))
+    self.init(key: try KeySwitchingKey.read(&reader, parameters: parameters, seeded: seeded))
   }
 }
 
 extension GaloisKeys {
   /// The serialized bytes: the key count, then per key its Galois element (u32) and digits.
   public func serialized(parameters: CKKSParameters) -> [UInt8] {
-    let perKey = 4 + KeySwitchingKey.serializedSize(parameters: parameters)
+    let seeded = keys.values.allSatisfy(\.isSeeded)
+    let perKey = 4 + KeySwitchingKey.serializedSize(parameters: parameters, seeded: seeded)
     var writer = ByteWriter(capacity: 64 + keys.count * perKey)
     SerializationFormat.writeHeader(
-      &writer, type: .galoisKeys, flags: SerializationFormat.seededFlag, fingerprint: parameters.keyFingerprint)
+      &writer, type: .galoisKeys, flags: seeded ? SerializationFormat.seededFlag : 0,
+      fingerprint: parameters.keyFingerprint)
     writer.write(UInt16(keys.count))
     for element in elements {
       for b in 0..<4 { writer.write(UInt8(truncatingIfNeeded: element >> (8 * b))) }
-      keys[element]!.write(&writer)
+      keys[element]!.write(&writer, seeded: seeded)
     }
     return writer.bytes
   }
@@ -351,10 +377,11 @@ extension GaloisKeys {
   public init(deserializing bytes: [UInt8], parameters: CKKSParameters) throws(SerializationError) {
     var reader = ByteReader(bytes)
     let (flags, fingerprint) = try SerializationFormat.readHeader(&reader, type: .galoisKeys)
-    guard flags == SerializationFormat.seededFlag else { throw .invalidField("switching keys are seeded") }
+    guard flags & ~SerializationFormat.seededFlag == 0 else { throw .invalidField("unknown flags \(flags)") }
     guard fingerprint == parameters.keyFingerprint else { throw .unknownFingerprint }
+    let seeded = flags == SerializationFormat.seededFlag
     let count = Int(try reader.readUInt16())
-    let perKey = 4 + KeySwitchingKey.serializedSize(parameters: parameters)
+    let perKey = 4 + KeySwitchingKey.serializedSize(parameters: parameters, seeded: seeded)
     try SerializationFormat.checkExactSize(reader, remainingBytes: count * perKey)
     var keys: [Int: KeySwitchingKey] = [:]
     for _ in 0..<count {
@@ -363,7 +390,7 @@ extension GaloisKeys {
       guard (try? GaloisElement(element, degree: parameters.degree)) != nil, element != 1, keys[element] == nil else {
         throw .invalidField("Galois element \(element)")
       }
-      keys[element] = try KeySwitchingKey.read(&reader, parameters: parameters)
+      keys[element] = try KeySwitchingKey.read(&reader, parameters: parameters, seeded: seeded)
     }
     self.init(keys: keys)
   }
