@@ -1,14 +1,17 @@
 #!/usr/bin/env python3
-"""Export every component schema of schemas/openapi.yaml as a standalone JSON Schema 2020-12 file.
+"""Export every component schema of each contract as a standalone JSON Schema 2020-12 file.
 
-    python3 scripts/export_schemas.py          # rewrite schemas/*.schema.json
+    python3 scripts/export_schemas.py          # rewrite the *.schema.json files
     python3 scripts/export_schemas.py --check  # exit 1 if a file is missing or differs
 
-Each `schemas/<Name>.schema.json` is the OpenAPI component `<Name>` with `$schema` and `$id`
-added and `#/components/schemas/X` references rewritten to `X.schema.json`, so other teams can
-validate messages with any JSON Schema tool. The Swift test suite checks that the files match the
-OpenAPI document (ConformanceTests), so they cannot drift. With `jsonschema` installed, this script
-also validates the examples in docs/api/examples/ (`<Schema>.<case>.json`).
+Contracts: the gateway's own (schemas/openapi.yaml -> schemas/*.schema.json) and the reference
+gateway's v1 contract as served under /reference (schemas/reference-v1/openapi.yaml ->
+schemas/reference-v1/*.schema.json). Each `<Name>.schema.json` is the OpenAPI component `<Name>`
+with `$schema` and `$id` added and `#/components/schemas/X` references rewritten to
+`X.schema.json`, so other teams can validate messages with any JSON Schema tool. The Swift test
+suite checks that the files match the OpenAPI documents (ConformanceTests), so they cannot drift.
+With `jsonschema` installed, this script also validates the examples (`<Schema>.<case>.json`) in
+docs/api/examples/ and docs/api/examples/reference-v1/.
 """
 
 import argparse
@@ -20,9 +23,13 @@ import sys
 import yaml
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
-SCHEMAS = os.path.join(ROOT, "schemas")
-EXAMPLES = os.path.join(ROOT, "docs", "api", "examples")
 BASE_ID = "https://heinfer.example/schemas/"
+# (folder of openapi.yaml and its exported schemas, examples folder, $id prefix)
+CONTRACTS = [
+    (os.path.join(ROOT, "schemas"), os.path.join(ROOT, "docs", "api", "examples"), BASE_ID),
+    (os.path.join(ROOT, "schemas", "reference-v1"), os.path.join(ROOT, "docs", "api", "examples", "reference-v1"),
+     BASE_ID + "reference-v1/"),
+]
 
 
 def rewrite(node):
@@ -38,13 +45,13 @@ def rewrite(node):
     return node
 
 
-def exported(document):
+def exported(document, base_id):
     version = document["info"]["version"]
     files = {}
     for name, schema in document["components"]["schemas"].items():
         body = {
             "$schema": "https://json-schema.org/draft/2020-12/schema",
-            "$id": f"{BASE_ID}{name}.schema.json",
+            "$id": f"{base_id}{name}.schema.json",
             "title": name,
             "x-contract-version": version,
         }
@@ -53,7 +60,7 @@ def exported(document):
     return files
 
 
-def validate_examples(files):
+def validate_examples(files, examples, base_id):
     try:
         import jsonschema
         from referencing import Registry, Resource
@@ -61,9 +68,9 @@ def validate_examples(files):
         print("jsonschema not installed: examples not validated")
         return True
     registry = Registry().with_resources(
-        (f"{BASE_ID}{name}", Resource.from_contents(json.loads(text))) for name, text in files.items())
+        (f"{base_id}{name}", Resource.from_contents(json.loads(text))) for name, text in files.items())
     ok = True
-    for path in sorted(glob.glob(os.path.join(EXAMPLES, "*.json"))):
+    for path in sorted(glob.glob(os.path.join(examples, "*.json"))):
         schema_name = os.path.basename(path).split(".")[0]
         schema = json.loads(files[f"{schema_name}.schema.json"])
         validator = jsonschema.Draft202012Validator(
@@ -80,27 +87,32 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--check", action="store_true")
     arguments = parser.parse_args()
-    with open(os.path.join(SCHEMAS, "openapi.yaml")) as handle:
-        files = exported(yaml.safe_load(handle))
-    stale = []
-    for name, text in files.items():
-        path = os.path.join(SCHEMAS, name)
-        current = open(path).read() if os.path.exists(path) else None
-        if current != text:
-            stale.append(name)
-            if not arguments.check:
-                with open(path, "w") as handle:
-                    handle.write(text)
-    for path in glob.glob(os.path.join(SCHEMAS, "*.schema.json")):
-        if os.path.basename(path) not in files:
-            stale.append(os.path.basename(path))
-            if not arguments.check:
-                os.remove(path)
-    if arguments.check and stale:
-        print("out of date:", ", ".join(sorted(stale)))
-        sys.exit(1)
-    print(f"{len(files)} schemas {'checked' if arguments.check else 'written'}")
-    if not validate_examples(files):
+    failed = False
+    for folder, examples, base_id in CONTRACTS:
+        with open(os.path.join(folder, "openapi.yaml")) as handle:
+            files = exported(yaml.safe_load(handle), base_id)
+        stale = []
+        for name, text in files.items():
+            path = os.path.join(folder, name)
+            current = open(path).read() if os.path.exists(path) else None
+            if current != text:
+                stale.append(name)
+                if not arguments.check:
+                    with open(path, "w") as handle:
+                        handle.write(text)
+        for path in glob.glob(os.path.join(folder, "*.schema.json")):
+            if os.path.basename(path) not in files:
+                stale.append(os.path.basename(path))
+                if not arguments.check:
+                    os.remove(path)
+        where = os.path.relpath(folder, ROOT)
+        if arguments.check and stale:
+            print(f"{where}: out of date:", ", ".join(sorted(stale)))
+            failed = True
+        print(f"{where}: {len(files)} schemas {'checked' if arguments.check else 'written'}")
+        if not validate_examples(files, examples, base_id):
+            failed = True
+    if failed:
         sys.exit(1)
 
 

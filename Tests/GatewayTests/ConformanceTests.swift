@@ -31,13 +31,14 @@ struct ConformingResponder<Inner: HTTPResponder>: HTTPResponder where Inner.Cont
         buffer.bytes.writeBuffer(&chunk)
       })
     let path = request.uri.path
-    switch Contract.shared.responseSchema(method: request.method.rawValue, path: path, status: response.status.code) {
+    let (contract, relativePath) = Contract.serving(path)
+    switch contract.responseSchema(method: request.method.rawValue, path: relativePath, status: response.status.code) {
     case .failure(let violation):
       Issue.record("contract: \(violation)")
     case .success(let schema?):
       do {
         let value = try JSONValue.parse(Data(buffer: buffer.bytes))
-        let errors = Contract.shared.validator.validate(value, against: schema)
+        let errors = contract.validator.validate(value, against: schema)
         if !errors.isEmpty {
           Issue.record("contract: \(request.method) \(path) \(response.status.code) body violates \(schema): \(errors)")
         }
@@ -69,12 +70,18 @@ struct ConformanceTests {
   static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     .deletingLastPathComponent()
 
-  @Test("Every schemas/*.schema.json is the OpenAPI component it names (scripts/export_schemas.py)")
-  func exportedSchemasMatch() throws {
-    let folder = Self.root.appendingPathComponent("schemas")
+  @Test(
+    "Every *.schema.json is the OpenAPI component it names, for both contracts (scripts/export_schemas.py)",
+    arguments: [
+      ("schemas", "", Contract.shared, ContractVersion.current),
+      ("schemas/reference-v1", "reference-v1/", Contract.reference, ReferenceRoutes.apiVersion),
+    ])
+  func exportedSchemasMatch(folderPath: String, idPrefix: String, contract: Contract, version: String) throws {
+    let folder = Self.root.appendingPathComponent(folderPath)
     let files = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".schema.json") }
-    let components = Contract.shared.validator.schemas
+    let components = contract.validator.schemas
     #expect(Set(files.map { String($0.dropLast(".schema.json".count)) }) == Set(components.keys))
+    #expect(contract.document["info"]?["version"]?.string == version)
     for file in files {
       let name = String(file.dropLast(".schema.json".count))
       guard case .object(var exported) = try JSONValue.parse(Data(contentsOf: folder.appendingPathComponent(file)))
@@ -83,9 +90,9 @@ struct ConformanceTests {
         continue
       }
       #expect(exported.removeValue(forKey: "$schema") == .string("https://json-schema.org/draft/2020-12/schema"))
-      #expect(exported.removeValue(forKey: "$id") == .string("https://heinfer.example/schemas/\(file)"))
+      #expect(exported.removeValue(forKey: "$id") == .string("https://heinfer.example/schemas/\(idPrefix)\(file)"))
       #expect(exported.removeValue(forKey: "title") == .string(name))
-      #expect(exported.removeValue(forKey: "x-contract-version") == .string(ContractVersion.current))
+      #expect(exported.removeValue(forKey: "x-contract-version") == .string(version))
       #expect(Self.localReferences(.object(exported)) == components[name], "\(file) differs from the component")
     }
   }
@@ -108,15 +115,17 @@ struct ConformanceTests {
     }
   }
 
-  @Test("Every example in docs/api/examples validates against the schema it names")
-  func examplesValidate() throws {
-    let folder = Self.root.appendingPathComponent("docs/api/examples")
+  @Test(
+    "Every example validates against the schema it names, for both contracts",
+    arguments: [("docs/api/examples", Contract.shared, 10), ("docs/api/examples/reference-v1", Contract.reference, 6)])
+  func examplesValidate(folderPath: String, contract: Contract, minimum: Int) throws {
+    let folder = Self.root.appendingPathComponent(folderPath)
     let files = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".json") }
-    #expect(files.count >= 10)
+    #expect(files.count >= minimum)
     for file in files {
       let schema = String(file.split(separator: ".")[0])
       let value = try JSONValue.parse(Data(contentsOf: folder.appendingPathComponent(file)))
-      #expect(Contract.shared.validator.validate(value, against: schema) == [], "\(file)")
+      #expect(contract.validator.validate(value, against: schema) == [], "\(file)")
     }
   }
 
@@ -134,6 +143,18 @@ struct ConformanceTests {
     #expect(try !errors(#"{"error":{"code":"NOPE","message":"m"}}"#, "ErrorResponse").isEmpty)
     #expect(try !errors(#""abc""#, "JobId").isEmpty)
     #expect(try !errors(#"{"model_id":"m","version":"1.0.0","batch_size":0,"inputs":[]}"#, "InferRequest").isEmpty)
+    // The reference contract: closed objects, hex payloads, FastAPI's error shape.
+    let reference = Contract.reference.validator
+    func referenceErrors(_ json: String, _ schema: String) throws -> [String] {
+      reference.validate(try JSONValue.parse(Data(json.utf8)), against: schema)
+    }
+    #expect(try referenceErrors(#"{"detail":"no"}"#, "ErrorResponse") == [])
+    #expect(try !referenceErrors(#"{"error":{"code":"X","message":"m"}}"#, "ErrorResponse").isEmpty)
+    #expect(try !referenceErrors(#"{"status":"completed","job_id":"abc"}"#, "InferResponse").isEmpty)
+    #expect(try !referenceErrors(#"{"encoding":"hex","payload":"abc"}"#, "CiphertextInput").isEmpty)
+    #expect(try !referenceErrors(#"{"encoding":"base64","payload":"ab"}"#, "CiphertextInput").isEmpty)
+    #expect(
+      try !referenceErrors(#"{"status":"done","job_id":"0123456789abcdef0123456789abcdef"}"#, "JobResponse").isEmpty)
   }
 
   @Test("The conforming responder records an undeclared status and a body that violates its schema")

@@ -203,20 +203,36 @@ struct SchemaValidator {
   }
 }
 
-/// The contract as loaded from schemas/openapi.yaml: component schemas and, per operation and
+/// A contract as loaded from its OpenAPI document: component schemas and, per operation and
 /// status, the schema of the JSON response body.
 struct Contract: Sendable {
   let document: JSONValue
   let validator: SchemaValidator
+  /// The path prefix the contract is served under (its `servers[0].url`, empty for none).
+  let prefix: String
 
-  static let shared: Contract = {
+  /// The gateway's own contract, schemas/openapi.yaml.
+  static let shared = load("schemas/openapi.yaml")
+  /// The reference gateway's v1 contract, schemas/reference-v1/openapi.yaml, served under /reference.
+  static let reference = load("schemas/reference-v1/openapi.yaml")
+
+  static func load(_ relativePath: String) -> Contract {
     let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-      .deletingLastPathComponent().appendingPathComponent("schemas/openapi.yaml")
+      .deletingLastPathComponent().appendingPathComponent(relativePath)
     let text = try! String(contentsOf: url, encoding: .utf8)
     let document = JSONValue(yaml: try! Yams.load(yaml: text))
     guard case .object(let schemas)? = document["components"]?["schemas"] else { fatalError("no component schemas") }
-    return Contract(document: document, validator: SchemaValidator(schemas: schemas))
-  }()
+    var prefix = ""
+    if case .array(let servers)? = document["servers"], let url = servers.first?["url"]?.string { prefix = url }
+    return Contract(document: document, validator: SchemaValidator(schemas: schemas), prefix: prefix)
+  }
+
+  /// The contract that serves `path`, and the path relative to its prefix.
+  static func serving(_ path: String) -> (Contract, String) {
+    let reference = Contract.reference
+    if path.hasPrefix(reference.prefix + "/") { return (reference, String(path.dropFirst(reference.prefix.count))) }
+    return (shared, path)
+  }
 
   /// The path template of the contract that `path` matches, e.g. `/jobs/{job_id}`.
   func template(for path: String) -> String? {

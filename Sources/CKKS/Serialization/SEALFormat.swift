@@ -36,8 +36,6 @@ public enum SEALFormat {
     /// so 4.0 is the one header every SEAL 4 release accepts. A server answering a SEAL client
     /// should rather echo the version of the client's own objects (see the gateway).
     public static let compatible = Version(major: 4, minor: 0)
-    /// SEAL 4.1, the version inside Pyfhel 3.5.0 (SEAL 4.1.2).
-    public static let seal4_1 = Version(major: 4, minor: 1)
 
     /// `major.minor`.
     public var description: String { "\(major).\(minor)" }

@@ -254,6 +254,17 @@ public final class InferenceService: Sendable {
     let job = JobRecord(
       id: RandomIdentifier.make(), tenant: tenant, modelId: model.modelId, version: model.version,
       batchSize: request.batchSize, now: Date())
+    return try await enqueue(job) {
+      try ciphertexts.map { Data(try InferenceService.evaluate(model, $0, keys: keySet)) }
+    }
+  }
+
+  /// Stores `job` as queued and hands `evaluate` (which returns the result payloads) to the
+  /// worker pool; the worker records the outcome.
+  /// - Throws: `INTERNAL` when the store refuses the job, `UNAVAILABLE` when the queue is full.
+  func enqueue(_ job: JobRecord, evaluate: @escaping @Sendable () throws -> [Data]) async throws(GatewayError)
+    -> JobRecord
+  {
     do {
       try await store.insert(job)
     } catch {
@@ -265,9 +276,9 @@ public final class InferenceService: Sendable {
       completions.withLock { _ = $0.running.insert(job.id) }
       var finished = job
       do {
-        finished.outputs = try ciphertexts.map { Data(try InferenceService.evaluate(model, $0, keys: keySet)) }
+        finished.outputs = try evaluate()
         finished.status = .completed
-        finished.processedBatchSize = request.batchSize
+        finished.processedBatchSize = job.requestedBatchSize
       } catch {
         finished.status = .failed
         finished.errorCode = ErrorCode.jobFailed.rawValue
@@ -306,8 +317,10 @@ public final class InferenceService: Sendable {
     for continuation in continuations { continuation.resume(returning: job) }
   }
 
-  /// The job if `tenant` owns it.
-  public func job(id: String, tenant: String) async throws(GatewayError) -> JobRecord {
+  /// The job if `tenant` owns it and it came through `contract`.
+  public func job(id: String, tenant: String, contract: JobRecord.Contract = .gateway) async throws(GatewayError)
+    -> JobRecord
+  {
     let found: JobRecord?
     do {
       found = try await store.job(id: id, tenant: tenant)
@@ -315,7 +328,9 @@ public final class InferenceService: Sendable {
       logger.error("job store read failed", metadata: ["job_id": "\(id)", "error": "\(error)"])
       throw GatewayError(.internal, "the job could not be read")
     }
-    guard var found else { throw GatewayError(.jobNotFound, "no job \(id)", details: ["job_id": id]) }
+    guard var found, found.contract == contract else {
+      throw GatewayError(.jobNotFound, "no job \(id)", details: ["job_id": id])
+    }
     if found.status == .queued, completions.withLock({ $0.running.contains(id) }) { found.status = .running }
     return found
   }
@@ -335,7 +350,7 @@ public final class InferenceService: Sendable {
       return first
     }
     if let finished { return finished }
-    return try await job(id: submitted.id, tenant: submitted.tenant)
+    return try await job(id: submitted.id, tenant: submitted.tenant, contract: submitted.contract)
   }
 
   /// The final record of job `id` when a worker finishes it; nil when it had already finished

@@ -9,12 +9,23 @@ public struct JobRecord: Sendable, Equatable, Codable {
     public var isFinal: Bool { self == .completed || self == .failed }
   }
 
+  /// The wire contract a job was submitted through, which fixes its result format. Each contract's
+  /// `GET /jobs/{id}` shows only its own jobs.
+  public enum Contract: String, Sendable, Codable {
+    /// This gateway's contract (`schemas/openapi.yaml`): results in our format, base64.
+    case gateway
+    /// The reference gateway's v1 contract (`schemas/reference-v1`): results as SEAL streams, hex.
+    case referenceV1 = "reference-v1"
+  }
+
   /// 32 lowercase hex characters (128 random bits).
   public let id: String
   /// The tenant that created the job; other tenants never see it.
   public let tenant: String
   public let modelId: String
   public let version: String
+  /// The contract the job came through.
+  public let contract: Contract
   public var status: Status
   public let createdAt: Date
   public var updatedAt: Date
@@ -27,11 +38,15 @@ public struct JobRecord: Sendable, Equatable, Codable {
   public var errorCode: String?
   public var errorMessage: String?
 
-  public init(id: String, tenant: String, modelId: String, version: String, batchSize: Int, now: Date) {
+  public init(
+    id: String, tenant: String, modelId: String, version: String, batchSize: Int, now: Date,
+    contract: Contract = .gateway
+  ) {
     self.id = id
     self.tenant = tenant
     self.modelId = modelId
     self.version = version
+    self.contract = contract
     self.status = .queued
     self.createdAt = now
     self.updatedAt = now

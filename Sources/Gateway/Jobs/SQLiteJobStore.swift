@@ -46,6 +46,11 @@ public final class SQLiteJobStore: JobStore {
         table.primaryKey(["jobId", "position"])
       }
     }
+    migrator.registerMigration("v2: the contract a job came through") { db in
+      try db.alter(table: "job") { table in
+        table.add(column: "contract", .text).notNull().defaults(to: JobRecord.Contract.gateway.rawValue)
+      }
+    }
     return migrator
   }
 
@@ -57,13 +62,13 @@ public final class SQLiteJobStore: JobStore {
       try db.execute(
         sql: """
           INSERT INTO job (id, tenant, modelId, version, status, createdAt, updatedAt, requestedBatchSize,
-                           processedBatchSize, evaluationMilliseconds, errorCode, errorMessage)
-          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                           processedBatchSize, evaluationMilliseconds, errorCode, errorMessage, contract)
+          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
           """,
         arguments: [
           job.id, job.tenant, job.modelId, job.version, job.status.rawValue, job.createdAt.timeIntervalSince1970,
           job.updatedAt.timeIntervalSince1970, job.requestedBatchSize, job.processedBatchSize,
-          job.evaluationMilliseconds, job.errorCode, job.errorMessage,
+          job.evaluationMilliseconds, job.errorCode, job.errorMessage, job.contract.rawValue,
         ])
       try Self.insertOutputs(job, db)
     }
@@ -97,9 +102,13 @@ public final class SQLiteJobStore: JobStore {
         guard
           let row = try Row.fetchOne(db, sql: "SELECT * FROM job WHERE id = ? AND tenant = ?", arguments: [id, tenant])
         else { return nil }
+        guard let contract = JobRecord.Contract(rawValue: row["contract"]) else {
+          throw JobStoreError.backend("unknown job contract in the database")
+        }
         var job = JobRecord(
           id: row["id"], tenant: row["tenant"], modelId: row["modelId"], version: row["version"],
-          batchSize: row["requestedBatchSize"], now: Date(timeIntervalSince1970: row["createdAt"]))
+          batchSize: row["requestedBatchSize"], now: Date(timeIntervalSince1970: row["createdAt"]),
+          contract: contract)
         guard let status = JobRecord.Status(rawValue: row["status"]) else {
           throw JobStoreError.backend("unknown job status in the database")
         }

@@ -35,6 +35,9 @@ public struct ModelDefinition: Codable, Sendable, Equatable {
   /// Publish `weights` and `bias` in the model metadata, as the reference gateway does (single-output
   /// linear models only; optional, default false).
   public var publishParameters: Bool?
+  /// A second encrypted layout of the same model, served through the reference contract
+  /// (`/reference`, `schemas/reference-v1`): SEAL ciphertexts, one per feature (optional).
+  public var sealLayout: SEALLayout?
 
   public enum Kind: String, Codable, Sendable {
     /// Scores = weights · x + bias, evaluated as coefficient-encoded dot products.
@@ -49,6 +52,33 @@ public struct ModelDefinition: Codable, Sendable, Equatable {
     public var name: String
     /// Polynomial coefficients, lowest degree first.
     public var coefficients: [Double]
+  }
+
+  /// The reference gateway's layout: SEAL 4.x ciphertexts in hex, one per feature, sample j of
+  /// the batch in slot j, encrypted at `scale` at the top level; single-output linear models with
+  /// published parameters only.
+  public struct SEALLayout: Codable, Sendable, Equatable {
+    /// SEAL's `poly_modulus_degree`.
+    public var polyModulusDegree: Int
+    /// The bit sizes clients pass to SEAL's `CoeffModulus::Create`, the special (key) prime last.
+    public var coeffModulusBits: [Int]
+    /// The scale clients encrypt at.
+    public var scale: Double
+    /// The largest input scale accepted (the reference accepts up to 4 · scale).
+    public var maxInputScale: Double
+    /// Largest batch: samples in slots 0 … max_batch_size − 1.
+    public var maxBatchSize: Int
+    /// The multiplicative depth the model metadata declares (the reference publishes 2).
+    public var maxMultiplicativeDepth: Int
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+      case polyModulusDegree = "poly_modulus_degree"
+      case coeffModulusBits = "coeff_modulus_bits"
+      case scale
+      case maxInputScale = "max_input_scale"
+      case maxBatchSize = "max_batch_size"
+      case maxMultiplicativeDepth = "max_multiplicative_depth"
+    }
   }
 
   /// The encryption parameters and the encoding scales.
@@ -76,6 +106,7 @@ public struct ModelDefinition: Codable, Sendable, Equatable {
     case maxBatchSize = "max_batch_size"
     case inputBound = "input_bound"
     case publishParameters = "publish_parameters"
+    case sealLayout = "seal_layout"
   }
 }
 
@@ -106,6 +137,9 @@ extension ModelDefinition {
     try checkKeys(top, allowed: CodingKeys.allCases.map(\.rawValue), at: "")
     if let encryption = top["encryption"] as? [String: Any] {
       try checkKeys(encryption, allowed: Encryption.CodingKeys.allCases.map(\.rawValue), at: "encryption.")
+    }
+    if let layout = top["seal_layout"] as? [String: Any] {
+      try checkKeys(layout, allowed: SEALLayout.CodingKeys.allCases.map(\.rawValue), at: "seal_layout.")
     }
     if let activation = top["activation"] as? [String: Any] {
       try checkKeys(activation, allowed: ["name", "coefficients"], at: "activation.")

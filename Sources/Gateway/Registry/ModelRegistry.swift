@@ -7,6 +7,8 @@ public struct CompiledModel: Sendable {
   public let definition: ModelDefinition
   public let parameters: CKKSParameters
   public let program: ModelProgram
+  /// The model in the reference contract's SEAL layout, when its file declares one.
+  public let sealProgram: SEALFeatureSlotsProgram?
   let evaluator: Evaluator
 
   public var modelId: String { definition.modelId }
@@ -254,8 +256,25 @@ public struct ModelRegistry: Sendable {
     guard encryption.resultDroppedBits < Int(log2(basePrime)) - 1 else {
       throw fail("result_dropped_bits must leave at least one bit of the base prime")
     }
+    var sealProgram: SEALFeatureSlotsProgram?
+    if let layout = model.sealLayout {
+      guard case .coefficientLinear(let linear) = program, k == 1 else {
+        throw fail("seal_layout is for single-output linear models")
+      }
+      guard model.publishParameters == true else {
+        throw fail("seal_layout needs publish_parameters: the reference contract publishes weights and bias")
+      }
+      guard let activation = model.activation, activation.name == "polynomial_sigmoid_v1",
+        activation.coefficients.count == 3
+      else {
+        throw fail("seal_layout needs the activation polynomial_sigmoid_v1 with three coefficients (the reference's)")
+      }
+      sealProgram = try SEALFeatureSlotsProgram(
+        layout: layout, weights: linear.foldedWeights[0], bias: linear.foldedBias[0], inputBound: model.inputBound)
+    }
     return CompiledModel(
-      definition: model, parameters: parameters, program: program, evaluator: Evaluator(parameters: parameters))
+      definition: model, parameters: parameters, program: program, sealProgram: sealProgram,
+      evaluator: Evaluator(parameters: parameters))
   }
 
   /// Checks a weight matrix and its bias: rows ≥ 1, equal non-empty rows, matching bias, finite.

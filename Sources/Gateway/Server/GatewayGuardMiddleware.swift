@@ -6,12 +6,13 @@ public import Hummingbird
 /// The checks that come before a body is read, in the contract's order: authentication, the
 /// tenant's rate limit (counted after authentication), then the body size limit (`413` from the
 /// `Content-Length` header before reading, or as soon as a streamed body exceeds the limit).
-/// `/health` and `/metrics` are exempt. Sets the request's tenant for the handlers.
+/// `/health`, `/reference/health` and `/metrics` are exempt. Sets the request's tenant for the
+/// handlers. Refusals on the reference contract's paths take its shape, `{"detail": "…"}`.
 public struct GatewayGuardMiddleware<Context: RequestContext>: RouterMiddleware {
   let tenants: TenantDirectory
   let limiter: RateLimiter?
   let maximumBodyBytes: Int
-  static var exemptPaths: Set<String> { ["/health", "/metrics"] }
+  static var exemptPaths: Set<String> { ["/health", "/metrics", ReferenceRoutes.prefix + "/health"] }
 
   public init(tenants: TenantDirectory, limiter: RateLimiter?, maximumBodyBytes: Int) {
     self.tenants = tenants
@@ -23,6 +24,11 @@ public struct GatewayGuardMiddleware<Context: RequestContext>: RouterMiddleware 
     async throws -> Response
   {
     if Self.exemptPaths.contains(request.uri.path) { return try await next(request, context) }
+    let path = request.uri.path
+    let isReference = path == ReferenceRoutes.prefix || path.hasPrefix(ReferenceRoutes.prefix + "/")
+    func response(_ error: GatewayError) -> Response {
+      isReference ? ReferenceRoutes.errorResponse(error) : Self.response(error)
+    }
     // 1. Authentication.
     let tenant: String
     if tenants.isOpen {
@@ -30,30 +36,30 @@ public struct GatewayGuardMiddleware<Context: RequestContext>: RouterMiddleware 
     } else {
       let header = request.headers[.authorization] ?? ""
       guard header.hasPrefix("Bearer "), let known = tenants.tenant(forKey: String(header.dropFirst(7))) else {
-        return Self.response(GatewayError(.unauthorized, "a valid API key is required (Authorization: Bearer <key>)"))
+        return response(GatewayError(.unauthorized, "a valid API key is required (Authorization: Bearer <key>)"))
       }
       tenant = known
     }
     // 2. Rate limit, per tenant.
     if let limiter, let retryAfter = limiter.take(tenant: tenant) {
-      var response = Self.response(
+      var refusal = response(
         GatewayError(
           .rateLimited, "too many requests; retry in \(retryAfter) s", details: ["retry_after_seconds": "\(retryAfter)"]
         ))
-      response.headers[.retryAfter] = "\(retryAfter)"
-      return response
+      refusal.headers[.retryAfter] = "\(retryAfter)"
+      return refusal
     }
     // 3. Body size, before reading.
     var request = request
     let tooLarge = GatewayError(
       .payloadTooLarge, "the body exceeds \(maximumBodyBytes) bytes", details: ["limit_bytes": "\(maximumBodyBytes)"])
     if let length = request.headers[.contentLength].flatMap(Int.init), length > maximumBodyBytes {
-      return Self.response(tooLarge)
+      return response(tooLarge)
     }
     do {
       _ = try await request.collectBody(upTo: maximumBodyBytes)
     } catch let error as HTTPError where error.status == .contentTooLarge {
-      return Self.response(tooLarge)
+      return response(tooLarge)
     }
     return try await RequestTenant.$current.withValue(tenant) { try await next(request, context) }
   }
