@@ -4,8 +4,9 @@
 //   CKKS        — pure-Swift RNS-CKKS library, no dependencies at all (usable alone).
 //   GatewayAPI  — types and server/client stubs generated from schemas/openapi.yaml (the contract).
 //   Gateway     — the server: registry → validation → execution → jobs, on Hummingbird.
-//   heinfer     — command-line entry point: `serve` (the gateway) and `selfcheck`.
-// The SDK and the rest of the CLI arrive with issue 5 (see docs/architecture.md).
+//   HEInferenceSDK — the client SDK.
+//   heinfer     — command-line entry point: `serve`, `models`, `infer`, `keys`, `bench`, `selfcheck`.
+// docs/architecture.md describes the layers.
 import PackageDescription
 
 #if canImport(Glibc)
@@ -99,6 +100,7 @@ let package = Package(
       dependencies: [
         "CKKS", "Gateway", "GatewayAPI", "HEInferenceSDK",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        .product(name: "AsyncHTTPClient", package: "async-http-client"),
         .product(name: "Hummingbird", package: "hummingbird"),
         .product(name: "Logging", package: "swift-log"),
         .product(name: "Metrics", package: "swift-metrics"),

@@ -60,7 +60,7 @@ install_pyfhel
 python3 -c "import Pyfhel, seal; print('interop: Pyfhel', Pyfhel.__version__, '/ seal-python ready')"
 
 log "building the gateway"
-swift build --product heinfer >/dev/null
+swift build --product heinfer > "$WORK/build.log" 2>&1 || { cat "$WORK/build.log"; exit 1; }
 BIN=$(swift build --show-bin-path)/heinfer
 PORT=$(python3 -c "import socket; s = socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1]); s.close()")
 "$BIN" serve --host 127.0.0.1 --port "$PORT" --store memory --rate 0 --log-level warning > "$WORK/gateway.log" 2>&1 &

@@ -43,8 +43,14 @@ struct Bench: AsyncParsableCommand {
   @Option(help: "Folder for the results and charts.")
   var output: String = "docs"
 
+  @Option(help: "Measured requests of the reference contract's scenario (12.6 MB each); 0 skips it.")
+  var referenceRuns: Int = 50
+
+  @Option(help: "JSON written by scripts/reference_client.py --json (a real SEAL client's timings) to include.")
+  var sealClientResults: String?
+
   func validate() throws {
-    guard runs >= 1, warmup >= 0, throughputRequests >= 1 else {
+    guard runs >= 1, warmup >= 0, throughputRequests >= 1, referenceRuns >= 0 else {
       throw ValidationError("--runs and --throughput-requests must be ≥ 1")
     }
     guard !clientCounts.isEmpty else { throw ValidationError("--clients must list positive integers") }
@@ -56,7 +62,9 @@ struct Bench: AsyncParsableCommand {
     AllocatorTuning.keepLargeBuffersInHeap()
     if let url {
       guard let base = URL(string: url) else { throw ValidationError("--url is not a URL") }
-      try await measureAll(GatewayClient(baseURL: base, apiKey: apiKey), gatewayDescription: url)
+      try await measureAll(
+        GatewayClient(baseURL: base, apiKey: apiKey), baseURL: url.hasSuffix("/") ? String(url.dropLast()) : url,
+        gatewayDescription: url)
       return
     }
     var logger = Logger(label: "heinfer-bench")
@@ -79,7 +87,7 @@ struct Bench: AsyncParsableCommand {
       var iterator = ports.makeAsyncIterator()
       guard let port = await iterator.next() else { throw ValidationError("the gateway did not start") }
       try await measureAll(
-        GatewayClient(baseURL: URL(string: "http://127.0.0.1:\(port)")!),
+        GatewayClient(baseURL: URL(string: "http://127.0.0.1:\(port)")!), baseURL: "http://127.0.0.1:\(port)",
         gatewayDescription:
           "in-process gateway on 127.0.0.1:\(port) (\(pool.threadCount) worker threads, SQLite job store)")
       await services.triggerGracefulShutdown()
@@ -90,7 +98,7 @@ struct Bench: AsyncParsableCommand {
 
   // MARK: Measurement
 
-  func measureAll(_ gateway: GatewayClient, gatewayDescription: String) async throws {
+  func measureAll(_ gateway: GatewayClient, baseURL: String, gatewayDescription: String) async throws {
     let wanted = models.map { Set($0.split(separator: ",").map(String.init)) }
     let catalogue: [ModelInfo]
     do { catalogue = try await gateway.models() } catch { throw ClientExit.report(error) }
@@ -103,9 +111,22 @@ struct Bench: AsyncParsableCommand {
         throw ClientExit.report(error)
       }
     }
+    var reference: ReferenceReport?
+    if referenceRuns > 0 {
+      FileHandle.standardError.write(Data("benchmarking the reference contract's scenario…\n".utf8))
+      reference = try await ReferenceScenario(
+        baseURL: baseURL, apiKey: apiKey, runs: referenceRuns, warmup: min(warmup, 5)
+      ).measure()
+      if let path = sealClientResults {
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        reference?.sealClient = try decoder.decode(
+          ReferenceReport.SEALClient.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
+      }
+    }
     let results = BenchmarkResults(
       date: ISO8601DateFormatter().string(from: Date()), machine: Machine.current(), gateway: gatewayDescription,
-      runs: runs, warmup: warmup, models: reports)
+      runs: runs, warmup: warmup, models: reports, reference: reference)
     try BenchmarkReport(results: results).write(to: URL(fileURLWithPath: output))
     FileHandle.standardError.write(Data("wrote \(output)/benchmark_results.md, .json and benchmarks/*.svg\n".utf8))
   }
@@ -318,4 +339,6 @@ struct BenchmarkResults: Codable {
   var runs: Int
   var warmup: Int
   var models: [ModelReport]
+  /// The reference contract's scenario, when measured.
+  var reference: ReferenceReport?
 }
