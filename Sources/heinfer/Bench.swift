@@ -259,6 +259,7 @@ func secondsOf(_ duration: Duration) -> Double {
 // MARK: Results
 
 struct LatencyStats: Codable {
+  var count: Int
   var mean: Double
   var p50: Double
   var p95: Double
@@ -268,6 +269,7 @@ struct LatencyStats: Codable {
   /// Statistics in milliseconds of durations in seconds.
   init(_ seconds: [Double]) {
     let sorted = seconds.sorted().map { $0 * 1000 }
+    count = sorted.count
     func percentile(_ p: Double) -> Double { sorted[Swift.min(sorted.count - 1, Int(Double(sorted.count) * p))] }
     mean = sorted.reduce(0, +) / Double(sorted.count)
     p50 = percentile(0.5)

@@ -149,8 +149,12 @@ struct ReferenceReport: Codable {
     var client: String
     var sealVersion: String
     var runs: Int
+    /// Encrypting the 8 feature columns (SEAL streams included).
     var encryptMs: Double
+    /// The client's infer call: hex, JSON and the `POST /infer` round trip.
     var inferMs: Double
+    /// The `POST /infer` round trip alone.
+    var postMs: Double
     var jobFetchMs: Double
     var decryptMs: Double
     var meanAbsoluteError: Double

@@ -305,6 +305,57 @@ struct SEALStreamValidationTests {
     }
   }
 
+  @Test("Random corruptions of every SEAL object (plaintext, keys, seeded ciphertext) never crash")
+  func corruptionsOfEveryObject() throws {
+    let file = SEALStreamTests.file.fromSeal
+    let secretKey = try SecretKey(sealBytes: SEALStreamTests.bytes(file.secretKey), parameters: parameters)
+    let seeded = try Encryptor(secretKey: secretKey).sealSeededBytes(
+      encrypting: try CKKSEncoder(parameters: parameters).encode([0.25]))
+    let loaders: [(String, [UInt8], ([UInt8]) throws -> Void)] = [
+      (
+        "plaintext", SEALStreamTests.bytes(file.plaintext), { _ = try Plaintext(sealBytes: $0, parameters: parameters) }
+      ),
+      (
+        "public key", SEALStreamTests.bytes(file.publicKey),
+        { _ = try PublicKey(sealBytes: $0, parameters: parameters) }
+      ),
+      (
+        "relinearization key", SEALStreamTests.bytes(file.relinKeys),
+        {
+          _ = try RelinearizationKey(sealBytes: $0, parameters: parameters)
+        }
+      ),
+      (
+        "Galois keys", SEALStreamTests.bytes(file.galoisKeys),
+        { _ = try GaloisKeys(sealBytes: $0, parameters: parameters) }
+      ),
+      (
+        "secret key", SEALStreamTests.bytes(file.secretKey),
+        { _ = try SecretKey(sealBytes: $0, parameters: parameters) }
+      ),
+      ("seeded ciphertext", seeded, { _ = try Ciphertext(sealBytes: $0, parameters: parameters) }),
+    ]
+    var random = SystemRandomNumberGenerator()
+    for (name, original, load) in loaders {
+      #expect(throws: Never.self, "\(name) loads unchanged") { try load(original) }
+      for _ in 0..<60 {
+        var bytes = original
+        // Corrupt the framing and metadata (the first 130 bytes) or any byte, then sometimes truncate.
+        for _ in 0..<Int.random(in: 1...3, using: &random) {
+          let index =
+            Bool.random(using: &random)
+            ? Int.random(in: 0..<min(130, bytes.count), using: &random)
+            : Int.random(in: 0..<bytes.count, using: &random)
+          bytes[index] ^= UInt8.random(in: 1...255, using: &random)
+        }
+        if Int.random(in: 0..<4, using: &random) == 0 {
+          bytes = Array(bytes.prefix(Int.random(in: 0..<bytes.count, using: &random)))
+        }
+        do { try load(bytes) } catch is SerializationError {} catch { Issue.record("\(name): untyped error \(error)") }
+      }
+    }
+  }
+
   @Test("Keys: wrong level, wrong layout, bad counts and non-ternary secrets are refused")
   func keys() throws {
     let file = SEALStreamTests.file.fromSeal

@@ -1,6 +1,14 @@
 import Foundation
 import NIOCore
 
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Musl)
+  import Musl
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
 /// The request bodies of the reference contract (`schemas/reference-v1`), read in one pass over
 /// the body bytes. `POST /infer` carries about 12.6 MB of JSON whose bulk is hex: the payloads are
 /// decoded from hex straight into bytes while scanning, with no intermediate strings or JSON
@@ -267,10 +275,12 @@ struct JSONScanner {
   mutating func hexString(field: String) throws(GatewayError) -> [UInt8] {
     try expect(UInt8(ascii: "\""), "\(field) to be a string")
     let start = position
-    // The closing quote bounds the digits; a backslash can only be an escape, never hex.
-    guard let end = bytes[start...].firstIndex(of: UInt8(ascii: "\"")) else {
-      throw fail("unterminated string in \(field)")
-    }
+    // The closing quote bounds the digits (a backslash can only be an escape, never hex); memchr
+    // finds it in megabytes of digits far faster than a byte loop.
+    guard start < bytes.count, let base = bytes.baseAddress,
+      let quote = memchr(base + start, Int32(UInt8(ascii: "\"")), bytes.count - start)
+    else { throw fail("unterminated string in \(field)") }
+    let end = UnsafeRawPointer(quote) - base
     guard (end - start) % 2 == 0 else { throw fail("\(field) has an odd number of hex digits") }
     let decoded = HexCodec.decode(UnsafeRawBufferPointer(rebasing: bytes[start..<end]))
     guard let decoded else { throw fail("\(field) is not lowercase or uppercase hex") }
@@ -337,24 +347,32 @@ enum HexCodec {
   }
   private static let digits: [UInt8] = Array("0123456789abcdef".utf8)
 
+  /// The byte of every pair of characters, indexed by the pair read as a little-endian u16
+  /// (first character in the low byte); bit 8 is set when either character is not a hex digit.
+  /// 128 KiB, of which the 22 × 22 valid pairs touch a few kilobytes.
+  private static let pairs: [UInt16] = (0..<65536).map { key in
+    let high = nibble[key & 0xFF]
+    let low = nibble[key >> 8]
+    return high < 16 && low < 16 ? UInt16(high << 4 | low) : 0x100
+  }
+
   /// The bytes of an even-length run of hex digits, nil if any character is not a hex digit.
   static func decode(_ text: UnsafeRawBufferPointer) -> [UInt8]? {
     let count = text.count / 2
-    var invalid: UInt8 = 0
+    var invalid: UInt16 = 0
     let result = [UInt8](unsafeUninitializedCapacity: count) { output, initialized in
-      nibble.withUnsafeBufferPointer { table in
-        // Invariant: 2·count ≤ text.count, so every read is in bounds; a non-digit sets bit 7 of
-        // `invalid` (its table entry is 255) and is reported after the loop.
+      pairs.withUnsafeBufferPointer { table in
+        // Invariant: 2·count ≤ text.count, so every two-byte load is in bounds; a pair with a
+        // non-digit sets bit 8 of `invalid`, reported after the loop (no branch per byte).
         for i in 0..<count {
-          let high = table[Int(text[2 * i])]
-          let low = table[Int(text[2 * i + 1])]
-          invalid |= high | low
-          output[i] = high << 4 | (low & 0x0F)
+          let value = table[Int(UInt16(littleEndian: text.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)))]
+          invalid |= value
+          output[i] = UInt8(truncatingIfNeeded: value)
         }
       }
       initialized = count
     }
-    return invalid & 0xF0 == 0 ? result : nil
+    return invalid & 0x100 == 0 ? result : nil
   }
 
   /// Appends the lowercase hex of `bytes` to `buffer`.
