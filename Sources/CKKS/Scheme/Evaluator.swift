@@ -22,6 +22,8 @@ public enum EvaluationError: Error, Sendable, Equatable, CustomStringConvertible
   case invalidTargetLevel(Int, current: Int)
   /// Polynomial evaluation needs degree ≥ 1 (a constant needs no encryption).
   case constantPolynomial
+  /// A linear combination's operands or weights are unusable (the reason says which).
+  case invalidLinearCombination(String)
 
   /// A sentence naming both values and what to do.
   public var description: String {
@@ -50,6 +52,8 @@ public enum EvaluationError: Error, Sendable, Equatable, CustomStringConvertible
       return "cannot move a ciphertext from level \(current) up to level \(target)"
     case .constantPolynomial:
       return "the polynomial has degree 0; encode the constant instead of evaluating it"
+    case .invalidLinearCombination(let reason):
+      return "invalid linear combination: \(reason)"
     }
   }
 }

@@ -5,11 +5,11 @@ public import CKKS
 /// feature, sample j of the batch in slot j, every ciphertext at the first data level with one
 /// common scale Δ.
 ///
-/// Evaluation: each feature ciphertext is multiplied by its folded weight encoded as a constant
-/// at the scale of the last data prime q (so the rescale by q returns exactly to Δ), the products
-/// are summed, rescaled, reduced to the lowest level (the smallest result SEAL can load) and the
-/// folded bias is added at Δ. No evaluation keys, one rescale. Result: slot j holds
-/// `w · x_j + b` (the affine activation folded in) at scale Δ.
+/// Evaluation: the weighted sum of the feature ciphertexts, each folded weight an integer
+/// constant at the scale of the last data prime q (``Evaluator/linearCombination(_:weights:constantScale:)``,
+/// one pass, so the rescale by q returns exactly to Δ), rescaled, reduced to the lowest level (the
+/// smallest result SEAL can load) and the folded bias added at Δ. No evaluation keys, one
+/// rescale. Result: slot j holds `w · x_j + b` (the affine activation folded in) at scale Δ.
 public struct SEALFeatureSlotsProgram: Sendable {
   /// The SEAL parameters clients build (`poly_modulus_degree`, `coeff_modulus_bits` with the
   /// special prime last).
@@ -19,8 +19,8 @@ public struct SEALFeatureSlotsProgram: Sendable {
   /// Weights and bias with the activation folded in.
   public let foldedWeights: [Double]
   public let foldedBias: Double
-  /// Each folded weight as a constant at the scale of the last data prime, top level.
-  let weightPlaintexts: [Plaintext]
+  /// The scale of the weight constants: the last data prime.
+  let weightScale: Double
   let evaluator: Evaluator
 
   /// Compiles the layout for a single-output linear model.
@@ -56,15 +56,11 @@ public struct SEALFeatureSlotsProgram: Sendable {
       throw fail("scores up to \(scoreBound) at max_input_scale overflow the base prime")
     }
     let lastPrime = Double(parameters.ciphertextModuli[parameters.maximumLevel])
-    let encoder = CKKSEncoder(parameters: parameters)
-    do {
-      weightPlaintexts = try weights.map { weight throws(EncodingError) in
-        try encoder.encode(constant: weight, scale: lastPrime, level: parameters.maximumLevel)
-      }
-    } catch {
-      throw fail("cannot encode the weights: \(error)")
+    guard weights.allSatisfy({ abs($0 * lastPrime) < 0x1p62 }) else {
+      throw fail("every weight times the last data prime must stay below 2^62")
     }
     self.parameters = parameters
+    self.weightScale = lastPrime
     self.layout = layout
     self.foldedWeights = weights
     self.foldedBias = bias
@@ -78,10 +74,7 @@ public struct SEALFeatureSlotsProgram: Sendable {
   /// - Precondition: `inputDimension` ciphertexts of these parameters at the top level, one scale.
   func evaluate(_ features: [Ciphertext]) throws -> Ciphertext {
     precondition(features.count == inputDimension)
-    var sum = try evaluator.multiply(features[0], weightPlaintexts[0])
-    for (feature, weight) in zip(features.dropFirst(), weightPlaintexts.dropFirst()) {
-      sum = try evaluator.add(sum, try evaluator.multiply(feature, weight))
-    }
+    let sum = try evaluator.linearCombination(features, weights: foldedWeights, constantScale: weightScale)
     let lowest = try evaluator.dropLevel(try evaluator.rescale(sum), to: 0)
     let bias = try CKKSEncoder(parameters: parameters).encode(constant: foldedBias, scale: lowest.scale, level: 0)
     return try evaluator.add(lowest, bias)
