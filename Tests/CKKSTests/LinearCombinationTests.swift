@@ -39,6 +39,23 @@ struct LinearCombinationTests {
     #expect(EvaluatorTests.bits(decoded, expected) > 10)
   }
 
+  @Test("Adding a constant equals adding its encoded plaintext exactly")
+  func addConstant() throws {
+    let context = try Self.context()
+    let evaluator = context.evaluator
+    let values = context.randomValues(seed: 42)
+    let ciphertext = try context.encrypt(values)
+    for constant in [0.4806, -1.25, 0.0] {
+      let added = try evaluator.add(ciphertext, constant: constant)
+      let reference = try evaluator.add(
+        ciphertext, try context.encoder.encode(constant: constant, scale: ciphertext.scale, level: ciphertext.level))
+      #expect(added == reference)
+      #expect(EvaluatorTests.bits(try context.decrypt(added), values.map { $0 + constant }) > 10)
+    }
+    #expect(throws: EvaluationError.self) { try evaluator.add(ciphertext, constant: 0x1p40) }
+    #expect(throws: EvaluationError.self) { try evaluator.add(ciphertext, constant: .infinity) }
+  }
+
   @Test("Refuses mismatched counts, levels, scales and weights too large for the constant scale")
   func refusals() throws {
     let context = try Self.context()

@@ -9,7 +9,7 @@ extension Evaluator {
   ///   - weights: one finite weight per ciphertext, `|w_i · constantScale| < 2^62`.
   ///   - constantScale: finite and positive.
   /// - Throws: ``EvaluationError/invalidLinearCombination(_:)`` for counts, weights or a scale
-  ///   outside those ranges; level, scale or parameter mismatches as for ``add(_:_:)-(Ciphertext,Ciphertext)``.
+  ///   outside those ranges; level, scale or parameter mismatches as for additions.
   public func linearCombination(_ ciphertexts: [Ciphertext], weights: [Double], constantScale: Double)
     throws(EvaluationError) -> Ciphertext
   {
@@ -30,35 +30,47 @@ extension Evaluator {
     }
     var constants: [Int64] = []
     for weight in weights {
-      let scaled = (weight * constantScale).rounded()
-      guard scaled.isFinite, abs(scaled) < 0x1p62 else {
+      guard let constant = Self.roundedConstant(weight, scale: constantScale) else {
         throw .invalidLinearCombination("weight \(weight) times the constant scale is not below 2^62")
       }
-      constants.append(Int64(scaled))
+      constants.append(constant)
     }
     let basis = first.basis
     let n = basis.degree
-    // Per prime, each constant modulo q with its Shoup factor.
-    let operands: [[ShoupOperand]] = basis.moduli.map { q in
-      constants.map { c in
-        let magnitude = c.magnitude % q.value
-        return ShoupOperand(c >= 0 || magnitude == 0 ? magnitude : q.value - magnitude, modulus: q)
+    let terms = ciphertexts.count
+    // Per prime, each constant modulo q with its Shoup factor, flattened limb-major.
+    var factors: [UInt64] = []
+    var shoupFactors: [UInt64] = []
+    for q in basis.moduli {
+      for c in constants {
+        let operand = ShoupOperand(Self.residue(c, modulo: q), modulus: q)
+        factors.append(operand.value)
+        shoupFactors.append(operand.shoup)
       }
     }
     var polynomials: [RNSPolynomial<Evaluation>] = []
     for index in 0..<first.size {
       var sum = RNSPolynomial<Evaluation>(zeroIn: basis)
-      sum.forEachLimb { limb, q, row in
-        let factors = operands[limb]
-        for (term, ciphertext) in ciphertexts.enumerated() {
-          let factor = factors[term]
-          ciphertext.polynomials[index].residues.withUnsafeBufferPointer { source in
-            // Invariant: residues and the running sum are in [0, q); the Shoup product of a
-            // residue by a constant below q is in [0, q), so each step stays in [0, q).
-            let x = source.baseAddress! + limb * n
-            for j in 0..<n {
-              assert(x[j] < q.value && row[j] < q.value)
-              row[j] = q.add(row[j], q.multiplyShoup(x[j], by: factor.value, shoup: factor.shoup))
+      Self.withRows(ciphertexts.map { $0.polynomials[index].residues }[...], []) { sources in
+        sum.forEachLimb { limb, q, row in
+          let twiceQ = 2 &* q.value
+          factors.withUnsafeBufferPointer { w in
+            shoupFactors.withUnsafeBufferPointer { wShoup in
+              let offset = limb * n
+              let base = limb * terms
+              for j in 0..<n {
+                // Invariant: every lazy Shoup product is in [0, 2q) and the running sum is kept in
+                // [0, 2q) (2q < 2^62 for the primes below 2^61), then reduced once to [0, q).
+                var accumulator: UInt64 = 0
+                for t in 0..<terms {
+                  let x = sources[t][offset + j]
+                  assert(x < q.value)
+                  accumulator &+= q.multiplyShoupLazy(x, by: w[base + t], shoup: wShoup[base + t])
+                  if accumulator >= twiceQ { accumulator &-= twiceQ }
+                }
+                assert(accumulator < twiceQ)
+                row[j] = q.reduceOnce(accumulator)
+              }
             }
           }
         }
@@ -66,5 +78,44 @@ extension Evaluator {
       polynomials.append(sum)
     }
     return Ciphertext(polynomials: polynomials, scale: first.scale * constantScale)
+  }
+
+  /// `a + value`: the constant added to every slot at `a`'s scale (in NTT form a constant is the
+  /// same residue everywhere, so nothing is encoded). The scale is unchanged.
+  /// - Throws: ``EvaluationError/invalidLinearCombination(_:)`` when `value · scale` is not
+  ///   finite or not below 2^62; a parameter mismatch for a foreign ciphertext.
+  public func add(_ a: Ciphertext, constant value: Double) throws(EvaluationError) -> Ciphertext {
+    try check(a)
+    guard let constant = Self.roundedConstant(value, scale: a.scale) else {
+      throw .invalidLinearCombination("constant \(value) at scale \(a.scale) is not below 2^62")
+    }
+    var result = a
+    result.polynomials[0].forEachLimb { _, q, row in
+      let residue = Self.residue(constant, modulo: q)
+      for j in 0..<a.basis.degree { row[j] = q.add(row[j], residue) }
+    }
+    result.seed = nil
+    return result
+  }
+
+  /// `round(value · scale)` when it is finite and below 2^62 in magnitude.
+  static func roundedConstant(_ value: Double, scale: Double) -> Int64? {
+    let scaled = (value * scale).rounded()
+    guard scaled.isFinite, abs(scaled) < 0x1p62 else { return nil }
+    return Int64(scaled)
+  }
+
+  /// `c mod q` in `[0, q)` for a signed `c`.
+  static func residue(_ c: Int64, modulo q: Modulus) -> UInt64 {
+    let magnitude = c.magnitude % q.value
+    return c >= 0 || magnitude == 0 ? magnitude : q.value - magnitude
+  }
+
+  /// Runs `body` with read pointers to every array of `arrays`, without copying them.
+  static func withRows<R>(
+    _ arrays: ArraySlice<[UInt64]>, _ pointers: [UnsafePointer<UInt64>], _ body: ([UnsafePointer<UInt64>]) -> R
+  ) -> R {
+    guard let head = arrays.first else { return body(pointers) }
+    return head.withUnsafeBufferPointer { withRows(arrays.dropFirst(), pointers + [$0.baseAddress!], body) }
   }
 }

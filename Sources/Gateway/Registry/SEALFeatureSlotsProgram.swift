@@ -5,11 +5,17 @@ public import CKKS
 /// feature, sample j of the batch in slot j, every ciphertext at the first data level with one
 /// common scale Δ.
 ///
-/// Evaluation: the weighted sum of the feature ciphertexts, each folded weight an integer
-/// constant at the scale of the last data prime q (``Evaluator/linearCombination(_:weights:constantScale:)``,
-/// one pass, so the rescale by q returns exactly to Δ), rescaled, reduced to the lowest level (the
-/// smallest result SEAL can load) and the folded bias added at Δ. No evaluation keys, one
-/// rescale. Result: slot j holds `w · x_j + b` (the affine activation folded in) at scale Δ.
+/// Evaluation happens at the lowest level, where the result is also the smallest SEAL can load:
+/// each feature ciphertext is reduced to the base prime (dropping primes keeps the value, which
+/// is far below it), the weighted sum is taken with every folded weight an integer constant at
+/// the weight scale Δw (``Evaluator/linearCombination(_:weights:constantScale:)``, one pass),
+/// and the folded bias is added as a constant. No rescale, no transform, no evaluation keys.
+/// Result: slot j holds `w · x_j + b` (the affine activation folded in) at scale Δ·Δw.
+///
+/// Δw is the largest power of two that keeps every score up to the input bound, at the largest
+/// accepted input scale, below a quarter of the base prime; the weights' rounding then adds at
+/// most `Σ|x_i| / (2·Δw)` to a score (about 10⁻⁸ for inputs near 1 with the reference's
+/// parameters, where Δw = 2^25), far below the encryption noise.
 public struct SEALFeatureSlotsProgram: Sendable {
   /// The SEAL parameters clients build (`poly_modulus_degree`, `coeff_modulus_bits` with the
   /// special prime last).
@@ -19,9 +25,12 @@ public struct SEALFeatureSlotsProgram: Sendable {
   /// Weights and bias with the activation folded in.
   public let foldedWeights: [Double]
   public let foldedBias: Double
-  /// The scale of the weight constants: the last data prime.
-  let weightScale: Double
+  /// Δw, the scale of the weight constants (a power of two).
+  public let weightScale: Double
   let evaluator: Evaluator
+
+  /// The smallest weight scale accepted: below it the weights' rounding would show in the scores.
+  static let minimumWeightScale = 0x1p20
 
   /// Compiles the layout for a single-output linear model.
   /// - Throws: ``ModelDefinitionError`` naming the rule a layout breaks.
@@ -30,8 +39,8 @@ public struct SEALFeatureSlotsProgram: Sendable {
   {
     func fail(_ rule: String) -> ModelDefinitionError { ModelDefinitionError(rule: "seal_layout: " + rule) }
     let bits = layout.coeffModulusBits
-    guard bits.count >= 3 else {
-      throw fail("coeff_modulus_bits needs two data primes and the special prime (at least three sizes)")
+    guard bits.count >= 2 else {
+      throw fail("coeff_modulus_bits needs a data prime and the special prime (at least two sizes)")
     }
     guard layout.scale.isFinite, layout.scale > 1, layout.maxInputScale >= layout.scale,
       layout.maxInputScale.isFinite
@@ -48,35 +57,34 @@ public struct SEALFeatureSlotsProgram: Sendable {
     guard (1...parameters.slotCount).contains(layout.maxBatchSize) else {
       throw fail("max_batch_size must be in 1…\(parameters.slotCount) (one sample per slot)")
     }
-    // The result sits at level 0 at the input scale: scores must stay well inside the base prime,
-    // and the inputs inside the top modulus.
-    let scoreBound = weights.reduce(abs(bias)) { $0 + abs($1) * inputBound }
+    // Scores up to the input bound, at the largest input scale times Δw, stay below a quarter of
+    // the base prime, where the result is computed and decrypted.
+    let scoreBound = max(weights.reduce(abs(bias)) { $0 + abs($1) * inputBound }, 1e-300)
     let basePrime = Double(parameters.ciphertextModuli[0])
-    guard scoreBound * layout.maxInputScale < basePrime / 4 else {
-      throw fail("scores up to \(scoreBound) at max_input_scale overflow the base prime")
-    }
-    let lastPrime = Double(parameters.ciphertextModuli[parameters.maximumLevel])
-    guard weights.allSatisfy({ abs($0 * lastPrime) < 0x1p62 }) else {
-      throw fail("every weight times the last data prime must stay below 2^62")
+    let room = basePrime / 4 / (scoreBound * layout.maxInputScale)
+    let weightScale = Double(sign: .plus, exponent: Int(room.exponent), significand: 1)
+    guard room >= 1, weightScale >= Self.minimumWeightScale else {
+      throw fail(
+        "scores up to \(scoreBound) at max_input_scale leave a weight scale below 2^20 in the base prime; "
+          + "use a larger first prime or a smaller max_input_scale")
     }
     self.parameters = parameters
-    self.weightScale = lastPrime
     self.layout = layout
     self.foldedWeights = weights
     self.foldedBias = bias
+    self.weightScale = weightScale
     self.evaluator = Evaluator(parameters: parameters)
   }
 
   /// Features per request (one ciphertext each).
   public var inputDimension: Int { foldedWeights.count }
 
-  /// Scores `w · x_j + b` in slot j, at level 0 and the inputs' scale.
-  /// - Precondition: `inputDimension` ciphertexts of these parameters at the top level, one scale.
+  /// Scores `w · x_j + b` in slot j, at level 0 and scale Δ·Δw.
+  /// - Precondition: `inputDimension` ciphertexts of these parameters at one level and one scale.
   func evaluate(_ features: [Ciphertext]) throws -> Ciphertext {
     precondition(features.count == inputDimension)
-    let sum = try evaluator.linearCombination(features, weights: foldedWeights, constantScale: weightScale)
-    let lowest = try evaluator.dropLevel(try evaluator.rescale(sum), to: 0)
-    let bias = try CKKSEncoder(parameters: parameters).encode(constant: foldedBias, scale: lowest.scale, level: 0)
-    return try evaluator.add(lowest, bias)
+    let lowest = try features.map { try evaluator.dropLevel($0, to: 0) }
+    let sum = try evaluator.linearCombination(lowest, weights: foldedWeights, constantScale: weightScale)
+    return try evaluator.add(sum, constant: foldedBias)
   }
 }
