@@ -456,6 +456,58 @@ struct ModelRegistryTests {
     }
   }
 
+  /// A valid SEAL layout on top of the valid file (published parameters, the reference's activation).
+  static func withSEALLayout(_ object: inout [String: Any], _ layout: [String: Any] = [:]) {
+    object["publish_parameters"] = true
+    object["activation"] = ["name": "polynomial_sigmoid_v1", "coefficients": [0.5, 0.197, 0.0]]
+    object["output_transform"] = "identity"
+    var seal: [String: Any] = [
+      "poly_modulus_degree": 16384, "coeff_modulus_bits": [60, 30, 30, 60], "scale": 1_073_741_824.0,
+      "max_input_scale": 4_294_967_296.0, "max_batch_size": 16, "max_multiplicative_depth": 2,
+    ]
+    seal.merge(layout) { $1 }
+    object["seal_layout"] = seal
+  }
+
+  @Test("A SEAL layout compiles for a published single-output linear model; each broken rule is named")
+  func sealLayoutRules() {
+    #expect(compile { Self.withSEALLayout(&$0) } == nil)
+    let cases: [(String, (inout [String: Any]) -> Void)] = [
+      ("unknown field seal_layout.extra", { Self.withSEALLayout(&$0, ["extra": 1]) }),
+      (
+        "needs publish_parameters",
+        {
+          Self.withSEALLayout(&$0)
+          $0["publish_parameters"] = false
+        }
+      ),
+      (
+        "polynomial_sigmoid_v1",
+        {
+          Self.withSEALLayout(&$0)
+          $0["activation"] = ["name": "other", "coefficients": [0, 1, 0]]
+        }
+      ),
+      (
+        "single-output",
+        {
+          Self.withSEALLayout(&$0)
+          $0["weights"] = [[0.5, 0.25], [0.1, 0.2]]
+          $0["bias"] = [0, 0]
+        }
+      ),
+      ("max_batch_size must be in", { Self.withSEALLayout(&$0, ["max_batch_size": 8193]) }),
+      ("max_input_scale at least scale", { Self.withSEALLayout(&$0, ["max_input_scale": 1.0]) }),
+      ("exceeds the 128-bit security bound", { Self.withSEALLayout(&$0, ["poly_modulus_degree": 2048]) }),
+      ("weight scale below 2^20", { Self.withSEALLayout(&$0, ["max_input_scale": 0x1p50]) }),
+      ("at least two sizes", { Self.withSEALLayout(&$0, ["coeff_modulus_bits": [60]]) }),
+    ]
+    for (expected, edit) in cases {
+      let rule = compile(edit)
+      #expect(rule?.contains(expected) == true, "expected a rule mentioning '\(expected)', got \(rule ?? "success")")
+    }
+  }
+
   @Test("A folder with a bad file stops start-up naming the file")
   func badFolder() throws {
     let folder = FileManager.default.temporaryDirectory.appendingPathComponent("models-\(UUID().uuidString)")
