@@ -182,6 +182,7 @@ def main():
     parser.add_argument("--seed", type=int, default=20261129)
     parser.add_argument("--runs", type=int, default=1, help="repetitions of each batch (timings are means)")
     parser.add_argument("--json", help="write the batch-1 stage timings (means) and errors to this file")
+    parser.add_argument("--warmup", type=int, default=0, help="leading batch-1 runs left out of the --json means")
     arguments = parser.parse_args()
 
     client = Client(arguments.url, arguments.timeout)
@@ -248,7 +249,8 @@ def main():
     print(f"{backend.name} (SEAL {header_version(streams[0])}): {len(errors)} values, mean |error| {mean:.2e}, "
           f"max {worst:.2e} (tolerance {TOLERANCE:g}); first request {first['request_bytes']:,} B")
     if arguments.json:
-        single = [r for r in results if r["batch"] == 1] or results
+        single = ([r for r in results if r["batch"] == 1] or results)
+        single = single[arguments.warmup:] or single
 
         def mean_of(key):
             return sum(r[key] for r in single) / len(single)
