@@ -361,19 +361,68 @@ struct ReferenceContractTests {
 
 @Suite("Reference envelope parser")
 struct ReferenceEnvelopeTests {
+  static let valid = Array(
+    #"{"model_id":"logistic_v1","version":"1.0.0","batch_size":1,"inputs":[{"encoding":"hex","payload":"a15e1004"},{"payload":"00FF","encoding":"hex"}]}"#
+      .utf8)
+
+  /// `bytes` as a stream of chunks of the given sizes (cycled).
+  static func chunks(_ bytes: [UInt8], sizes: [Int]) -> AsyncStream<ByteBuffer> {
+    AsyncStream { continuation in
+      var offset = 0
+      var index = 0
+      while offset < bytes.count {
+        let size = max(1, sizes[index % sizes.count])
+        continuation.yield(ByteBuffer(bytes: bytes[offset..<min(bytes.count, offset + size)]))
+        offset += size
+        index += 1
+      }
+      continuation.finish()
+    }
+  }
+
   @Test("Parses the documented body, decoding hex in either case and JSON escapes in strings")
-  func parses() throws {
+  func parses() async throws {
     let body = Array(
       #" { "model_id" : "logistic\u005fv1", "version":"1.0.0", "batch_size": 2, "inputs": [ {"payload":"00fFa1","encoding":"hex"} ] } "#
         .utf8)
-    let parsed = try ReferenceEnvelope.parseInfer(body)
+    let parsed = try await ReferenceEnvelope.parseInfer(body)
     #expect(parsed.modelId == "logistic_v1")
     #expect(parsed.batchSize == 2)
     #expect(parsed.payloads == [[0x00, 0xFF, 0xA1]])
   }
 
+  @Test("Streamed in chunks of any size, even splitting hex digit pairs, it parses exactly as in one piece")
+  func streamed() async throws {
+    let whole = try await ReferenceEnvelope.parseInfer(Self.valid)
+    for sizes in [[1], [2], [3], [7, 1, 2], [64], [Self.valid.count]] {
+      let parsed = try await ReferenceEnvelope.parseInfer(
+        streaming: Self.chunks(Self.valid, sizes: sizes), limit: 1 << 20)
+      #expect(parsed.payloads == whole.payloads, "chunks \(sizes)")
+      #expect(parsed.modelId == whole.modelId && parsed.batchSize == whole.batchSize)
+    }
+    // Bad digits and odd counts are refused however the chunks fall.
+    for text in [
+      #"{"model_id":"m","version":"1","batch_size":1,"inputs":[{"encoding":"hex","payload":"a15"}]}"#,
+      #"{"model_id":"m","version":"1","batch_size":1,"inputs":[{"encoding":"hex","payload":"a1g5"}]}"#,
+      #"{"model_id":"m","version":"1","batch_size":1,"inputs":[{"encoding":"hex","payload":"a1"#,
+    ] {
+      for sizes in [[1], [2], [3], [1000]] {
+        await #expect(throws: GatewayError.self, "\(text) in chunks \(sizes)") {
+          try await ReferenceEnvelope.parseInfer(streaming: Self.chunks(Array(text.utf8), sizes: sizes), limit: 1 << 20)
+        }
+      }
+    }
+    // A body beyond the limit is refused as too large while it arrives.
+    do {
+      _ = try await ReferenceEnvelope.parseInfer(streaming: Self.chunks(Self.valid, sizes: [8]), limit: 40)
+      Issue.record("the limit was not enforced")
+    } catch {
+      #expect(error.code == .payloadTooLarge)
+    }
+  }
+
   @Test("Refuses duplicates, unknown fields, trailing content, bad numbers and bad strings")
-  func refuses() {
+  func refuses() async {
     let bad = [
       #"{"model_id":"a","model_id":"b","version":"1","batch_size":1,"inputs":[{"encoding":"hex","payload":"00"}]}"#,
       #"{"model_id":"a","version":"1","batch_size":1,"inputs":[{"encoding":"hex","payload":"00"}]} x"#,
@@ -387,23 +436,21 @@ struct ReferenceEnvelopeTests {
       #"[]"#, "", "{",
     ]
     for text in bad {
-      #expect(throws: GatewayError.self, "\(text)") { try ReferenceEnvelope.parseInfer(Array(text.utf8)) }
+      await #expect(throws: GatewayError.self, "\(text)") { try await ReferenceEnvelope.parseInfer(Array(text.utf8)) }
     }
   }
 
   @Test("Every truncation and random corruption of a valid body is refused or parsed, never a crash")
-  func truncations() {
-    let text = Array(
-      #"{"model_id":"logistic_v1","version":"1.0.0","batch_size":1,"inputs":[{"encoding":"hex","payload":"a15e1004"}]}"#
-        .utf8)
+  func truncations() async {
+    let text = Self.valid
     for length in 0..<text.count {
-      #expect(throws: GatewayError.self) { try ReferenceEnvelope.parseInfer(Array(text.prefix(length))) }
+      await #expect(throws: GatewayError.self) { try await ReferenceEnvelope.parseInfer(Array(text.prefix(length))) }
     }
     var random = SystemRandomNumberGenerator()
     for _ in 0..<2000 {
       var bytes = text
       bytes[Int.random(in: 0..<bytes.count, using: &random)] = UInt8.random(in: 0...255, using: &random)
-      _ = try? ReferenceEnvelope.parseInfer(bytes)
+      _ = try? await ReferenceEnvelope.parseInfer(bytes)
     }
   }
 }

@@ -47,7 +47,8 @@ public enum GatewayApplication {
         tenants: configuration.tenants,
         limiter: configuration.requestsPerSecond.map { RateLimiter(perSecond: $0, burst: configuration.burst) },
         maximumBodyBytes: configuration.maximumBodyBytes))
-    ReferenceRoutes.register(on: router, service: service, logger: logger)
+    ReferenceRoutes.register(
+      on: router, service: service, maximumBodyBytes: configuration.maximumBodyBytes, logger: logger)
     let handler = GatewayAPIHandler(service: service)
     try handler.registerHandlers(on: router, middlewares: [ErrorMiddleware(logger: logger)])
     return router

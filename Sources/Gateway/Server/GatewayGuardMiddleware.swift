@@ -7,6 +7,8 @@ import NIOCore
 /// The checks that come before a body is read, in the contract's order: authentication, the
 /// tenant's rate limit (counted after authentication), then the body size limit (`413` from the
 /// `Content-Length` header before reading, or as soon as a streamed body exceeds the limit).
+/// Bodies are collected here, except on the routes that parse them as they arrive
+/// (`POST /reference/infer`), which enforce the same limit while reading.
 /// `/health`, `/reference/health` and `/metrics` are exempt. Sets the request's tenant for the
 /// handlers. Refusals on the reference contract's paths take its shape, `{"detail": "…"}`.
 public struct GatewayGuardMiddleware<Context: RequestContext>: RouterMiddleware {
@@ -57,6 +59,10 @@ public struct GatewayGuardMiddleware<Context: RequestContext>: RouterMiddleware 
     let declaredLength = request.headers[.contentLength].flatMap(Int.init)
     if let length = declaredLength, length > maximumBodyBytes {
       return response(tooLarge)
+    }
+    // Streamed routes read (and bound) their bodies themselves as they arrive.
+    if ReferenceRoutes.streamedPaths.contains(path) {
+      return try await RequestTenant.$current.withValue(tenant) { try await next(request, context) }
     }
     do {
       // One allocation of the declared size (within the limit) instead of growing a buffer by

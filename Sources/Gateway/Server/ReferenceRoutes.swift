@@ -19,13 +19,17 @@ public enum ReferenceRoutes {
   public static let prefix = "/reference"
   /// The reference contract's `api_version`.
   public static let apiVersion = "1.0.0"
+  /// Routes whose bodies are parsed while they arrive rather than collected first.
+  static var streamedPaths: Set<String> { [prefix + "/infer"] }
   /// Longest the `POST /infer` answer waits for the evaluation (the reference answers after
   /// evaluating; a job still unfinished then is answered `queued`, and the client polls).
   static let evaluationWait = Duration.seconds(30)
 
   /// Adds the routes to `router`.
+  /// `maximumBodyBytes` bounds `POST /infer` bodies, which are read as they arrive (the guard
+  /// middleware leaves them uncollected, see ``streamedPaths``).
   public static func register<Context: RequestContext>(
-    on router: Router<Context>, service: InferenceService, logger: Logger
+    on router: Router<Context>, service: InferenceService, maximumBodyBytes: Int, logger: Logger
   ) {
     let group = router.group(RouterPath(prefix))
     group.get("health") { _, _ in try json(["status": "ok"]) }
@@ -34,10 +38,7 @@ public enum ReferenceRoutes {
     }
     group.post("infer") { request, _ in
       await respond(logger) {
-        let buffer = try await request.body.collect(upTo: .max)
-        let body = try buffer.withUnsafeReadableBytes { raw in
-          Result { () throws(GatewayError) in try ReferenceEnvelope.parseInfer(raw) }
-        }.get()
+        let body = try await ReferenceEnvelope.parseInfer(streaming: request.body, limit: maximumBodyBytes)
         let submitted = try await service.submit(
           SEALInferenceRequest(
             modelId: body.modelId, version: body.version, batchSize: body.batchSize, inputs: body.payloads),
@@ -55,10 +56,8 @@ public enum ReferenceRoutes {
     }
     group.post("infer/plain") { request, _ in
       await respond(logger) {
-        let buffer = try await request.body.collect(upTo: .max)
-        let body = try buffer.withUnsafeReadableBytes { raw in
-          Result { () throws(GatewayError) in try ReferenceEnvelope.parsePlain(raw) }
-        }.get()
+        let buffer = try await request.body.collect(upTo: maximumBodyBytes)
+        let body = try await ReferenceEnvelope.parsePlain(Array(buffer.readableBytesView))
         _ = try service.sealModel(id: body.modelId, version: body.version)
         let outputs = try service.inferPlain(
           apiVersion: nil, modelId: body.modelId, version: body.version, inputs: body.inputs)
