@@ -44,18 +44,18 @@ struct BenchmarkReport {
     let stages = Reference.stagesOnThisMachineMs
     var series: [SVGBarChart.Series] = [
       .init(
-        name: "reference gateway (Pyfhel client)", color: "#a0aec0",
+        name: "reference gateway", color: "#a0aec0",
         values: [stages.encrypt, stages.infer, stages.jobFetch, stages.decrypt])
     ]
     if let seal = reference.sealClient {
       series.append(
         .init(
-          name: "this gateway, \(seal.client) client", color: "#63b3ed",
+          name: "ours, \(seal.client) client", color: "#63b3ed",
           values: [seal.encryptMs, seal.inferMs, seal.jobFetchMs, seal.decryptMs]))
     }
     series.append(
       .init(
-        name: "this gateway, server's share (p50)", color: "#2b6cb0",
+        name: "ours, server's share (p50)", color: "#2b6cb0",
         values: [nil, reference.postInferMs.p50, reference.getJobMs.p50, nil]))
     return SVGBarChart(
       title: "The reference's request (logistic_v1, 8 SEAL ciphertexts, 12.6 MB)", unit: "milliseconds",

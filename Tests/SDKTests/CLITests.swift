@@ -98,14 +98,15 @@ struct CLITests {
     #expect(unreachable.error.contains("transport"))
   }
 
-  @Test("bench writes raw JSON, the results page and three SVG charts from a real (short) run")
+  @Test(
+    "bench writes raw JSON, the results page and its SVG charts from a real (short) run, reference scenario included")
   func bench() async throws {
     try #require(FileManager.default.isExecutableFile(atPath: Self.executable.path), "heinfer was not built")
     let folder = FileManager.default.temporaryDirectory.appendingPathComponent("bench-\(UUID().uuidString)")
     defer { try? FileManager.default.removeItem(at: folder) }
     let run = try await Self.run([
       "bench", "--runs", "3", "--warmup", "1", "--throughput-requests", "4", "--clients", "1,2",
-      "--models", "logistic_v1", "--output", folder.path,
+      "--models", "logistic_v1", "--reference-runs", "2", "--output", folder.path,
     ])
     #expect(run.status == 0, "\(run.error)")
     let data = try Data(contentsOf: folder.appendingPathComponent("benchmark_results.json"))
@@ -118,9 +119,19 @@ struct CLITests {
     #expect((encrypted["throughput_rps"] as? [String: Double])?.keys.sorted() == ["1", "2"])
     let page = try String(contentsOf: folder.appendingPathComponent("benchmark_results.md"), encoding: .utf8)
     #expect(page.contains("logistic_v1: targets"))
+    // The reference gateway's own request through /reference: 12.6 MB of hex, a SEAL result.
+    let reference = try #require(results["reference"] as? [String: Any])
+    #expect((reference["request_bytes"] as? Int ?? 0) > 12_000_000)
+    #expect((reference["result_ciphertext_bytes"] as? Int) == 262_257)
+    #expect((reference["absolute_error"] as? Double ?? 1) < 1e-4)
+    #expect((reference["post_infer_ms"] as? [String: Any])?["count"] as? Int == 2)
+    #expect(page.contains("The reference contract: the reference's own request"))
     for chart in ["latency", "sizes", "throughput"] {
       let svg = try String(contentsOf: folder.appendingPathComponent("benchmarks/\(chart).svg"), encoding: .utf8)
       #expect(svg.hasPrefix("<svg") && svg.contains("logistic_v1"))
     }
+    let referenceChart = try String(
+      contentsOf: folder.appendingPathComponent("benchmarks/reference.svg"), encoding: .utf8)
+    #expect(referenceChart.hasPrefix("<svg") && referenceChart.contains("POST /infer"))
   }
 }
