@@ -57,6 +57,14 @@ func hexBytes(_ hex: String) -> [UInt8] {
   return bytes
 }
 
+/// Test parameters from SEAL's bit sizes (the last is the special prime) and a power-of-two scale.
+func makeParameters(degree: Int, bitSizes: [Int], scaleExponent: Int) throws -> CKKSParameters {
+  try CKKSParameters(
+    ParameterDescription(
+      degree: degree, ciphertextPrimeBits: Array(bitSizes.dropLast()), specialPrimeBits: [bitSizes.last!],
+      defaultScale: Double(sign: .plus, exponent: scaleExponent, significand: 1), security: .insecureForTestingOnly))
+}
+
 struct StreamsRequest: Decodable {
   let degree: Int
   let bitSizes: [Int]
@@ -70,12 +78,8 @@ struct StreamsRequest: Decodable {
 if CommandLine.arguments.count == 3, CommandLine.arguments[1] == "seal-streams" {
   let request = try JSONDecoder().decode(
     StreamsRequest.self, from: Data(contentsOf: URL(fileURLWithPath: CommandLine.arguments[2])))
-  let parameters = try CKKSParameters(
-    ParameterDescription(
-      degree: request.degree, ciphertextPrimeBits: Array(request.bitSizes.dropLast()),
-      specialPrimeBits: [request.bitSizes.last!],
-      defaultScale: Double(sign: .plus, exponent: request.scaleExponent, significand: 1),
-      security: .insecureForTestingOnly))
+  let parameters = try makeParameters(
+    degree: request.degree, bitSizes: request.bitSizes, scaleExponent: request.scaleExponent)
   let secretKey = try SecretKey(sealBytes: [UInt8](Data(base64Encoded: request.secretKey)!), parameters: parameters)
   let streams = try SEALStreamSet.make(
     secretKey: secretKey, values: request.values, seed: hexBytes(request.seed), rotationSteps: request.rotationSteps)
@@ -91,12 +95,8 @@ guard CommandLine.arguments.count == 2 else {
 }
 let request = try JSONDecoder().decode(
   Request.self, from: Data(contentsOf: URL(fileURLWithPath: CommandLine.arguments[1])))
-let parameters = try CKKSParameters(
-  ParameterDescription(
-    degree: request.degree, ciphertextPrimeBits: Array(request.bitSizes.dropLast()),
-    specialPrimeBits: [request.bitSizes.last!],
-    defaultScale: Double(sign: .plus, exponent: request.scaleExponent, significand: 1),
-    security: .insecureForTestingOnly))
+let parameters = try makeParameters(
+  degree: request.degree, bitSizes: request.bitSizes, scaleExponent: request.scaleExponent)
 let secretKey = try SecretKey(parameters: parameters, evaluationResidues: words(request.secretKey))
 let plaintext = try CKKSEncoder(parameters: parameters).encode(request.values)
 let generator = try SecureRandomGenerator(seed: hexBytes(request.seed), domain: SecureRandomGenerator.defaultDomain)
