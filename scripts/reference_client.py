@@ -217,7 +217,7 @@ def main():
         serialized = time.perf_counter()
         answer = client.call("POST", "/infer", data=request, headers={"content-type": "application/json"})
         submitted = time.perf_counter()
-        assert answer["status"] in ("completed", "queued", "running", "pending"), answer
+        assert answer["status"] in ("completed", "queued", "running", "pending", "failed"), answer
         assert len(answer["job_id"]) == 32 and int(answer["job_id"], 16) >= 0
         result = client.wait(answer["job_id"])
         fetched = time.perf_counter()

@@ -80,7 +80,11 @@ if CommandLine.arguments.count == 3, CommandLine.arguments[1] == "seal-streams" 
     StreamsRequest.self, from: Data(contentsOf: URL(fileURLWithPath: CommandLine.arguments[2])))
   let parameters = try makeParameters(
     degree: request.degree, bitSizes: request.bitSizes, scaleExponent: request.scaleExponent)
-  let secretKey = try SecretKey(sealBytes: [UInt8](Data(base64Encoded: request.secretKey)!), parameters: parameters)
+  guard let secretKeyBytes = Data(base64Encoded: request.secretKey) else {
+    FileHandle.standardError.write("secretKey is not base64\n".data(using: .utf8)!)
+    exit(2)
+  }
+  let secretKey = try SecretKey(sealBytes: [UInt8](secretKeyBytes), parameters: parameters)
   let streams = try SEALStreamSet.make(
     secretKey: secretKey, values: request.values, seed: hexBytes(request.seed), rotationSteps: request.rotationSteps)
   let encoder = JSONEncoder()

@@ -25,14 +25,14 @@ struct ReferenceScenario {
       let model = (models["models"] as? [[String: Any]])?.first(where: { $0["model_id"] as? String == "logistic_v1" }),
       let encryption = model["encryption_parameters"] as? [String: Any],
       let degree = encryption["poly_modulus_degree"] as? Int, let bits = encryption["coeff_modulus_bits"] as? [Int],
-      let scale = encryption["scale"] as? Double,
+      let specialBits = bits.last, let scale = encryption["scale"] as? Double,
       let published = model["parameters"] as? [String: Any], let weights = published["weights"] as? [Double],
       let bias = published["bias"] as? Double,
       let activation = (model["activation_parameters"] as? [String: Any])?["coefficients"] as? [Double]
     else { throw BenchError("the gateway does not serve logistic_v1 through /reference") }
     let parameters = try CKKSParameters(
       ParameterDescription(
-        degree: degree, ciphertextPrimeBits: Array(bits.dropLast()), specialPrimeBits: [bits.last!],
+        degree: degree, ciphertextPrimeBits: Array(bits.dropLast()), specialPrimeBits: [specialBits],
         defaultScale: scale))
     let secretKey = KeyGenerator.secretKey(parameters: parameters)
     let publicKey = KeyGenerator.publicKey(secretKey: secretKey)

@@ -234,6 +234,11 @@ struct SEALStreamValidationTests {
     // A declared residue count beyond the bytes present is refused before any allocation.
     #expect(throws: SerializationError.self) { try load(patched(105, UInt64(1) << 60)) }
     #expect(throws: SerializationError.self) { try load(patched(89 + 8, UInt64(1) << 40)) }
+    // Sizes near 2^63 in a nested header must not overflow the error's arithmetic.
+    for size in [UInt64(Int.max), UInt64(Int.max) - 50, UInt64.max] {
+      #expect(throws: SerializationError.self) { try load(patched(89 + 8, size)) }
+      #expect(throws: SerializationError.self) { try load(patched(8, size)) }
+    }
   }
 
   @Test("Every residue must be below its prime")

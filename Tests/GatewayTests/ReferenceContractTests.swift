@@ -220,9 +220,16 @@ struct ReferenceContractTests {
       ("batch 0", Self.body(batchSize: 0, inputs: one), .unprocessableContent),
       ("batch 17", Self.body(batchSize: 17, inputs: Self.inputs), .unprocessableContent),
       (
-        "batch as float",
+        "batch as fraction",
         ByteBuffer(string: #"{"model_id":"logistic_v1","version":"1.0.0","batch_size":1.5,"inputs":[]}"#),
         .unprocessableContent
+      ),
+      (
+        "empty payload",
+        ByteBuffer(
+          string:
+            #"{"model_id":"logistic_v1","version":"1.0.0","batch_size":1,"inputs":[{"encoding":"hex","payload":""}]}"#
+        ), .unprocessableContent
       ),
       ("one input of eight", Self.body(batchSize: 1, inputs: one), .unprocessableContent),
       ("unknown model", Self.body(modelId: "nope", batchSize: 1, inputs: Self.inputs), .notFound),
@@ -389,6 +396,12 @@ struct ReferenceEnvelopeTests {
     #expect(parsed.modelId == "logistic_v1")
     #expect(parsed.batchSize == 2)
     #expect(parsed.payloads == [[0x00, 0xFF, 0xA1]])
+    // JSON Schema's integer: an integral number in any notation; strings of exactly 256 bytes.
+    let integral = Array(
+      "{\"model_id\":\"\(String(repeating: "a", count: 256))\",\"version\":\"1\",\"batch_size\":2.0e0,\"inputs\":[{\"encoding\":\"hex\",\"payload\":\"00\"}]}"
+        .utf8)
+    let parsedIntegral = try await ReferenceEnvelope.parseInfer(integral)
+    #expect(parsedIntegral.batchSize == 2 && parsedIntegral.modelId.count == 256)
   }
 
   @Test("Streamed in chunks of any size, even splitting hex digit pairs, it parses exactly as in one piece")
@@ -427,7 +440,9 @@ struct ReferenceEnvelopeTests {
       #"{"model_id":"a","model_id":"b","version":"1","batch_size":1,"inputs":[{"encoding":"hex","payload":"00"}]}"#,
       #"{"model_id":"a","version":"1","batch_size":1,"inputs":[{"encoding":"hex","payload":"00"}]} x"#,
       #"{"model_id":"a","version":"1","batch_size":01,"inputs":[{"encoding":"hex","payload":"00"}]}"#,
-      #"{"model_id":"a","version":"1","batch_size":1e3,"inputs":[{"encoding":"hex","payload":"00"}]}"#,
+      #"{"model_id":"a","version":"1","batch_size":1.5,"inputs":[{"encoding":"hex","payload":"00"}]}"#,
+      #"{"model_id":"a","version":"1","batch_size":1,"inputs":[{"encoding":"hex","payload":""}]}"#,
+      "{\"model_id\":\"\(String(repeating: "a", count: 257))\",\"version\":\"1\",\"batch_size\":1,\"inputs\":[]}",
       #"{"model_id":"a","version":"1","batch_size":1,"inputs":[{"encoding":"hex","payload":"0\u0030"}]}"#,
       #"{"model_id":"\ud800","version":"1","batch_size":1,"inputs":[{"encoding":"hex","payload":"00"}]}"#,
       #"{"model_id":1,"version":"1","batch_size":1,"inputs":[{"encoding":"hex","payload":"00"}]}"#,

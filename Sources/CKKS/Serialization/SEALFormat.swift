@@ -43,8 +43,11 @@ public enum SEALFormat {
 
   /// SEAL's compression modes; only `none` is read or written by this library.
   public enum CompressionMode: UInt8, Sendable, CustomStringConvertible {
+    /// Members stored as they are (what this library reads and writes).
     case none = 0
+    /// Members deflated with zlib (refused on load).
     case zlib = 1
+    /// Members compressed with Zstandard (refused on load).
     case zstd = 2
 
     /// The mode's name as SEAL spells it.
@@ -92,10 +95,21 @@ public enum SEALFormat {
     guard mode == CompressionMode.none.rawValue else { throw .unsupportedCompression(mode: mode) }
     guard try reader.readUInt16() == 0 else { throw .invalidField("SEAL header reserved bytes must be 0") }
     let size = try reader.readUInt64()
-    guard size >= UInt64(headerSize), size <= UInt64(reader.bytes.count - start) else {
-      throw .sizeMismatch(expected: size > UInt64(Int.max) ? Int.max : start + Int(size), actual: reader.bytes.count)
+    let available = reader.bytes.count - start
+    guard size >= UInt64(headerSize), size <= UInt64(available) else {
+      // A declared size near 2^63 must not overflow the expected count reported.
+      let expected = size > UInt64(Int.max - start) ? Int.max : start + Int(size)
+      throw .sizeMismatch(expected: expected, actual: reader.bytes.count)
     }
     return Header(version: version, totalSize: Int(size))
+  }
+
+  /// The SEAL version named by the header at the start of `bytes`, after the header's checks
+  /// (magic, header size, major version 4, no compression, reserved bytes, total size).
+  /// - Throws: ``SerializationError`` naming the failed check.
+  public static func version(of bytes: [UInt8]) throws(SerializationError) -> Version {
+    var reader = ByteReader(bytes)
+    return try readHeader(&reader).version
   }
 
   /// Checks that an object that started at `start` with `header` ended exactly at the reader.
@@ -107,15 +121,11 @@ public enum SEALFormat {
 
   // MARK: Ciphertext-shaped members (ciphertexts, public keys, key-switching entries)
 
-  /// The members of a SEAL `Ciphertext` as read, before interpretation.
+  /// The members of a SEAL `Ciphertext` as read: its scale and polynomials (a seeded second
+  /// polynomial already expanded).
   struct CiphertextMembers {
-    var fingerprint: ParameterFingerprint
-    var basis: RNSBasis
-    var size: Int
     var scale: Double
     var polynomials: [RNSPolynomial<Evaluation>]
-    /// Whether the second polynomial was expanded from a SEAL seed.
-    var wasSeeded: Bool
   }
 
   /// Bytes of an unseeded SEAL ciphertext of `size` polynomials over `primeCount` primes.
@@ -184,9 +194,7 @@ public enum SEALFormat {
       polynomials.append(try SEALUniformExpansion.uniform(in: basis, generator: generator, seed: seed))
     }
     try checkEnd(reader, start: start, header: header)
-    return CiphertextMembers(
-      fingerprint: fingerprint, basis: basis, size: Int(size), scale: scale, polynomials: polynomials,
-      wasSeeded: seeded)
+    return CiphertextMembers(scale: scale, polynomials: polynomials)
   }
 
   /// Writes one headed, unseeded SEAL ciphertext.

@@ -111,8 +111,7 @@ extension Plaintext {
   /// - Throws: ``SerializationError`` naming the first failed check.
   public init(sealBytes bytes: [UInt8], parameters: CKKSParameters) throws(SerializationError) {
     var reader = ByteReader(bytes)
-    let (basis, scale, polynomial) = try Self.readSEAL(&reader, parameters: parameters, basisFor: parameters.dataBasis)
-    _ = basis
+    let (scale, polynomial) = try Self.readSEAL(&reader, basisFor: parameters.dataBasis)
     try SerializationFormat.checkExactSize(reader, remainingBytes: 0)
     self.init(polynomial: polynomial, scale: scale)
   }
@@ -124,9 +123,9 @@ extension Plaintext {
     return Self.writeSEAL(polynomial, scale: scale, fingerprint: parameters.levelFingerprints[level], version: version)
   }
 
-  static func readSEAL(
-    _ reader: inout ByteReader, parameters: CKKSParameters, basisFor: (ParameterFingerprint) -> RNSBasis?
-  ) throws(SerializationError) -> (RNSBasis, Double, RNSPolynomial<Evaluation>) {
+  static func readSEAL(_ reader: inout ByteReader, basisFor: (ParameterFingerprint) -> RNSBasis?)
+    throws(SerializationError) -> (Double, RNSPolynomial<Evaluation>)
+  {
     let start = reader.offset
     let header = try SEALFormat.readHeader(&reader)
     var words: [UInt64] = []
@@ -148,7 +147,7 @@ extension Plaintext {
     let polynomial = try SEALFormat.readResidues(&reader, basis: basis, polynomial: 0)
     try SEALFormat.checkEnd(reader, start: arrayStart, header: arrayHeader)
     try SEALFormat.checkEnd(reader, start: start, header: header)
-    return (basis, scale, polynomial)
+    return (scale, polynomial)
   }
 
   static func writeSEAL(
@@ -177,7 +176,7 @@ extension SecretKey {
   public convenience init(sealBytes bytes: [UInt8], parameters: CKKSParameters) throws(SerializationError) {
     var reader = ByteReader(bytes)
     let keyBasis = parameters.keyBasis
-    let (_, _, polynomial) = try Plaintext.readSEAL(&reader, parameters: parameters) {
+    let (_, polynomial) = try Plaintext.readSEAL(&reader) {
       $0 == parameters.keyFingerprint ? keyBasis : nil
     }
     try SerializationFormat.checkExactSize(reader, remainingBytes: 0)

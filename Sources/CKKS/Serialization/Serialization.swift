@@ -313,11 +313,12 @@ extension KeySwitchingKey {
     var digits: [KeySwitchingDigit] = []
     for index in 0..<count {
       let seed = seeded ? try reader.readBytes(32) : nil
+      // Errors name b_j as polynomial 2j and a_j as 2j + 1.
       let b: RNSPolynomial<Evaluation> = try SerializationFormat.readPolynomial(
-        &reader, basis: parameters.keyBasis, index: index)
+        &reader, basis: parameters.keyBasis, index: 2 * index)
       let a: RNSPolynomial<Evaluation> =
         if let seed { try! Sampler.uniform(in: parameters.keyBasis, seed: seed) } else {
-          try SerializationFormat.readPolynomial(&reader, basis: parameters.keyBasis, index: index)
+          try SerializationFormat.readPolynomial(&reader, basis: parameters.keyBasis, index: 2 * index + 1)
         }
       digits.append(KeySwitchingDigit(b: b, a: a, seed: seed))
     }

@@ -264,7 +264,7 @@ struct StreamSource<Chunks: AsyncIteratorProtocol>: JSONByteSource where Chunks.
 /// offset.
 struct JSONScanner<Source: JSONByteSource> {
   private var source: Source
-  /// Longest ordinary string accepted (identifiers, versions, "hex").
+  /// Longest ordinary string accepted, in UTF-8 bytes (identifiers, versions, "hex").
   static var maximumStringLength: Int { 256 }
 
   init(_ source: Source) { self.source = source }
@@ -355,8 +355,8 @@ struct JSONScanner<Source: JSONByteSource> {
     var utf8: [UInt8] = []
     while true {
       guard let byte = try await next() else { throw fail("unterminated string in \(field)") }
-      guard utf8.count < Self.maximumStringLength else {
-        throw fail("\(field) is longer than \(Self.maximumStringLength)")
+      guard byte == UInt8(ascii: "\"") || utf8.count < Self.maximumStringLength else {
+        throw fail("\(field) is longer than \(Self.maximumStringLength) bytes")
       }
       switch byte {
       case UInt8(ascii: "\""):
@@ -413,14 +413,19 @@ struct JSONScanner<Source: JSONByteSource> {
       throw fail("\(field) is not an even number of hex digits")
     }
     source.advance()  // the closing quote
+    guard !output.isEmpty else { throw fail("\(field) is empty") }
     return output
   }
 
-  /// A JSON number without fraction or exponent that fits an `Int`.
+  /// A JSON number with an integral value that fits an `Int` (`2`, and as JSON Schema's
+  /// `integer` allows, `2.0` or `2e0`).
   mutating func integer(field: String) async throws(GatewayError) -> Int {
     let token = try await numberToken(field: field)
-    guard let value = Int(token) else { throw fail("\(field) must be an integer") }
-    return value
+    if let value = Int(token) { return value }
+    guard let value = Double(token), value.rounded() == value, abs(value) < 0x1p53 else {
+      throw fail("\(field) must be an integer")
+    }
+    return Int(value)
   }
 
   /// A finite JSON number.

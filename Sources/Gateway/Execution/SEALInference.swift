@@ -4,12 +4,16 @@ import Foundation
 /// An encrypted request of the reference contract after envelope parsing: SEAL ciphertext
 /// streams, one per feature, sample j of the batch in slot j.
 public struct SEALInferenceRequest: Sendable {
+  /// The model's `model_id`.
   public var modelId: String
+  /// The model's version.
   public var version: String
+  /// Samples in the batch (slots 0 … batchSize − 1 of every input).
   public var batchSize: Int
   /// SEAL `Ciphertext::save` streams (compression off), one per feature.
   public var inputs: [[UInt8]]
 
+  /// A request as the envelope carries it; nothing is checked before ``InferenceService/submit(_:tenant:)-(SEALInferenceRequest,_)``.
   public init(modelId: String, version: String, batchSize: Int, inputs: [[UInt8]]) {
     self.modelId = modelId
     self.version = version
@@ -19,8 +23,11 @@ public struct SEALInferenceRequest: Sendable {
 }
 
 extension InferenceService {
-  /// The models served through the reference contract (those whose file declares a SEAL layout).
-  public var sealModels: [CompiledModel] { registry.models.filter { $0.sealProgram != nil } }
+  /// The models served through the reference contract (those whose file declares a SEAL
+  /// layout), each with its SEAL program.
+  public var sealModels: [(model: CompiledModel, program: SEALFeatureSlotsProgram)] {
+    registry.models.compactMap { model in model.sealProgram.map { (model, $0) } }
+  }
 
   /// The model and its SEAL program, or `UNKNOWN_MODEL`.
   func sealModel(id: String, version: String) throws(GatewayError) -> (CompiledModel, SEALFeatureSlotsProgram) {
@@ -88,8 +95,8 @@ extension InferenceService {
       }
       ciphertexts.append(ciphertext)
     }
-    // Validated above: every input is a SEAL 4.x stream with at least a header.
-    let version = SEALFormat.Version(major: request.inputs[0][3], minor: request.inputs[0][4])
+    // Every input loaded above, so its header is valid.
+    let version = (try? SEALFormat.version(of: request.inputs[0])) ?? .compatible
     return (model, program, ciphertexts, version)
   }
 

@@ -270,7 +270,8 @@ public struct ModelRegistry: Sendable {
         throw fail("seal_layout needs the activation polynomial_sigmoid_v1 with three coefficients (the reference's)")
       }
       sealProgram = try SEALFeatureSlotsProgram(
-        layout: layout, weights: linear.foldedWeights[0], bias: linear.foldedBias[0], inputBound: model.inputBound)
+        layout: layout, weights: linear.foldedWeights[0], bias: linear.foldedBias[0], activation: activation,
+        inputBound: model.inputBound)
     }
     return CompiledModel(
       definition: model, parameters: parameters, program: program, sealProgram: sealProgram,

@@ -12,8 +12,9 @@ public import CKKS
 /// and the folded bias is added as a constant. No rescale, no transform, no evaluation keys.
 /// Result: slot j holds `w · x_j + b` (the affine activation folded in) at scale Δ·Δw.
 ///
-/// Δw is the largest power of two that keeps every score up to the input bound, at the largest
-/// accepted input scale, below a quarter of the base prime; the weights' rounding then adds at
+/// Δw is the largest power of two that keeps every score up to the input bound (and at least 1),
+/// at the largest accepted input scale, below a quarter of the base prime; the weights' rounding
+/// then adds at
 /// most `Σ|x_i| / (2·Δw)` to a score (about 10⁻⁸ for inputs near 1 with the reference's
 /// parameters, where Δw = 2^25), far below the encryption noise.
 public struct SEALFeatureSlotsProgram: Sendable {
@@ -22,9 +23,12 @@ public struct SEALFeatureSlotsProgram: Sendable {
   public let parameters: CKKSParameters
   /// The published layout of the model file.
   public let layout: ModelDefinition.SEALLayout
-  /// Weights and bias with the activation folded in.
+  /// Weights with the activation folded in (one per feature).
   public let foldedWeights: [Double]
+  /// Bias with the activation folded in.
   public let foldedBias: Double
+  /// The activation the model file declares (published as it is).
+  public let activation: ModelDefinition.Activation
   /// Δw, the scale of the weight constants (a power of two).
   public let weightScale: Double
   let evaluator: Evaluator
@@ -34,9 +38,10 @@ public struct SEALFeatureSlotsProgram: Sendable {
 
   /// Compiles the layout for a single-output linear model.
   /// - Throws: ``ModelDefinitionError`` naming the rule a layout breaks.
-  init(layout: ModelDefinition.SEALLayout, weights: [Double], bias: Double, inputBound: Double)
-    throws(ModelDefinitionError)
-  {
+  init(
+    layout: ModelDefinition.SEALLayout, weights: [Double], bias: Double, activation: ModelDefinition.Activation,
+    inputBound: Double
+  ) throws(ModelDefinitionError) {
     func fail(_ rule: String) -> ModelDefinitionError { ModelDefinitionError(rule: "seal_layout: " + rule) }
     let bits = layout.coeffModulusBits
     guard bits.count >= 2 else {
@@ -58,8 +63,9 @@ public struct SEALFeatureSlotsProgram: Sendable {
       throw fail("max_batch_size must be in 1…\(parameters.slotCount) (one sample per slot)")
     }
     // Scores up to the input bound, at the largest input scale times Δw, stay below a quarter of
-    // the base prime, where the result is computed and decrypted.
-    let scoreBound = max(weights.reduce(abs(bias)) { $0 + abs($1) * inputBound }, 1e-300)
+    // the base prime, where the result is computed and decrypted; counting scores as at least 1
+    // also keeps the result's scale itself there (SEAL refuses a scale as large as the modulus).
+    let scoreBound = max(weights.reduce(abs(bias)) { $0 + abs($1) * inputBound }, 1)
     let basePrime = Double(parameters.ciphertextModuli[0])
     let room = basePrime / 4 / (scoreBound * layout.maxInputScale)
     let weightScale = Double(sign: .plus, exponent: Int(room.exponent), significand: 1)
@@ -72,6 +78,7 @@ public struct SEALFeatureSlotsProgram: Sendable {
     self.layout = layout
     self.foldedWeights = weights
     self.foldedBias = bias
+    self.activation = activation
     self.weightScale = weightScale
     self.evaluator = Evaluator(parameters: parameters)
   }

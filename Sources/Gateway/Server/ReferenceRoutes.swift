@@ -34,7 +34,9 @@ public enum ReferenceRoutes {
     let group = router.group(RouterPath(prefix))
     group.get("health") { _, _ in try json(["status": "ok"]) }
     group.get("models") { _, _ in
-      await respond(logger) { try json(ModelList(apiVersion: apiVersion, models: service.sealModels.map(describe))) }
+      await respond(logger) {
+        try json(ModelList(apiVersion: apiVersion, models: service.sealModels.map { describe($0.model, $0.program) }))
+      }
     }
     group.post("infer") { request, _ in
       await respond(logger) {
@@ -44,6 +46,8 @@ public enum ReferenceRoutes {
             modelId: body.modelId, version: body.version, batchSize: body.batchSize, inputs: body.payloads),
           tenant: RequestTenant.current)
         let job = try await service.waitForJob(submitted, timeout: evaluationWait)
+        // A job still running after the wait is reported `queued` (the client polls either way);
+        // a failed one `failed`, whose reason the client reads from `GET /jobs/{id}`.
         return try json(["status": job.status == .running ? "queued" : job.status.rawValue, "job_id": job.id])
       }
     }
@@ -193,20 +197,19 @@ public enum ReferenceRoutes {
     }
   }
 
-  /// The reference's view of a model with a SEAL layout (the registry guarantees one).
-  static func describe(_ model: CompiledModel) -> ModelObject {
+  /// The reference's view of a model with a SEAL layout.
+  static func describe(_ model: CompiledModel, _ program: SEALFeatureSlotsProgram) -> ModelObject {
     let definition = model.definition
-    let layout = model.sealProgram!.layout
-    let activation = definition.activation!
+    let layout = program.layout
     return ModelObject(
       modelId: definition.modelId, version: definition.version, description: definition.description, heScheme: "CKKS",
       encryptionParameters: .init(
         polyModulusDegree: layout.polyModulusDegree, scale: layout.scale, coeffModulusBits: layout.coeffModulusBits,
         maxMultiplicativeDepth: layout.maxMultiplicativeDepth),
       inference: .init(
-        inputDimension: model.inputDimension, outputDimension: model.outputDimension, activation: activation.name),
+        inputDimension: program.inputDimension, outputDimension: 1, activation: program.activation.name),
       parameters: .init(weights: definition.weights[0], bias: definition.bias[0]),
-      activationParameters: .init(kind: activation.name, coefficients: activation.coefficients),
+      activationParameters: .init(kind: program.activation.name, coefficients: program.activation.coefficients),
       constraints: .init(maxBatchSize: layout.maxBatchSize))
   }
 
