@@ -12,8 +12,9 @@ relinearization keys, Galois keys, the secret key itself), deterministically fro
 Real SEAL loads every one of them and uses it (decrypts, encrypts with our public key,
 relinearizes and rotates with our keys); the results and a BLAKE2b-256 digest of each stream
 are recorded. The Swift tests regenerate the same streams and compare digests, so the bytes the
-tests make are the bytes SEAL accepted. SEAL's full re-save of our seeded ciphertext is
-recorded too (as a digest): it shows SEAL expanded our seed to the very polynomial we used.
+tests make are the bytes SEAL accepted. SEAL's full re-saves of our seeded ciphertext and seeded
+public key are recorded too (as digests): they show SEAL expanded our seeds to the very
+polynomials we used.
 
 Needs the Swift toolchain and `pip install seal-python==4.4.0`. Deterministic except for SEAL's
 own randomness (keys and SEAL's ciphertexts are fresh on each run; the tests only rely on
@@ -147,9 +148,13 @@ def main():
         ours_decoded[name] = decode(loaded)
         if name == "seededCiphertext":
             seeded_resaved = digest(loaded.to_string()[16:])  # SEAL's full form of our seeded stream
-    # SEAL encrypts with our public key, relinearizes and rotates with our keys.
+    # SEAL encrypts with our public keys (full and seeded), relinearizes and rotates with our keys.
     with_our_key = seal.Encryptor(context, our_public).encrypt(plain)
     ours_decoded["sealEncryptedWithOurPublicKey"] = decode(with_our_key)
+    our_seeded_public = load_from_file(seal.PublicKey(), context, streams["seededPublicKey"])
+    ours_decoded["sealEncryptedWithOurSeededPublicKey"] = decode(seal.Encryptor(context, our_seeded_public).encrypt(plain))
+    # SEAL's full re-save of our seeded public key: its expansion of our seed (digest compared in Swift).
+    seeded_public_resaved = digest(our_seeded_public.to_string()[16:])
     product = evaluator.multiply(ct_public, ct_public)
     evaluator.relinearize_inplace(product, our_relin)
     evaluator.rescale_to_next_inplace(product)
@@ -178,6 +183,7 @@ def main():
             "seed": SEED.hex(),
             "digests": {name: digest(blob) for name, blob in streams.items()},
             "sealResavedSeededCiphertextDigest": seeded_resaved,
+            "sealResavedSeededPublicKeyDigest": seeded_public_resaved,
             "decodedBySeal": ours_decoded,
             "rotatedBySealWithOurKeys": our_rotations,
         },

@@ -17,6 +17,7 @@ struct SEALStreamTests {
     let seed: String
     let digests: [String: String]
     let sealResavedSeededCiphertextDigest: String
+    let sealResavedSeededPublicKeyDigest: String
     let decodedBySeal: [String: [Double]]
     let rotatedBySealWithOurKeys: [String: [Double]]
   }
@@ -165,6 +166,13 @@ struct SEALStreamTests {
     let resaved = Array(seeded.sealBytes(parameters: parameters, version: Self.sealVersion).dropFirst(16))
     #expect(Self.hex(BLAKE2b.hash(resaved, digestLength: 32)) == ours.sealResavedSeededCiphertextDigest)
     #expect(Self.maxError(try decoded(seeded), Self.message) < 1e-3)
+    // Our seeded public key (SEAL's create_public_key form): SEAL expanded `a` to what we load.
+    let seededPublicKey = try PublicKey(sealBytes: try #require(streams["seededPublicKey"]), parameters: parameters)
+    let publicResaved = Array(seededPublicKey.sealBytes(version: Self.sealVersion).dropFirst(16))
+    #expect(Self.hex(BLAKE2b.hash(publicResaved, digestLength: 32)) == ours.sealResavedSeededPublicKeyDigest)
+    let encrypted = try Encryptor(publicKey: seededPublicKey).encrypt(
+      try CKKSEncoder(parameters: parameters).encode(Self.message))
+    #expect(Self.maxError(try decoded(encrypted), Self.message) < 1e-3)
     // The seeded form replaces c1 (8·k·N bytes) with the 81-byte generator information.
     let residueBytes = 8 * parameters.ciphertextModuli.count * parameters.degree
     #expect(streams["seededCiphertext"]!.count == streams["publicKeyCiphertext"]!.count - residueBytes + 81)

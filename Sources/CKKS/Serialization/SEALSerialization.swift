@@ -73,33 +73,72 @@ extension Encryptor {
       plaintext.polynomial.basis.isSameRing(as: parameters.basis(atLevel: level))
     else { throw .parametersMismatch }
     let basis = plaintext.polynomial.basis
-    var seed: [UInt8] = []
-    while seed.count < SEALUniformExpansion.seedByteCount {
-      let word = generator.next()
-      for b in 0..<8 { seed.append(UInt8(truncatingIfNeeded: word >> (8 * UInt64(b)))) }
-    }
+    let seed = SEALUniformExpansion.makeSeed(using: generator)
     let a = try! SEALUniformExpansion.uniform(
       in: basis, generator: SEALUniformExpansion.GeneratorType.blake2xb.rawValue, seed: seed)
     var c0 = Sampler.gaussian(in: basis, using: generator).forwardNTT()
     c0.add(plaintext.polynomial)
     subtractProduct(into: &c0, a, secretKey: secretKey)
+    return SEALFormat.seededCiphertextBytes(
+      c0: c0, seed: seed, scale: plaintext.scale, fingerprint: parameters.levelFingerprints[level], version: version)
+  }
+}
 
+extension KeyGenerator {
+  /// A fresh public key of `secretKey` made as SEAL's `create_public_key` makes it, written as
+  /// SEAL's seeded stream (what `Serializable<PublicKey>::save` writes): `b = −(a·s + e)` over the
+  /// key level in full, then the 64-byte seed of `a` (SEAL's BLAKE2Xb expansion). About half the
+  /// size of the full form; SEAL and ``PublicKey/init(sealBytes:parameters:)`` load it.
+  public static func sealSeededPublicKeyBytes(
+    secretKey: SecretKey, version: SEALFormat.Version = .compatible,
+    using generator: SecureRandomGenerator = SecureRandomGenerator()
+  ) -> [UInt8] {
+    let parameters = secretKey.parameters
+    let seed = SEALUniformExpansion.makeSeed(using: generator)
+    let a = try! SEALUniformExpansion.uniform(
+      in: parameters.keyBasis, generator: SEALUniformExpansion.GeneratorType.blake2xb.rawValue, seed: seed)
+    var b = a * secretKey.polynomial
+    b.add(Sampler.gaussian(in: parameters.keyBasis, using: generator).forwardNTT())
+    b.negate()
+    return SEALFormat.seededCiphertextBytes(
+      c0: b, seed: seed, scale: 1, fingerprint: parameters.keyFingerprint, version: version)
+  }
+}
+
+extension SEALUniformExpansion {
+  /// A fresh 64-byte SEAL seed drawn from `generator`.
+  static func makeSeed(using generator: SecureRandomGenerator) -> [UInt8] {
+    var seed: [UInt8] = []
+    while seed.count < seedByteCount {
+      let word = generator.next()
+      for b in 0..<8 { seed.append(UInt8(truncatingIfNeeded: word >> (8 * UInt64(b)))) }
+    }
+    return seed
+  }
+}
+
+extension SEALFormat {
+  /// A seeded size-2 SEAL ciphertext stream: c0 in full, then the BLAKE2Xb seed of c1.
+  static func seededCiphertextBytes(
+    c0: RNSPolynomial<Evaluation>, seed: [UInt8], scale: Double, fingerprint: ParameterFingerprint,
+    version: Version
+  ) -> [UInt8] {
+    let basis = c0.basis
     let count = basis.count * basis.degree
-    let total =
-      SEALFormat.headerSize + 32 + 1 + 8 * 5 + SEALFormat.headerSize + 8 + 8 * count + SEALFormat.generatorInfoSize
+    let total = headerSize + 32 + 1 + 8 * 5 + headerSize + 8 + 8 * count + generatorInfoSize
     var writer = ByteWriter(capacity: total)
-    SEALFormat.writeHeader(&writer, version: version, totalSize: total)
-    for word in parameters.levelFingerprints[level].words { writer.write(word) }
+    writeHeader(&writer, version: version, totalSize: total)
+    for word in fingerprint.words { writer.write(word) }
     writer.write(UInt8(1))
     writer.write(UInt64(2))
     writer.write(UInt64(basis.degree))
     writer.write(UInt64(basis.count))
-    writer.write(plaintext.scale)
+    writer.write(scale)
     writer.write(UInt64(1))
-    SEALFormat.writeHeader(&writer, version: version, totalSize: SEALFormat.headerSize + 8 + 8 * count)
+    writeHeader(&writer, version: version, totalSize: headerSize + 8 + 8 * count)
     writer.write(UInt64(count))
     c0.residues.withUnsafeBufferPointer { writer.writeWords($0) }
-    SEALFormat.writeHeader(&writer, version: version, totalSize: SEALFormat.generatorInfoSize)
+    writeHeader(&writer, version: version, totalSize: generatorInfoSize)
     writer.write(SEALUniformExpansion.GeneratorType.blake2xb.rawValue)
     writer.write(seed)
     return writer.bytes

@@ -4,7 +4,7 @@
 /// recorded results, so both make byte-identical streams. Package-internal: not library API.
 package enum SEALStreamSet {
   /// Streams by name: "publicKey", "publicKeyCiphertext", "seededCiphertext", "plaintext",
-  /// "relinKeys", "galoisKeys", "secretKey". `values` are encoded at the default scale at the
+  /// "relinKeys", "galoisKeys", "secretKey", "seededPublicKey". `values` are encoded at the default scale at the
   /// top level; the SEAL headers name ``SEALFormat/Version/compatible``.
   package static func make(secretKey: SecretKey, values: [Double], seed: [UInt8], rotationSteps: [Int]) throws
     -> [String: [UInt8]]
@@ -17,6 +17,7 @@ package enum SEALStreamSet {
     let seeded = try Encryptor(secretKey: secretKey).sealSeededBytes(encrypting: plaintext, using: generator)
     let relinearization = try KeyGenerator.relinearizationKey(secretKey: secretKey, using: generator)
     let galois = try KeyGenerator.galoisKeys(secretKey: secretKey, rotationSteps: rotationSteps, using: generator)
+    let seededPublicKey = KeyGenerator.sealSeededPublicKeyBytes(secretKey: secretKey, using: generator)
     return [
       "publicKey": publicKey.sealBytes(),
       "publicKeyCiphertext": publicKeyCiphertext.sealBytes(parameters: parameters),
@@ -25,6 +26,7 @@ package enum SEALStreamSet {
       "relinKeys": try relinearization.sealBytes(parameters: parameters),
       "galoisKeys": try galois.sealBytes(parameters: parameters),
       "secretKey": secretKey.sealBytes(),
+      "seededPublicKey": seededPublicKey,
     ]
   }
 }
