@@ -12,8 +12,9 @@ import NIOCore
 /// plaintext route, and errors as `{"detail": "…"}`.
 ///
 /// The routes are written by hand rather than generated: the encrypted request is about 12.6 MB
-/// of hex JSON, and ``ReferenceEnvelope`` reads it in one pass (a generated decoder would build
-/// every string first). Tests check every response against the contract's schemas.
+/// of hex JSON, and ``ReferenceEnvelope`` reads it in one pass while it arrives (a generated
+/// decoder would collect it and build every string first). Tests check every response against
+/// the contract's schemas.
 public enum ReferenceRoutes {
   /// The path prefix of the reference contract.
   public static let prefix = "/reference"
