@@ -121,7 +121,7 @@ struct Serve: AsyncParsableCommand {
     MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: metrics.registry))
     let pool = WorkerPool(threads: workers, queueCapacity: queue)
     let service = InferenceService(registry: registry, store: jobs, pool: pool, logger: logger, metrics: metrics)
-    let cleanup = JobCleanup(store: jobs, timeToLive: .seconds(jobTTL), logger: logger)
+    let cleanup = JobCleanup(store: jobs, keys: service.keys, timeToLive: .seconds(jobTTL), logger: logger)
     let app = try GatewayApplication.make(
       configuration: GatewayConfiguration(
         host: host, port: port, tenants: tenants,

@@ -1,10 +1,11 @@
 import Foundation
-import Gateway
 import Hummingbird
 import HummingbirdTesting
 import Logging
 import NIOCore
 import Testing
+
+@testable import Gateway
 
 /// The same behaviour from every job store.
 @Suite("Job stores")
@@ -67,6 +68,23 @@ struct JobStoreTests {
     #expect(try await cleanup.sweep(now: Date(timeIntervalSince1970: 210)) == 1)
     #expect(try await store.job(id: "00000000000000000000000000000001", tenant: "a") == nil)
     #expect(try await store.job(id: "00000000000000000000000000000002", tenant: "a") != nil)
+  }
+
+  @Test("A sweep also drops expired evaluation key sets and keeps live ones")
+  func expiredKeysSwept() async throws {
+    let keys = EvaluationKeyStore(timeToLive: .seconds(60))
+    let old = try keys.insert(
+      tenant: "a", modelId: "m", version: "1.0.0", relinearizationKey: nil, galoisKeys: nil, sizeBytes: 1,
+      now: Date(timeIntervalSince1970: 100))
+    let fresh = try keys.insert(
+      tenant: "a", modelId: "m", version: "1.0.0", relinearizationKey: nil, galoisKeys: nil, sizeBytes: 1,
+      now: Date(timeIntervalSince1970: 150))
+    let cleanup = JobCleanup(
+      store: InMemoryJobStore(), keys: keys, timeToLive: .seconds(50), logger: Logger(label: "test"))
+    _ = try await cleanup.sweep(now: Date(timeIntervalSince1970: 170))
+    #expect(keys.removeExpired(now: Date(timeIntervalSince1970: 170)) == 0, "the sweep already dropped it")
+    #expect(keys.set(id: old.id, tenant: "a", now: Date(timeIntervalSince1970: 100)) == nil)
+    #expect(keys.set(id: fresh.id, tenant: "a", now: Date(timeIntervalSince1970: 170)) != nil)
   }
 
   @Test("SQLite: jobs survive reopening; unfinished ones are marked failed at start-up")
