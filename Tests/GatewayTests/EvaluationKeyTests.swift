@@ -1,3 +1,4 @@
+import CKKS
 import Foundation
 import Gateway
 import GatewayAPI
@@ -88,17 +89,25 @@ struct EvaluationKeyTests {
     print("iris_mlp: encrypted accuracy \(Double(correct) / Double(features.count)), max |Δp| \(maximumError)")
   }
 
-  @Test("Registration errors: incomplete keys, foreign parameters, other tenants, quota")
+  @Test("Registration errors: incomplete keys, keys the model does not use, foreign parameters, other tenants, quota")
   func registrationErrors() async throws {
     let modelData = try await Self.withGateway { client in
       try await client.execute(uri: "/models/iris_mlp/1.0.0", method: .get) { Data(buffer: $0.body) }
     }
     let session = try ClientSession(model: try Self.object(modelData))
     let incomplete = try session.keyRegistration(galoisElements: Array(session.galoisElements.prefix(1)))
+    // Every element the model needs plus one it does not (a rotation by 7 slots).
+    let extra = GaloisElement.rotation(by: 7, degree: session.parameters.degree).value
+    #expect(!session.galoisElements.contains(extra))
+    let excessive = try session.keyRegistration(galoisElements: session.galoisElements + [extra])
     let complete = try session.keyRegistration()
     let linearModel = GatewayRouteTests.json(["model_id": "nobody", "version": "1.0.0"])
     try await Self.withGateway(keys: EvaluationKeyStore(maximumSetsPerTenant: 1)) { client in
       try await client.execute(uri: "/keys", method: .post, body: incomplete) { response in
+        #expect(response.status == .unprocessableContent)
+        #expect(GatewayRouteTests.errorCode(response.body) == "INVALID_EVALUATION_KEYS")
+      }
+      try await client.execute(uri: "/keys", method: .post, body: excessive) { response in
         #expect(response.status == .unprocessableContent)
         #expect(GatewayRouteTests.errorCode(response.body) == "INVALID_EVALUATION_KEYS")
       }

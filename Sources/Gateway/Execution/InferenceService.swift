@@ -197,6 +197,18 @@ public final class InferenceService: Sendable {
     if program.needsRelinearizationKey, relinearization == nil {
       throw GatewayError(.invalidEvaluationKeys, "model \(modelId) needs a relinearization key")
     }
+    // Only the keys the model uses are held: extra Galois keys would cost memory and serve nothing.
+    let unneeded = (galois?.elements ?? []).filter { !program.requiredGaloisElements.contains($0) }
+    guard unneeded.isEmpty else {
+      throw GatewayError(
+        .invalidEvaluationKeys,
+        "model \(modelId) uses no Galois keys for elements \(unneeded.prefix(8).map(String.init).joined(separator: ", "))"
+          + "\(unneeded.count > 8 ? ", …" : ""); send only the elements it lists",
+        details: ["galois_elements": program.requiredGaloisElements.map(String.init).joined(separator: ",")])
+    }
+    if galois != nil, program.requiredGaloisElements.isEmpty {
+      throw GatewayError(.invalidEvaluationKeys, "model \(modelId) uses no Galois keys")
+    }
     let missing = program.requiredGaloisElements.filter { galois?.keys[$0] == nil }
     guard missing.isEmpty else {
       throw GatewayError(
