@@ -9,7 +9,8 @@ import NIOCore
 import Testing
 
 /// Route tests through the real HTTP layer (Hummingbird's router test client). The client side of
-/// the encrypted round trip uses the CKKS library directly (the SDK arrives with issue 5).
+/// the encrypted round trip uses the CKKS library directly, so these tests depend on the contract
+/// alone and not on the SDK.
 @Suite("Gateway routes")
 struct GatewayRouteTests {
   static let registry = try! ModelRegistry.bundled()
