@@ -197,16 +197,22 @@ public enum SEALFormat {
     return CiphertextMembers(scale: scale, polynomials: polynomials)
   }
 
-  /// Writes one headed, unseeded SEAL ciphertext.
+  /// Writes one headed SEAL ciphertext of `polynomials`, or, with a `seed`, the seeded form: the
+  /// first polynomial in full and the BLAKE2Xb seed of the second (which must be that seed's
+  /// expansion; it is not written).
   static func writeCiphertext(
     _ writer: inout ByteWriter, polynomials: [RNSPolynomial<Evaluation>], scale: Double,
-    fingerprint: ParameterFingerprint, version: Version
+    fingerprint: ParameterFingerprint, version: Version, seed: [UInt8]? = nil
   ) {
+    precondition(seed == nil || (polynomials.count == 2 && seed?.count == SEALUniformExpansion.seedByteCount))
     let basis = polynomials[0].basis
-    let count = polynomials.count * basis.count * basis.degree
-    writeHeader(
-      &writer, version: version,
-      totalSize: ciphertextSize(size: polynomials.count, primeCount: basis.count, degree: basis.degree))
+    let stored = seed == nil ? polynomials : [polynomials[0]]
+    let count = stored.count * basis.count * basis.degree
+    let total =
+      seed == nil
+      ? ciphertextSize(size: polynomials.count, primeCount: basis.count, degree: basis.degree)
+      : ciphertextSize(size: 1, primeCount: basis.count, degree: basis.degree) + generatorInfoSize
+    writeHeader(&writer, version: version, totalSize: total)
     for word in fingerprint.words { writer.write(word) }
     writer.write(UInt8(1))
     writer.write(UInt64(polynomials.count))
@@ -216,7 +222,12 @@ public enum SEALFormat {
     writer.write(UInt64(1))
     writeHeader(&writer, version: version, totalSize: headerSize + 8 + 8 * count)
     writer.write(UInt64(count))
-    for polynomial in polynomials { polynomial.residues.withUnsafeBufferPointer { writer.writeWords($0) } }
+    for polynomial in stored { polynomial.residues.withUnsafeBufferPointer { writer.writeWords($0) } }
+    if let seed {
+      writeHeader(&writer, version: version, totalSize: generatorInfoSize)
+      writer.write(SEALUniformExpansion.GeneratorType.blake2xb.rawValue)
+      writer.write(seed)
+    }
   }
 
   /// Reads the residues of one polynomial over `basis`, each checked below its prime.

@@ -79,8 +79,12 @@ extension Encryptor {
     var c0 = Sampler.gaussian(in: basis, using: generator).forwardNTT()
     c0.add(plaintext.polynomial)
     subtractProduct(into: &c0, a, secretKey: secretKey)
-    return SEALFormat.seededCiphertextBytes(
-      c0: c0, seed: seed, scale: plaintext.scale, fingerprint: parameters.levelFingerprints[level], version: version)
+    var writer = ByteWriter(
+      capacity: SEALFormat.ciphertextSize(size: 1, primeCount: basis.count, degree: basis.degree) + 96)
+    SEALFormat.writeCiphertext(
+      &writer, polynomials: [c0, a], scale: plaintext.scale, fingerprint: parameters.levelFingerprints[level],
+      version: version, seed: seed)
+    return writer.bytes
   }
 }
 
@@ -100,8 +104,12 @@ extension KeyGenerator {
     var b = a * secretKey.polynomial
     b.add(Sampler.gaussian(in: parameters.keyBasis, using: generator).forwardNTT())
     b.negate()
-    return SEALFormat.seededCiphertextBytes(
-      c0: b, seed: seed, scale: 1, fingerprint: parameters.keyFingerprint, version: version)
+    let keyBasis = parameters.keyBasis
+    var writer = ByteWriter(
+      capacity: SEALFormat.ciphertextSize(size: 1, primeCount: keyBasis.count, degree: keyBasis.degree) + 96)
+    SEALFormat.writeCiphertext(
+      &writer, polynomials: [b, a], scale: 1, fingerprint: parameters.keyFingerprint, version: version, seed: seed)
+    return writer.bytes
   }
 }
 
@@ -114,34 +122,6 @@ extension SEALUniformExpansion {
       for b in 0..<8 { seed.append(UInt8(truncatingIfNeeded: word >> (8 * UInt64(b)))) }
     }
     return seed
-  }
-}
-
-extension SEALFormat {
-  /// A seeded size-2 SEAL ciphertext stream: c0 in full, then the BLAKE2Xb seed of c1.
-  static func seededCiphertextBytes(
-    c0: RNSPolynomial<Evaluation>, seed: [UInt8], scale: Double, fingerprint: ParameterFingerprint,
-    version: Version
-  ) -> [UInt8] {
-    let basis = c0.basis
-    let count = basis.count * basis.degree
-    let total = headerSize + 32 + 1 + 8 * 5 + headerSize + 8 + 8 * count + generatorInfoSize
-    var writer = ByteWriter(capacity: total)
-    writeHeader(&writer, version: version, totalSize: total)
-    for word in fingerprint.words { writer.write(word) }
-    writer.write(UInt8(1))
-    writer.write(UInt64(2))
-    writer.write(UInt64(basis.degree))
-    writer.write(UInt64(basis.count))
-    writer.write(scale)
-    writer.write(UInt64(1))
-    writeHeader(&writer, version: version, totalSize: headerSize + 8 + 8 * count)
-    writer.write(UInt64(count))
-    c0.residues.withUnsafeBufferPointer { writer.writeWords($0) }
-    writeHeader(&writer, version: version, totalSize: generatorInfoSize)
-    writer.write(SEALUniformExpansion.GeneratorType.blake2xb.rawValue)
-    writer.write(seed)
-    return writer.bytes
   }
 }
 
