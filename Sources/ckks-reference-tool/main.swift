@@ -14,10 +14,12 @@
 // of SEAL's SecretKey stream), "seed" (hex, 32 bytes), "rotationSteps"}. Response: base64 SEAL
 // streams written by this library, made in a fixed order from one deterministic generator (the
 // Swift tests repeat it): "publicKey", "publicKeyCiphertext", "seededCiphertext", "plaintext",
-// "relinKeys", "galoisKeys", "secretKey".
+// "relinKeys", "galoisKeys", "secretKey", "seededPublicKey".
 import CKKS
 import Foundation
 
+/// Both modes' request; `secretKey` is base64 of residues (default mode) or of SEAL's stream
+/// (seal-streams), and only seal-streams reads `rotationSteps`.
 struct Request: Decodable {
   let degree: Int
   let bitSizes: [Int]
@@ -25,6 +27,7 @@ struct Request: Decodable {
   let values: [Double]
   let secretKey: String
   let seed: String
+  let rotationSteps: [Int]?
 }
 
 struct EncodedCiphertext: Encodable {
@@ -65,19 +68,9 @@ func makeParameters(degree: Int, bitSizes: [Int], scaleExponent: Int) throws -> 
       defaultScale: Double(sign: .plus, exponent: scaleExponent, significand: 1), security: .insecureForTestingOnly))
 }
 
-struct StreamsRequest: Decodable {
-  let degree: Int
-  let bitSizes: [Int]
-  let scaleExponent: Int
-  let values: [Double]
-  let secretKey: String
-  let seed: String
-  let rotationSteps: [Int]
-}
-
 if CommandLine.arguments.count == 3, CommandLine.arguments[1] == "seal-streams" {
   let request = try JSONDecoder().decode(
-    StreamsRequest.self, from: Data(contentsOf: URL(fileURLWithPath: CommandLine.arguments[2])))
+    Request.self, from: Data(contentsOf: URL(fileURLWithPath: CommandLine.arguments[2])))
   let parameters = try makeParameters(
     degree: request.degree, bitSizes: request.bitSizes, scaleExponent: request.scaleExponent)
   guard let secretKeyBytes = Data(base64Encoded: request.secretKey) else {
@@ -86,7 +79,8 @@ if CommandLine.arguments.count == 3, CommandLine.arguments[1] == "seal-streams" 
   }
   let secretKey = try SecretKey(sealBytes: [UInt8](secretKeyBytes), parameters: parameters)
   let streams = try SEALStreamSet.make(
-    secretKey: secretKey, values: request.values, seed: hexBytes(request.seed), rotationSteps: request.rotationSteps)
+    secretKey: secretKey, values: request.values, seed: hexBytes(request.seed),
+    rotationSteps: request.rotationSteps ?? [])
   let encoder = JSONEncoder()
   encoder.outputFormatting = [.sortedKeys]
   print(String(decoding: try encoder.encode(streams.mapValues { Data($0).base64EncodedString() }), as: UTF8.self))
