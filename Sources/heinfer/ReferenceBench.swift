@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import CKKS
 import Foundation
+import Gateway
 import NIOCore
 import NIOHTTP1
 
@@ -50,7 +51,7 @@ struct ReferenceScenario {
     body.writeString(#"{"model_id":"logistic_v1","version":"1.0.0","batch_size":1,"inputs":["#)
     for (index, stream) in streams.enumerated() {
       body.writeString((index == 0 ? "" : ",") + #"{"encoding":"hex","payload":""#)
-      body.writeString(Self.hex(stream))
+      body.writeString(HexCodec.encode(stream))
       body.writeString(#""}"#)
     }
     body.writeString("]}")
@@ -80,7 +81,7 @@ struct ReferenceScenario {
       lastPayload = payload
     }
     let decryptStart = clock.now
-    let resultStream = Self.bytes(hex: lastPayload)
+    guard let resultStream = HexCodec.decode(lastPayload) else { throw BenchError("the result payload is not hex") }
     let decrypted = encoder.decode(
       try Decryptor(secretKey: secretKey).decrypt(try Ciphertext(sealBytes: resultStream, parameters: parameters)))[0]
     let decryptSeconds = secondsOf(clock.now - decryptStart)
@@ -117,23 +118,6 @@ struct ReferenceScenario {
 
   func getJSON(_ client: HTTPClient, _ path: String) async throws -> [String: Any] {
     try await send(client, path, method: .GET, body: nil).json
-  }
-
-  static func hex(_ bytes: [UInt8]) -> String {
-    let digits = Array("0123456789abcdef".utf8)
-    var out = [UInt8]()
-    out.reserveCapacity(2 * bytes.count)
-    for byte in bytes {
-      out.append(digits[Int(byte >> 4)])
-      out.append(digits[Int(byte & 15)])
-    }
-    return String(decoding: out, as: UTF8.self)
-  }
-
-  static func bytes(hex: String) -> [UInt8] {
-    let utf8 = Array(hex.utf8)
-    func nibble(_ c: UInt8) -> UInt8 { c <= 57 ? c - 48 : (c | 0x20) - 87 }
-    return stride(from: 0, to: utf8.count - 1, by: 2).map { nibble(utf8[$0]) << 4 | nibble(utf8[$0 + 1]) }
   }
 }
 

@@ -65,21 +65,10 @@ struct ReferenceContractTests {
   /// The three samples' ciphertexts, made once (N = 16384 encryption is slow in debug builds).
   static let inputs: [[UInt8]] = try! client.encrypt(samples)
 
-  static func hex(_ bytes: [UInt8]) -> String {
-    let digits = Array("0123456789abcdef".utf8)
-    var out: [UInt8] = []
-    out.reserveCapacity(2 * bytes.count)
-    for b in bytes {
-      out.append(digits[Int(b >> 4)])
-      out.append(digits[Int(b & 15)])
-    }
-    return String(decoding: out, as: UTF8.self)
-  }
-
   static func body(modelId: String = "logistic_v1", version: String = "1.0.0", batchSize: Int, inputs: [[UInt8]])
     -> ByteBuffer
   {
-    let items = inputs.map { #"{"encoding":"hex","payload":""# + hex($0) + #""}"# }.joined(separator: ",")
+    let items = inputs.map { #"{"encoding":"hex","payload":""# + HexCodec.encode($0) + #""}"# }.joined(separator: ",")
     return ByteBuffer(
       string: #"{"model_id":"\#(modelId)","version":"\#(version)","batch_size":\#(batchSize),"inputs":[\#(items)]}"#)
   }
@@ -154,7 +143,7 @@ struct ReferenceContractTests {
         #expect(diagnostics["processed_batch_size"] as? Int == 3)
         #expect(diagnostics["batch_truncated"] as? Bool == false)
         let payload = try #require(result["payload"] as? String)
-        let stream = try #require(Self.bytes(hex: payload))
+        let stream = try #require(HexCodec.decode(payload))
         // The result's header echoes the inputs' SEAL version (4.1), so a SEAL 4.1 client loads it.
         #expect(stream[3] == 4 && stream[4] == 1)
         let values = try Self.client.decrypt(stream)
@@ -167,14 +156,6 @@ struct ReferenceContractTests {
       try await client.execute(uri: "/jobs/\(jobId)", method: .get) { response in
         #expect(response.status == .notFound)
       }
-    }
-  }
-
-  static func bytes(hex: String) -> [UInt8]? {
-    let utf8 = Array(hex.utf8)
-    guard utf8.count % 2 == 0 else { return nil }
-    return stride(from: 0, to: utf8.count, by: 2).map {
-      UInt8(String(decoding: utf8[$0..<($0 + 2)], as: UTF8.self), radix: 16)!
     }
   }
 

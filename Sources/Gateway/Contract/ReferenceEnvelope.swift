@@ -474,8 +474,8 @@ struct JSONScanner<Source: JSONByteSource> {
   }
 }
 
-/// Hex to bytes and back with lookup tables.
-enum HexCodec {
+/// Hex to bytes and back with lookup tables (package-wide: the CLI's benchmark uses it too).
+package enum HexCodec {
   /// Nibble value of each byte, 255 for a byte that is not a hex digit.
   static let nibble: [UInt8] = (0..<256).map { byte in
     switch byte {
@@ -517,6 +517,21 @@ enum HexCodec {
       }
     }
     return invalid & 0x100 == 0
+  }
+
+  /// Lowercase hex of `bytes`.
+  package static func encode(_ bytes: [UInt8]) -> String {
+    var buffer = ByteBuffer()
+    write(Data(bytes), into: &buffer)
+    return String(buffer: buffer)
+  }
+
+  /// The bytes of `text`, nil unless it is an even number of hex digits (either case).
+  package static func decode(_ text: String) -> [UInt8]? {
+    let digits = Array(text.utf8)
+    guard digits.count % 2 == 0 else { return nil }
+    var bytes: [UInt8] = []
+    return digits.withUnsafeBytes { decode($0, appendingTo: &bytes) } ? bytes : nil
   }
 
   /// Appends the lowercase hex of `bytes` to `buffer`.
