@@ -87,10 +87,10 @@ def train_linear(model_id, dataset, data, test_size, transform, encryption, desc
 
 
 def main():
-    # Both models: N = 2048, one 54-bit prime (the 128-bit bound for N = 2048), no evaluation keys.
+    # Both models: N = 2048, one 53-bit prime (the current 128-bit bound for N = 2048), no evaluation keys.
     encryption = {
         "poly_modulus_degree": 2048,
-        "coeff_modulus_bits": [54],
+        "coeff_modulus_bits": [53],
         "special_modulus_bits": [],
         "input_scale": 2.0**20,
         "weight_scale": 2.0**22,

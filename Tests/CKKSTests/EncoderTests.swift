@@ -92,7 +92,7 @@ struct EncoderTests {
 
   @Test("Coefficient encoding round trips and carries inner products in coefficient 0")
   func coefficientEncoding() throws {
-    let parameters = try CKKSParameters(.n4096_logq_60_49)
+    let parameters = try CKKSParameters(.n4096_logq_60_46)
     let encoder = CKKSEncoder(parameters: parameters)
     let x = (0..<8).map { Double($0 + 1) / 10 }
     let w = [0.15, -0.08, 0.11, 0.07, -0.12, 0.09, 0.05, -0.04]

@@ -65,7 +65,7 @@ struct EncryptionTests {
   @Test("Mismatched parameters and malformed key material are refused")
   func errors() throws {
     let parameters = try CKKSParameters(.n8192_logq_60_40_40_logp_60)
-    let other = try CKKSParameters(.n4096_logq_60_49)
+    let other = try CKKSParameters(.n4096_logq_60_46)
     let secretKey = KeyGenerator.secretKey(parameters: parameters)
     let foreign = try CKKSEncoder(parameters: other).encode([1])
     #expect(throws: SchemeError.parametersMismatch) { try Encryptor(secretKey: secretKey).encrypt(foreign) }

@@ -141,7 +141,7 @@ struct EvaluatorTests {
     let message = EvaluationError.scaleMismatch(0x1p40, 0x1p30).description
     #expect(message.contains("2^40") && message.contains("2^30"))
     // Parameters without special primes cannot make switching keys.
-    let small = try Context(.n4096_logq_60_49)
+    let small = try Context(.n4096_logq_60_46)
     #expect(throws: EvaluationError.keySwitchingUnavailable) {
       try KeyGenerator.relinearizationKey(secretKey: small.secretKey)
     }

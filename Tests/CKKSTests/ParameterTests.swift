@@ -85,9 +85,11 @@ struct ParameterTests {
     refuse(
       ParameterDescription(
         degree: 8192, ciphertextPrimeBits: [60, 60, 60], specialPrimeBits: [60], defaultScale: 0x1p40),
-      .insecureModulus(degree: 8192, totalBits: 240, maximumBits: 218))
+      .insecureModulus(degree: 8192, totalBits: 240, maximumBits: 214))
     refuse(
-      ParameterDescription(degree: 65536, ciphertextPrimeBits: [60], specialPrimeBits: [], defaultScale: 0x1p40),
+      ParameterDescription(
+        degree: 65536, ciphertextPrimeBits: [60], specialPrimeBits: [], defaultScale: 0x1p40,
+        security: .classical128Standard2018),
       .degreeNotInSecurityTable(65536))
     refuse(
       ParameterDescription(degree: 8192, ciphertextPrimeBits: [], specialPrimeBits: [60], defaultScale: 0x1p40),
@@ -121,8 +123,38 @@ struct ParameterTests {
       }
     }
     // The message names the bound.
-    let message = ParameterError.insecureModulus(degree: 8192, totalBits: 240, maximumBits: 218).description
-    #expect(message.contains("240") && message.contains("218") && message.contains("128-bit"))
+    let message = ParameterError.insecureModulus(degree: 8192, totalBits: 240, maximumBits: 214).description
+    #expect(message.contains("240") && message.contains("214") && message.contains("128-bit"))
+  }
+
+  @Test("The 2024 bounds are enforced by default; the 2018 table only when named")
+  func securityBounds() throws {
+    let current = [1024: 26, 2048: 53, 4096: 106, 8192: 214, 16384: 430, 32768: 868, 65536: 1747]
+    let standard2018 = [1024: 27, 2048: 54, 4096: 109, 8192: 218, 16384: 438, 32768: 881]
+    #expect(HomomorphicEncryptionStandard.maximumModulusBits128 == current)
+    #expect(HomomorphicEncryptionStandard.maximumModulusBits128Standard2018 == standard2018)
+    #expect(ParameterDescription(degree: 4096, ciphertextPrimeBits: [40], specialPrimeBits: [], defaultScale: 2)
+      .security == .classical128)
+    // Moduli at exactly the 2024 bound pass; the 2018 table's extra bits pass only under its policy.
+    let cases: [(degree: Int, atBound: [Int], at2018Bound: [Int])] = [
+      (2048, [53], [54]), (4096, [53, 53], [54, 55]), (8192, [54, 40, 60, 60], [58, 40, 60, 60]),
+      (16384, [50, 60, 60, 60, 60, 60, 20, 60], [58, 60, 60, 60, 60, 60, 20, 60]),
+    ]
+    for (degree, atBound, at2018Bound) in cases {
+      func description(_ bits: [Int], _ security: SecurityPolicy) -> ParameterDescription {
+        ParameterDescription(
+          degree: degree, ciphertextPrimeBits: bits.count == 1 ? bits : Array(bits.dropLast()),
+          specialPrimeBits: bits.count == 1 ? [] : [bits.last!],
+          defaultScale: 0x1p20, security: security)
+      }
+      let bound = current[degree]!
+      #expect(try CKKSParameters(description(atBound, .classical128)).totalModulusBits == bound)
+      let old = at2018Bound.reduce(0, +)
+      #expect(throws: ParameterError.insecureModulus(degree: degree, totalBits: old, maximumBits: bound)) {
+        try CKKSParameters(description(at2018Bound, .classical128))
+      }
+      #expect(try CKKSParameters(description(at2018Bound, .classical128Standard2018)).totalModulusBits == old)
+    }
   }
 
   @Test("The loudly named opt-out accepts tiny test parameters")

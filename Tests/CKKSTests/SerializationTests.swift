@@ -141,7 +141,7 @@ struct SerializationTests {
     badResidue[residuesStart + 3] |= 0x3F
     expectFailure(badResidue, .residueOutOfRange(polynomial: 0, prime: 0, index: 0))
     // Foreign parameters.
-    let other = try CKKSParameters(.n4096_logq_60_49)
+    let other = try CKKSParameters(.n4096_logq_60_46)
     #expect(throws: SerializationError.unknownFingerprint) { try Ciphertext(deserializing: bytes, parameters: other) }
     // Random corruption: either a valid ciphertext (every residue below its prime) or a typed
     // error (the typed `throws` guarantees the type), never a crash. Most rejections come from

@@ -396,7 +396,7 @@ struct ModelRegistryTests {
   static let valid = """
     {"model_id": "m", "version": "1.0.0", "description": "d", "kind": "linear", "weights": [[0.5, 0.25]],
      "bias": [0.1], "output_transform": "sigmoid",
-     "encryption": {"poly_modulus_degree": 2048, "coeff_modulus_bits": [54], "special_modulus_bits": [],
+     "encryption": {"poly_modulus_degree": 2048, "coeff_modulus_bits": [53], "special_modulus_bits": [],
                     "input_scale": 8388608, "weight_scale": 33554432, "result_dropped_bits": 12},
      "max_batch_size": 16, "input_bound": 4}
     """

@@ -8,19 +8,43 @@ public enum SecretDistribution: Sendable, Hashable, Codable {
 
 /// Which security bound parameters are checked against.
 public enum SecurityPolicy: Sendable, Hashable, Codable {
-  /// 128-bit classical security for ternary secrets, per the HomomorphicEncryption.org standard.
+  /// 128-bit classical security for uniform ternary secrets under the current lattice-estimator
+  /// bounds (``HomomorphicEncryptionStandard/maximumModulusBits128``): the default.
   case classical128
+  /// 128-bit classical security as the 2018 Homomorphic Encryption Standard rated it
+  /// (``HomomorphicEncryptionStandard/maximumModulusBits128Standard2018``), which allows one to
+  /// three more modulus bits than current estimates support. Only for compatibility with
+  /// parameters chosen under that table (SEAL's own default check still uses it).
+  case classical128Standard2018
   /// No security check at all: for tiny parameters in tests and teaching. Never use this for
   /// data that matters; ciphertexts made with it can be decrypted without the key.
   case insecureForTestingOnly
+
+  /// Degree N → the largest log2(Q·P) this policy allows; nil for no check.
+  public var maximumModulusBits: [Int: Int]? {
+    switch self {
+    case .classical128: HomomorphicEncryptionStandard.maximumModulusBits128
+    case .classical128Standard2018: HomomorphicEncryptionStandard.maximumModulusBits128Standard2018
+    case .insecureForTestingOnly: nil
+    }
+  }
 }
 
-/// The 128-bit classical security table of the Homomorphic Encryption Standard
-/// (M. Albrecht et al., "Homomorphic Encryption Standard", 2018, Table 1 for ternary secrets,
-/// https://homomorphicencryption.org/standard/): the largest log2(Q·P) for each ring degree.
+/// Largest total modulus sizes for 128-bit classical security with uniform ternary secrets.
 public enum HomomorphicEncryptionStandard {
-  /// Degree N → maximum total modulus bits for 128-bit classical security.
+  /// Degree N → maximum log2(Q·P) under the lattice estimator as of the HomomorphicEncryption.org
+  /// security guidelines (J.-P. Bossuat et al., "Security Guidelines for Implementing Homomorphic
+  /// Encryption", IACR ePrint 2024/463, table for ternary secrets, 128-bit classical). The
+  /// default bound.
   public static let maximumModulusBits128: [Int: Int] = [
+    1024: 26, 2048: 53, 4096: 106, 8192: 214, 16384: 430, 32768: 868, 65536: 1747,
+  ]
+
+  /// Degree N → maximum log2(Q·P) in the 2018 Homomorphic Encryption Standard (M. Albrecht et al.,
+  /// "Homomorphic Encryption Standard", 2018, Table 1, ternary secrets, 128-bit classical,
+  /// https://homomorphicencryption.org/standard/). Newer estimates rate these moduli slightly
+  /// below 128 bits; use only through ``SecurityPolicy/classical128Standard2018``.
+  public static let maximumModulusBits128Standard2018: [Int: Int] = [
     1024: 27, 2048: 54, 4096: 109, 8192: 218, 16384: 438, 32768: 881,
   ]
 }
@@ -102,12 +126,12 @@ public enum ParameterError: Error, Sendable, Equatable, CustomStringConvertible 
     case .insecureModulus(let degree, let total, let maximum):
       return
         "log2(Q·P) = \(total) bits exceeds the 128-bit security bound of \(maximum) bits for N = \(degree) "
-        + "(HomomorphicEncryption.org standard, ternary secrets); use fewer or smaller primes or a larger N"
+        + "(HomomorphicEncryption.org bounds, ternary secrets); use fewer or smaller primes or a larger N"
     case .degreeNotInSecurityTable(let n):
-      return "N = \(n) is not in the HE standard's 128-bit table (1024…32768)"
+      return "N = \(n) is not in the 128-bit security table of the chosen policy"
     case .sparseSecretNeedsOptOut(let h):
       return
-        "a sparse secret (Hamming weight \(h)) is not covered by the HE standard's 128-bit table; "
+        "a sparse secret (Hamming weight \(h)) is not covered by the 128-bit tables (uniform ternary secrets); "
         + "use uniform ternary secrets or the insecureForTestingOnly policy"
     case .invalidHammingWeight(let h, let n):
       return "Hamming weight \(h) must be in [1, \(n)]"
@@ -213,10 +237,8 @@ public final class CKKSParameters: Sendable {
     case .sparseTernary(let h):
       guard h >= 1, h <= n else { throw .invalidHammingWeight(h, degree: n) }
     }
-    if description.security == .classical128 {
-      guard let maximum = HomomorphicEncryptionStandard.maximumModulusBits128[n] else {
-        throw .degreeNotInSecurityTable(n)
-      }
+    if let table = description.security.maximumModulusBits {
+      guard let maximum = table[n] else { throw .degreeNotInSecurityTable(n) }
       guard totalBits <= maximum else { throw .insecureModulus(degree: n, totalBits: totalBits, maximumBits: maximum) }
       if case .sparseTernary(let h) = description.secretDistribution {
         throw .sparseSecretNeedsOptOut(hammingWeight: h)
