@@ -24,6 +24,8 @@ public enum EvaluationError: Error, Sendable, Equatable, CustomStringConvertible
   case constantPolynomial
   /// A linear combination's operands or weights are unusable (the reason says which).
   case invalidLinearCombination(String)
+  /// A result mask names a coefficient outside the ring or a flooding exponent out of range.
+  case invalidResultMask(String)
 
   /// A sentence naming both values and what to do.
   public var description: String {
@@ -54,6 +56,8 @@ public enum EvaluationError: Error, Sendable, Equatable, CustomStringConvertible
       return "the polynomial has degree 0; encode the constant instead of evaluating it"
     case .invalidLinearCombination(let reason):
       return "invalid linear combination: \(reason)"
+    case .invalidResultMask(let reason):
+      return "invalid result mask: \(reason)"
     }
   }
 }
