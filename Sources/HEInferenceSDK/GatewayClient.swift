@@ -118,7 +118,8 @@ public final class GatewayClient: Sendable {
     }
     let body = Components.Schemas.EvaluationKeyRegistration(
       apiVersion: ContractInfo.version, modelId: session.model.id, version: session.model.version,
-      relinearizationKey: payload(keys.relinearization), galoisKeys: payload(keys.galois))
+      relinearizationKey: payload(keys.relinearization), galoisKeys: payload(keys.galois),
+      publicKey: payload(keys.publicKey))
     let output = try await mappingErrors { try await client.registerEvaluationKeys(body: .json(body)) }
     guard case .created(let created) = output, case .json(let set) = created.body else {
       throw Self.unexpected(output)
@@ -214,6 +215,9 @@ public final class GatewayClient: Sendable {
   }
 
   /// Encrypted inference of a batch (samples share ciphertexts as the layout allows).
+  ///
+  /// The predictions are decrypted values: keep them away from the gateway's operator (see
+  /// ``InferenceSession/decryptScores(_:sampleCount:)``).
   public func infer(model id: String, version: String? = nil, batch: [[Double]]) async throws(SDKError)
     -> [Prediction]
   {

@@ -114,8 +114,9 @@ public final class InferenceSession: Sendable {
 
   // MARK: Evaluation keys
 
-  /// The serialized relinearization key and Galois keys the model declares (nil when not needed).
-  public func evaluationKeys() throws(SDKError) -> (relinearization: [UInt8]?, galois: [UInt8]?) {
+  /// The serialized relinearization key, Galois keys and public key (seeded form) the model
+  /// declares (nil when not needed). Every one is public material; the secret key stays here.
+  public func evaluationKeys() throws(SDKError) -> (relinearization: [UInt8]?, galois: [UInt8]?, publicKey: [UInt8]?) {
     do {
       let relinearization =
         model.needsRelinearizationKey
@@ -126,7 +127,9 @@ public final class InferenceSession: Sendable {
         galois = try KeyGenerator.galoisKeys(secretKey: secretKey, elements: elements).serialized(
           parameters: parameters)
       }
-      return (relinearization, galois)
+      let publicKey =
+        model.needsPublicKey ? KeyGenerator.publicKey(secretKey: secretKey).serialized() : nil
+      return (relinearization, galois, publicKey)
     } catch {
       throw .incompatibleModel("cannot generate the evaluation keys: \(error)")
     }
@@ -136,6 +139,12 @@ public final class InferenceSession: Sendable {
 
   /// Decrypts result ciphertexts into the scores of the first `sampleCount` samples (before the
   /// output transform).
+  ///
+  /// Decrypted values stay with the caller: the SDK never sends, logs or measures them. Never
+  /// send them (or anything computed from them at full precision) to the party that produced
+  /// the ciphertexts: approximate decryptions of chosen ciphertexts can leak the secret key
+  /// (Li–Micciancio, IND-CPA^D; docs/threat-model.md). Round them coarsely or add noise first if
+  /// an application must, and otherwise treat this session's key as exposed.
   public func decryptScores(_ payloads: [[UInt8]], sampleCount: Int) throws(SDKError) -> [[Double]] {
     let decryptor = Decryptor(secretKey: secretKey)
     var scores: [[Double]] = []

@@ -38,11 +38,16 @@ public struct ModelInfo: Sendable {
   public let maxBatchSize: Int
   public let needsRelinearizationKey: Bool
   public let galoisElements: [Int]
+  /// Whether the server re-randomizes results with the client's public key (private weights).
+  public let needsPublicKey: Bool
+  /// The largest error a decrypted score carries by design (flooding), when the weights are
+  /// private; nil otherwise.
+  public let scoreErrorBound: Double?
   /// The contract's model object, for anything else.
   public let contract: Components.Schemas.Model
 
   /// Whether inference needs registered evaluation keys.
-  public var needsEvaluationKeys: Bool { needsRelinearizationKey || !galoisElements.isEmpty }
+  public var needsEvaluationKeys: Bool { needsRelinearizationKey || !galoisElements.isEmpty || needsPublicKey }
 
   /// Reads and checks the contract's model object.
   /// - Throws: ``SDKError/incompatibleModel(_:)`` for an unknown layout or transform.
@@ -71,6 +76,8 @@ public struct ModelInfo: Sendable {
     maxBatchSize = model.constraints.maxBatchSize
     needsRelinearizationKey = shape.requiredEvaluationKeys.relinearization
     galoisElements = shape.requiredEvaluationKeys.galoisElements
+    needsPublicKey = shape.requiredEvaluationKeys.publicKey
+    scoreErrorBound = shape.resultPrivacy.resultsProtected ? shape.resultPrivacy.scoreErrorBound : nil
     switch shape.kind {
     case .coefficientLinear:
       let layout = CoefficientLinearLayout(

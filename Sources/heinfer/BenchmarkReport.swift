@@ -172,16 +172,21 @@ struct BenchmarkReport {
 
       ## Why these parameters
 
-      The linear models (`logistic_v1`, `breast_cancer_logistic`, `wine_multiclass`) need one
-      plaintext multiplication, so they use the smallest ring the HomomorphicEncryption.org table
-      allows for it at 128 bits: N = 2048 with one 54-bit prime, no special primes and no
+      The linear models need one plaintext multiplication. `logistic_v1`, whose weights are
+      published, uses the smallest ring the HomomorphicEncryption.org bounds (ePrint 2024/463)
+      allow for it at 128 bits: N = 2048 with one 53-bit prime, no special primes and no
       evaluation keys. Samples are coefficient-encoded (a dot product per sample in one
       polynomial product, many samples per ciphertext: 128 for logistic_v1), inputs are
       encrypted with the secret key into seeded ciphertexts (one polynomial plus a 32-byte seed,
       ≈ 14 KB), and results are shrunk for decryption (coefficient form, low bits dropped,
       ≈ 21 KB). Scales (2^23 for inputs, 2^25 for weights) leave room for scores up to the input
-      bound and keep the error near 10⁻⁸. At this size the cryptography costs well under a
-      millisecond per request (see the stages); HTTP, JSON and base64 dominate. `iris_mlp` needs
+      bound and keep the error near 10⁻⁸. `breast_cancer_logistic` and `wine_multiclass` keep
+      their weights private: every result is masked, re-randomized with the client's public key
+      and flooded with 2^85 of noise (40 bits of statistical security, docs/threat-model.md), so
+      they need Q ≈ 2^106: N = 4096 with two 53-bit primes, inputs at 2^78, one rescale; inputs
+      grow to ≈ 54 KB, results to ≈ 38 KB, and scores carry an error of about 10⁻³ by design.
+      At these sizes the cryptography costs about a millisecond per request or less (see the
+      stages); HTTP, JSON and base64 dominate. `iris_mlp` needs
       a ciphertext multiplication and rotations, hence N = 8192, four ciphertext primes and
       registered evaluation keys; its latency is its ten key switches. Details:
       [models.md](models.md) and [api.md](api.md).

@@ -249,6 +249,7 @@ struct Keys: AsyncParsableCommand {
         let keys = try session.evaluationKeys()
         print("relinearization key: \(keys.relinearization?.count ?? 0) bytes")
         print("Galois keys (elements \(info.galoisElements)): \(keys.galois?.count ?? 0) bytes")
+        print("public key (re-randomizes results of private-weight models): \(keys.publicKey?.count ?? 0) bytes")
       } else {
         print("evaluation keys: none needed")
       }

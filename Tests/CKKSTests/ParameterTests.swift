@@ -133,8 +133,9 @@ struct ParameterTests {
     let standard2018 = [1024: 27, 2048: 54, 4096: 109, 8192: 218, 16384: 438, 32768: 881]
     #expect(HomomorphicEncryptionStandard.maximumModulusBits128 == current)
     #expect(HomomorphicEncryptionStandard.maximumModulusBits128Standard2018 == standard2018)
-    #expect(ParameterDescription(degree: 4096, ciphertextPrimeBits: [40], specialPrimeBits: [], defaultScale: 2)
-      .security == .classical128)
+    #expect(
+      ParameterDescription(degree: 4096, ciphertextPrimeBits: [40], specialPrimeBits: [], defaultScale: 2)
+        .security == .classical128)
     // Moduli at exactly the 2024 bound pass; the 2018 table's extra bits pass only under its policy.
     let cases: [(degree: Int, atBound: [Int], at2018Bound: [Int])] = [
       (2048, [53], [54]), (4096, [53, 53], [54, 55]), (8192, [54, 40, 60, 60], [58, 40, 60, 60]),

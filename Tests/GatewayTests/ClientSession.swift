@@ -32,6 +32,7 @@ struct ClientSession: Sendable {
   let resultScale: Double
   var galoisElements: [Int] = []
   var needsRelinearization = false
+  var needsPublicKey = false
   let secretKey: SecretKey
 
   init(model: [String: Any]) throws {
@@ -69,6 +70,7 @@ struct ClientSession: Sendable {
     let keys = try #require(layout["required_evaluation_keys"] as? [String: Any])
     galoisElements = try #require(keys["galois_elements"] as? [Int])
     needsRelinearization = try #require(keys["relinearization"] as? Bool)
+    needsPublicKey = try #require(keys["public_key"] as? Bool)
   }
 
   init(
@@ -85,6 +87,11 @@ struct ClientSession: Sendable {
     secretKey = KeyGenerator.secretKey(parameters: parameters)
   }
 
+  /// One serialized ciphertext, base64.
+  func payload(_ ciphertext: Ciphertext) -> String {
+    Data(ciphertext.serialized(parameters: parameters)).base64EncodedString()
+  }
+
   /// One seeded ciphertext holding `samples`, base64.
   func payload(samples: [[Double]]) throws -> String {
     let padded = samples.map { $0 + [Double](repeating: 0, count: max(0, inputDimension - $0.count)) }
@@ -96,8 +103,7 @@ struct ClientSession: Sendable {
     case .slot(let shape):
       plaintext = try encoder.encode(shape.inputSlots(padded), scale: inputScale, level: inputLevel)
     }
-    let ciphertext = try Encryptor(secretKey: secretKey).encrypt(plaintext)
-    return Data(ciphertext.serialized(parameters: parameters)).base64EncodedString()
+    return payload(try Encryptor(secretKey: secretKey).encrypt(plaintext))
   }
 
   /// The `POST /infer` body for `samples`.
@@ -118,7 +124,28 @@ struct ClientSession: Sendable {
     return ByteBuffer(data: try JSONSerialization.data(withJSONObject: object))
   }
 
-  /// The `POST /keys` body: the relinearization key and the Galois keys the model declares.
+  /// The `POST /infer` body for already serialized inputs.
+  func request(payloads: [String], batchSize: Int, keyId: String?) throws -> ByteBuffer {
+    var object: [String: Any] = [
+      "api_version": ContractVersion.current, "model_id": modelId, "version": version, "batch_size": batchSize,
+      "inputs": payloads.map { ["encoding": "base64", "format": "heinfer-ckks-v1", "payload": $0] },
+      "wait_ms": 30_000,
+    ]
+    if let keyId { object["evaluation_key_id"] = keyId }
+    return ByteBuffer(data: try JSONSerialization.data(withJSONObject: object))
+  }
+
+  /// The result ciphertexts of a completed job.
+  func results(job: [String: Any]) throws -> [Ciphertext] {
+    let result = try #require(job["result"] as? [String: Any])
+    let first = try #require(result["payload"] as? String)
+    return try ([first] + (result["additional_payloads"] as? [String] ?? [])).map { text in
+      try Ciphertext(deserializing: Array(try #require(Data(base64Encoded: text))), parameters: parameters)
+    }
+  }
+
+  /// The `POST /keys` body: the relinearization key, the Galois keys and the public key the model
+  /// declares.
   func keyRegistration(galoisElements elements: [Int]? = nil) throws -> ByteBuffer {
     var object: [String: Any] = [
       "api_version": ContractVersion.current, "model_id": modelId, "version": version,
@@ -136,6 +163,12 @@ struct ClientSession: Sendable {
       object["galois_keys"] = [
         "encoding": "base64", "format": "heinfer-ckks-v1",
         "payload": Data(keys.serialized(parameters: parameters)).base64EncodedString(),
+      ]
+    }
+    if needsPublicKey {
+      object["public_key"] = [
+        "encoding": "base64", "format": "heinfer-ckks-v1",
+        "payload": Data(KeyGenerator.publicKey(secretKey: secretKey).serialized()).base64EncodedString(),
       ]
     }
     return ByteBuffer(data: try JSONSerialization.data(withJSONObject: object))

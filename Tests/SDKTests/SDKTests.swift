@@ -78,11 +78,14 @@ struct SDKTests {
         maximumError = max(maximumError, zip(plain, prediction.outputs).map { abs($0 - $1) }.max()!)
       }
       // logistic_v1's identity output is the reference's 1e-7-class error; the others are
-      // probabilities after sigmoid or softmax.
-      #expect(maximumError < (testCase.model == "logistic_v1" ? 1e-6 : 1e-4), "max error \(maximumError)")
+      // probabilities after sigmoid or softmax, which move by at most half a score's error (the
+      // published bound for models with private weights, whose scores carry flooding noise).
+      let info = try await gateway.model(id: testCase.model, version: "1.0.0")
+      let tolerance = info.scoreErrorBound.map { $0 / 2 } ?? (testCase.model == "logistic_v1" ? 1e-6 : 1e-4)
+      #expect(maximumError < tolerance, "max error \(maximumError), tolerance \(tolerance)")
       // A single sample through the one-call API, on the cached session.
       let single = try await gateway.infer(model: testCase.model, inputs: features[0])
-      #expect(zip(single.outputs, predictions[0].outputs).allSatisfy { abs($0 - $1) < 1e-4 })
+      #expect(zip(single.outputs, predictions[0].outputs).allSatisfy { abs($0 - $1) < 2 * tolerance })
     }
   }
 

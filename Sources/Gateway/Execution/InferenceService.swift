@@ -152,11 +152,12 @@ public final class InferenceService: Sendable {
     -> EvaluationKeySet?
   {
     let program = model.program
-    guard program.needsRelinearizationKey || !program.requiredGaloisElements.isEmpty else { return nil }
+    guard program.needsRelinearizationKey || !program.requiredGaloisElements.isEmpty || program.needsPublicKey
+    else { return nil }
     func missing(_ message: String) -> GatewayError {
       GatewayError(
         .missingEvaluationKeys, message + "; register them with POST /keys and send evaluation_key_id",
-        details: ["galois_elements": program.requiredGaloisElements.map(String.init).joined(separator: ",")])
+        details: InferenceService.keyRequirements(program))
     }
     guard let id else { throw missing("model \(model.modelId) needs evaluation keys") }
     guard let set = keys.set(id: id, tenant: tenant) else { throw missing("no live key set \(id)") }
@@ -166,10 +167,19 @@ public final class InferenceService: Sendable {
     return set
   }
 
+  /// What a model's key set must hold, as error details.
+  static func keyRequirements(_ program: ModelProgram) -> [String: String] {
+    [
+      "relinearization": String(program.needsRelinearizationKey),
+      "galois_elements": program.requiredGaloisElements.map(String.init).joined(separator: ","),
+      "public_key": String(program.needsPublicKey),
+    ]
+  }
+
   /// Registers evaluation keys for a model after checking them against its parameters and needs.
   public func registerKeys(
     apiVersion: String?, modelId: String, version: String, relinearizationKey: [UInt8]?, galoisKeys: [UInt8]?,
-    tenant: String
+    publicKey: [UInt8]? = nil, tenant: String
   ) throws(GatewayError) -> EvaluationKeySet {
     try checkAPIVersion(apiVersion)
     let model = try model(id: modelId, version: version)
@@ -193,9 +203,34 @@ public final class InferenceService: Sendable {
         throw invalid("galois_keys", error)
       }
     }
+    var encryptionKey: PublicKey?
+    if let bytes = publicKey {
+      do { encryptionKey = try PublicKey(deserializing: bytes, parameters: parameters) } catch {
+        throw invalid("public_key", error)
+      }
+      // A seeded key's uniform part is expanded here from its seed, so no client can choose it
+      // (a chosen pk1, say zero, would let the re-randomization reveal c1·W).
+      guard encryptionKey?.seed != nil else {
+        throw GatewayError(.invalidEvaluationKeys, "public_key must be in seeded form (its uniform part from a seed)")
+      }
+    }
     let program = model.program
+    let requirements = InferenceService.keyRequirements(program)
     if program.needsRelinearizationKey, relinearization == nil {
-      throw GatewayError(.invalidEvaluationKeys, "model \(modelId) needs a relinearization key")
+      throw GatewayError(
+        .invalidEvaluationKeys, "model \(modelId) needs a relinearization key", details: requirements)
+    }
+    if relinearization != nil, !program.needsRelinearizationKey {
+      throw GatewayError(
+        .invalidEvaluationKeys, "model \(modelId) uses no relinearization key", details: requirements)
+    }
+    if program.needsPublicKey, encryptionKey == nil {
+      throw GatewayError(
+        .invalidEvaluationKeys, "model \(modelId) has private weights and needs public_key to re-randomize results",
+        details: requirements)
+    }
+    if encryptionKey != nil, !program.needsPublicKey {
+      throw GatewayError(.invalidEvaluationKeys, "model \(modelId) uses no public key", details: requirements)
     }
     // Only the keys the model uses are held: extra Galois keys would cost memory and serve nothing.
     let unneeded = (galois?.elements ?? []).filter { !program.requiredGaloisElements.contains($0) }
@@ -204,30 +239,34 @@ public final class InferenceService: Sendable {
         .invalidEvaluationKeys,
         "model \(modelId) uses no Galois keys for elements \(unneeded.prefix(8).map(String.init).joined(separator: ", "))"
           + "\(unneeded.count > 8 ? ", …" : ""); send only the elements it lists",
-        details: ["galois_elements": program.requiredGaloisElements.map(String.init).joined(separator: ",")])
+        details: requirements)
     }
     if galois != nil, program.requiredGaloisElements.isEmpty {
-      throw GatewayError(.invalidEvaluationKeys, "model \(modelId) uses no Galois keys")
+      throw GatewayError(.invalidEvaluationKeys, "model \(modelId) uses no Galois keys", details: requirements)
     }
     let missing = program.requiredGaloisElements.filter { galois?.keys[$0] == nil }
     guard missing.isEmpty else {
       throw GatewayError(
-        .invalidEvaluationKeys, "model \(modelId) needs Galois keys for elements \(missing)",
-        details: ["galois_elements": program.requiredGaloisElements.map(String.init).joined(separator: ",")])
+        .invalidEvaluationKeys, "model \(modelId) needs Galois keys for elements \(missing)", details: requirements)
     }
     return try keys.insert(
       tenant: tenant, modelId: modelId, version: version, relinearizationKey: relinearization, galoisKeys: galois,
-      sizeBytes: (relinearizationKey?.count ?? 0) + (galoisKeys?.count ?? 0))
+      publicKey: encryptionKey,
+      sizeBytes: (relinearizationKey?.count ?? 0) + (galoisKeys?.count ?? 0) + (publicKey?.count ?? 0))
   }
 
   // MARK: Execution
 
-  /// Evaluates one ciphertext with the model's program, then applies the decryption-only shrink.
-  static func evaluate(_ model: CompiledModel, _ ciphertext: Ciphertext, keys: EvaluationKeySet?) throws -> [UInt8] {
+  /// Evaluates one ciphertext holding `sampleCount` requested samples with the model's program,
+  /// then applies the decryption-only shrink.
+  static func evaluate(_ model: CompiledModel, _ ciphertext: Ciphertext, sampleCount: Int, keys: EvaluationKeySet?)
+    throws -> [UInt8]
+  {
     let scored: Ciphertext
     switch model.program {
     case .coefficientLinear(let program):
-      scored = try program.evaluate(ciphertext, evaluator: model.evaluator)
+      scored = try program.evaluate(
+        ciphertext, sampleCount: sampleCount, publicKey: keys?.publicKey, evaluator: model.evaluator)
     case .slotMLP(let program):
       guard let relinearization = keys?.relinearizationKey, let galois = keys?.galoisKeys else {
         throw GatewayError(.missingEvaluationKeys, "evaluation keys vanished")
@@ -266,8 +305,14 @@ public final class InferenceService: Sendable {
     let job = JobRecord(
       id: RandomIdentifier.make(), tenant: tenant, modelId: model.modelId, version: model.version,
       batchSize: request.batchSize, now: Date())
+    let samplesPerCiphertext = model.samplesPerCiphertext
+    let batchSize = request.batchSize
     return try await enqueue(job) {
-      try ciphertexts.map { Data(try InferenceService.evaluate(model, $0, keys: keySet)) }
+      try ciphertexts.enumerated().map { index, ciphertext in
+        Data(
+          try InferenceService.evaluate(
+            model, ciphertext, sampleCount: batchSize - index * samplesPerCiphertext, keys: keySet))
+      }
     }
   }
 

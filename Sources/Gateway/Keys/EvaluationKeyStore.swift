@@ -11,6 +11,8 @@ public struct EvaluationKeySet: Sendable {
   public let version: String
   public let relinearizationKey: RelinearizationKey?
   public let galoisKeys: GaloisKeys?
+  /// The client's public key, for re-randomizing results of models with private weights.
+  public let publicKey: PublicKey?
   /// Serialized size as uploaded, in bytes (what counts against the quota).
   public let sizeBytes: Int
   public let createdAt: Date
@@ -35,12 +37,13 @@ public final class EvaluationKeyStore: Sendable {
   /// - Throws: `KEY_QUOTA_EXCEEDED` when the tenant already holds ``maximumSetsPerTenant`` live sets.
   func insert(
     tenant: String, modelId: String, version: String, relinearizationKey: RelinearizationKey?,
-    galoisKeys: GaloisKeys?, sizeBytes: Int, now: Date = Date()
+    galoisKeys: GaloisKeys?, publicKey: PublicKey? = nil, sizeBytes: Int, now: Date = Date()
   ) throws(GatewayError) -> EvaluationKeySet {
     let seconds = Double(timeToLive.components.seconds) + Double(timeToLive.components.attoseconds) / 1e18
     let set = EvaluationKeySet(
       id: RandomIdentifier.make(), tenant: tenant, modelId: modelId, version: version,
-      relinearizationKey: relinearizationKey, galoisKeys: galoisKeys, sizeBytes: sizeBytes, createdAt: now,
+      relinearizationKey: relinearizationKey, galoisKeys: galoisKeys, publicKey: publicKey, sizeBytes: sizeBytes,
+      createdAt: now,
       expiresAt: now.addingTimeInterval(seconds))
     let limit = maximumSetsPerTenant
     try sets.withLock { (sets) throws(GatewayError) in

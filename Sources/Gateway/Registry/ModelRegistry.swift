@@ -55,10 +55,19 @@ public enum ModelProgram: Sendable {
   /// Level of input ciphertexts.
   public var inputLevel: Int {
     switch self {
-    case .coefficientLinear: 0
+    case .coefficientLinear(let program): program.inputLevel
     case .slotMLP(let program): program.inputLevel
     }
   }
+
+  /// How results hide what is not a requested score; nil when the weights are public.
+  public var resultPrivacy: LinearResultPrivacy? {
+    if case .coefficientLinear(let program) = self { return program.privacy }
+    return nil
+  }
+
+  /// Whether evaluation needs the client's public key (to re-randomize results).
+  public var needsPublicKey: Bool { resultPrivacy != nil }
 
   /// Scale of decrypted results.
   public var resultScale: Double {
@@ -96,9 +105,13 @@ public struct CoefficientLinearProgram: Sendable {
   /// Weights and biases with the (affine) activation folded in: scores = weights·x + bias.
   public let foldedWeights: [[Double]]
   public let foldedBias: [Double]
-  /// Δx·Δw.
+  /// Inputs arrive at the top level; results are rescaled down to level 0.
+  public let inputLevel: Int
+  /// Δx·Δw divided by every prime above the base prime.
   public let resultScale: Double
-  /// W(X) at the weight scale and the biases at the result scale, level 0, evaluation form.
+  /// Masking, re-randomization and flooding of results; nil when the weights are public.
+  public let privacy: LinearResultPrivacy?
+  /// W(X) at the weight scale and the biases at Δx·Δw, top level, evaluation form.
   let weightPlaintext: Plaintext
   let biasPlaintext: Plaintext
 
@@ -106,10 +119,47 @@ public struct CoefficientLinearProgram: Sendable {
     zip(foldedWeights, foldedBias).map { row, bias in zip(row, sample).reduce(bias) { $0 + $1.0 * $1.1 } }
   }
 
-  /// One plaintext multiplication and one addition.
-  func evaluate(_ ciphertext: Ciphertext, evaluator: Evaluator) throws -> Ciphertext {
-    try evaluator.add(evaluator.multiply(ciphertext, weightPlaintext), biasPlaintext)
+  /// One plaintext multiplication and one addition; for private weights, then the result
+  /// protection revealing the scores of the first `sampleCount` samples only; then rescales to
+  /// level 0.
+  func evaluate(_ ciphertext: Ciphertext, sampleCount: Int, publicKey: PublicKey?, evaluator: Evaluator) throws
+    -> Ciphertext
+  {
+    var result = try evaluator.add(evaluator.multiply(ciphertext, weightPlaintext), biasPlaintext)
+    if let privacy {
+      guard let publicKey else { throw GatewayError(.missingEvaluationKeys, "the public key vanished") }
+      let revealed = (0..<min(sampleCount, layout.samplesPerCiphertext)).flatMap { b in
+        (0..<layout.outputDimension).map { c in layout.scoreIndex(sample: b, score: c) }
+      }
+      result = try evaluator.sanitized(
+        result, revealing: revealed, floodingBits: privacy.floodingBits, publicKey: publicKey)
+    }
+    while result.level > 0 { result = try evaluator.rescale(result) }
+    return result
   }
+}
+
+/// How a private linear model's results reveal its scores and nothing else
+/// (``CKKS/Evaluator/sanitized(_:revealing:floodingBits:publicKey:using:)``; the analysis is in
+/// docs/threat-model.md, "Model privacy").
+public struct LinearResultPrivacy: Sendable, Equatable {
+  /// Statistical distance of one result from its simulation from the scores alone: 2^−bits.
+  public static let statisticalSecurityBits = 40
+  /// Largest coefficient of an honest input's encryption noise: public-key encryption with the
+  /// 6σ-truncated Gaussian (|e| ≤ 19) and a ternary u, |e0 + e1·s + e·u| ≤ 19·(1 + 2N). Secret-key
+  /// encryption (|e| ≤ 19) is far below it.
+  public let inputNoiseBound: Double
+  /// Largest noise at a score that depends on the weights: Σ_i |round(Δw·w_ci)| · inputNoiseBound.
+  public let weightedNoiseBound: Double
+  /// Flooding noise is uniform in [−2^floodingBits, 2^floodingBits), with
+  /// 2^(floodingBits+1) ≥ 2^statisticalSecurityBits · revealed scores per ciphertext · weightedNoiseBound.
+  public let floodingBits: Int
+  /// The flooding noise's bound in score units: 2^floodingBits / (Δx·Δw).
+  public let floodingScoreBound: Double
+  /// The largest difference between a decrypted score and the float64 score, for inputs within
+  /// ±input_bound: flooding, the weighted and re-randomization noise, the weights' rounding to
+  /// multiples of 1/Δw, the rescale's rounding and the dropped result bits.
+  public let scoreErrorBound: Double
 }
 
 /// The models the gateway serves, loaded from a folder of JSON files and validated at start-up.
@@ -230,6 +280,9 @@ public struct ModelRegistry: Sendable {
     if model.publishParameters == true, model.kind != .linear || k != 1 {
       throw fail("publish_parameters is for single-output linear models")
     }
+    if model.sealLayout != nil, model.publishParameters != true {
+      throw fail("seal_layout needs publish_parameters: the reference contract publishes weights and bias")
+    }
     let program: ModelProgram
     switch model.kind {
     case .linear:
@@ -248,11 +301,20 @@ public struct ModelRegistry: Sendable {
         "max_batch_size \(model.maxBatchSize) needs more than \(maximumInputCiphertexts) ciphertexts of "
           + "\(program.samplesPerCiphertext) samples")
     }
-    // Dropped result bits: the worst-case extra error 2^bits · (1 + N) / scale must stay ≤ 1e-6.
+    // Dropped result bits: the worst-case extra error 2^bits · (1 + N) / scale must stay ≤ 1e-6, or
+    // (private weights) ≤ 1/16 of the flooding noise the scores carry anyway.
     let basePrime = Double(parameters.ciphertextModuli[0])
+    var allowedError = 1e-6
+    if let privacy = program.resultPrivacy {
+      allowedError = max(allowedError, privacy.floodingScoreBound / 16)
+    }
     guard encryption.resultDroppedBits >= 0,
-      Double(1 << min(encryption.resultDroppedBits, 62)) * Double(1 + parameters.degree) / program.resultScale <= 1e-6
-    else { throw fail("result_dropped_bits \(encryption.resultDroppedBits) would cost more than 1e-6 of precision") }
+      Double(1 << min(encryption.resultDroppedBits, 62)) * Double(1 + parameters.degree) / program.resultScale
+        <= allowedError
+    else {
+      throw fail(
+        "result_dropped_bits \(encryption.resultDroppedBits) would cost more than \(allowedError) of precision")
+    }
     guard encryption.resultDroppedBits < Int(log2(basePrime)) - 1 else {
       throw fail("result_dropped_bits must leave at least one bit of the base prime")
     }
@@ -260,9 +322,6 @@ public struct ModelRegistry: Sendable {
     if let layout = model.sealLayout {
       guard case .coefficientLinear(let linear) = program, k == 1 else {
         throw fail("seal_layout is for single-output linear models")
-      }
-      guard model.publishParameters == true else {
-        throw fail("seal_layout needs publish_parameters: the reference contract publishes weights and bias")
       }
       guard let activation = model.activation, activation.name == "polynomial_sigmoid_v1",
         activation.coefficients.count == 3
@@ -328,32 +387,74 @@ public struct ModelRegistry: Sendable {
     guard let weightScale = model.encryption.weightScale, weightScale.isFinite, weightScale > 1 else {
       throw fail("a linear model needs encryption.weight_scale, finite and greater than 1")
     }
-    // Scales: the inputs, and every score, must fit in the base prime with room for the noise.
+    // Scales: inputs and scores (plus the flooding noise) must fit in Q at the top level, and
+    // the rescaled scores in the base prime.
     let inputScale = model.encryption.inputScale
+    let top = parameters.maximumLevel
+    let topModulus = parameters.ciphertextModuli.reduce(1.0) { $0 * Double($1) }
     let basePrime = Double(parameters.ciphertextModuli[0])
-    let resultScale = inputScale * weightScale
+    let productScale = inputScale * weightScale
+    let resultScale = parameters.ciphertextModuli.dropFirst().reduce(productScale) { $0 / Double($1) }
     let scoreBound = zip(foldedWeights, foldedBias).map { row, bias in
       row.reduce(abs(bias)) { $0 + abs($1) * model.inputBound }
     }.max()!
-    guard model.inputBound * inputScale < basePrime / 4 else {
-      throw fail("input_bound · input_scale must stay below a quarter of the base prime (2^\(log2(basePrime) - 2))")
+    guard model.inputBound * inputScale < topModulus / 4 else {
+      throw fail("input_bound · input_scale must stay below a quarter of Q (2^\(log2(topModulus) - 2))")
     }
-    guard scoreBound * resultScale < basePrime / 4 else {
+    let privacy =
+      model.publishParameters == true
+      ? nil
+      : LinearResultPrivacy(
+        layout: layout, weights: foldedWeights, weightScale: weightScale, productScale: productScale,
+        resultScale: resultScale, droppedBits: model.encryption.resultDroppedBits, inputBound: model.inputBound)
+    let flooding = privacy.map { Double(sign: .plus, exponent: $0.floodingBits, significand: 1) } ?? 0
+    guard scoreBound * productScale + flooding < topModulus / 4, scoreBound * resultScale < basePrime / 4 else {
       throw fail(
-        "scores up to \(scoreBound) at scale input_scale · weight_scale = 2^\(log2(resultScale)) overflow the base "
-          + "prime (2^\(log2(basePrime).rounded(.down))): lower a scale or input_bound")
+        "scores up to \(scoreBound) at scale input_scale · weight_scale = 2^\(log2(productScale))"
+          + (privacy == nil ? "" : " plus flooding noise 2^\(privacy!.floodingBits)")
+          + " overflow the modulus (2^\(log2(topModulus).rounded(.down)), base prime 2^\(log2(basePrime).rounded(.down))): "
+          + "lower a scale or input_bound")
     }
     let encoder = CKKSEncoder(parameters: parameters)
     do {
       return CoefficientLinearProgram(
-        layout: layout, foldedWeights: foldedWeights, foldedBias: foldedBias, resultScale: resultScale,
+        layout: layout, foldedWeights: foldedWeights, foldedBias: foldedBias, inputLevel: top,
+        resultScale: resultScale, privacy: privacy,
         weightPlaintext: try encoder.encodeCoefficients(
-          layout.weightCoefficients(foldedWeights), scale: weightScale, level: 0),
-        biasPlaintext: try encoder.encodeCoefficients(layout.biasCoefficients(foldedBias), scale: resultScale, level: 0)
-      )
+          layout.weightCoefficients(foldedWeights), scale: weightScale, level: top),
+        biasPlaintext: try encoder.encodeCoefficients(
+          layout.biasCoefficients(foldedBias), scale: productScale, level: top))
     } catch {
       throw fail("cannot encode the weights: \(error)")
     }
+  }
+}
+
+extension LinearResultPrivacy {
+  /// Sizes the flooding for `weights` (folded) in `layout` (docs/threat-model.md, "Model privacy").
+  init(
+    layout: CoefficientLinearLayout, weights: [[Double]], weightScale: Double, productScale: Double,
+    resultScale: Double, droppedBits: Int, inputBound: Double
+  ) {
+    let n = Double(layout.degree)
+    inputNoiseBound = 19 * (1 + 2 * n)
+    weightedNoiseBound =
+      weights.map { row in row.reduce(0) { $0 + abs(($1 * weightScale).rounded()) } }.max()! * inputNoiseBound
+    let revealedPerCiphertext = Double(layout.samplesPerCiphertext * layout.outputDimension)
+    floodingBits =
+      LinearResultPrivacy.statisticalSecurityBits
+      + Int(log2(revealedPerCiphertext * weightedNoiseBound).rounded(.up)) - 1
+    // At the top level: flooding + weighted noise + re-randomization noise (≤ inputNoiseBound);
+    // then the rescale's rounding (≤ (1 + N)/2) and the dropped bits (≤ 2^d·(1 + N)) at the result scale.
+    floodingScoreBound = Double(sign: .plus, exponent: floodingBits, significand: 1) / productScale
+    let topLevel = Double(sign: .plus, exponent: floodingBits, significand: 1) + weightedNoiseBound + inputNoiseBound
+    let afterRescale = (1 + n) / 2 + Double(sign: .plus, exponent: droppedBits, significand: 1) * (1 + n)
+    // Rounding: each weight by ≤ 1/(2Δw) (times |x_i| ≤ input_bound), each input and the bias by
+    // ≤ 1/2 at their scales.
+    let rounding =
+      Double(layout.inputDimension) * inputBound / (2 * weightScale) + 1 / productScale
+      + weightedNoiseBound / inputNoiseBound / (2 * productScale)
+    scoreErrorBound = topLevel / productScale + afterRescale / resultScale + rounding
   }
 }
 

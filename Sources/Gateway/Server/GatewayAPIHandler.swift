@@ -64,7 +64,8 @@ struct GatewayAPIHandler: APIProtocol {
     let set = try service.registerKeys(
       apiVersion: body.apiVersion, modelId: body.modelId, version: body.version,
       relinearizationKey: body.relinearizationKey.map { Array($0.payload.data) },
-      galoisKeys: body.galoisKeys.map { Array($0.payload.data) }, tenant: tenant)
+      galoisKeys: body.galoisKeys.map { Array($0.payload.data) },
+      publicKey: body.publicKey.map { Array($0.payload.data) }, tenant: tenant)
     return .created(.init(body: .json(Self.describe(set))))
   }
 
@@ -93,8 +94,8 @@ struct GatewayAPIHandler: APIProtocol {
   static func describe(_ set: EvaluationKeySet) -> Components.Schemas.EvaluationKeySet {
     .init(
       keyId: set.id, modelId: set.modelId, version: set.version, relinearization: set.relinearizationKey != nil,
-      galoisElements: set.galoisKeys?.elements ?? [], sizeBytes: set.sizeBytes, createdAt: set.createdAt,
-      expiresAt: set.expiresAt)
+      galoisElements: set.galoisKeys?.elements ?? [], publicKey: set.publicKey != nil, sizeBytes: set.sizeBytes,
+      createdAt: set.createdAt, expiresAt: set.expiresAt)
   }
 
   static func body(_ error: GatewayError) -> Components.Schemas.ErrorResponse {
@@ -113,7 +114,12 @@ struct GatewayAPIHandler: APIProtocol {
     let program = model.program
     let layout: Components.Schemas.EncryptedLayout
     let keys = Components.Schemas.EvaluationKeyRequirements(
-      relinearization: program.needsRelinearizationKey, galoisElements: program.requiredGaloisElements)
+      relinearization: program.needsRelinearizationKey, galoisElements: program.requiredGaloisElements,
+      publicKey: program.needsPublicKey)
+    let privacy = Components.Schemas.ResultPrivacy(
+      weightsPrivate: definition.publishParameters != true, resultsProtected: program.resultPrivacy != nil,
+      statisticalSecurityBits: program.resultPrivacy.map { _ in LinearResultPrivacy.statisticalSecurityBits },
+      scoreErrorBound: program.resultPrivacy?.scoreErrorBound)
     switch program {
     case .coefficientLinear(let linear):
       let shape = linear.layout
@@ -121,14 +127,14 @@ struct GatewayAPIHandler: APIProtocol {
         kind: .coefficientLinear, inputScale: definition.encryption.inputScale, resultScale: program.resultScale,
         samplesPerCiphertext: shape.samplesPerCiphertext, sampleStride: shape.sampleStride,
         resultOffset: shape.resultOffset, classStride: shape.classStride, inputBound: definition.inputBound,
-        inputLevel: program.inputLevel, requiredEvaluationKeys: keys)
+        inputLevel: program.inputLevel, requiredEvaluationKeys: keys, resultPrivacy: privacy)
     case .slotMLP(let mlp):
       let shape = mlp.layout
       layout = .init(
         kind: .slotMlp, inputReplicaOffset: shape.width, inputScale: definition.encryption.inputScale,
         resultScale: program.resultScale, samplesPerCiphertext: shape.samplesPerCiphertext,
         sampleStride: shape.sampleStride, resultOffset: 0, classStride: 1, inputBound: definition.inputBound,
-        inputLevel: program.inputLevel, requiredEvaluationKeys: keys)
+        inputLevel: program.inputLevel, requiredEvaluationKeys: keys, resultPrivacy: privacy)
     }
     return .init(
       modelId: definition.modelId, version: definition.version, description: definition.description, heScheme: .ckks,
