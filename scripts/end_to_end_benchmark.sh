@@ -17,7 +17,7 @@ extra=()
 if python3 -c "import Pyfhel" 2>/dev/null; then
   work=$(mktemp -d)
   port=$(python3 -c "import socket; s = socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1]); s.close()")
-  .build/release/heinfer serve --port "$port" --rate 0 --log-level warning --database "$work/jobs.sqlite" \
+  .build/release/heinfer serve --open --port "$port" --rate 0 --log-level warning --database "$work/jobs.sqlite" \
     > "$work/gateway.log" 2>&1 &
   server=$!
   trap 'kill $server 2>/dev/null || true; rm -rf "$work"' EXIT

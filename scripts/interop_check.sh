@@ -63,7 +63,7 @@ log "building the gateway"
 swift build --product heinfer > "$WORK/build.log" 2>&1 || { cat "$WORK/build.log"; exit 1; }
 BIN=$(swift build --show-bin-path)/heinfer
 PORT=$(python3 -c "import socket; s = socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1]); s.close()")
-"$BIN" serve --host 127.0.0.1 --port "$PORT" --store memory --rate 0 --log-level warning > "$WORK/gateway.log" 2>&1 &
+"$BIN" serve --open --host 127.0.0.1 --port "$PORT" --store memory --rate 0 --log-level warning > "$WORK/gateway.log" 2>&1 &
 SERVER_PID=$!
 for _ in $(seq 1 100); do
   if curl -sf "http://127.0.0.1:$PORT/reference/health" >/dev/null; then break; fi

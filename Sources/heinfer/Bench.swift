@@ -79,7 +79,8 @@ struct Bench: AsyncParsableCommand {
       registry: try ModelRegistry.bundled(), store: try SQLiteJobStore(path: database.path), pool: pool, logger: logger)
     let (ports, continuation) = AsyncStream<Int>.makeStream()
     let app = try GatewayApplication.make(
-      configuration: GatewayConfiguration(port: 0, requestsPerSecond: nil), service: service, logger: logger,
+      configuration: GatewayConfiguration(port: 0, tenants: .open, requestsPerSecond: nil), service: service,
+      logger: logger,
       onServerRunning: { continuation.yield($0) })
     let services = ServiceGroup(configuration: .init(services: [app], logger: logger))
     try await withThrowingTaskGroup(of: Void.self) { group in
@@ -89,7 +90,8 @@ struct Bench: AsyncParsableCommand {
       try await measureAll(
         GatewayClient(baseURL: URL(string: "http://127.0.0.1:\(port)")!), baseURL: "http://127.0.0.1:\(port)",
         gatewayDescription:
-          "in-process gateway on 127.0.0.1:\(port) (\(pool.threadCount) worker threads, SQLite job store)")
+          "in-process gateway on 127.0.0.1:\(port) (\(pool.threadCount) worker threads, SQLite job store)",
+        registry: service.registry)
       await services.triggerGracefulShutdown()
       try await group.waitForAll()
     }
@@ -98,7 +100,9 @@ struct Bench: AsyncParsableCommand {
 
   // MARK: Measurement
 
-  func measureAll(_ gateway: GatewayClient, baseURL: String, gatewayDescription: String) async throws {
+  func measureAll(
+    _ gateway: GatewayClient, baseURL: String, gatewayDescription: String, registry: ModelRegistry? = nil
+  ) async throws {
     let wanted = models.map { Set($0.split(separator: ",").map(String.init)) }
     let catalogue: [ModelInfo]
     do { catalogue = try await gateway.models() } catch { throw ClientExit.report(error) }
@@ -106,7 +110,9 @@ struct Bench: AsyncParsableCommand {
     for model in catalogue where wanted?.contains(model.id) ?? true {
       FileHandle.standardError.write(Data("benchmarking \(model.id) \(model.version)…\n".utf8))
       do {
-        reports.append(try await measure(model, gateway))
+        var report = try await measure(model, gateway)
+        report.protection = try protection(of: model, in: registry)
+        reports.append(report)
       } catch let error as SDKError {
         throw ClientExit.report(error)
       }
@@ -232,6 +238,41 @@ struct Bench: AsyncParsableCommand {
           / model.layout.samplesPerCiphertext, seconds: best, predictionsPerSecond: Double(batchSize) / best))
   }
 
+  /// What protecting results costs a model with private weights: its published error bound and,
+  /// in process, the time of the protection step (masking, flooding, re-randomization) on one
+  /// result ciphertext, median of 50.
+  func protection(of model: ModelInfo, in registry: ModelRegistry?) throws -> ModelReport.Protection? {
+    let privacy = model.contract.encryptedLayout.resultPrivacy
+    guard privacy.resultsProtected, let bound = privacy.scoreErrorBound else { return nil }
+    var milliseconds: Double?
+    if let compiled = registry?.model(id: model.id, version: model.version),
+      case .coefficientLinear(let program) = compiled.program, let settings = program.privacy
+    {
+      let parameters = compiled.parameters
+      let secretKey = KeyGenerator.secretKey(parameters: parameters)
+      let publicKey = KeyGenerator.publicKey(secretKey: secretKey)
+      let ciphertext = try Encryptor(secretKey: secretKey).encrypt(
+        CKKSEncoder(parameters: parameters).encodeCoefficients([0], level: program.inputLevel))
+      let layout = program.layout
+      let revealed = (0..<layout.samplesPerCiphertext).flatMap { b in
+        (0..<layout.outputDimension).map { layout.scoreIndex(sample: b, score: $0) }
+      }
+      let evaluator = Evaluator(parameters: parameters)
+      let clock = ContinuousClock()
+      var times: [Double] = []
+      for _ in 0..<50 {
+        let start = clock.now
+        _ = try evaluator.sanitized(
+          ciphertext, revealing: revealed, floodingBits: settings.floodingBits, publicKey: publicKey)
+        times.append(1000 * secondsOf(clock.now - start))
+      }
+      milliseconds = times.sorted()[times.count / 2]
+    }
+    return .init(
+      statisticalSecurityBits: privacy.statisticalSecurityBits ?? 0, scoreErrorBound: bound,
+      protectionMs: milliseconds)
+  }
+
   /// Requests per second with `clients` concurrent loops sharing `throughputRequests` requests.
   func throughput(
     clients: Int, inputs: [[Double]], _ request: @escaping @Sendable ([Double]) async throws -> Void
@@ -315,6 +356,16 @@ struct ModelReport: Codable {
   var encrypted: Encrypted
   var plain: Plain
   var batched: Batched
+  /// Present for models whose results are protected (private weights).
+  var protection: Protection?
+
+  struct Protection: Codable {
+    var statisticalSecurityBits: Int
+    /// Largest |decrypted − float64| score the model publishes.
+    var scoreErrorBound: Double
+    /// Median time of the protection step on one result ciphertext (in process only).
+    var protectionMs: Double?
+  }
 }
 
 struct Machine: Codable {

@@ -164,6 +164,7 @@ struct BenchmarkReport {
       p99 tail, which the in-memory store (`--store memory`) does not have.
 
       """
+    text += protectionSection()
     if let logistic = results.models.first(where: { $0.modelId == "logistic_v1" }) {
       text += targets(logistic)
     }
@@ -207,6 +208,40 @@ struct BenchmarkReport {
 
       """
     return text
+  }
+
+  /// The cost of protecting results of models with private weights, against `logistic_v1`
+  /// (published weights, unprotected) in the same run.
+  func protectionSection() -> String {
+    let protected = results.models.filter { $0.protection != nil }
+    guard !protected.isEmpty else { return "" }
+    func ms(_ value: Double?) -> String { value.map { String(format: "%.2f", $0) } ?? "n/a" }
+    func bytes(_ value: Int) -> String { value.formatted(.number.grouping(.automatic)) }
+    var text = """
+      ## Result protection (models with private weights)
+
+      Results of these models reveal only the requested scores: masking, flooding and
+      re-randomization with the client's public key (docs/threat-model.md, "Model privacy").
+      The flooding needs a larger modulus, hence N = 4096 with two primes instead of N = 2048
+      with one. Same run; `logistic_v1` publishes its weights and is not protected.
+
+      | model | N | statistical security | protection step per result ciphertext (ms) | evaluate (ms) | request / response bytes | p50 (ms) | max abs. probability error / score error bound |
+      |---|---|---|---|---|---|---|---|
+
+      """
+    let baseline = results.models.first { $0.modelId == "logistic_v1" }
+    for model in protected + (baseline.map { [$0] } ?? []) {
+      let e = model.encrypted
+      let protection = model.protection
+      text +=
+        "| \(model.modelId) | \(model.polyModulusDegree) | "
+        + (protection.map { "2^−\($0.statisticalSecurityBits) per result" } ?? "none (published weights)") + " | "
+        + (protection == nil ? "—" : ms(protection?.protectionMs)) + " | \(ms(e.stagesMs["evaluate"])) | "
+        + "\(bytes(e.requestBytes)) / \(bytes(e.responseBytes)) | \(ms(e.latencyMs.p50)) | "
+        + "\(String(format: "%.2e", e.maxAbsoluteError)) / "
+        + (protection.map { String(format: "%.2e", $0.scoreErrorBound) } ?? "—") + " |\n"
+    }
+    return text + "\n"
   }
 
   func referenceSection(_ reference: ReferenceReport) -> String {

@@ -23,8 +23,15 @@ struct Serve: AsyncParsableCommand {
     discussion: """
       Every option can also be set by environment variable (HEINFER_HOST, HEINFER_PORT, \
       HEINFER_MODELS, HEINFER_WORKERS, HEINFER_QUEUE, HEINFER_STORE, HEINFER_DATABASE, \
-      HEINFER_JOB_TTL, HEINFER_API_KEYS, HEINFER_RATE, HEINFER_BURST, HEINFER_MAX_BODY_BYTES, \
-      HEINFER_LOG_LEVEL); flags win.
+      HEINFER_JOB_TTL, HEINFER_API_KEYS_FILE, HEINFER_OPEN=1, HEINFER_RATE, HEINFER_BURST, \
+      HEINFER_MAX_BODY_BYTES, HEINFER_MAX_INFLIGHT_BYTES, HEINFER_BODY_TIMEOUT, HEINFER_IDLE_TIMEOUT, \
+      HEINFER_MAX_CONNECTIONS, HEINFER_RESULT_RETENTION, HEINFER_MAX_JOBS_PER_TENANT, \
+      HEINFER_MAX_RESULT_BYTES_PER_TENANT, HEINFER_MAX_STORE_BYTES, HEINFER_MAX_KEY_BYTES_PER_TENANT, \
+      HEINFER_MAX_KEY_BYTES, HEINFER_LOG_LEVEL); flags win. API keys come from a file \
+      (--api-keys-file) or from HEINFER_API_KEYS (the same entries separated by commas), never from \
+      the command line: key=tenant with a key of at least 16 characters, or sha256:<hex>=tenant with \
+      the key's SHA-256 (printf %s KEY | sha256sum). Without keys the gateway refuses to start \
+      unless --open is given.
       """)
 
   @Option(help: "Address to listen on.")
@@ -52,8 +59,14 @@ struct Serve: AsyncParsableCommand {
   @Option(help: "Seconds a job and its result stay readable after their last change.")
   var jobTTL: Int = Int(ProcessInfo.processInfo.environment["HEINFER_JOB_TTL"] ?? "") ?? 3600
 
-  @Option(help: "API keys as key=tenant pairs separated by commas (keys ≥ 16 characters); none: open mode.")
-  var apiKeys: String?
+  @Option(help: "File of API keys: key=tenant or sha256:<hex>=tenant, one per line (# starts a comment).")
+  var apiKeysFile: String? = ProcessInfo.processInfo.environment["HEINFER_API_KEYS_FILE"]
+
+  @Flag(help: "Open mode: no API keys, every request is tenant 'public' (local use; loopback only).")
+  var open = ProcessInfo.processInfo.environment["HEINFER_OPEN"] == "1"
+
+  @Flag(help: "Let open mode listen on an address other than loopback.")
+  var allowOpenOnNetwork = false
 
   @Option(help: "Requests per second per tenant (0 disables rate limiting).")
   var rate: Double = Double(ProcessInfo.processInfo.environment["HEINFER_RATE"] ?? "") ?? 50
@@ -63,6 +76,38 @@ struct Serve: AsyncParsableCommand {
 
   @Option(help: "Largest request body in bytes (larger ones get 413 before they are read).")
   var maxBodyBytes: Int = Int(ProcessInfo.processInfo.environment["HEINFER_MAX_BODY_BYTES"] ?? "") ?? 16 << 20
+
+  @Option(help: "Most request body bytes held at once across all requests (more get 503 and Retry-After).")
+  var maxInflightBytes: Int = Int(ProcessInfo.processInfo.environment["HEINFER_MAX_INFLIGHT_BYTES"] ?? "") ?? 256 << 20
+
+  @Option(help: "Seconds to receive one request body (then 408).")
+  var bodyTimeout: Int = Int(ProcessInfo.processInfo.environment["HEINFER_BODY_TIMEOUT"] ?? "") ?? 60
+
+  @Option(help: "Seconds a connection may stay silent before it is closed.")
+  var idleTimeout: Int = Int(ProcessInfo.processInfo.environment["HEINFER_IDLE_TIMEOUT"] ?? "") ?? 30
+
+  @Option(help: "Most open connections (further ones wait until one closes).")
+  var maxConnections: Int = Int(ProcessInfo.processInfo.environment["HEINFER_MAX_CONNECTIONS"] ?? "") ?? 1024
+
+  @Option(help: "Seconds a result stays readable after it was first handed to its client.")
+  var resultRetention: Int = Int(ProcessInfo.processInfo.environment["HEINFER_RESULT_RETENTION"] ?? "") ?? 120
+
+  @Option(help: "Jobs one tenant may hold at once (further ones get 409 JOB_QUOTA_EXCEEDED).")
+  var maxJobsPerTenant: Int = Int(ProcessInfo.processInfo.environment["HEINFER_MAX_JOBS_PER_TENANT"] ?? "") ?? 1000
+
+  @Option(help: "Result bytes one tenant may hold at once.")
+  var maxResultBytesPerTenant: Int =
+    Int(ProcessInfo.processInfo.environment["HEINFER_MAX_RESULT_BYTES_PER_TENANT"] ?? "") ?? 512 << 20
+
+  @Option(help: "Bytes the job store may hold (further jobs get 503 until results are deleted).")
+  var maxStoreBytes: Int = Int(ProcessInfo.processInfo.environment["HEINFER_MAX_STORE_BYTES"] ?? "") ?? 4 << 30
+
+  @Option(help: "Evaluation-key bytes one tenant may hold at once.")
+  var maxKeyBytesPerTenant: Int =
+    Int(ProcessInfo.processInfo.environment["HEINFER_MAX_KEY_BYTES_PER_TENANT"] ?? "") ?? 64 << 20
+
+  @Option(help: "Evaluation-key bytes all tenants together may hold.")
+  var maxKeyBytes: Int = Int(ProcessInfo.processInfo.environment["HEINFER_MAX_KEY_BYTES"] ?? "") ?? 1 << 30
 
   @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
   var logLevel: String = ProcessInfo.processInfo.environment["HEINFER_LOG_LEVEL"] ?? "info"
@@ -75,6 +120,18 @@ struct Serve: AsyncParsableCommand {
     guard jobTTL >= 1 else { throw ValidationError("--job-ttl must be at least 1 second") }
     guard rate >= 0, burst >= 1 else { throw ValidationError("--rate must be ≥ 0 and --burst ≥ 1") }
     guard maxBodyBytes >= 1024 else { throw ValidationError("--max-body-bytes must be at least 1024") }
+    guard maxInflightBytes >= maxBodyBytes else {
+      throw ValidationError("--max-inflight-bytes must be at least --max-body-bytes")
+    }
+    guard resultRetention >= 1, maxJobsPerTenant >= 1, maxResultBytesPerTenant >= 1, maxStoreBytes >= 1,
+      maxKeyBytesPerTenant >= 1, maxKeyBytes >= maxKeyBytesPerTenant
+    else {
+      throw ValidationError(
+        "retention, quotas and bounds must be positive, and --max-key-bytes at least --max-key-bytes-per-tenant")
+    }
+    guard bodyTimeout >= 1, idleTimeout >= 1, maxConnections >= 1 else {
+      throw ValidationError("--body-timeout, --idle-timeout and --max-connections must be at least 1")
+    }
     guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown --log-level \(logLevel)") }
   }
 
@@ -82,6 +139,15 @@ struct Serve: AsyncParsableCommand {
     AllocatorTuning.keepLargeBuffersInHeap()
     var logger = Logger(label: "heinfer")
     logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+    // Checked before anything is opened (fail closed: no keys and no --open, or open mode on a
+    // non-loopback address, stop here).
+    let configuration = GatewayConfiguration(
+      host: host, port: port, tenants: try Self.tenants(open: open, file: apiKeysFile),
+      allowsOpenModeOnNetwork: allowOpenOnNetwork, requestsPerSecond: rate > 0 ? rate : nil, burst: burst,
+      maximumBodyBytes: maxBodyBytes, maximumInFlightBodyBytes: maxInflightBytes, bodyTimeout: .seconds(bodyTimeout),
+      idleTimeout: .seconds(idleTimeout), maximumConnections: maxConnections)
+    do { try configuration.validate() } catch { throw ValidationError("cannot start: \(error)") }
+    if configuration.tenants.isOpen { logger.warning("open mode: no API keys, every request is tenant 'public'") }
     let registry: ModelRegistry
     do {
       let folder = models ?? ProcessInfo.processInfo.environment["HEINFER_MODELS"]
@@ -110,26 +176,50 @@ struct Serve: AsyncParsableCommand {
       jobs = InMemoryJobStore()
       logger.info("job store", metadata: ["kind": "memory"])
     }
-    let tenants: TenantDirectory
-    do {
-      tenants = try TenantDirectory(parsing: apiKeys ?? ProcessInfo.processInfo.environment["HEINFER_API_KEYS"] ?? "")
-    } catch {
-      throw ValidationError("cannot start: \(error)")
-    }
-    if tenants.isOpen { logger.warning("no API keys configured: open mode, every request is tenant 'public'") }
+
     let metrics = GatewayMetrics()
     MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: metrics.registry))
     let pool = WorkerPool(threads: workers, queueCapacity: queue)
-    let service = InferenceService(registry: registry, store: jobs, pool: pool, logger: logger, metrics: metrics)
-    let cleanup = JobCleanup(store: jobs, keys: service.keys, timeToLive: .seconds(jobTTL), logger: logger)
+    let service = InferenceService(
+      registry: registry, store: jobs, pool: pool, logger: logger, metrics: metrics,
+      keys: EvaluationKeyStore(maximumBytesPerTenant: maxKeyBytesPerTenant, maximumBytes: maxKeyBytes),
+      limits: JobLimits(
+        jobsPerTenant: maxJobsPerTenant, resultBytesPerTenant: maxResultBytesPerTenant, storeBytes: maxStoreBytes))
+    let cleanup = JobCleanup(
+      store: jobs, keys: service.keys, timeToLive: .seconds(jobTTL), retentionAfterFetch: .seconds(resultRetention),
+      logger: logger)
     let app = try GatewayApplication.make(
-      configuration: GatewayConfiguration(
-        host: host, port: port, tenants: tenants,
-        requestsPerSecond: rate > 0 ? rate : nil, burst: burst, maximumBodyBytes: maxBodyBytes),
-      service: service, services: [cleanup], logger: logger)
+      configuration: configuration, service: service, services: [cleanup], logger: logger)
     // Hummingbird's service group stops on SIGTERM/SIGINT after in-flight requests finish.
     try await app.runService()
     await pool.shutdown()
+  }
+}
+
+extension Serve {
+  /// Open mode, or the keys of `file` or else `HEINFER_API_KEYS` (never a command-line value, which
+  /// other users of the machine can read in the process list).
+  static func tenants(open: Bool, file: String?) throws -> TenantDirectory {
+    let environment = ProcessInfo.processInfo.environment["HEINFER_API_KEYS"]
+    if open {
+      guard file == nil, environment == nil else {
+        throw ValidationError("cannot start: --open and API keys exclude each other")
+      }
+      return .open
+    }
+    var specification = environment ?? ""
+    if let file {
+      do {
+        specification = try String(contentsOfFile: file, encoding: .utf8)
+      } catch {
+        throw ValidationError("cannot start: cannot read the API keys file \(file)")
+      }
+    }
+    do {
+      return try TenantDirectory(parsing: specification)
+    } catch {
+      throw ValidationError("cannot start: \(error)")
+    }
   }
 }
 

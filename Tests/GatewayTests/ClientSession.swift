@@ -129,7 +129,7 @@ struct ClientSession: Sendable {
     var object: [String: Any] = [
       "api_version": ContractVersion.current, "model_id": modelId, "version": version, "batch_size": batchSize,
       "inputs": payloads.map { ["encoding": "base64", "format": "heinfer-ckks-v1", "payload": $0] },
-      "wait_ms": 30_000,
+      "wait_ms": 10_000,
     ]
     if let keyId { object["evaluation_key_id"] = keyId }
     return ByteBuffer(data: try JSONSerialization.data(withJSONObject: object))

@@ -57,7 +57,8 @@ struct ConformingResponder<Inner: HTTPResponder>: HTTPResponder where Inner.Cont
 /// The gateway as tests run it: contract routes behind the conformance check.
 enum TestGateway {
   static func application(
-    service: InferenceService, configuration: GatewayConfiguration = GatewayConfiguration(requestsPerSecond: nil)
+    service: InferenceService,
+    configuration: GatewayConfiguration = GatewayConfiguration(tenants: .open, requestsPerSecond: nil)
   ) throws -> some ApplicationProtocol {
     let router = try GatewayApplication.router(
       service: service, configuration: configuration, logger: Logger(label: "test"))

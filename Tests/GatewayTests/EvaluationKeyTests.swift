@@ -45,7 +45,7 @@ struct EvaluationKeyTests {
     let (jobData, plainData, keyData) = try await Self.withGateway { client in
       // Without keys: 409 MISSING_EVALUATION_KEYS.
       let unregistered = try session.request(
-        samples: features, waitMilliseconds: 30_000, keyId: "00000000000000000000000000000000")
+        samples: features, waitMilliseconds: 10_000, keyId: "00000000000000000000000000000000")
       try await client.execute(uri: "/infer", method: .post, body: unregistered) { response in
         #expect(response.status == .conflict)
         #expect(GatewayRouteTests.errorCode(response.body) == "MISSING_EVALUATION_KEYS")
@@ -56,7 +56,7 @@ struct EvaluationKeyTests {
       }
       let keyId = try #require(try Self.object(keyData)["key_id"] as? String)
       try await client.execute(uri: "/keys/\(keyId)", method: .get) { #expect($0.status == .ok) }
-      let request = try session.request(samples: features, waitMilliseconds: 30_000, keyId: keyId)
+      let request = try session.request(samples: features, waitMilliseconds: 10_000, keyId: keyId)
       let jobData = try await client.execute(uri: "/infer", method: .post, body: request) { response in
         #expect(response.status == .ok)
         return Data(buffer: response.body)

@@ -17,7 +17,7 @@ struct GatewayRouteTests {
 
   /// Runs `body` against a fresh gateway with the bundled models and an in-memory store.
   func withGateway(
-    configuration: GatewayConfiguration = GatewayConfiguration(requestsPerSecond: nil),
+    configuration: GatewayConfiguration = GatewayConfiguration(tenants: .open, requestsPerSecond: nil),
     _ body: @Sendable (any TestClientProtocol) async throws -> Void
   ) async throws {
     let logger = Logger(label: "test")
@@ -217,7 +217,9 @@ struct GatewayRouteTests {
 
   @Test("Bodies above the limit get 413 PAYLOAD_TOO_LARGE before they are read")
   func bodyLimit() async throws {
-    try await withGateway(configuration: GatewayConfiguration(requestsPerSecond: nil, maximumBodyBytes: 4096)) {
+    try await withGateway(
+      configuration: GatewayConfiguration(tenants: .open, requestsPerSecond: nil, maximumBodyBytes: 4096)
+    ) {
       client in
       let large = Self.json(
         ["model_id": "logistic_v1", "version": "1.0.0", "inputs": [Double](repeating: 0.123456789, count: 1000)])

@@ -70,6 +70,40 @@ struct JobStoreTests {
     #expect(try await store.job(id: "00000000000000000000000000000002", tenant: "a") != nil)
   }
 
+  @Test(
+    "A fetched result is deleted after the retention; unfetched ones wait for the time to live",
+    arguments: Kind.allCases)
+  func retentionAfterFetch(kind: Kind) async throws {
+    let store = try Self.makeStore(kind)
+    for (index, tenant) in ["a", "a", "b"].enumerated() {
+      var job = Self.job("0000000000000000000000000000000\(index)", tenant: tenant, at: 100)
+      try await store.insert(job)
+      job.status = .completed
+      job.outputs = [Data(repeating: UInt8(index), count: 1000 * (index + 1))]
+      try await store.update(job)
+    }
+    #expect(try await store.usage(tenant: "a") == JobUsage(jobs: 2, resultBytes: 3000))
+    #expect(try await store.usage(tenant: "b") == JobUsage(jobs: 1, resultBytes: 3000))
+    #expect(try await store.storedBytes() >= 6000)
+    // Job 0 is fetched at 110 (again at 150: the first time counts); another tenant cannot mark it.
+    try await store.markFetched(
+      id: "00000000000000000000000000000000", tenant: "a", at: Date(timeIntervalSince1970: 110))
+    try await store.markFetched(
+      id: "00000000000000000000000000000000", tenant: "a", at: Date(timeIntervalSince1970: 150))
+    try await store.markFetched(
+      id: "00000000000000000000000000000001", tenant: "b", at: Date(timeIntervalSince1970: 110))
+    #expect(
+      try await store.job(id: "00000000000000000000000000000000", tenant: "a")?.fetchedAt
+        == Date(timeIntervalSince1970: 110))
+    let cleanup = JobCleanup(
+      store: store, timeToLive: .seconds(3600), retentionAfterFetch: .seconds(60), logger: Logger(label: "test"))
+    #expect(try await cleanup.sweep(now: Date(timeIntervalSince1970: 169)) == 0)
+    #expect(try await cleanup.sweep(now: Date(timeIntervalSince1970: 171)) == 1)
+    #expect(try await store.job(id: "00000000000000000000000000000000", tenant: "a") == nil)
+    #expect(try await store.job(id: "00000000000000000000000000000001", tenant: "a") != nil)
+    #expect(try await store.usage(tenant: "a") == JobUsage(jobs: 1, resultBytes: 2000))
+  }
+
   @Test("A sweep also drops expired evaluation key sets and keeps live ones")
   func expiredKeysSwept() async throws {
     let keys = EvaluationKeyStore(timeToLive: .seconds(60))

@@ -218,7 +218,7 @@ struct ModelPrivacyTests {
       let (session, keyId) = try await Self.connect(client, Self.privateModel)
       var generator = SystemRandomNumberGenerator()
       let samples = (0..<200).map { _ in (0..<d).map { _ in Double.random(in: -3...3, using: &generator) } }
-      let body = try session.request(samples: samples, waitMilliseconds: 30_000, keyId: keyId)
+      let body = try session.request(samples: samples, waitMilliseconds: 10_000, keyId: keyId)
       let job = try await client.execute(uri: "/infer", method: .post, body: body) {
         try EvaluationKeyTests.object(Data(buffer: $0.body))
       }

@@ -80,7 +80,7 @@ struct ReferenceContractTests {
   static func detail(_ buffer: ByteBuffer) -> String? { object(buffer)["detail"] as? String }
 
   func withGateway(
-    configuration: GatewayConfiguration = GatewayConfiguration(requestsPerSecond: nil),
+    configuration: GatewayConfiguration = GatewayConfiguration(tenants: .open, requestsPerSecond: nil),
     _ body: @Sendable (any TestClientProtocol) async throws -> Void
   ) async throws {
     try await GatewayRouteTests().withGateway(configuration: configuration, body)
@@ -326,7 +326,9 @@ struct ReferenceContractTests {
         uri: "/reference/jobs/\(jobId)", method: .get, headers: [.authorization: "Bearer key-of-tenant-a-0001"]
       ) { #expect($0.status == .ok) }
     }
-    try await withGateway(configuration: GatewayConfiguration(requestsPerSecond: nil, maximumBodyBytes: 1 << 20)) {
+    try await withGateway(
+      configuration: GatewayConfiguration(tenants: .open, requestsPerSecond: nil, maximumBodyBytes: 1 << 20)
+    ) {
       client in
       try await client.execute(
         uri: "/reference/infer", method: .post, headers: [.contentType: "application/json"],
@@ -336,7 +338,8 @@ struct ReferenceContractTests {
         #expect(Self.detail(response.body) != nil)
       }
     }
-    try await withGateway(configuration: GatewayConfiguration(requestsPerSecond: 0.001, burst: 1)) { client in
+    try await withGateway(configuration: GatewayConfiguration(tenants: .open, requestsPerSecond: 0.001, burst: 1)) {
+      client in
       try await client.execute(uri: "/reference/models", method: .get) { #expect($0.status == .ok) }
       try await client.execute(uri: "/reference/models", method: .get) { response in
         #expect(response.status == .tooManyRequests)

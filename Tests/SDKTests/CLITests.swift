@@ -3,6 +3,10 @@ import Foundation
 import Gateway
 import Testing
 
+#if canImport(FoundationNetworking)
+  import FoundationNetworking
+#endif
+
 /// The `heinfer` client commands, run as a user runs them (the built executable, next to the test
 /// bundle), against a real gateway on an ephemeral port.
 @Suite("heinfer CLI")
@@ -133,5 +137,63 @@ struct CLITests {
     let referenceChart = try String(
       contentsOf: folder.appendingPathComponent("benchmarks/reference.svg"), encoding: .utf8)
     #expect(referenceChart.hasPrefix("<svg") && referenceChart.contains("POST /infer"))
+  }
+
+  @Test("serve fails closed: no keys, open mode off loopback and keys on the command line are refused")
+  func serveFailsClosed() async throws {
+    try #require(FileManager.default.isExecutableFile(atPath: Self.executable.path), "heinfer was not built")
+    let noKeys = try await Self.run(["serve", "--port", "0", "--store", "memory"])
+    #expect(noKeys.status != 0 && noKeys.error.contains("no API keys"), "\(noKeys.error)")
+    let network = try await Self.run(["serve", "--open", "--host", "0.0.0.0", "--port", "0", "--store", "memory"])
+    #expect(network.status != 0 && network.error.contains("loopback"), "\(network.error)")
+    let commandLine = try await Self.run(["serve", "--api-keys", "key-of-tenant-a-0001=a", "--store", "memory"])
+    #expect(commandLine.status != 0, "API keys are not taken from the command line")
+  }
+
+  @Test("serve with a hashed key file authenticates, and stops cleanly on SIGTERM")
+  func serveWithKeyFile() async throws {
+    try #require(FileManager.default.isExecutableFile(atPath: Self.executable.path), "heinfer was not built")
+    let file = FileManager.default.temporaryDirectory.appendingPathComponent("keys-\(UUID().uuidString)")
+    defer { try? FileManager.default.removeItem(at: file) }
+    // printf %s 0123456789abcdef-key | sha256sum
+    try "# test tenant\nsha256:b3968bdcf7fd8101ac10aef0c1246e9d0f9b25c810d15f5a1f1764beea16f950=a\n"
+      .write(to: file, atomically: true, encoding: .utf8)
+    let port = 20_000 + Int.random(in: 0..<20_000)
+    let process = Process()
+    process.executableURL = Self.executable
+    process.arguments = [
+      "serve", "--api-keys-file", file.path, "--port", "\(port)", "--store", "memory", "--log-level", "warning",
+    ]
+    process.standardOutput = FileHandle.nullDevice
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    defer { if process.isRunning { process.terminate() } }
+    func status(_ key: String?) async -> Int? {
+      var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)/models")!)
+      if let key { request.setValue("Bearer \(key)", forHTTPHeaderField: "Authorization") }
+      guard let (_, response) = try? await URLSession.shared.data(for: request) else { return nil }
+      return (response as? HTTPURLResponse)?.statusCode
+    }
+    var started = false
+    for _ in 0..<100 where !started {
+      started = await status(nil) != nil
+      if !started { try await Task.sleep(for: .milliseconds(100)) }
+    }
+    try #require(started, "the gateway did not start")
+    #expect(await status(nil) == 401)
+    #expect(await status("0123456789abcdef-kez") == 401)
+    #expect(await status("0123456789abcdef-key") == 200)
+    process.terminate()  // SIGTERM
+    try await Self.blockingWait(process)
+    #expect(process.terminationStatus == 0)
+  }
+
+  static func blockingWait(_ process: Process) async throws {
+    await withCheckedContinuation { continuation in
+      DispatchQueue.global().async {
+        process.waitUntilExit()
+        continuation.resume()
+      }
+    }
   }
 }

@@ -18,7 +18,7 @@ struct SDKTests {
 
   /// Runs `body` with an SDK client connected to a fresh gateway.
   static func withGateway<T: Sendable>(
-    configuration: GatewayConfiguration = GatewayConfiguration(port: 0, requestsPerSecond: nil),
+    configuration: GatewayConfiguration = GatewayConfiguration(port: 0, tenants: .open, requestsPerSecond: nil),
     pool: WorkerPool = WorkerPool(threads: 2, queueCapacity: 32), keys: EvaluationKeyStore = EvaluationKeyStore(),
     apiKey: String? = nil, jobTimeout: Duration = .seconds(60),
     _ body: @escaping @Sendable (GatewayClient, Int) async throws -> T
@@ -223,7 +223,8 @@ struct SDKTests {
     let logger = Logger(label: "test")
     let service = InferenceService(registry: Self.registry, store: store, pool: pool, logger: logger)
     let app = try GatewayApplication.make(
-      configuration: GatewayConfiguration(port: 0, requestsPerSecond: nil), service: service, logger: logger)
+      configuration: GatewayConfiguration(port: 0, tenants: .open, requestsPerSecond: nil), service: service,
+      logger: logger)
     try await app.test(.live) { client in
       let gateway = GatewayClient(baseURL: URL(string: "http://127.0.0.1:\(try #require(client.port))")!)
       let session = try gateway.session(for: try await gateway.model(id: "logistic_v1"))

@@ -16,10 +16,12 @@ public enum ErrorCode: String, Sendable, CaseIterable {
   case missingEvaluationKeys = "MISSING_EVALUATION_KEYS"
   case keyNotFound = "KEY_NOT_FOUND"
   case keyQuotaExceeded = "KEY_QUOTA_EXCEEDED"
+  case jobQuotaExceeded = "JOB_QUOTA_EXCEEDED"
   case cryptoPolicyViolation = "CRYPTO_POLICY_VIOLATION"
   case jobNotFound = "JOB_NOT_FOUND"
   case jobFailed = "JOB_FAILED"
   case unavailable = "UNAVAILABLE"
+  case requestTimeout = "REQUEST_TIMEOUT"
   case `internal` = "INTERNAL"
 
   /// The HTTP status this code is sent with.
@@ -30,7 +32,8 @@ public enum ErrorCode: String, Sendable, CaseIterable {
     case .payloadTooLarge: 413
     case .rateLimited: 429
     case .unknownModel, .jobNotFound, .keyNotFound: 404
-    case .missingEvaluationKeys, .keyQuotaExceeded: 409
+    case .requestTimeout: 408
+    case .missingEvaluationKeys, .keyQuotaExceeded, .jobQuotaExceeded: 409
     case .invalidBatchSize, .invalidInput, .invalidCiphertext, .invalidEvaluationKeys, .cryptoPolicyViolation,
       .jobFailed:
       422
@@ -47,10 +50,16 @@ public struct GatewayError: Error, Sendable, Equatable {
   /// Extra facts (field names, indices, limits); never internals.
   public let details: [String: String]
 
+  /// Longest message and detail value sent: whatever a message quotes, the answer stays small.
+  public static let maximumMessageLength = 512
+
   public init(_ code: ErrorCode, _ message: String, details: [String: String] = [:]) {
+    func bounded(_ text: String, _ limit: Int) -> String {
+      text.count <= limit ? text : String(text.prefix(limit - 1)) + "…"
+    }
     self.code = code
-    self.message = message
-    self.details = details
+    self.message = bounded(message, GatewayError.maximumMessageLength)
+    self.details = details.mapValues { bounded($0, 200) }
   }
 }
 

@@ -1,4 +1,5 @@
 import CKKS
+import Dispatch
 import Foundation
 public import Logging
 import Synchronization
@@ -27,11 +28,28 @@ public struct EncryptedRequest: Sendable {
   }
 }
 
+/// Bounds on what jobs may hold in the store, checked before a job is recorded.
+public struct JobLimits: Sendable {
+  /// Jobs one tenant may hold (any status) until they are fetched and deleted or expire.
+  public var jobsPerTenant: Int
+  /// Result bytes one tenant may hold.
+  public var resultBytesPerTenant: Int
+  /// Bytes the whole store may hold; beyond it new jobs get `503 UNAVAILABLE`.
+  public var storeBytes: Int
+
+  public init(jobsPerTenant: Int = 1000, resultBytesPerTenant: Int = 512 << 20, storeBytes: Int = 4 << 30) {
+    self.jobsPerTenant = jobsPerTenant
+    self.resultBytesPerTenant = resultBytesPerTenant
+    self.storeBytes = storeBytes
+  }
+}
+
 /// Validation, execution and job bookkeeping for inference; the HTTP layer only translates.
 public final class InferenceService: Sendable {
   public let registry: ModelRegistry
   public let store: any JobStore
   public let keys: EvaluationKeyStore
+  public let limits: JobLimits
   let pool: WorkerPool
   let logger: Logger
   public let metrics: GatewayMetrics
@@ -57,11 +75,13 @@ public final class InferenceService: Sendable {
 
   public init(
     registry: ModelRegistry, store: any JobStore, pool: WorkerPool, logger: Logger,
-    metrics: GatewayMetrics = GatewayMetrics(), keys: EvaluationKeyStore = EvaluationKeyStore()
+    metrics: GatewayMetrics = GatewayMetrics(), keys: EvaluationKeyStore = EvaluationKeyStore(),
+    limits: JobLimits = JobLimits()
   ) {
     self.registry = registry
     self.store = store
     self.keys = keys
+    self.limits = limits
     self.pool = pool
     self.logger = logger
     self.metrics = metrics
@@ -316,19 +336,57 @@ public final class InferenceService: Sendable {
     }
   }
 
+  /// Checks the tenant's quota and the store's bound before a job is recorded.
+  /// - Throws: `JOB_QUOTA_EXCEEDED`, `UNAVAILABLE` when the store is full, `INTERNAL` when it
+  ///   cannot be read.
+  func checkRoom(for tenant: String) async throws(GatewayError) {
+    let usage: JobUsage
+    let stored: Int
+    do {
+      usage = try await store.usage(tenant: tenant)
+      stored = try await store.storedBytes()
+    } catch {
+      logger.error("job store read failed", metadata: ["error": "\(error)"])
+      throw GatewayError(.internal, "the job store could not be read")
+    }
+    guard usage.jobs < limits.jobsPerTenant, usage.resultBytes < limits.resultBytesPerTenant else {
+      throw GatewayError(
+        .jobQuotaExceeded,
+        "this tenant holds \(usage.jobs) jobs with \(usage.resultBytes) result bytes (limits \(limits.jobsPerTenant) "
+          + "and \(limits.resultBytesPerTenant)); fetched results are deleted shortly after, others when they expire",
+        details: ["jobs_limit": "\(limits.jobsPerTenant)", "result_bytes_limit": "\(limits.resultBytesPerTenant)"])
+    }
+    guard stored < limits.storeBytes else {
+      logger.warning("job store full", metadata: ["bytes": "\(stored)", "limit": "\(limits.storeBytes)"])
+      throw GatewayError(
+        .unavailable, "the job store is full; retry later", details: ["retry_after_seconds": "60"])
+    }
+  }
+
   /// Stores `job` as queued and hands `evaluate` (which returns the result payloads) to the
-  /// worker pool; the worker records the outcome.
-  /// - Throws: `INTERNAL` when the store refuses the job, `UNAVAILABLE` when the queue is full.
+  /// worker pool; the worker records the outcome before it takes the next job, so shutting the
+  /// pool down (``WorkerPool/shutdown()``) leaves every accepted job recorded. A place in the
+  /// queue is reserved before anything is written: a job refused with `503` writes nothing.
+  /// - Throws: `JOB_QUOTA_EXCEEDED`; `UNAVAILABLE` when the queue or the store is full; `INTERNAL`
+  ///   when the store refuses the job.
   func enqueue(_ job: JobRecord, evaluate: @escaping @Sendable () throws -> [Data]) async throws(GatewayError)
     -> JobRecord
   {
+    try await checkRoom(for: job.tenant)
+    guard pool.reserve() else {
+      metrics.jobsRefused.increment()
+      throw GatewayError(
+        .unavailable, "the evaluation queue is full; retry later", details: ["retry_after_seconds": "1"])
+    }
     do {
       try await store.insert(job)
     } catch {
+      pool.cancelReservation()
       logger.error("job store insert failed", metadata: ["job_id": "\(job.id)", "error": "\(error)"])
       throw GatewayError(.internal, "the job could not be stored")
     }
-    let accepted = pool.submit { [self] in
+    metrics.jobsSubmitted.increment()
+    pool.submit(reserved: { [self] in
       let started = ContinuousClock.now
       completions.withLock { _ = $0.running.insert(job.id) }
       var finished = job
@@ -349,19 +407,26 @@ public final class InferenceService: Sendable {
         Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
       finished.updatedAt = Date()
       let completed = finished
-      Task { await self.record(completed) }
-    }
-    metrics.jobsSubmitted.increment()
-    guard accepted else {
-      var refused = job
-      refused.status = .failed
-      refused.errorCode = ErrorCode.unavailable.rawValue
-      refused.errorMessage = "the gateway is busy"
-      refused.updatedAt = Date()
-      try? await store.update(refused)
-      throw GatewayError(.unavailable, "the evaluation queue is full; retry later")
-    }
+      // This is a worker thread, not the cooperative pool: it waits for the record to be written.
+      let recorded = DispatchSemaphore(value: 0)
+      Task {
+        await self.record(completed)
+        recorded.signal()
+      }
+      recorded.wait()
+    })
     return job
+  }
+
+  /// Records that `job`'s final state was handed to its tenant (its result is then kept only for
+  /// the retention period, see ``JobCleanup``).
+  public func markFetched(_ job: JobRecord) async {
+    guard job.status.isFinal, job.fetchedAt == nil else { return }
+    do {
+      try await store.markFetched(id: job.id, tenant: job.tenant, at: Date())
+    } catch {
+      logger.error("job store update failed", metadata: ["job_id": "\(job.id)", "error": "\(error)"])
+    }
   }
 
   private func record(_ job: JobRecord) async {

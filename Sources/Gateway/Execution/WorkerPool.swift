@@ -11,6 +11,8 @@ public final class WorkerPool: Sendable {
     var head = 0
     var accepting = true
     var running = 0
+    /// Places promised by ``WorkerPool/reserve()`` and not yet used.
+    var reserved = 0
   }
 
   /// Number of worker threads.
@@ -40,7 +42,7 @@ public final class WorkerPool: Sendable {
   /// Queues `work`; returns `false` when the queue is full or the pool is shutting down.
   public func submit(_ work: @escaping @Sendable () -> Void) -> Bool {
     let accepted = state.withLock { state in
-      guard state.accepting, state.queue.count - state.head < queueCapacity else { return false }
+      guard state.accepting, state.queue.count - state.head + state.reserved < queueCapacity else { return false }
       state.queue.append(work)
       return true
     }
@@ -48,12 +50,45 @@ public final class WorkerPool: Sendable {
     return accepted
   }
 
+  /// Promises a place in the queue, so that a caller can record a job before handing it over
+  /// and never record one that will be refused; false when the queue is full or shutting down.
+  /// Every `true` must be followed by exactly one ``submit(reserved:)`` or ``cancelReservation()``.
+  public func reserve() -> Bool {
+    state.withLock { state in
+      guard state.accepting, state.queue.count - state.head + state.reserved < queueCapacity else { return false }
+      state.reserved += 1
+      return true
+    }
+  }
+
+  /// Queues `work` in a place promised by ``reserve()``. Queued even while shutting down: the
+  /// promise was made before, and shutdown lets queued work finish.
+  public func submit(reserved work: @escaping @Sendable () -> Void) {
+    state.withLock { state in
+      precondition(state.reserved > 0, "submit(reserved:) without a reservation")
+      state.reserved -= 1
+      state.queue.append(work)
+    }
+    available.signal()
+  }
+
+  /// Gives back a place promised by ``reserve()``.
+  public func cancelReservation() {
+    state.withLock { state in
+      precondition(state.reserved > 0, "cancelReservation() without a reservation")
+      state.reserved -= 1
+    }
+  }
+
   /// Jobs waiting to run.
   public var pendingCount: Int { state.withLock { $0.queue.count - $0.head } }
 
-  /// Stops accepting work, lets queued work finish, and waits for the threads to exit.
+  /// Stops accepting work, lets queued work finish (and work submitted into places reserved
+  /// before), and waits for the threads to exit.
   public func shutdown() async {
     state.withLock { $0.accepting = false }
+    // A reserved place is about to be used (its job is being recorded): wait for it.
+    while state.withLock({ $0.reserved > 0 }) { try? await Task.sleep(for: .milliseconds(5)) }
     for _ in 0..<threadCount { available.signal() }
     await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
       finished.notify(queue: .global()) { continuation.resume() }

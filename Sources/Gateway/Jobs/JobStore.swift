@@ -37,6 +37,9 @@ public struct JobRecord: Sendable, Equatable, Codable {
   /// Error code and message, when failed.
   public var errorCode: String?
   public var errorMessage: String?
+  /// When the result was first handed to the client (nil until then); the result is deleted a
+  /// retention period after it.
+  public var fetchedAt: Date?
 
   public init(
     id: String, tenant: String, modelId: String, version: String, batchSize: Int, now: Date,
@@ -69,6 +72,19 @@ public enum JobStoreError: Error, Sendable, Equatable {
   case backend(String)
 }
 
+/// What one tenant holds in a store.
+public struct JobUsage: Sendable, Equatable {
+  /// Jobs not deleted yet (any status).
+  public var jobs: Int
+  /// Bytes of their stored results.
+  public var resultBytes: Int
+
+  public init(jobs: Int, resultBytes: Int) {
+    self.jobs = jobs
+    self.resultBytes = resultBytes
+  }
+}
+
 /// Where jobs live. Implementations must be safe to call from many tasks at once.
 public protocol JobStore: Sendable {
   /// Stores a new job.
@@ -77,8 +93,16 @@ public protocol JobStore: Sendable {
   func update(_ job: JobRecord) async throws(JobStoreError)
   /// The job with `id` if it belongs to `tenant`.
   func job(id: String, tenant: String) async throws(JobStoreError) -> JobRecord?
-  /// Deletes every job last updated before `cutoff`; returns how many were deleted.
-  func deleteJobs(updatedBefore cutoff: Date) async throws(JobStoreError) -> Int
+  /// Deletes every job last updated before `cutoff`, and every job whose result was fetched
+  /// before `fetchedCutoff`; returns how many were deleted.
+  func deleteJobs(updatedBefore cutoff: Date, fetchedBefore fetchedCutoff: Date) async throws(JobStoreError) -> Int
+  /// Records the first time job `id`'s final state was handed to its tenant (later calls keep the
+  /// first time).
+  func markFetched(id: String, tenant: String, at time: Date) async throws(JobStoreError)
+  /// What `tenant` holds.
+  func usage(tenant: String) async throws(JobStoreError) -> JobUsage
+  /// Bytes the store holds for live jobs (for SQLite, the database pages in use).
+  func storedBytes() async throws(JobStoreError) -> Int
   /// Marks jobs left queued or running by a previous process as failed (called at start-up).
   func failUnfinishedJobs(message: String, now: Date) async throws(JobStoreError) -> Int
 }

@@ -51,6 +51,11 @@ public final class SQLiteJobStore: JobStore {
         table.add(column: "contract", .text).notNull().defaults(to: JobRecord.Contract.gateway.rawValue)
       }
     }
+    migrator.registerMigration("v3: when results were fetched; per-tenant usage") { db in
+      try db.alter(table: "job") { table in table.add(column: "fetchedAt", .double) }
+      try db.create(index: "job_fetchedAt", on: "job", columns: ["fetchedAt"])
+      try db.create(index: "job_tenant", on: "job", columns: ["tenant"])
+    }
     return migrator
   }
 
@@ -118,6 +123,7 @@ public final class SQLiteJobStore: JobStore {
         job.evaluationMilliseconds = row["evaluationMilliseconds"]
         job.errorCode = row["errorCode"]
         job.errorMessage = row["errorMessage"]
+        job.fetchedAt = (row["fetchedAt"] as Double?).map { Date(timeIntervalSince1970: $0) }
         job.outputs = try Data.fetchAll(
           db, sql: "SELECT payload FROM jobOutput WHERE jobId = ? ORDER BY position", arguments: [id])
         return job
@@ -129,10 +135,46 @@ public final class SQLiteJobStore: JobStore {
     }
   }
 
-  public func deleteJobs(updatedBefore cutoff: Date) async throws(JobStoreError) -> Int {
+  public func deleteJobs(updatedBefore cutoff: Date, fetchedBefore fetchedCutoff: Date) async throws(JobStoreError)
+    -> Int
+  {
     try await write { db in
-      try db.execute(sql: "DELETE FROM job WHERE updatedAt < ?", arguments: [cutoff.timeIntervalSince1970])
+      try db.execute(
+        sql: "DELETE FROM job WHERE updatedAt < ? OR fetchedAt < ?",
+        arguments: [cutoff.timeIntervalSince1970, fetchedCutoff.timeIntervalSince1970])
       return db.changesCount
+    }
+  }
+
+  public func markFetched(id: String, tenant: String, at time: Date) async throws(JobStoreError) {
+    try await write { db in
+      try db.execute(
+        sql: "UPDATE job SET fetchedAt = ? WHERE id = ? AND tenant = ? AND fetchedAt IS NULL",
+        arguments: [time.timeIntervalSince1970, id, tenant])
+    }
+  }
+
+  public func usage(tenant: String) async throws(JobStoreError) -> JobUsage {
+    try await read { db in
+      let jobs = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM job WHERE tenant = ?", arguments: [tenant]) ?? 0
+      let bytes =
+        try Int.fetchOne(
+          db,
+          sql: """
+            SELECT COALESCE(SUM(LENGTH(payload)), 0) FROM jobOutput
+            WHERE jobId IN (SELECT id FROM job WHERE tenant = ?)
+            """, arguments: [tenant]) ?? 0
+      return JobUsage(jobs: jobs, resultBytes: bytes)
+    }
+  }
+
+  public func storedBytes() async throws(JobStoreError) -> Int {
+    try await read { db in
+      // Pages in use: the file's pages minus the free ones SQLite reuses before growing the file.
+      let pages = try Int.fetchOne(db, sql: "PRAGMA page_count") ?? 0
+      let free = try Int.fetchOne(db, sql: "PRAGMA freelist_count") ?? 0
+      let size = try Int.fetchOne(db, sql: "PRAGMA page_size") ?? 4096
+      return (pages - free) * size
     }
   }
 
@@ -153,6 +195,17 @@ public final class SQLiteJobStore: JobStore {
       try db.execute(
         sql: "INSERT INTO jobOutput (jobId, position, payload) VALUES (?, ?, ?)",
         arguments: [job.id, position, payload])
+    }
+  }
+
+  /// Runs `body` in a read transaction, mapping errors to ``JobStoreError``.
+  private func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws(JobStoreError) -> T {
+    do {
+      return try await database.read { db in try body(db) }
+    } catch let error as JobStoreError {
+      throw error
+    } catch {
+      throw .backend("\(error)")
     }
   }
 

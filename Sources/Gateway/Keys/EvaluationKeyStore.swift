@@ -19,22 +19,34 @@ public struct EvaluationKeySet: Sendable {
   public let expiresAt: Date
 }
 
-/// Evaluation keys by id, scoped to tenants, with a time to live and a per-tenant quota. Held in
-/// memory (keys are re-registered after a restart; docs/api.md).
+/// Evaluation keys by id, scoped to tenants, with a time to live, a per-tenant quota in sets and
+/// in bytes, and a bound on all keys held. Held in memory (keys are re-registered after a restart;
+/// docs/api.md).
 public final class EvaluationKeyStore: Sendable {
   /// How long a key set stays usable after registration.
   public let timeToLive: Duration
   /// Key sets one tenant may hold at once.
   public let maximumSetsPerTenant: Int
+  /// Serialized key bytes one tenant may hold at once.
+  public let maximumBytesPerTenant: Int
+  /// Serialized key bytes all tenants together may hold.
+  public let maximumBytes: Int
   private let sets = Mutex<[String: EvaluationKeySet]>([:])
 
-  public init(timeToLive: Duration = .seconds(24 * 3600), maximumSetsPerTenant: Int = 8) {
+  public init(
+    timeToLive: Duration = .seconds(24 * 3600), maximumSetsPerTenant: Int = 8, maximumBytesPerTenant: Int = 64 << 20,
+    maximumBytes: Int = 1 << 30
+  ) {
     self.timeToLive = timeToLive
     self.maximumSetsPerTenant = maximumSetsPerTenant
+    self.maximumBytesPerTenant = maximumBytesPerTenant
+    self.maximumBytes = maximumBytes
   }
 
   /// Stores a new set for `tenant`.
-  /// - Throws: `KEY_QUOTA_EXCEEDED` when the tenant already holds ``maximumSetsPerTenant`` live sets.
+  /// - Throws: `KEY_QUOTA_EXCEEDED` when the tenant would hold more than ``maximumSetsPerTenant``
+  ///   live sets or ``maximumBytesPerTenant`` bytes; `UNAVAILABLE` when all keys together would
+  ///   exceed ``maximumBytes``.
   func insert(
     tenant: String, modelId: String, version: String, relinearizationKey: RelinearizationKey?,
     galoisKeys: GaloisKeys?, publicKey: PublicKey? = nil, sizeBytes: Int, now: Date = Date()
@@ -46,12 +58,27 @@ public final class EvaluationKeyStore: Sendable {
       createdAt: now,
       expiresAt: now.addingTimeInterval(seconds))
     let limit = maximumSetsPerTenant
+    let byteLimit = maximumBytesPerTenant
+    let totalLimit = maximumBytes
     try sets.withLock { (sets) throws(GatewayError) in
       sets = sets.filter { $0.value.expiresAt > now }
-      guard sets.values.count(where: { $0.tenant == tenant }) < limit else {
+      let owned = sets.values.filter { $0.tenant == tenant }
+      guard owned.count < limit else {
         throw GatewayError(
           .keyQuotaExceeded, "this tenant already holds \(limit) key sets; delete one (DELETE /keys/{key_id})",
           details: ["limit": "\(limit)"])
+      }
+      let ownedBytes = owned.reduce(0) { $0 + $1.sizeBytes }
+      guard ownedBytes + sizeBytes <= byteLimit else {
+        throw GatewayError(
+          .keyQuotaExceeded,
+          "this tenant's key sets would hold \(ownedBytes + sizeBytes) bytes, above its \(byteLimit); delete one "
+            + "(DELETE /keys/{key_id})", details: ["limit_bytes": "\(byteLimit)"])
+      }
+      guard sets.values.reduce(0, { $0 + $1.sizeBytes }) + sizeBytes <= totalLimit else {
+        throw GatewayError(
+          .unavailable, "the gateway holds as many evaluation keys as it may; retry later",
+          details: ["retry_after_seconds": "60"])
       }
       sets[set.id] = set
     }

@@ -230,30 +230,15 @@ public struct ModelRegistry: Sendable {
 
   // MARK: Rules
 
-  /// `[a-z][a-z0-9_]{0,63}`, the contract's `ModelId`.
-  static func isValidIdentifier(_ id: String) -> Bool {
-    let scalars = Array(id.unicodeScalars)
-    guard (1...64).contains(scalars.count), ("a"..."z").contains(scalars[0]) else { return false }
-    return scalars.allSatisfy { ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "_" }
-  }
-
-  /// `MAJOR.MINOR.PATCH` without leading zeros, the contract's `SemanticVersion`.
-  static func isValidVersion(_ version: String) -> Bool {
-    let parts = version.split(separator: ".", omittingEmptySubsequences: false)
-    return version.count <= 32 && parts.count == 3
-      && parts.allSatisfy { part in
-        !part.isEmpty && part.allSatisfy { ("0"..."9").contains($0) } && (part == "0" || part.first != "0")
-      }
-  }
   /// The contract's `maxItems` for `inputs`.
   static let maximumInputCiphertexts = 64
 
   static func compile(_ model: ModelDefinition) throws(ModelDefinitionError) -> CompiledModel {
     func fail(_ rule: String) -> ModelDefinitionError { ModelDefinitionError(rule: rule) }
-    guard isValidIdentifier(model.modelId) else {
+    guard ContractRules.isModelId(model.modelId) else {
       throw fail("model_id must match [a-z][a-z0-9_]{0,63}")
     }
-    guard isValidVersion(model.version) else {
+    guard ContractRules.isSemanticVersion(model.version) else {
       throw fail("version must be a semantic version MAJOR.MINOR.PATCH")
     }
     let (k, _) = try checkMatrix(model.weights, bias: model.bias, name: "weights", biasName: "bias")

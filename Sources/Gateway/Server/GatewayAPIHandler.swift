@@ -28,23 +28,38 @@ struct GatewayAPIHandler: APIProtocol {
   }
 
   func getModel(_ input: Operations.GetModel.Input) async throws -> Operations.GetModel.Output {
-    .ok(.init(body: .json(Self.describe(try service.model(id: input.path.modelId, version: input.path.version)))))
+    try ContractRules.modelId(input.path.modelId)
+    try ContractRules.version(input.path.version)
+    return .ok(
+      .init(body: .json(Self.describe(try service.model(id: input.path.modelId, version: input.path.version)))))
   }
 
   func inferEncrypted(_ input: Operations.InferEncrypted.Input) async throws -> Operations.InferEncrypted.Output {
     guard case .json(let body) = input.body else { throw GatewayError(.invalidSchema, "expected application/json") }
+    try ContractRules.apiVersion(body.apiVersion)
+    try ContractRules.modelId(body.modelId)
+    try ContractRules.version(body.version)
+    try ContractRules.range(body.batchSize, 1...Int(Int32.max), field: "batch_size")
+    try ContractRules.count(body.inputs.count, 1...ModelRegistry.maximumInputCiphertexts, field: "inputs")
+    if let keyId = body.evaluationKeyId { try ContractRules.identifier(keyId, field: "evaluation_key_id") }
+    if let wait = body.waitMs { try ContractRules.range(wait, 0...10_000, field: "wait_ms") }
     let request = EncryptedRequest(
       apiVersion: body.apiVersion, modelId: body.modelId, version: body.version, batchSize: body.batchSize,
       inputs: body.inputs.map { Array($0.payload.data) }, evaluationKeyId: body.evaluationKeyId)
     let queued = try await service.submit(request, tenant: tenant)
-    let wait = Duration.milliseconds(min(max(body.waitMs ?? 0, 0), 10_000))
+    let wait = Duration.milliseconds(body.waitMs ?? 0)
     let job = try await service.waitForJob(queued, timeout: wait)
     let contract = try Self.describe(job)
+    await service.markFetched(job)
     return job.status.isFinal ? .ok(.init(body: .json(contract))) : .accepted(.init(body: .json(contract)))
   }
 
   func inferPlain(_ input: Operations.InferPlain.Input) async throws -> Operations.InferPlain.Output {
     guard case .json(let body) = input.body else { throw GatewayError(.invalidSchema, "expected application/json") }
+    try ContractRules.apiVersion(body.apiVersion)
+    try ContractRules.modelId(body.modelId)
+    try ContractRules.version(body.version)
+    try ContractRules.count(body.inputs.count, 1...4096, field: "inputs")
     let outputs = try service.inferPlain(
       apiVersion: body.apiVersion, modelId: body.modelId, version: body.version, inputs: body.inputs)
     return .ok(
@@ -54,13 +69,20 @@ struct GatewayAPIHandler: APIProtocol {
   }
 
   func getJob(_ input: Operations.GetJob.Input) async throws -> Operations.GetJob.Output {
-    .ok(.init(body: .json(try Self.describe(try await service.job(id: input.path.jobId, tenant: tenant)))))
+    try ContractRules.identifier(input.path.jobId, field: "job_id")
+    let job = try await service.job(id: input.path.jobId, tenant: tenant)
+    let contract = try Self.describe(job)
+    await service.markFetched(job)
+    return .ok(.init(body: .json(contract)))
   }
 
   func registerEvaluationKeys(_ input: Operations.RegisterEvaluationKeys.Input) async throws
     -> Operations.RegisterEvaluationKeys.Output
   {
     guard case .json(let body) = input.body else { throw GatewayError(.invalidSchema, "expected application/json") }
+    try ContractRules.apiVersion(body.apiVersion)
+    try ContractRules.modelId(body.modelId)
+    try ContractRules.version(body.version)
     let set = try service.registerKeys(
       apiVersion: body.apiVersion, modelId: body.modelId, version: body.version,
       relinearizationKey: body.relinearizationKey.map { Array($0.payload.data) },
@@ -72,6 +94,7 @@ struct GatewayAPIHandler: APIProtocol {
   func getEvaluationKeys(_ input: Operations.GetEvaluationKeys.Input) async throws
     -> Operations.GetEvaluationKeys.Output
   {
+    try ContractRules.identifier(input.path.keyId, field: "key_id")
     guard let set = service.keys.set(id: input.path.keyId, tenant: tenant) else {
       throw Self.keyNotFound(input.path.keyId)
     }
@@ -81,6 +104,7 @@ struct GatewayAPIHandler: APIProtocol {
   func deleteEvaluationKeys(_ input: Operations.DeleteEvaluationKeys.Input) async throws
     -> Operations.DeleteEvaluationKeys.Output
   {
+    try ContractRules.identifier(input.path.keyId, field: "key_id")
     guard service.keys.delete(id: input.path.keyId, tenant: tenant) else { throw Self.keyNotFound(input.path.keyId) }
     return .noContent(.init())
   }

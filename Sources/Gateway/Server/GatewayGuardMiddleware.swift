@@ -3,24 +3,33 @@ import GatewayAPI
 import HTTPTypes
 public import Hummingbird
 import NIOCore
+import Synchronization
 
 /// The checks that come before a body is read, in the contract's order: authentication, the
-/// tenant's rate limit (counted after authentication), then the body size limit (`413` from the
-/// `Content-Length` header before reading, or as soon as a streamed body exceeds the limit).
-/// Bodies are collected here, except on the routes that parse them as they arrive
-/// (`POST /reference/infer`), which enforce the same limit while reading.
+/// tenant's rate limit (counted after authentication), then the body: its size (`413` from the
+/// `Content-Length` header before reading, or as soon as a streamed body exceeds the limit), the
+/// global budget of request bytes held at once (`503`, see ``RequestByteBudget``) and a deadline
+/// for receiving it (`408`). Bodies are collected here, except on the routes that parse them as
+/// they arrive (`POST /reference/infer`), which enforce the same limit while reading.
 /// `/health`, `/reference/health` and `/metrics` are exempt. Sets the request's tenant for the
 /// handlers. Refusals on the reference contract's paths take its shape, `{"detail": "…"}`.
 public struct GatewayGuardMiddleware<Context: RequestContext>: RouterMiddleware {
   let tenants: TenantDirectory
   let limiter: RateLimiter?
   let maximumBodyBytes: Int
+  let budget: RequestByteBudget
+  let bodyTimeout: Duration
   static var exemptPaths: Set<String> { ["/health", "/metrics", ReferenceRoutes.prefix + "/health"] }
 
-  public init(tenants: TenantDirectory, limiter: RateLimiter?, maximumBodyBytes: Int) {
+  public init(
+    tenants: TenantDirectory, limiter: RateLimiter?, maximumBodyBytes: Int,
+    budget: RequestByteBudget = RequestByteBudget(capacity: .max), bodyTimeout: Duration = .seconds(60)
+  ) {
     self.tenants = tenants
     self.limiter = limiter
     self.maximumBodyBytes = maximumBodyBytes
+    self.budget = budget
+    self.bodyTimeout = bodyTimeout
   }
 
   public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
@@ -32,7 +41,7 @@ public struct GatewayGuardMiddleware<Context: RequestContext>: RouterMiddleware 
     func response(_ error: GatewayError) -> Response {
       isReference ? ReferenceRoutes.errorResponse(error) : Self.response(error)
     }
-    // 1. Authentication.
+    // 1. Authentication (a directory without keys refuses everyone unless it is open mode).
     let tenant: String
     if tenants.isOpen {
       tenant = TenantDirectory.openTenant
@@ -60,23 +69,86 @@ public struct GatewayGuardMiddleware<Context: RequestContext>: RouterMiddleware 
     if let length = declaredLength, length > maximumBodyBytes {
       return response(tooLarge)
     }
-    // Streamed routes read (and bound) their bodies themselves as they arrive.
+    // 4. The global budget: a declared length is reserved before reading, an undeclared one as
+    // it arrives; everything is released when the handler is done with the body (its
+    // deserialized ciphertexts and keys included).
+    let busy = GatewayError(
+      .unavailable, "the gateway is receiving too many request bytes at once; retry shortly",
+      details: ["retry_after_seconds": "1"])
+    func refuseBusy() -> Response {
+      var refusal = response(busy)
+      refusal.headers[.retryAfter] = "1"
+      return refusal
+    }
+    let claim = BudgetClaim(budget)
+    defer { claim.releaseAll() }
+    // Streamed routes read (and bound) their bodies themselves as they arrive: reserve the most
+    // they may read.
     if ReferenceRoutes.streamedPaths.contains(path) {
+      guard claim.grow(to: declaredLength ?? maximumBodyBytes) else { return refuseBusy() }
       return try await RequestTenant.$current.withValue(tenant) { try await next(request, context) }
     }
-    do {
-      // Room for the declared size up to 1 MiB at once (a declared length is a claim, not bytes:
-      // beyond that the buffer grows as bytes arrive).
-      var body = ByteBuffer()
-      body.reserveCapacity(min(declaredLength ?? 0, maximumBodyBytes, 1 << 20))
-      try await request.body.collect(upTo: maximumBodyBytes, into: &body)
-      request.body = RequestBody(buffer: body)
-    } catch is NIOTooManyBytesError {
-      return response(tooLarge)
-    } catch let error as HTTPError where error.status == .contentTooLarge {
-      return response(tooLarge)
+    if let declaredLength, !claim.grow(to: declaredLength) { return refuseBusy() }
+    // 5. Read the body within the limit, racing the deadline: a body still incomplete then gets
+    // 408 at once, whether or not more bytes come.
+    let body = request.body
+    let limit = maximumBodyBytes
+    let capacity = min(declaredLength ?? 0, maximumBodyBytes, 1 << 20)
+    let timeout = bodyTimeout
+    let outcome = try await withThrowingTaskGroup(of: BodyOutcome.self) { group in
+      group.addTask { try await Self.read(body, limit: limit, claim: claim, initialCapacity: capacity) }
+      group.addTask {
+        try await Task.sleep(for: timeout)
+        return .timedOut
+      }
+      defer { group.cancelAll() }
+      return try await group.next() ?? .timedOut
     }
-    return try await RequestTenant.$current.withValue(tenant) { try await next(request, context) }
+    switch outcome {
+    case .body(let buffer):
+      request.body = RequestBody(buffer: buffer)
+      return try await RequestTenant.$current.withValue(tenant) { try await next(request, context) }
+    case .tooLarge:
+      return response(tooLarge)
+    case .overBudget:
+      return refuseBusy()
+    case .timedOut:
+      return response(
+        GatewayError(
+          .requestTimeout, "the body was not received within \(bodyTimeout.components.seconds) s",
+          details: ["limit_seconds": "\(bodyTimeout.components.seconds)"]))
+    }
+  }
+
+  enum BodyOutcome: Sendable {
+    case body(ByteBuffer)
+    case tooLarge
+    case overBudget
+    case timedOut
+  }
+
+  /// Collects `body` up to `limit` bytes, growing `claim` as bytes arrive beyond what it holds.
+  /// Room for a declared size is reserved up to 1 MiB at once (a declared length is a claim, not
+  /// bytes: beyond that the buffer grows as bytes arrive).
+  static func read(_ body: RequestBody, limit: Int, claim: BudgetClaim, initialCapacity: Int) async throws
+    -> BodyOutcome
+  {
+    var buffer = ByteBuffer()
+    buffer.reserveCapacity(initialCapacity)
+    do {
+      for try await chunk in body {
+        let total = buffer.readableBytes + chunk.readableBytes
+        guard total <= limit else { return .tooLarge }
+        guard claim.grow(to: total) else { return .overBudget }
+        var chunk = chunk
+        buffer.writeBuffer(&chunk)
+      }
+    } catch is NIOTooManyBytesError {
+      return .tooLarge
+    } catch let error as HTTPError where error.status == .contentTooLarge {
+      return .tooLarge
+    }
+    return .body(buffer)
   }
 
   /// The contract's JSON error response for `error`.
@@ -88,5 +160,68 @@ public struct GatewayGuardMiddleware<Context: RequestContext>: RouterMiddleware 
       status: .init(code: error.code.httpStatus),
       headers: [.contentType: "application/json; charset=utf-8"],
       body: .init(byteBuffer: ByteBuffer(bytes: data)))
+  }
+}
+
+/// A budget of request body bytes the gateway holds at once, across all connections: bodies
+/// being received, and the objects handlers deserialize from them, until their handler returns.
+/// A request that would exceed it is refused with `503 UNAVAILABLE` and `Retry-After`, so that
+/// many concurrent large uploads cannot exhaust memory (each byte of body costs a bounded
+/// multiple in memory: base64 decoding and deserialized ciphertexts or keys).
+public final class RequestByteBudget: Sendable {
+  /// Most body bytes held at once.
+  public let capacity: Int
+  private let used = Mutex(0)
+
+  /// - Parameter capacity: bytes (≥ the largest body accepted, else large bodies never fit).
+  public init(capacity: Int) {
+    precondition(capacity >= 0)
+    self.capacity = capacity
+  }
+
+  /// Takes `bytes` from the budget; false (taking nothing) when they do not fit.
+  func reserve(_ bytes: Int) -> Bool {
+    used.withLock { used in
+      guard bytes <= capacity - used else { return false }
+      used += bytes
+      return true
+    }
+  }
+
+  /// Gives `bytes` back.
+  func release(_ bytes: Int) {
+    guard bytes > 0 else { return }
+    used.withLock { $0 -= bytes }
+  }
+
+  /// Bytes held now.
+  public var inUse: Int { used.withLock { $0 } }
+}
+
+/// The bytes one request holds in a ``RequestByteBudget``, all given back at once when the
+/// request is done.
+final class BudgetClaim: Sendable {
+  let budget: RequestByteBudget
+  private let held = Mutex(0)
+
+  init(_ budget: RequestByteBudget) { self.budget = budget }
+
+  /// Holds at least `total` bytes; false (holding what it held) when the budget cannot give more.
+  func grow(to total: Int) -> Bool {
+    held.withLock { held in
+      guard total > held else { return true }
+      guard budget.reserve(total - held) else { return false }
+      held = total
+      return true
+    }
+  }
+
+  /// Gives everything back.
+  func releaseAll() {
+    budget.release(
+      held.withLock { held in
+        defer { held = 0 }
+        return held
+      })
   }
 }

@@ -8,6 +8,7 @@ public final class GatewayMetrics: Sendable {
   let jobsSubmitted: Counter
   let jobsCompleted: Counter
   let jobsFailed: Counter
+  let jobsRefused: Counter
   let evaluationSeconds: DurationHistogram
 
   public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
@@ -19,6 +20,7 @@ public final class GatewayMetrics: Sendable {
     jobsSubmitted = counter("jobs_submitted", "Encrypted jobs accepted.")
     jobsCompleted = counter("jobs_completed", "Encrypted jobs completed.")
     jobsFailed = counter("jobs_failed", "Encrypted jobs failed.")
+    jobsRefused = counter("jobs_refused", "Encrypted jobs refused because the evaluation queue was full.")
     evaluationSeconds = registry.makeDurationHistogram(
       descriptor: MetricNameDescriptor(
         namespace: "heinfer", metricName: "evaluation", unitName: "seconds",

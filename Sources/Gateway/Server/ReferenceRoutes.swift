@@ -56,7 +56,9 @@ public enum ReferenceRoutes {
       await respond(logger) {
         let id = context.parameters.get("job_id") ?? ""
         let job = try await service.job(id: id, tenant: RequestTenant.current, contract: .referenceV1)
-        return try describe(job)
+        let response = try describe(job)
+        await service.markFetched(job)
+        return response
       }
     }
     group.post("infer/plain") { request, _ in
@@ -76,18 +78,19 @@ public enum ReferenceRoutes {
 
   /// The reference's status for each refusal: malformed or schema-violating bodies and bad
   /// batches 422 (FastAPI's validation status), invalid ciphertexts 400, unknown models and jobs
-  /// 404, and this gateway's own guards (401, 413, 429, 503) with their usual statuses.
+  /// 404, and this gateway's own guards (401, 408, 413, 429, 503) with their usual statuses.
   static func status(_ code: ErrorCode) -> HTTPResponse.Status {
     switch code {
     case .invalidSchema, .invalidBatchSize, .invalidInput: .unprocessableContent
     case .invalidCiphertext, .cryptoPolicyViolation, .unsupportedAPIVersion, .invalidEvaluationKeys,
-      .missingEvaluationKeys, .keyQuotaExceeded, .jobFailed:
+      .missingEvaluationKeys, .keyQuotaExceeded, .jobQuotaExceeded, .jobFailed:
       .badRequest
     case .unknownModel, .jobNotFound, .keyNotFound: .notFound
     case .unauthorized: .unauthorized
     case .payloadTooLarge: .contentTooLarge
     case .rateLimited: .tooManyRequests
     case .unavailable: .serviceUnavailable
+    case .requestTimeout: .requestTimeout
     case .internal: .internalServerError
     }
   }

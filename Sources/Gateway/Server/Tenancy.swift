@@ -1,47 +1,92 @@
+import Crypto
 import Foundation
 import Synchronization
 
-/// API keys and the tenants they belong to. Without keys the gateway runs in open mode: every
-/// request belongs to the tenant ``openTenant`` (for local use; docs/api.md).
+/// API keys and the tenants they belong to, held as SHA-256 digests (a key in clear is hashed
+/// when it is loaded, and a presented key is hashed before it is compared).
+///
+/// The gateway fails closed: a directory without keys refuses every request. Open mode, where
+/// every request belongs to the tenant ``openTenant``, exists only when chosen explicitly
+/// (``open``; `heinfer serve --open`), for local use.
 public struct TenantDirectory: Sendable {
   /// The tenant of every request in open mode.
   public static let openTenant = "public"
-  private let keys: [(key: [UInt8], tenant: String)]
+  /// The shortest key accepted in clear.
+  public static let minimumKeyLength = 16
+  private let entries: [(digest: [UInt8], tenant: String)]
+  /// Whether requests need no key (explicit open mode).
+  public let isOpen: Bool
 
-  /// Keys mapped to tenants; an empty map means open mode.
+  /// Open mode: no authentication; every request is tenant ``openTenant``.
+  public static let open = TenantDirectory(entries: [], isOpen: true)
+
+  private init(entries: [(digest: [UInt8], tenant: String)], isOpen: Bool) {
+    self.entries = entries
+    self.isOpen = isOpen
+  }
+
+  /// Keys in clear mapped to tenants. An empty map refuses every request (it is not open mode).
   public init(apiKeys: [String: String]) {
-    keys = apiKeys.sorted { $0.key < $1.key }.map { (Array($0.key.utf8), $0.value) }
+    self.init(
+      entries: apiKeys.sorted { $0.key < $1.key }.map { (TenantDirectory.digest(of: $0.key), $0.value) },
+      isOpen: false)
   }
 
-  /// Parses `key=tenant` pairs separated by commas (the `--api-keys` / `HEINFER_API_KEYS` form).
-  /// - Throws: ``GatewayConfigurationError`` for a malformed pair or a key shorter than 16 characters.
+  /// Parses entries separated by commas or line breaks, the form of `--api-keys-file` and
+  /// `HEINFER_API_KEYS`: `key=tenant` with a key of at least 16 characters, or
+  /// `sha256:<64 hex digits>=tenant` with the SHA-256 of the key (`printf %s KEY | sha256sum`), so
+  /// the file need not hold the key itself. Blank entries and lines starting with `#` are skipped.
+  /// - Throws: ``GatewayConfigurationError`` for a malformed entry, a short key or a bad digest.
   public init(parsing specification: String) throws(GatewayConfigurationError) {
-    var map: [String: String] = [:]
-    for pair in specification.split(separator: ",") where !pair.trimmingCharacters(in: .whitespaces).isEmpty {
-      let parts = pair.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
-      guard parts.count == 2, !parts[1].isEmpty else {
-        throw GatewayConfigurationError("API keys must be key=tenant pairs separated by commas")
+    var entries: [(digest: [UInt8], tenant: String)] = []
+    for line in specification.split(whereSeparator: { $0 == "," || $0.isNewline }) {
+      let entry = line.trimmingCharacters(in: .whitespaces)
+      if entry.isEmpty || entry.hasPrefix("#") { continue }
+      let parts = entry.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+      guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else {
+        throw GatewayConfigurationError("API keys must be key=tenant or sha256:<hex>=tenant entries")
       }
-      guard parts[0].count >= 16 else { throw GatewayConfigurationError("API keys must have at least 16 characters") }
-      map[parts[0]] = parts[1]
+      let digest: [UInt8]
+      if parts[0].hasPrefix("sha256:") {
+        let hex = parts[0].dropFirst("sha256:".count).lowercased()
+        var bytes: [UInt8] = []
+        let valid = hex.count == 64 && Array(hex.utf8).withUnsafeBytes { HexCodec.decode($0, appendingTo: &bytes) }
+        guard valid else {
+          throw GatewayConfigurationError("a hashed API key is sha256: followed by 64 hexadecimal digits")
+        }
+        digest = bytes
+      } else {
+        guard parts[0].count >= TenantDirectory.minimumKeyLength else {
+          throw GatewayConfigurationError(
+            "API keys must have at least \(TenantDirectory.minimumKeyLength) characters")
+        }
+        digest = TenantDirectory.digest(of: parts[0])
+      }
+      guard !entries.contains(where: { $0.digest == digest }) else {
+        throw GatewayConfigurationError("an API key appears twice")
+      }
+      entries.append((digest, parts[1]))
     }
-    self.init(apiKeys: map)
+    self.init(entries: entries, isOpen: false)
   }
 
-  /// Whether requests need no key.
-  public var isOpen: Bool { keys.isEmpty }
+  /// Whether the directory holds no key (and so, unless open, refuses every request).
+  public var isEmpty: Bool { entries.isEmpty }
 
-  /// The tenant of `key`, comparing against every key in time independent of where they differ.
+  /// The tenant of `key`: its digest is compared with every stored digest, in time independent
+  /// of where they differ and of which one matches.
   public func tenant(forKey key: String) -> String? {
-    let candidate = Array(key.utf8)
+    let candidate = TenantDirectory.digest(of: key)
     var found: String?
-    for (stored, tenant) in keys {
-      var difference = UInt8(stored.count == candidate.count ? 0 : 1)
-      for i in 0..<stored.count { difference |= stored[i] ^ (i < candidate.count ? candidate[i] : 0) }
+    for (stored, tenant) in entries {
+      var difference: UInt8 = 0
+      for i in 0..<stored.count { difference |= stored[i] ^ candidate[i] }
       if difference == 0 { found = tenant }
     }
     return found
   }
+
+  static func digest(of key: String) -> [UInt8] { Array(SHA256.hash(data: Array(key.utf8))) }
 }
 
 /// A configuration value the gateway cannot start with.
