@@ -32,6 +32,21 @@ struct ConformingResponder<Inner: HTTPResponder>: HTTPResponder where Inner.Cont
       })
     let path = request.uri.path
     let (contract, relativePath) = Contract.serving(path)
+    if response.status.code == 405 {
+      // Only for a method the contract does not declare on a path it declares, naming in Allow
+      // exactly the declared ones.
+      let declared = contract.methods(for: relativePath)
+      let allowed = Set(
+        (response.headers[.allow] ?? "").split(separator: ",").map {
+          $0.trimmingCharacters(in: .whitespaces).lowercased()
+        })
+      if declared.isEmpty || declared.contains(request.method.rawValue.lowercased()) || allowed != Set(declared) {
+        Issue.record("contract: 405 for \(request.method) \(path) (declared \(declared), Allow \(allowed))")
+      }
+      var rebuilt = response
+      rebuilt.body = ResponseBody(byteBuffer: buffer.bytes)
+      return rebuilt
+    }
     switch contract.responseSchema(method: request.method.rawValue, path: relativePath, status: response.status.code) {
     case .failure(let violation):
       Issue.record("contract: \(violation)")

@@ -385,11 +385,14 @@ struct ContractTests {
   func compatibility() {
     #expect(ContractVersion.isCompatible(ContractVersion.current))
     #expect(ContractVersion.isCompatible("0.6.7"))
+    #expect(ContractVersion.isCompatible("0.6.100000000000000000000000000"))
     #expect(!ContractVersion.isCompatible("0.5.0"))
     #expect(!ContractVersion.isCompatible("0.7.0"))
     #expect(!ContractVersion.isCompatible("1.1.0"))
     #expect(!ContractVersion.isCompatible("0.1"))
     #expect(!ContractVersion.isCompatible("x.y.z"))
+    #expect(!ContractVersion.isCompatible("0.6."))
+    #expect(!ContractVersion.isCompatible("0.6.1.2"))
   }
 }
 

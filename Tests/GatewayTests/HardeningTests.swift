@@ -149,6 +149,42 @@ struct HardeningTests {
     }
   }
 
+  // MARK: Methods
+
+  @Test("Undeclared methods on declared paths get 405 with Allow; the table is both documents' paths")
+  func methodNotAllowed() async throws {
+    for (contract, prefix) in [(Contract.shared, ""), (Contract.reference, ReferenceRoutes.prefix)] {
+      guard case .object(let paths)? = contract.document["paths"] else { throw TestFailure("no paths") }
+      for template in paths.keys {
+        let concrete = template.replacingOccurrences(of: "{model_id}", with: "m")
+          .replacingOccurrences(of: "{version}", with: "1.0.0").replacingOccurrences(of: "{key_id}", with: "k")
+          .replacingOccurrences(of: "{job_id}", with: "j")
+        let methods = MethodGuardMiddleware<BasicRequestContext>.methods(for: prefix + concrete)
+        #expect(methods?.map { $0.rawValue.lowercased() }.sorted() == contract.methods(for: concrete), "\(template)")
+      }
+    }
+    #expect(MethodGuardMiddleware<BasicRequestContext>.methods(for: "/nothing/here") == nil)
+    try await GatewayRouteTests().withGateway { client in
+      let cases: [(String, HTTPRequest.Method, String)] = [
+        ("/models", .put, "GET"), ("/infer", .get, "POST"),
+        ("/keys/00000000000000000000000000000000", .patch, "GET, DELETE"),
+        ("/health", .post, "GET"), ("/reference/models", .delete, "GET"), ("/reference/jobs/x", .post, "GET"),
+      ]
+      for (uri, method, allow) in cases {
+        try await client.execute(uri: uri, method: method) { response in
+          #expect(response.status == .methodNotAllowed, "\(method) \(uri)")
+          #expect(response.headers[.allow] == allow)
+          let body = GatewayRouteTests.decode(response.body)
+          if uri.hasPrefix("/reference") {
+            #expect(body["detail"] is String)
+          } else {
+            #expect(GatewayRouteTests.errorCode(response.body) == "METHOD_NOT_ALLOWED")
+          }
+        }
+      }
+    }
+  }
+
   // MARK: Budgets and quotas
 
   @Test("The request byte budget refuses with 503 and Retry-After, and gives every byte back")

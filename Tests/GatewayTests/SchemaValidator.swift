@@ -245,6 +245,13 @@ struct Contract: Sendable {
     }
   }
 
+  /// The methods (lowercase) the contract declares for the path template `path` matches.
+  func methods(for path: String) -> [String] {
+    guard let template = template(for: path), case .object(let item)? = document["paths"]?[template] else { return [] }
+    let verbs: Set<String> = ["get", "put", "post", "delete", "options", "head", "patch", "trace"]
+    return item.keys.filter { verbs.contains($0) }.sorted()
+  }
+
   /// The schema name of the JSON body for `method path` answering `status`, or `nil` when the
   /// contract declares no JSON body; throws a description when the status is undeclared.
   func responseSchema(method: String, path: String, status: Int) -> Result<String?, ContractViolation> {

@@ -52,6 +52,10 @@ public enum ContractRules {
     }
   }
 
+  static func minimum(_ value: Int, _ least: Int, field: String) throws(GatewayError) {
+    guard value >= least else { throw refuse(field, "must be at least \(least)") }
+  }
+
   static func count(_ count: Int, _ allowed: ClosedRange<Int>, field: String) throws(GatewayError) {
     guard allowed.contains(count) else {
       throw refuse(field, "must hold \(allowed.lowerBound)…\(allowed.upperBound) items")

@@ -22,6 +22,7 @@ public enum ErrorCode: String, Sendable, CaseIterable {
   case jobFailed = "JOB_FAILED"
   case unavailable = "UNAVAILABLE"
   case requestTimeout = "REQUEST_TIMEOUT"
+  case methodNotAllowed = "METHOD_NOT_ALLOWED"
   case `internal` = "INTERNAL"
 
   /// The HTTP status this code is sent with.
@@ -33,6 +34,7 @@ public enum ErrorCode: String, Sendable, CaseIterable {
     case .rateLimited: 429
     case .unknownModel, .jobNotFound, .keyNotFound: 404
     case .requestTimeout: 408
+    case .methodNotAllowed: 405
     case .missingEvaluationKeys, .keyQuotaExceeded, .jobQuotaExceeded: 409
     case .invalidBatchSize, .invalidInput, .invalidCiphertext, .invalidEvaluationKeys, .cryptoPolicyViolation,
       .jobFailed:
@@ -71,9 +73,12 @@ public enum ContractVersion {
   /// Whether a client built against `version` can talk to this server: same major version, and
   /// before 1.0.0 the same minor version too.
   public static func isCompatible(_ version: String) -> Bool {
-    let mine = current.split(separator: ".").compactMap { Int($0) }
-    let theirs = version.split(separator: ".").compactMap { Int($0) }
-    guard theirs.count == 3, version.split(separator: ".").count == 3 else { return false }
-    return mine[0] == theirs[0] && (mine[0] > 0 || mine[1] == theirs[1])
+    // MAJOR.MINOR.PATCH; only major and minor are compared (the patch may be any digits).
+    let mine = current.split(separator: ".")
+    let theirs = version.split(separator: ".", omittingEmptySubsequences: false)
+    guard theirs.count == 3, theirs.allSatisfy({ !$0.isEmpty && $0.allSatisfy { ("0"..."9").contains($0) } }) else {
+      return false
+    }
+    return theirs[0] == mine[0] && (mine[0] != "0" || theirs[1] == mine[1])
   }
 }

@@ -313,7 +313,14 @@ public final class InferenceService: Sendable {
     if let bad = inputs.firstIndex(where: { !$0.isFinite }) {
       throw GatewayError(.invalidInput, "inputs[\(bad)] is not a finite number", details: ["index": String(bad)])
     }
-    return model.definition.outputTransform.apply(to: model.plainScores(inputs))
+    let outputs = model.definition.outputTransform.apply(to: model.plainScores(inputs))
+    // Finite inputs far outside input_bound can overflow the scores.
+    guard outputs.allSatisfy(\.isFinite) else {
+      throw GatewayError(
+        .invalidInput, "the scores of these inputs are not finite numbers; keep inputs within ±input_bound",
+        details: ["input_bound": String(model.definition.inputBound)])
+    }
+    return outputs
   }
 
   // MARK: Jobs

@@ -92,6 +92,7 @@ public enum GatewayApplication {
     let router = Router()
     router.add(middleware: LogRequestsMiddleware(.info))
     router.add(middleware: MetricsMiddleware())
+    router.add(middleware: MethodGuardMiddleware())
     router.add(
       middleware: GatewayGuardMiddleware(
         tenants: configuration.tenants,

@@ -91,6 +91,7 @@ public enum ReferenceRoutes {
     case .rateLimited: .tooManyRequests
     case .unavailable: .serviceUnavailable
     case .requestTimeout: .requestTimeout
+    case .methodNotAllowed: .methodNotAllowed
     case .internal: .internalServerError
     }
   }
