@@ -31,6 +31,14 @@ let tunedCPUFlags: [SwiftSetting] = {
   return []
 }()
 
+/// Fuzzing build (`Fuzz/`, docs/reliability.md): with `HEINFER_FUZZING=1` our own targets are
+/// instrumented for libFuzzer and AddressSanitizer, and built for testing so the harnesses can
+/// reach internal parsers; dependencies stay as they are. Normal builds are untouched.
+let fuzzingFlags: [SwiftSetting] = {
+  guard let flag = getenv("HEINFER_FUZZING").map({ String(cString: $0) }), flag == "1" else { return [] }
+  return [.unsafeFlags(["-sanitize=fuzzer,address", "-enable-testing"])]
+}()
+
 let strictSwift6: [SwiftSetting] = [
   .swiftLanguageMode(.v6),
   .enableUpcomingFeature("ExistentialAny"),
@@ -64,11 +72,11 @@ let package = Package(
     .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
   ],
   targets: [
-    .target(name: "CKKS", swiftSettings: strictSwift6 + tunedCPUFlags),
+    .target(name: "CKKS", swiftSettings: strictSwift6 + tunedCPUFlags + fuzzingFlags),
     .target(
       name: "GatewayAPI",
       dependencies: [.product(name: "OpenAPIRuntime", package: "swift-openapi-runtime")],
-      swiftSettings: [.swiftLanguageMode(.v6)],
+      swiftSettings: [.swiftLanguageMode(.v6)] + fuzzingFlags,
       plugins: [.plugin(name: "OpenAPIGenerator", package: "swift-openapi-generator")]),
     .target(
       name: "Gateway",
@@ -87,7 +95,7 @@ let package = Package(
         .product(name: "Crypto", package: "swift-crypto"),
       ],
       resources: [.copy("Models")],
-      swiftSettings: strictSwift6),
+      swiftSettings: strictSwift6 + fuzzingFlags),
     .target(
       name: "HEInferenceSDK",
       dependencies: [

@@ -82,6 +82,12 @@ extension InferenceService {
           "inputs[\(index)] must be a fresh ciphertext (2 polynomials at the first data level)",
           details: ["index": String(index)])
       }
+      // SEAL's loader takes any positive scale; below 1 every value would round to zero.
+      guard ciphertext.scale >= 1 else {
+        throw GatewayError(
+          .invalidCiphertext, "inputs[\(index)] has scale \(ciphertext.scale), below 1",
+          details: ["index": String(index)])
+      }
       guard ciphertext.scale <= program.layout.maxInputScale else {
         throw GatewayError(
           .invalidCiphertext,
