@@ -109,9 +109,27 @@ public final class GatewayClient: Sendable {
     try sessions.session(for: model, keyFile: keyFile)
   }
 
-  /// Registers the session's evaluation keys (once; no-op for models that need none).
+  /// Registers the session's evaluation keys (once; no-op for models that need none). Concurrent
+  /// callers share one registration, so a session never leaves duplicate key sets behind.
   public func registerKeys(_ session: InferenceSession) async throws(SDKError) {
     guard session.model.needsEvaluationKeys, session.evaluationKeyId == nil else { return }
+    let registration = session.pendingRegistration.withLock { pending in
+      if let pending { return pending }
+      let task = Task { () async throws -> String in try await self.register(session) }
+      pending = task
+      return task
+    }
+    do {
+      session.evaluationKeyId = try await registration.value
+      session.pendingRegistration.withLock { if $0 == registration { $0 = nil } }
+    } catch {
+      session.pendingRegistration.withLock { if $0 == registration { $0 = nil } }
+      throw error as? SDKError ?? .transport("\(error)")
+    }
+  }
+
+  /// One registration of the session's keys; the new key set's id.
+  private func register(_ session: InferenceSession) async throws(SDKError) -> String {
     let keys = try session.evaluationKeys()
     func payload(_ bytes: [UInt8]?) -> Components.Schemas.CiphertextPayload? {
       bytes.map { .init(encoding: .base64, format: .heinferCkksV1, payload: .init($0)) }
@@ -124,12 +142,23 @@ public final class GatewayClient: Sendable {
     guard case .created(let created) = output, case .json(let set) = created.body else {
       throw Self.unexpected(output)
     }
-    session.evaluationKeyId = set.keyId
+    return set.keyId
+  }
+
+  /// Forgets the session's registered key set on the gateway (no-op when none is registered); the
+  /// next inference registers again.
+  public func deleteKeys(_ session: InferenceSession) async throws(SDKError) {
+    guard let keyId = session.evaluationKeyId else { return }
+    let output = try await mappingErrors { try await client.deleteEvaluationKeys(path: .init(keyId: keyId)) }
+    guard case .noContent = output else { throw Self.unexpected(output) }
+    session.evaluationKeyId = nil
   }
 
   // MARK: Step by step
 
   /// Encrypts and submits `samples`; returns the job (possibly already finished when `wait` > 0).
+  /// When the gateway no longer holds the session's keys (a restart or expiry), registers them
+  /// again and submits once more.
   public func submit(_ samples: [[Double]], session: InferenceSession, wait: Duration = .zero)
     async throws(SDKError) -> Components.Schemas.Job
   {
@@ -141,6 +170,19 @@ public final class GatewayClient: Sendable {
     _ samples: [[Double]], session: InferenceSession, wait: Duration, timings: inout StageTimings
   ) async throws(SDKError) -> Components.Schemas.Job {
     try await registerKeys(session)
+    let sent = session.evaluationKeyId
+    do {
+      return try await submitOnce(samples, session: session, wait: wait, timings: &timings)
+    } catch .server(code: .missingEvaluationKeys, _, _, _, _) {
+      session.forgetEvaluationKeyId(ifStill: sent)
+      try await registerKeys(session)
+      return try await submitOnce(samples, session: session, wait: wait, timings: &timings)
+    }
+  }
+
+  private func submitOnce(
+    _ samples: [[Double]], session: InferenceSession, wait: Duration, timings: inout StageTimings
+  ) async throws(SDKError) -> Components.Schemas.Job {
     let clock = ContinuousClock()
     let start = clock.now
     let ciphertexts = try session.encrypt(samples)
@@ -231,14 +273,7 @@ public final class GatewayClient: Sendable {
   {
     let session = try await sessions.session(id: id, version: version, client: self)
     let clock = ContinuousClock()
-    var job: Components.Schemas.Job
-    do {
-      job = try await submit(batch, session: session, wait: .seconds(5), timings: &timings)
-    } catch .server(code: .missingEvaluationKeys, _, _, _, _) {
-      // The gateway lost the keys (restart or expiry): register again, once.
-      session.evaluationKeyId = nil
-      job = try await submit(batch, session: session, wait: .seconds(5), timings: &timings)
-    }
+    let job = try await submit(batch, session: session, wait: .seconds(5), timings: &timings)
     let start = clock.now
     let result = try await waitForResult(job)
     timings.wait = Self.seconds(clock.now - start)

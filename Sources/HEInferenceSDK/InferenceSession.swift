@@ -19,6 +19,8 @@ public final class InferenceSession: Sendable {
   let secretKey: SecretKey
   private let encoder: CKKSEncoder
   private let registeredKeyId = Mutex<String?>(nil)
+  /// The registration in flight, shared by every caller that needs the keys meanwhile.
+  let pendingRegistration = Mutex<Task<String, any Error>?>(nil)
 
   /// Builds the session and checks the parameters' fingerprint against the server's.
   /// - Parameter keyFile: where to keep the secret key; an existing file is loaded (it must
@@ -61,6 +63,12 @@ public final class InferenceSession: Sendable {
   public var evaluationKeyId: String? {
     get { registeredKeyId.withLock { $0 } }
     set { registeredKeyId.withLock { $0 = newValue } }
+  }
+
+  /// Forgets the registered key set id if it is still `stale` (the gateway no longer has it); a
+  /// set registered since by a concurrent caller is kept.
+  public func forgetEvaluationKeyId(ifStill stale: String?) {
+    registeredKeyId.withLock { if $0 == stale { $0 = nil } }
   }
 
   // MARK: Inputs

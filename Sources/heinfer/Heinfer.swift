@@ -12,7 +12,7 @@ struct Heinfer: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "heinfer",
     abstract: "Privacy-preserving inference over RNS-CKKS: the gateway and its tools.",
-    subcommands: [Serve.self, Models.self, Infer.self, Keys.self, Bench.self, SelfCheck.self],
+    subcommands: [Serve.self, Models.self, Infer.self, Keys.self, Bench.self, Load.self, SelfCheck.self],
     defaultSubcommand: Serve.self)
 }
 
@@ -25,7 +25,7 @@ struct Serve: AsyncParsableCommand {
       HEINFER_MODELS, HEINFER_WORKERS, HEINFER_QUEUE, HEINFER_STORE, HEINFER_DATABASE, \
       HEINFER_JOB_TTL, HEINFER_API_KEYS_FILE, HEINFER_OPEN=1, HEINFER_RATE, HEINFER_BURST, \
       HEINFER_MAX_BODY_BYTES, HEINFER_MAX_INFLIGHT_BYTES, HEINFER_BODY_TIMEOUT, HEINFER_IDLE_TIMEOUT, \
-      HEINFER_MAX_CONNECTIONS, HEINFER_RESULT_RETENTION, HEINFER_MAX_JOBS_PER_TENANT, \
+      HEINFER_MAX_CONNECTIONS, HEINFER_MAX_QUEUED_BYTES, HEINFER_RESULT_RETENTION, HEINFER_MAX_JOBS_PER_TENANT, \
       HEINFER_MAX_RESULT_BYTES_PER_TENANT, HEINFER_MAX_STORE_BYTES, HEINFER_MAX_KEY_BYTES_PER_TENANT, \
       HEINFER_MAX_KEY_BYTES, HEINFER_LOG_LEVEL); flags win. API keys come from a file \
       (--api-keys-file) or from HEINFER_API_KEYS (the same entries separated by commas), never from \
@@ -89,11 +89,14 @@ struct Serve: AsyncParsableCommand {
   @Option(help: "Most open connections (further ones wait until one closes).")
   var maxConnections: Int = Int(ProcessInfo.processInfo.environment["HEINFER_MAX_CONNECTIONS"] ?? "") ?? 1024
 
+  @Option(help: "Most bytes the inputs of queued and running jobs may hold (further jobs get 503).")
+  var maxQueuedBytes: Int = Int(ProcessInfo.processInfo.environment["HEINFER_MAX_QUEUED_BYTES"] ?? "") ?? 1 << 30
+
   @Option(help: "Seconds a result stays readable after it was first handed to its client.")
-  var resultRetention: Int = Int(ProcessInfo.processInfo.environment["HEINFER_RESULT_RETENTION"] ?? "") ?? 120
+  var resultRetention: Int = Int(ProcessInfo.processInfo.environment["HEINFER_RESULT_RETENTION"] ?? "") ?? 60
 
   @Option(help: "Jobs one tenant may hold at once (further ones get 409 JOB_QUOTA_EXCEEDED).")
-  var maxJobsPerTenant: Int = Int(ProcessInfo.processInfo.environment["HEINFER_MAX_JOBS_PER_TENANT"] ?? "") ?? 1000
+  var maxJobsPerTenant: Int = Int(ProcessInfo.processInfo.environment["HEINFER_MAX_JOBS_PER_TENANT"] ?? "") ?? 10_000
 
   @Option(help: "Result bytes one tenant may hold at once.")
   var maxResultBytesPerTenant: Int =
@@ -123,7 +126,8 @@ struct Serve: AsyncParsableCommand {
     guard maxInflightBytes >= maxBodyBytes else {
       throw ValidationError("--max-inflight-bytes must be at least --max-body-bytes")
     }
-    guard resultRetention >= 1, maxJobsPerTenant >= 1, maxResultBytesPerTenant >= 1, maxStoreBytes >= 1,
+    guard resultRetention >= 1, maxQueuedBytes >= 1 << 20, maxJobsPerTenant >= 1, maxResultBytesPerTenant >= 1,
+      maxStoreBytes >= 1,
       maxKeyBytesPerTenant >= 1, maxKeyBytes >= maxKeyBytesPerTenant
     else {
       throw ValidationError(
@@ -179,7 +183,7 @@ struct Serve: AsyncParsableCommand {
 
     let metrics = GatewayMetrics()
     MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: metrics.registry))
-    let pool = WorkerPool(threads: workers, queueCapacity: queue)
+    let pool = WorkerPool(threads: workers, queueCapacity: queue, byteCapacity: maxQueuedBytes)
     let service = InferenceService(
       registry: registry, store: jobs, pool: pool, logger: logger, metrics: metrics,
       keys: EvaluationKeyStore(maximumBytesPerTenant: maxKeyBytesPerTenant, maximumBytes: maxKeyBytes),

@@ -310,6 +310,26 @@ struct HardeningTests {
     #expect(try await queueStore.usage(tenant: "a").jobs == 0)
     release.signal()
     await busyPool.shutdown()
+
+    // Inputs beyond the pool's byte capacity: 503, nothing written; the bytes of run jobs come back.
+    let smallStore = InMemoryJobStore()
+    let smallPool = WorkerPool(threads: 1, queueCapacity: 64, byteCapacity: 40_000)
+    let small = Self.service(store: smallStore, pool: smallPool)
+    _ = try await small.submit(request, tenant: "a")  // one logistic_v1 ciphertext: 2 × 2048 × 8 bytes
+    while smallPool.heldBytes > 0 { try await Task.sleep(for: .milliseconds(5)) }
+    let blocker = DispatchSemaphore(value: 0)
+    #expect(smallPool.reserve(bytes: 20_000))
+    smallPool.submit(reserved: { blocker.wait() }, bytes: 20_000)
+    do {
+      _ = try await small.submit(request, tenant: "a")
+      Issue.record("the byte capacity was not enforced")
+    } catch {
+      #expect(error.code == .unavailable)
+    }
+    #expect(try await smallStore.usage(tenant: "a").jobs == 1)
+    blocker.signal()
+    await smallPool.shutdown()
+    #expect(smallPool.heldBytes == 0)
   }
 
   @Test("Shutting the pool down leaves every accepted job recorded, none queued or running")

@@ -39,6 +39,31 @@ struct SDKTests {
     return result
   }
 
+  @Test("Concurrent submissions share one key registration, and a gateway that lost the keys gets them again")
+  func concurrentRegistration() async throws {
+    let keys = EvaluationKeyStore()
+    try await Self.withGateway(keys: keys) { gateway, _ in
+      let model = try await gateway.model(id: "breast_cancer_logistic", version: "1.0.0")
+      let session = try gateway.session(for: model)
+      let sample = [Double](repeating: 0.1, count: model.inputDimension)
+      try await withThrowingTaskGroup(of: Void.self) { group in
+        for _ in 0..<16 {
+          group.addTask { _ = try await gateway.submit([sample], session: session, wait: .seconds(5)) }
+        }
+        try await group.waitForAll()
+      }
+      let first = try #require(session.evaluationKeyId)
+      #expect(keys.removeExpired(now: Date().addingTimeInterval(48 * 3600)) == 1, "exactly one key set registered")
+      // The gateway lost it (as after a restart): the next submissions register once more.
+      try await withThrowingTaskGroup(of: Void.self) { group in
+        for _ in 0..<8 { group.addTask { _ = try await gateway.submit([sample], session: session, wait: .seconds(5)) } }
+        try await group.waitForAll()
+      }
+      #expect(session.evaluationKeyId != first)
+      #expect(keys.removeExpired(now: Date().addingTimeInterval(48 * 3600)) == 1, "one new key set, no duplicates")
+    }
+  }
+
   /// Features and labels of a committed test split.
   static func split(_ name: String) throws -> (features: [[Double]], labels: [Int]) {
     let text = try String(contentsOf: root.appendingPathComponent("datasets/\(name)/test.csv"), encoding: .utf8)

@@ -37,7 +37,7 @@ public struct JobLimits: Sendable {
   /// Bytes the whole store may hold; beyond it new jobs get `503 UNAVAILABLE`.
   public var storeBytes: Int
 
-  public init(jobsPerTenant: Int = 1000, resultBytesPerTenant: Int = 512 << 20, storeBytes: Int = 4 << 30) {
+  public init(jobsPerTenant: Int = 10_000, resultBytesPerTenant: Int = 512 << 20, storeBytes: Int = 4 << 30) {
     self.jobsPerTenant = jobsPerTenant
     self.resultBytesPerTenant = resultBytesPerTenant
     self.storeBytes = storeBytes
@@ -334,7 +334,7 @@ public final class InferenceService: Sendable {
       batchSize: request.batchSize, now: Date())
     let samplesPerCiphertext = model.samplesPerCiphertext
     let batchSize = request.batchSize
-    return try await enqueue(job) {
+    return try await enqueue(job, inputs: ciphertexts) {
       try ciphertexts.enumerated().map { index, ciphertext in
         Data(
           try InferenceService.evaluate(
@@ -376,11 +376,13 @@ public final class InferenceService: Sendable {
   /// queue is reserved before anything is written: a job refused with `503` writes nothing.
   /// - Throws: `JOB_QUOTA_EXCEEDED`; `UNAVAILABLE` when the queue or the store is full; `INTERNAL`
   ///   when the store refuses the job.
-  func enqueue(_ job: JobRecord, evaluate: @escaping @Sendable () throws -> [Data]) async throws(GatewayError)
-    -> JobRecord
+  func enqueue(_ job: JobRecord, inputs: [Ciphertext], evaluate: @escaping @Sendable () throws -> [Data])
+    async throws(GatewayError) -> JobRecord
   {
     try await checkRoom(for: job.tenant)
-    guard pool.reserve() else {
+    // The deserialized inputs stay in memory until the job has run: they count against the pool.
+    let bytes = inputs.reduce(0) { $0 + $1.size * $1.basis.count * $1.basis.degree * MemoryLayout<UInt64>.size }
+    guard pool.reserve(bytes: bytes) else {
       metrics.jobsRefused.increment()
       throw GatewayError(
         .unavailable, "the evaluation queue is full; retry later", details: ["retry_after_seconds": "1"])
@@ -388,40 +390,41 @@ public final class InferenceService: Sendable {
     do {
       try await store.insert(job)
     } catch {
-      pool.cancelReservation()
+      pool.cancelReservation(bytes: bytes)
       logger.error("job store insert failed", metadata: ["job_id": "\(job.id)", "error": "\(error)"])
       throw GatewayError(.internal, "the job could not be stored")
     }
     metrics.jobsSubmitted.increment()
-    pool.submit(reserved: { [self] in
-      let started = ContinuousClock.now
-      completions.withLock { _ = $0.running.insert(job.id) }
-      var finished = job
-      do {
-        finished.outputs = try evaluate()
-        finished.status = .completed
-        finished.processedBatchSize = job.requestedBatchSize
-      } catch {
-        finished.status = .failed
-        finished.errorCode = ErrorCode.jobFailed.rawValue
-        finished.errorMessage = "evaluation failed"
-        logger.error("evaluation failed", metadata: ["job_id": "\(job.id)", "error": "\(error)"])
-      }
-      let elapsed = ContinuousClock.now - started
-      metrics.evaluationSeconds.record(elapsed)
-      (finished.status == .completed ? metrics.jobsCompleted : metrics.jobsFailed).increment()
-      finished.evaluationMilliseconds =
-        Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
-      finished.updatedAt = Date()
-      let completed = finished
-      // This is a worker thread, not the cooperative pool: it waits for the record to be written.
-      let recorded = DispatchSemaphore(value: 0)
-      Task {
-        await self.record(completed)
-        recorded.signal()
-      }
-      recorded.wait()
-    })
+    pool.submit(
+      reserved: { [self] in
+        let started = ContinuousClock.now
+        completions.withLock { _ = $0.running.insert(job.id) }
+        var finished = job
+        do {
+          finished.outputs = try evaluate()
+          finished.status = .completed
+          finished.processedBatchSize = job.requestedBatchSize
+        } catch {
+          finished.status = .failed
+          finished.errorCode = ErrorCode.jobFailed.rawValue
+          finished.errorMessage = "evaluation failed"
+          logger.error("evaluation failed", metadata: ["job_id": "\(job.id)", "error": "\(error)"])
+        }
+        let elapsed = ContinuousClock.now - started
+        metrics.evaluationSeconds.record(elapsed)
+        (finished.status == .completed ? metrics.jobsCompleted : metrics.jobsFailed).increment()
+        finished.evaluationMilliseconds =
+          Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
+        finished.updatedAt = Date()
+        let completed = finished
+        // This is a worker thread, not the cooperative pool: it waits for the record to be written.
+        let recorded = DispatchSemaphore(value: 0)
+        Task {
+          await self.record(completed)
+          recorded.signal()
+        }
+        recorded.wait()
+      }, bytes: bytes)
     return job
   }
 

@@ -113,7 +113,7 @@ extension InferenceService {
     let job = JobRecord(
       id: RandomIdentifier.make(), tenant: tenant, modelId: model.modelId, version: model.version,
       batchSize: request.batchSize, now: Date(), contract: .referenceV1)
-    return try await enqueue(job) {
+    return try await enqueue(job, inputs: ciphertexts) {
       [Data(try program.evaluate(ciphertexts).sealBytes(parameters: program.parameters, version: version))]
     }
   }

@@ -22,7 +22,7 @@ public struct JobCleanup: Service {
   ///   - interval: how often to sweep.
   public init(
     store: any JobStore, keys: EvaluationKeyStore? = nil, timeToLive: Duration,
-    retentionAfterFetch: Duration = .seconds(120), interval: Duration = .seconds(60), logger: Logger
+    retentionAfterFetch: Duration = .seconds(60), interval: Duration = .seconds(15), logger: Logger
   ) {
     self.store = store
     self.keys = keys
