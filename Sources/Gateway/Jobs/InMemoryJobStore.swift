@@ -3,61 +3,79 @@ import Synchronization
 
 /// A job store in process memory (lost on restart); for tests and ephemeral deployments.
 public final class InMemoryJobStore: JobStore {
-  private let jobs = Mutex<[String: JobRecord]>([:])
+  private struct State {
+    var jobs: [String: JobRecord] = [:]
+    /// Per tenant, kept with every change so that usage is one lookup.
+    var usage: [String: JobUsage] = [:]
+    var totalBytes = 0
+
+    mutating func account(_ job: JobRecord, _ sign: Int) {
+      let bytes = job.outputs.reduce(0) { $0 + $1.count }
+      usage[job.tenant, default: JobUsage(jobs: 0, resultBytes: 0)].jobs += sign
+      usage[job.tenant, default: JobUsage(jobs: 0, resultBytes: 0)].resultBytes += sign * bytes
+      totalBytes += sign * bytes
+    }
+
+    mutating func put(_ job: JobRecord) {
+      if let old = jobs[job.id] { account(old, -1) }
+      jobs[job.id] = job
+      account(job, 1)
+    }
+
+    mutating func remove(_ id: String) {
+      if let old = jobs.removeValue(forKey: id) { account(old, -1) }
+    }
+  }
+
+  private let state = Mutex(State())
 
   public init() {}
 
   public func insert(_ job: JobRecord) async throws(JobStoreError) {
-    try jobs.withLock { (jobs) throws(JobStoreError) in
-      guard jobs[job.id] == nil else { throw .duplicate(job.id) }
-      jobs[job.id] = job
+    try state.withLock { (state) throws(JobStoreError) in
+      guard state.jobs[job.id] == nil else { throw .duplicate(job.id) }
+      state.put(job)
     }
   }
 
   public func update(_ job: JobRecord) async throws(JobStoreError) {
-    try jobs.withLock { (jobs) throws(JobStoreError) in
-      guard let existing = jobs[job.id] else { throw .notFound(job.id) }
+    try state.withLock { (state) throws(JobStoreError) in
+      guard let existing = state.jobs[job.id] else { throw .notFound(job.id) }
       guard !existing.status.isFinal else { throw .immutable(job.id) }
-      jobs[job.id] = job
+      state.put(job)
     }
   }
 
   public func job(id: String, tenant: String) async throws(JobStoreError) -> JobRecord? {
-    jobs.withLock { jobs in jobs[id].flatMap { $0.tenant == tenant ? $0 : nil } }
+    state.withLock { state in state.jobs[id].flatMap { $0.tenant == tenant ? $0 : nil } }
   }
 
   public func deleteJobs(updatedBefore cutoff: Date, fetchedBefore fetchedCutoff: Date) async throws(JobStoreError)
     -> Int
   {
-    jobs.withLock { jobs in
-      let expired = jobs.values.filter { job in
+    state.withLock { state in
+      let expired = state.jobs.values.filter { job in
         job.updatedAt < cutoff || job.fetchedAt.map { $0 < fetchedCutoff } == true
       }.map(\.id)
-      for id in expired { jobs[id] = nil }
+      for id in expired { state.remove(id) }
       return expired.count
     }
   }
 
   public func markFetched(id: String, tenant: String, at time: Date) async throws(JobStoreError) {
-    jobs.withLock { jobs in
-      guard var job = jobs[id], job.tenant == tenant, job.fetchedAt == nil else { return }
+    state.withLock { state in
+      guard var job = state.jobs[id], job.tenant == tenant, job.fetchedAt == nil else { return }
       job.fetchedAt = time
-      jobs[id] = job
+      state.put(job)
     }
   }
 
   public func usage(tenant: String) async throws(JobStoreError) -> JobUsage {
-    jobs.withLock { jobs in
-      jobs.values.reduce(into: JobUsage(jobs: 0, resultBytes: 0)) { usage, job in
-        guard job.tenant == tenant else { return }
-        usage.jobs += 1
-        usage.resultBytes += job.outputs.reduce(0) { $0 + $1.count }
-      }
-    }
+    state.withLock { $0.usage[tenant] ?? JobUsage(jobs: 0, resultBytes: 0) }
   }
 
   public func storedBytes() async throws(JobStoreError) -> Int {
-    jobs.withLock { jobs in jobs.values.reduce(0) { $0 + $1.outputs.reduce(0) { $0 + $1.count } } }
+    state.withLock { $0.totalBytes }
   }
 
   public func failUnfinishedJobs(message: String, now: Date) async throws(JobStoreError) -> Int { 0 }

@@ -56,6 +56,32 @@ public final class SQLiteJobStore: JobStore {
       try db.create(index: "job_fetchedAt", on: "job", columns: ["fetchedAt"])
       try db.create(index: "job_tenant", on: "job", columns: ["tenant"])
     }
+    migrator.registerMigration("v4: per-tenant usage kept by triggers") { db in
+      // What each tenant holds, kept by triggers so that the quota check before every job reads
+      // one row instead of summing the tenant's results. Outputs are inserted once per job (when
+      // it completes; a queued job has none) and leave with their job.
+      try db.execute(
+        sql: """
+          CREATE TABLE tenantUsage (
+            tenant TEXT PRIMARY KEY NOT NULL, jobs INTEGER NOT NULL, resultBytes INTEGER NOT NULL);
+          INSERT INTO tenantUsage (tenant, jobs, resultBytes)
+            SELECT job.tenant, COUNT(DISTINCT job.id), COALESCE(SUM(LENGTH(jobOutput.payload)), 0)
+            FROM job LEFT JOIN jobOutput ON jobOutput.jobId = job.id GROUP BY job.tenant;
+          CREATE TRIGGER jobInserted AFTER INSERT ON job BEGIN
+            INSERT INTO tenantUsage (tenant, jobs, resultBytes) VALUES (NEW.tenant, 1, 0)
+              ON CONFLICT (tenant) DO UPDATE SET jobs = jobs + 1;
+          END;
+          CREATE TRIGGER outputInserted AFTER INSERT ON jobOutput BEGIN
+            UPDATE tenantUsage SET resultBytes = resultBytes + LENGTH(NEW.payload)
+              WHERE tenant = (SELECT tenant FROM job WHERE id = NEW.jobId);
+          END;
+          CREATE TRIGGER jobDeleting BEFORE DELETE ON job BEGIN
+            UPDATE tenantUsage SET jobs = jobs - 1,
+              resultBytes = resultBytes - COALESCE((SELECT SUM(LENGTH(payload)) FROM jobOutput WHERE jobId = OLD.id), 0)
+              WHERE tenant = OLD.tenant;
+          END;
+          """)
+    }
     return migrator
   }
 
@@ -156,15 +182,11 @@ public final class SQLiteJobStore: JobStore {
 
   public func usage(tenant: String) async throws(JobStoreError) -> JobUsage {
     try await read { db in
-      let jobs = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM job WHERE tenant = ?", arguments: [tenant]) ?? 0
-      let bytes =
-        try Int.fetchOne(
-          db,
-          sql: """
-            SELECT COALESCE(SUM(LENGTH(payload)), 0) FROM jobOutput
-            WHERE jobId IN (SELECT id FROM job WHERE tenant = ?)
-            """, arguments: [tenant]) ?? 0
-      return JobUsage(jobs: jobs, resultBytes: bytes)
+      guard
+        let row = try Row.fetchOne(
+          db, sql: "SELECT jobs, resultBytes FROM tenantUsage WHERE tenant = ?", arguments: [tenant])
+      else { return JobUsage(jobs: 0, resultBytes: 0) }
+      return JobUsage(jobs: row["jobs"], resultBytes: row["resultBytes"])
     }
   }
 
