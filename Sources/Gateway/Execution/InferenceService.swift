@@ -428,6 +428,13 @@ public final class InferenceService: Sendable {
     return job
   }
 
+  /// ``markFetched(_:)`` without holding up the answer: the mark only shortens how long the result
+  /// is kept, so a mark lost to a crash leaves the result to the time to live.
+  public func markFetchedLater(_ job: JobRecord) {
+    guard job.status.isFinal, job.fetchedAt == nil else { return }
+    Task { await markFetched(job) }
+  }
+
   /// Records that `job`'s final state was handed to its tenant (its result is then kept only for
   /// the retention period, see ``JobCleanup``).
   public func markFetched(_ job: JobRecord) async {

@@ -50,7 +50,7 @@ struct GatewayAPIHandler: APIProtocol {
     let wait = Duration.milliseconds(body.waitMs ?? 0)
     let job = try await service.waitForJob(queued, timeout: wait)
     let contract = try Self.describe(job)
-    await service.markFetched(job)
+    service.markFetchedLater(job)
     return job.status.isFinal ? .ok(.init(body: .json(contract))) : .accepted(.init(body: .json(contract)))
   }
 
@@ -72,7 +72,7 @@ struct GatewayAPIHandler: APIProtocol {
     try ContractRules.identifier(input.path.jobId, field: "job_id")
     let job = try await service.job(id: input.path.jobId, tenant: tenant)
     let contract = try Self.describe(job)
-    await service.markFetched(job)
+    service.markFetchedLater(job)
     return .ok(.init(body: .json(contract)))
   }
 

@@ -57,7 +57,7 @@ public enum ReferenceRoutes {
         let id = context.parameters.get("job_id") ?? ""
         let job = try await service.job(id: id, tenant: RequestTenant.current, contract: .referenceV1)
         let response = try describe(job)
-        await service.markFetched(job)
+        service.markFetchedLater(job)
         return response
       }
     }
