@@ -14,17 +14,7 @@ let service = InferenceService(
   logger: Logger(label: "fuzz"))
 
 func check(_ body: Components.Schemas.InferRequest) throws(GatewayError) {
-  try ContractRules.apiVersion(body.apiVersion)
-  try ContractRules.modelId(body.modelId)
-  try ContractRules.version(body.version)
-  try ContractRules.minimum(body.batchSize, 1, field: "batch_size")
-  try ContractRules.count(body.inputs.count, 1...ModelRegistry.maximumInputCiphertexts, field: "inputs")
-  if let keyId = body.evaluationKeyId { try ContractRules.identifier(keyId, field: "evaluation_key_id") }
-  _ = try service.validate(
-    EncryptedRequest(
-      apiVersion: body.apiVersion, modelId: body.modelId, version: body.version, batchSize: body.batchSize,
-      inputs: body.inputs.map { Array($0.payload.data) }, evaluationKeyId: body.evaluationKeyId),
-    tenant: "fuzz")
+  _ = try service.validate(GatewayAPIHandler.request(body), tenant: "fuzz")
 }
 
 @_cdecl("FuzzInferRequest_main")

@@ -36,16 +36,7 @@ struct GatewayAPIHandler: APIProtocol {
 
   func inferEncrypted(_ input: Operations.InferEncrypted.Input) async throws -> Operations.InferEncrypted.Output {
     guard case .json(let body) = input.body else { throw GatewayError(.invalidSchema, "expected application/json") }
-    try ContractRules.apiVersion(body.apiVersion)
-    try ContractRules.modelId(body.modelId)
-    try ContractRules.version(body.version)
-    try ContractRules.minimum(body.batchSize, 1, field: "batch_size")
-    try ContractRules.count(body.inputs.count, 1...ModelRegistry.maximumInputCiphertexts, field: "inputs")
-    if let keyId = body.evaluationKeyId { try ContractRules.identifier(keyId, field: "evaluation_key_id") }
-    if let wait = body.waitMs { try ContractRules.range(wait, 0...10_000, field: "wait_ms") }
-    let request = EncryptedRequest(
-      apiVersion: body.apiVersion, modelId: body.modelId, version: body.version, batchSize: body.batchSize,
-      inputs: body.inputs.map { Array($0.payload.data) }, evaluationKeyId: body.evaluationKeyId)
+    let request = try Self.request(body)
     let queued = try await service.submit(request, tenant: tenant)
     let wait = Duration.milliseconds(body.waitMs ?? 0)
     let job = try await service.waitForJob(queued, timeout: wait)
@@ -120,6 +111,21 @@ struct GatewayAPIHandler: APIProtocol {
       keyId: set.id, modelId: set.modelId, version: set.version, relinearization: set.relinearizationKey != nil,
       galoisElements: set.galoisKeys?.elements ?? [], publicKey: set.publicKey != nil, sizeBytes: set.sizeBytes,
       createdAt: set.createdAt, expiresAt: set.expiresAt)
+  }
+
+  /// The `POST /infer` body checked against the schema's patterns and limits, as the service's
+  /// request (the fuzzing harness reads bodies through this too).
+  static func request(_ body: Components.Schemas.InferRequest) throws(GatewayError) -> EncryptedRequest {
+    try ContractRules.apiVersion(body.apiVersion)
+    try ContractRules.modelId(body.modelId)
+    try ContractRules.version(body.version)
+    try ContractRules.minimum(body.batchSize, 1, field: "batch_size")
+    try ContractRules.count(body.inputs.count, 1...ModelRegistry.maximumInputCiphertexts, field: "inputs")
+    if let keyId = body.evaluationKeyId { try ContractRules.identifier(keyId, field: "evaluation_key_id") }
+    if let wait = body.waitMs { try ContractRules.range(wait, 0...10_000, field: "wait_ms") }
+    return EncryptedRequest(
+      apiVersion: body.apiVersion, modelId: body.modelId, version: body.version, batchSize: body.batchSize,
+      inputs: body.inputs.map { Array($0.payload.data) }, evaluationKeyId: body.evaluationKeyId)
   }
 
   static func body(_ error: GatewayError) -> Components.Schemas.ErrorResponse {
