@@ -366,6 +366,23 @@ struct GatewayRouteTests {
           #expect(Self.errorCode(response.body) == code, "\(name): \(String(buffer: response.body))")
         }
       }
+      // Integers at the schema's maximum for batch_size are batch errors; past it, schema errors
+      // (the generated decoder cannot even read the last one).
+      let limits: [(String, HTTPResponse.Status, String)] = [
+        ("9007199254740991", .unprocessableContent, "INVALID_BATCH_SIZE"),
+        ("9007199254740992", .badRequest, "INVALID_SCHEMA"),
+        ("12225589694825312126481989632", .badRequest, "INVALID_SCHEMA"),
+      ]
+      for (literal, status, code) in limits {
+        let text = String(buffer: envelope([:]))
+        #expect(text.contains(#""batch_size":1"#))
+        let body = ByteBuffer(
+          string: text.replacingOccurrences(of: #""batch_size":1"#, with: #""batch_size":\#(literal)"#))
+        try await client.execute(uri: "/infer", method: .post, body: body) { response in
+          #expect(response.status == status, "batch_size \(literal)")
+          #expect(Self.errorCode(response.body) == code, "batch_size \(literal): \(String(buffer: response.body))")
+        }
+      }
     }
   }
 }

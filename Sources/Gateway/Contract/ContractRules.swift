@@ -23,6 +23,9 @@ public enum ContractRules {
     id.utf8.count == 32 && id.utf8.allSatisfy { (48...57).contains($0) || (97...102).contains($0) }
   }
 
+  /// `batch_size`'s schema maximum: 2^53 − 1, the largest integer every JSON reader keeps exact.
+  public static let maximumBatchSize = 9_007_199_254_740_991
+
   static func refuse(_ field: String, _ rule: String) -> GatewayError {
     GatewayError(.invalidSchema, "\(field) \(rule)", details: ["field": field])
   }

@@ -119,7 +119,7 @@ struct GatewayAPIHandler: APIProtocol {
     try ContractRules.apiVersion(body.apiVersion)
     try ContractRules.modelId(body.modelId)
     try ContractRules.version(body.version)
-    try ContractRules.minimum(body.batchSize, 1, field: "batch_size")
+    try ContractRules.range(body.batchSize, 1...ContractRules.maximumBatchSize, field: "batch_size")
     try ContractRules.count(body.inputs.count, 1...ModelRegistry.maximumInputCiphertexts, field: "inputs")
     if let keyId = body.evaluationKeyId { try ContractRules.identifier(keyId, field: "evaluation_key_id") }
     if let wait = body.waitMs { try ContractRules.range(wait, 0...10_000, field: "wait_ms") }
