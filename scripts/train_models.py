@@ -79,7 +79,7 @@ def train_linear(model_id, dataset, data, test_size, transform, encryption, desc
     assert np.abs(x_test).max() <= INPUT_BOUND, "standardized test inputs exceed input_bound"
     classifier = LogisticRegression(C=0.5, max_iter=10_000).fit(x_train, y_train)
     accuracy = classifier.score(x_test, y_test)
-    description = describe([round(m, 6) for m in mean], [round(s, 6) for s in std], accuracy, len(y_test))
+    description = describe([round(float(m), 6) for m in mean], [round(float(s), 6) for s in std], accuracy, len(y_test))
     write_model(
         model_file(model_id, description, classifier.coef_, classifier.intercept_, transform, encryption, 1024))
     path = write_split(dataset, x_test, y_test)
@@ -172,9 +172,10 @@ def write_iris():
     description = (
         "A one-hidden-layer network on the UCI iris data (scikit-learn's copy, 150 samples, 4 features, 3 species): "
         "4 hidden units with the activation 0.25 + 0.5·z + 0.125·z², 3 class scores; the client applies softmax. "
-        f"Inputs: standardized features with the training split's statistics: mean = {[round(m, 6) for m in mean]}, "
-        f"std = {[round(s, 6) for s in std]}. Evaluated in slots with rotations and one ciphertext multiplication "
-        f"(needs registered evaluation keys). Plaintext test accuracy {accuracy:.4f} on {len(y_test)} held-out samples.")
+        f"Inputs: standardized features with the training split's statistics: mean = {[round(float(m), 6) for m in mean]}, "
+        f"std = {[round(float(s), 6) for s in std]}. Evaluated in slots with rotations and one ciphertext multiplication "
+        f"(needs registered evaluation keys). Its weights are private but its results are not protected: besides "
+        "the scores they carry noise that depends on the weights. Plaintext test accuracy {accuracy:.4f} on {len(y_test)} held-out samples.")
     model = {
         "model_id": "iris_mlp",
         "version": "1.0.0",
@@ -195,6 +196,7 @@ def write_iris():
         },
         "max_batch_size": 4096,
         "input_bound": 4.0,
+        "result_protection": "none",
     }
     write_model(model)
     path = write_split("iris", x_test, y_test)

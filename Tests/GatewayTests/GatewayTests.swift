@@ -466,6 +466,8 @@ struct ModelRegistryTests {
       ("overflow the modulus", { $0["input_bound"] = 1e6 }),
       // Private weights need room for the flooding noise, which one 53-bit prime does not have.
       ("plus flooding noise 2^", { $0["publish_parameters"] = nil }),
+      ("result_protection is for models with private weights", { $0["result_protection"] = "none" }),
+      ("invalid value at result_protection", { $0["result_protection"] = "some" }),
       (
         "result_dropped_bits",
         {
@@ -478,6 +480,28 @@ struct ModelRegistryTests {
     for (expected, edit) in cases {
       let rule = compile(edit)
       #expect(rule?.contains(expected) == true, "expected a rule mentioning '\(expected)', got \(rule ?? "success")")
+    }
+  }
+
+  @Test("Private weights get protected results unless the file says result_protection none; an mlp must say so")
+  func resultProtection() throws {
+    // Without protection a private linear model needs no room for flooding noise nor a public key.
+    var object = try JSONSerialization.jsonObject(with: Data(Self.valid.utf8)) as! [String: Any]
+    object["publish_parameters"] = nil
+    object["result_protection"] = "none"
+    let unprotected = try ModelRegistry(definitions: [
+      ("m.json", try ModelDefinition.decode(JSONSerialization.data(withJSONObject: object)))
+    ]).models[0]
+    #expect(unprotected.program.resultPrivacy == nil)
+    #expect(!unprotected.program.needsPublicKey)
+    var iris = try #require(ModelRegistry.bundled().model(id: "iris_mlp", version: "1.0.0")).definition
+    #expect(iris.resultProtection == ModelDefinition.ResultProtection.none)
+    iris.resultProtection = nil
+    #expect(throws: ModelRegistryError.self) { try ModelRegistry(definitions: [("iris.json", iris)]) }
+    do {
+      _ = try ModelRegistry(definitions: [("iris.json", iris)])
+    } catch {
+      #expect(error.rule.contains("an mlp cannot protect the results of its private weights"))
     }
   }
 

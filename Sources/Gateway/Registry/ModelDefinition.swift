@@ -35,6 +35,12 @@ public struct ModelDefinition: Codable, Sendable, Equatable {
   /// Publish `weights` and `bias` in the model metadata, as the reference gateway does (single-output
   /// linear models only; optional, default false).
   public var publishParameters: Bool?
+  /// How results of a model with private weights are protected (optional). Absent: they are
+  /// sanitized (masked, flooded, re-randomized), which `linear` models can do and `mlp` models
+  /// cannot (docs/threat-model.md, "Model privacy"), so a private `mlp` must say `none`: the
+  /// operator's written acknowledgement that its results reveal weight-dependent noise besides
+  /// the scores. Refused on models that publish their weights.
+  public var resultProtection: ResultProtection?
   /// A second encrypted layout of the same model, served through the reference contract
   /// (`/reference`, `schemas/reference-v1`): SEAL ciphertexts, one per feature (optional).
   public var sealLayout: SEALLayout?
@@ -45,6 +51,11 @@ public struct ModelDefinition: Codable, Sendable, Equatable {
     /// Scores = weights · a(hidden_weights · x + hidden_bias) + bias with a polynomial a of
     /// degree ≤ 2, evaluated in slots with rotations and one ciphertext multiplication.
     case mlp
+  }
+
+  public enum ResultProtection: String, Codable, Sendable {
+    /// Results are returned as evaluated: scores plus noise that depends on the weights.
+    case none
   }
 
   public struct Activation: Codable, Sendable, Equatable {
@@ -106,6 +117,7 @@ public struct ModelDefinition: Codable, Sendable, Equatable {
     case maxBatchSize = "max_batch_size"
     case inputBound = "input_bound"
     case publishParameters = "publish_parameters"
+    case resultProtection = "result_protection"
     case sealLayout = "seal_layout"
   }
 }

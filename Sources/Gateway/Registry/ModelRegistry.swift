@@ -265,6 +265,15 @@ public struct ModelRegistry: Sendable {
     if model.publishParameters == true, model.kind != .linear || k != 1 {
       throw fail("publish_parameters is for single-output linear models")
     }
+    let weightsPrivate = model.publishParameters != true
+    if model.resultProtection != nil, !weightsPrivate {
+      throw fail("result_protection is for models with private weights (publish_parameters is true)")
+    }
+    if model.kind == .mlp, weightsPrivate, model.resultProtection != ModelDefinition.ResultProtection.none {
+      throw fail(
+        "an mlp cannot protect the results of its private weights (docs/threat-model.md, \"Model privacy\"): "
+          + "set result_protection to \"none\" to serve it with results that reveal weight-dependent noise")
+    }
     if model.sealLayout != nil, model.publishParameters != true {
       throw fail("seal_layout needs publish_parameters: the reference contract publishes weights and bias")
     }
@@ -387,7 +396,7 @@ public struct ModelRegistry: Sendable {
       throw fail("input_bound · input_scale must stay below a quarter of Q (2^\(log2(topModulus) - 2))")
     }
     let privacy =
-      model.publishParameters == true
+      model.publishParameters == true || model.resultProtection == ModelDefinition.ResultProtection.none
       ? nil
       : LinearResultPrivacy(
         layout: layout, weights: foldedWeights, weightScale: weightScale, productScale: productScale,
