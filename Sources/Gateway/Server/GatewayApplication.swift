@@ -101,7 +101,8 @@ public enum GatewayApplication {
         budget: RequestByteBudget(capacity: configuration.maximumInFlightBodyBytes),
         bodyTimeout: configuration.bodyTimeout))
     ReferenceRoutes.register(
-      on: router, service: service, maximumBodyBytes: configuration.maximumBodyBytes, logger: logger)
+      on: router, service: service, maximumBodyBytes: configuration.maximumBodyBytes,
+      bodyTimeout: configuration.bodyTimeout, logger: logger)
     let handler = GatewayAPIHandler(service: service)
     try handler.registerHandlers(on: router, middlewares: [ErrorMiddleware(logger: logger)])
     return router

@@ -10,7 +10,7 @@ import Synchronization
 /// `Content-Length` header before reading, or as soon as a streamed body exceeds the limit), the
 /// global budget of request bytes held at once (`503`, see ``RequestByteBudget``) and a deadline
 /// for receiving it (`408`). Bodies are collected here, except on the routes that parse them as
-/// they arrive (`POST /reference/infer`), which enforce the same limit while reading.
+/// they arrive (`POST /reference/infer`), which enforce the same limit and deadline while reading.
 /// `/health`, `/reference/health` and `/metrics` are exempt. Sets the request's tenant for the
 /// handlers. Refusals on the reference contract's paths take its shape, `{"detail": "…"}`.
 public struct GatewayGuardMiddleware<Context: RequestContext>: RouterMiddleware {
@@ -94,16 +94,10 @@ public struct GatewayGuardMiddleware<Context: RequestContext>: RouterMiddleware 
     let body = request.body
     let limit = maximumBodyBytes
     let capacity = min(declaredLength ?? 0, maximumBodyBytes, 1 << 20)
-    let timeout = bodyTimeout
-    let outcome = try await withThrowingTaskGroup(of: BodyOutcome.self) { group in
-      group.addTask { try await Self.read(body, limit: limit, claim: claim, initialCapacity: capacity) }
-      group.addTask {
-        try await Task.sleep(for: timeout)
-        return .timedOut
-      }
-      defer { group.cancelAll() }
-      return try await group.next() ?? .timedOut
-    }
+    let outcome =
+      try await Self.withDeadline(bodyTimeout) {
+        try await Self.read(body, limit: limit, claim: claim, initialCapacity: capacity)
+      } ?? .timedOut
     switch outcome {
     case .body(let buffer):
       request.body = RequestBody(buffer: buffer)
@@ -113,11 +107,31 @@ public struct GatewayGuardMiddleware<Context: RequestContext>: RouterMiddleware 
     case .overBudget:
       return refuseBusy()
     case .timedOut:
-      return response(
-        GatewayError(
-          .requestTimeout, "the body was not received within \(bodyTimeout.components.seconds) s",
-          details: ["limit_seconds": "\(bodyTimeout.components.seconds)"]))
+      return response(Self.timedOut(bodyTimeout))
     }
+  }
+
+  /// `operation`'s result, or nil (and `operation` cancelled) if it has not finished within
+  /// `timeout`: an incomplete body is refused at the deadline whether or not more bytes come.
+  static func withDeadline<T: Sendable>(_ timeout: Duration, _ operation: @escaping @Sendable () async throws -> T)
+    async throws -> T?
+  {
+    try await withThrowingTaskGroup(of: T?.self) { group in
+      group.addTask { try await operation() }
+      group.addTask {
+        try await Task.sleep(for: timeout)
+        return nil
+      }
+      defer { group.cancelAll() }
+      return try await group.next() ?? nil
+    }
+  }
+
+  /// The refusal of a body not received within `timeout`.
+  static func timedOut(_ timeout: Duration) -> GatewayError {
+    GatewayError(
+      .requestTimeout, "the body was not received within \(timeout.components.seconds) s",
+      details: ["limit_seconds": "\(timeout.components.seconds)"])
   }
 
   enum BodyOutcome: Sendable {

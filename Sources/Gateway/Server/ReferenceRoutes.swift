@@ -27,10 +27,11 @@ public enum ReferenceRoutes {
   static let evaluationWait = Duration.seconds(30)
 
   /// Adds the routes to `router`.
-  /// `maximumBodyBytes` bounds `POST /infer` bodies, which are read as they arrive (the guard
-  /// middleware leaves them uncollected, see ``streamedPaths``).
+  /// `maximumBodyBytes` and `bodyTimeout` bound `POST /infer` bodies, which are read as they
+  /// arrive (the guard middleware leaves them uncollected, see ``streamedPaths``).
   public static func register<Context: RequestContext>(
-    on router: Router<Context>, service: InferenceService, maximumBodyBytes: Int, logger: Logger
+    on router: Router<Context>, service: InferenceService, maximumBodyBytes: Int,
+    bodyTimeout: Duration = .seconds(60), logger: Logger
   ) {
     let group = router.group(RouterPath(prefix))
     group.get("health") { _, _ in try json(["status": "ok"]) }
@@ -41,7 +42,11 @@ public enum ReferenceRoutes {
     }
     group.post("infer") { request, _ in
       await respond(logger) {
-        let body = try await ReferenceEnvelope.parseInfer(streaming: request.body, limit: maximumBodyBytes)
+        let stream = request.body
+        guard
+          let body = try await GatewayGuardMiddleware<Context>.withDeadline(
+            bodyTimeout, { try await ReferenceEnvelope.parseInfer(streaming: stream, limit: maximumBodyBytes) })
+        else { throw GatewayGuardMiddleware<Context>.timedOut(bodyTimeout) }
         let submitted = try await service.submit(
           SEALInferenceRequest(
             modelId: body.modelId, version: body.version, batchSize: body.batchSize, inputs: body.payloads),
