@@ -10,46 +10,31 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BEFORE=${1:-20}
 KILLS=${2:-3}
-WORK=$(mktemp -d)
-SERVER_PID=""
-LOAD_PID=""
-cleanup() {
-  for pid in "$SERVER_PID" "$LOAD_PID"; do
-    if [[ -n "$pid" ]]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
-  done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+source scripts/lib/gateway.sh
 
-swift build -c release --product heinfer > "$WORK/build.log" 2>&1 || { cat "$WORK/build.log"; exit 1; }
-BIN=$(swift build -c release --show-bin-path)/heinfer
+build_heinfer release
 KEY=$(python3 -c "import secrets; print(secrets.token_hex(16))")
 echo "$KEY" > "$WORK/client-keys"
 echo "$KEY=crash" > "$WORK/server-keys"
-PORT=$(python3 -c "import socket; s = socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1]); s.close()")
-start_gateway() {
-  "$BIN" serve --api-keys-file "$WORK/server-keys" --port "$PORT" --rate 0 --database "$WORK/jobs.sqlite" \
-    --result-retention 3600 --log-level warning >> "$WORK/gateway.log" 2>&1 &
-  SERVER_PID=$!
-  for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$PORT/health" >/dev/null && return; sleep 0.1; done
-  echo "crash: the gateway did not start" >&2
-  cat "$WORK/gateway.log" >&2
-  exit 1
+PORT=$(free_port)
+serve() {
+  start_gateway /health --api-keys-file "$WORK/server-keys" --rate 0 --database "$WORK/jobs.sqlite" \
+    --result-retention 3600 --log-level warning
 }
-start_gateway
+serve
 total=$((BEFORE * (KILLS + 1)))
 "$BIN" load --url "http://127.0.0.1:$PORT" --api-keys-file "$WORK/client-keys" --clients 32 --duration "$total" \
   --job-ids "$WORK/ids" > "$WORK/load.txt" 2>&1 &
 LOAD_PID=$!
+BACKGROUND_PIDS+=("$LOAD_PID")
 for kill in $(seq 1 "$KILLS"); do
   sleep "$BEFORE"
   kill -9 "$SERVER_PID"
   wait "$SERVER_PID" 2>/dev/null || true
   echo "crash: killed the gateway with SIGKILL ($kill of $KILLS), restarting on the same store"
-  start_gateway
+  serve
 done
 wait "$LOAD_PID" || true
-LOAD_PID=""
 cat "$WORK/load.txt"
 python3 - "$WORK/ids" "http://127.0.0.1:$PORT" "$KEY" "$WORK/jobs.sqlite" <<'PY'
 import json, sqlite3, sys, urllib.error, urllib.request

@@ -18,13 +18,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
-WORK=$(mktemp -d)
-SERVER_PID=""
-cleanup() {
-  if [[ -n "$SERVER_PID" ]]; then kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; fi
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+source scripts/lib/gateway.sh
 
 log() { echo "interop: $*"; }
 
@@ -60,16 +54,9 @@ install_pyfhel
 python3 -c "import Pyfhel, seal; print('interop: Pyfhel', Pyfhel.__version__, '/ seal-python ready')"
 
 log "building the gateway"
-swift build --product heinfer > "$WORK/build.log" 2>&1 || { cat "$WORK/build.log"; exit 1; }
-BIN=$(swift build --show-bin-path)/heinfer
-PORT=$(python3 -c "import socket; s = socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1]); s.close()")
-"$BIN" serve --open --host 127.0.0.1 --port "$PORT" --store memory --rate 0 --log-level warning > "$WORK/gateway.log" 2>&1 &
-SERVER_PID=$!
-for _ in $(seq 1 100); do
-  if curl -sf "http://127.0.0.1:$PORT/reference/health" >/dev/null; then break; fi
-  sleep 0.2
-done
-curl -sf "http://127.0.0.1:$PORT/reference/health" >/dev/null || { cat "$WORK/gateway.log"; exit 1; }
+build_heinfer
+PORT=$(free_port)
+start_gateway /reference/health --open --host 127.0.0.1 --store memory --rate 0 --log-level warning
 URL="http://127.0.0.1:$PORT/reference"
 
 passed=0

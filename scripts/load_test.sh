@@ -14,27 +14,17 @@ cd "$(dirname "$0")/.."
 CLIENTS=${1:-64}
 SECONDS_TO_RUN=${2:-60}
 BOUND_MIB=${3:-2048}
-WORK=$(mktemp -d)
-SERVER_PID=""
-cleanup() {
-  if [[ -n "$SERVER_PID" ]]; then kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; fi
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+source scripts/lib/gateway.sh
 
-swift build -c release --product heinfer > "$WORK/build.log" 2>&1 || { cat "$WORK/build.log"; exit 1; }
-BIN=$(swift build -c release --show-bin-path)/heinfer
+build_heinfer release
 # 8 tenants: the gateway gets SHA-256 digests, the clients the keys.
 for i in $(seq 1 8); do
   key=$(python3 -c "import secrets; print(secrets.token_hex(16))")
   echo "$key" >> "$WORK/client-keys"
   echo "sha256:$(printf %s "$key" | sha256sum | cut -d' ' -f1)=tenant$i" >> "$WORK/server-keys"
 done
-PORT=$(python3 -c "import socket; s = socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1]); s.close()")
-"$BIN" serve --api-keys-file "$WORK/server-keys" --port "$PORT" --rate 0 --database "$WORK/jobs.sqlite" \
-  --log-level warning > "$WORK/gateway.log" 2>&1 &
-SERVER_PID=$!
-for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$PORT/health" >/dev/null && break; sleep 0.2; done
+PORT=$(free_port)
+start_gateway /health --api-keys-file "$WORK/server-keys" --rate 0 --database "$WORK/jobs.sqlite" --log-level warning
 (
   while kill -0 "$SERVER_PID" 2>/dev/null; do
     grep VmRSS "/proc/$SERVER_PID/status" 2>/dev/null | awk '{print $2}' >> "$WORK/rss"

@@ -14,30 +14,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 EXAMPLES=${1:-100}
-WORK=$(mktemp -d)
-SERVER_PID=""
-cleanup() {
-  if [[ -n "$SERVER_PID" ]]; then kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; fi
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+source scripts/lib/gateway.sh
 
 if ! command -v schemathesis >/dev/null; then
   python3 -m pip install -q "schemathesis>=4.0,<5"
 fi
 echo "schemathesis: $(schemathesis --version)"
 
-swift build --product heinfer > "$WORK/build.log" 2>&1 || { cat "$WORK/build.log"; exit 1; }
-BIN=$(swift build --show-bin-path)/heinfer
-PORT=$(python3 -c "import socket; s = socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1]); s.close()")
-"$BIN" serve --open --host 127.0.0.1 --port "$PORT" --store memory --rate 0 --log-level warning \
-  > "$WORK/gateway.log" 2>&1 &
-SERVER_PID=$!
-for _ in $(seq 1 100); do
-  if curl -sf "http://127.0.0.1:$PORT/health" >/dev/null; then break; fi
-  sleep 0.2
-done
-curl -sf "http://127.0.0.1:$PORT/health" >/dev/null || { cat "$WORK/gateway.log"; exit 1; }
+build_heinfer
+PORT=$(free_port)
+start_gateway /health --open --host 127.0.0.1 --store memory --rate 0 --log-level warning
 
 status=0
 for contract in "schemas/openapi.yaml http://127.0.0.1:$PORT" \

@@ -198,3 +198,9 @@ struct ClientSession: Sendable {
     return scores
   }
 }
+
+/// A failed precondition of a test, thrown with what went wrong.
+struct TestFailure: Error, CustomStringConvertible {
+  let description: String
+  init(_ description: String) { self.description = description }
+}

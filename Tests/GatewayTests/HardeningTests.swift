@@ -397,11 +397,6 @@ struct HardeningTests {
     }
   }
 
-  struct TestFailure: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
-  }
-
   /// Runs blocking socket work on a Dispatch thread.
   static func blocking<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
     try await withCheckedThrowingContinuation { continuation in

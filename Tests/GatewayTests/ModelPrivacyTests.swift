@@ -21,11 +21,6 @@ struct ModelPrivacyTests {
     return (program, model.definition)
   }
 
-  struct TestFailure: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
-  }
-
   /// A client session for `id`, with its keys registered when the model needs any.
   static func connect(_ client: any TestClientProtocol, _ id: String) async throws -> (ClientSession, String?) {
     let model = try await client.execute(uri: "/models/\(id)/1.0.0", method: .get) {
@@ -61,10 +56,6 @@ struct ModelPrivacyTests {
   }
 
   /// An input ciphertext whose samples are `samples` (the rest zero).
-  static func payload(_ session: ClientSession, samples: [[Double]]) throws -> String {
-    try session.payload(samples: samples)
-  }
-
   /// The attacker's reading of weights 1…d−1 of score 0 from a unit-vector query x = e_0: the
   /// product x·W(X) is W(X) itself, so coefficient d − 1 − i holds w_i.
   static func weightsRead(from coefficients: [Double], dimension d: Int) -> [Double] {
@@ -113,7 +104,7 @@ struct ModelPrivacyTests {
         let unit = [1.0] + [Double](repeating: 0, count: d - 1)
         // batch_size 1, but the client also fills sample 1: its score is not requested.
         let results = try await Self.run(
-          client, session, keyId: keyId, payloads: [try Self.payload(session, samples: [unit, unit])], batchSize: 1)
+          client, session, keyId: keyId, payloads: [try session.payload(samples: [unit, unit])], batchSize: 1)
         let coefficients = try Self.coefficients(session, try #require(results.first))
         let read = Self.weightsRead(from: coefficients, dimension: d)
         let weights = Array(truth.foldedWeights[0].dropFirst())
@@ -182,7 +173,7 @@ struct ModelPrivacyTests {
         let unit = [1.0] + [Double](repeating: 0, count: d - 1)
         // 16 ciphertexts in one request, each with the unit vector in its first sample.
         let queries = 16
-        let payloads = try (0..<queries).map { _ in try Self.payload(session, samples: [unit]) }
+        let payloads = try (0..<queries).map { _ in try session.payload(samples: [unit]) }
         let results = try await Self.run(
           client, session, keyId: keyId, payloads: payloads, batchSize: (queries - 1) * perCiphertext + 1)
         var sums = [Double](repeating: 0, count: d - 1)
