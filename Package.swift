@@ -50,6 +50,7 @@ let package = Package(
   platforms: [.macOS(.v15)],
   products: [
     .library(name: "CKKS", targets: ["CKKS"]),
+    .library(name: "InferencePrograms", targets: ["InferencePrograms"]),
     .library(name: "Gateway", targets: ["Gateway"]),
     .library(name: "HEInferenceSDK", targets: ["HEInferenceSDK"]),
     .executable(name: "heinfer", targets: ["heinfer"]),
@@ -73,6 +74,7 @@ let package = Package(
   ],
   targets: [
     .target(name: "CKKS", swiftSettings: strictSwift6 + tunedCPUFlags + fuzzingFlags),
+    .target(name: "InferencePrograms", dependencies: ["CKKS"], swiftSettings: strictSwift6 + fuzzingFlags),
     .target(
       name: "GatewayAPI",
       dependencies: [.product(name: "OpenAPIRuntime", package: "swift-openapi-runtime")],
@@ -81,7 +83,7 @@ let package = Package(
     .target(
       name: "Gateway",
       dependencies: [
-        "CKKS", "GatewayAPI",
+        "CKKS", "GatewayAPI", "InferencePrograms",
         .product(name: "Hummingbird", package: "hummingbird"),
         .product(name: "HummingbirdCore", package: "hummingbird"),
         .product(name: "OpenAPIHummingbird", package: "swift-openapi-hummingbird"),
@@ -99,7 +101,7 @@ let package = Package(
     .target(
       name: "HEInferenceSDK",
       dependencies: [
-        "CKKS", "GatewayAPI",
+        "CKKS", "GatewayAPI", "InferencePrograms",
         .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
         .product(name: "OpenAPIAsyncHTTPClient", package: "swift-openapi-async-http-client"),
         .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -109,7 +111,7 @@ let package = Package(
     .executableTarget(
       name: "heinfer",
       dependencies: [
-        "CKKS", "Gateway", "GatewayAPI", "HEInferenceSDK",
+        "CKKS", "Gateway", "GatewayAPI", "HEInferenceSDK", "InferencePrograms",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "AsyncHTTPClient", package: "async-http-client"),
         .product(name: "Hummingbird", package: "hummingbird"),
@@ -124,7 +126,7 @@ let package = Package(
     .testTarget(
       name: "GatewayTests",
       dependencies: [
-        "CKKS", "Gateway", "GatewayAPI",
+        "CKKS", "Gateway", "GatewayAPI", "InferencePrograms",
         .product(name: "HummingbirdTesting", package: "hummingbird"),
         .product(name: "Logging", package: "swift-log"),
         .product(name: "Yams", package: "Yams"),
@@ -135,11 +137,13 @@ let package = Package(
     .testTarget(
       name: "SDKTests",
       dependencies: [
-        "CKKS", "Gateway", "GatewayAPI", "HEInferenceSDK",
+        "CKKS", "Gateway", "GatewayAPI", "HEInferenceSDK", "InferencePrograms",
         .product(name: "HummingbirdTesting", package: "hummingbird"),
         .product(name: "Logging", package: "swift-log"),
       ],
       swiftSettings: strictSwift6),
+    .testTarget(
+      name: "InferenceProgramsTests", dependencies: ["CKKS", "InferencePrograms"], swiftSettings: strictSwift6),
     .testTarget(
       name: "CKKSTests",
       dependencies: ["CKKS"],

@@ -1,6 +1,7 @@
 public import CKKS
 public import Foundation
 import GatewayAPI
+import InferencePrograms
 import Synchronization
 
 #if canImport(Glibc)
@@ -104,14 +105,8 @@ public final class InferenceSession: Sendable {
     for start in stride(from: 0, to: samples.count, by: perCiphertext) {
       let chunk = Array(samples[start..<min(start + perCiphertext, samples.count)])
       do {
-        let plaintext: Plaintext
-        switch model.layout {
-        case .coefficient(let layout):
-          plaintext = try encoder.encodeCoefficients(
-            layout.inputCoefficients(chunk), scale: model.inputScale, level: model.inputLevel)
-        case .slot(let layout):
-          plaintext = try encoder.encode(layout.inputSlots(chunk), scale: model.inputScale, level: model.inputLevel)
-        }
+        let plaintext = try model.layout.encode(
+          chunk, with: encoder, scale: model.inputScale, level: model.inputLevel)
         result.append(try encryptor.encrypt(plaintext).serialized(parameters: parameters))
       } catch {
         throw .invalidInput("cannot encode: \(error)")
@@ -166,12 +161,7 @@ public final class InferenceSession: Sendable {
           throw SDKError.invalidResult("result scale \(ciphertext.scale), expected \(model.resultScale)")
         }
         let plaintext = try decryptor.decrypt(ciphertext)
-        switch model.layout {
-        case .coefficient(let layout):
-          scores += layout.scores(fromCoefficients: encoder.decodeCoefficients(plaintext), count: count)
-        case .slot(let layout):
-          scores += layout.scores(fromSlots: encoder.decode(plaintext), count: count)
-        }
+        scores += model.layout.scores(in: plaintext, with: encoder, count: count)
       } catch let error as SDKError {
         throw error
       } catch {

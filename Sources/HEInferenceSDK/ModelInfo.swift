@@ -1,23 +1,9 @@
 public import CKKS
 public import GatewayAPI
+public import InferencePrograms
 
 /// What the SDK needs from a model's metadata (`GET /models`), checked once.
 public struct ModelInfo: Sendable {
-  /// Where samples sit in an input ciphertext and scores in the result.
-  public enum Layout: Sendable, Equatable {
-    /// Coefficient-encoded dot products (no evaluation keys).
-    case coefficient(CoefficientLinearLayout)
-    /// Slots with a replica (needs registered evaluation keys).
-    case slot(SlotMLPLayout)
-
-    public var samplesPerCiphertext: Int {
-      switch self {
-      case .coefficient(let layout): layout.samplesPerCiphertext
-      case .slot(let layout): layout.samplesPerCiphertext
-      }
-    }
-  }
-
   public let id: String
   public let version: String
   public let description: String
@@ -29,7 +15,8 @@ public struct ModelInfo: Sendable {
   public let parameters: ParameterDescription
   /// The server's `parms_id`-style fingerprint of the top level, checked against ours.
   public let fingerprint: String
-  public let layout: Layout
+  /// Where samples sit in an input ciphertext and scores in the result.
+  public let layout: any SampleLayout
   public let inputScale: Double
   public let resultScale: Double
   public let inputLevel: Int
@@ -50,7 +37,8 @@ public struct ModelInfo: Sendable {
   public var needsEvaluationKeys: Bool { needsRelinearizationKey || !galoisElements.isEmpty || needsPublicKey }
 
   /// Reads and checks the contract's model object.
-  /// - Throws: ``SDKError/incompatibleModel(_:)`` for an unknown layout or transform.
+  /// - Throws: ``SDKError/incompatibleModel(_:)`` for an unknown layout or transform, or a layout
+  ///   whose strides differ from the ones the programs layer computes.
   public init(_ model: Components.Schemas.Model) throws(SDKError) {
     contract = model
     id = model.modelId
@@ -78,26 +66,17 @@ public struct ModelInfo: Sendable {
     galoisElements = shape.requiredEvaluationKeys.galoisElements
     needsPublicKey = shape.requiredEvaluationKeys.publicKey
     scoreErrorBound = shape.resultPrivacy.resultsProtected ? shape.resultPrivacy.scoreErrorBound : nil
-    switch shape.kind {
-    case .coefficientLinear:
-      let layout = CoefficientLinearLayout(
+    guard let kind = LayoutDescription.Kind(rawValue: shape.kind.rawValue) else {
+      throw .incompatibleModel("unknown layout \(shape.kind.rawValue)")
+    }
+    let description = LayoutDescription(
+      kind: kind, samplesPerCiphertext: shape.samplesPerCiphertext, sampleStride: shape.sampleStride,
+      resultOffset: shape.resultOffset, classStride: shape.classStride, inputReplicaOffset: shape.inputReplicaOffset)
+    do {
+      layout = try description.layout(
         degree: encryption.polyModulusDegree, inputDimension: inputDimension, outputDimension: outputDimension)
-      guard layout.sampleStride == shape.sampleStride, layout.samplesPerCiphertext == shape.samplesPerCiphertext,
-        layout.resultOffset == shape.resultOffset, layout.classStride == shape.classStride
-      else { throw .incompatibleModel("the coefficient layout's strides differ from this SDK's") }
-      self.layout = .coefficient(layout)
-    case .slotMlp:
-      guard let width = shape.inputReplicaOffset, shape.sampleStride == 2 * width else {
-        throw .incompatibleModel("slot_mlp without a consistent input_replica_offset")
-      }
-      // The hidden width is the server's; any value ≤ m gives the same client layout.
-      let layout = SlotMLPLayout(
-        slotCount: encryption.polyModulusDegree / 2, inputDimension: inputDimension, hiddenDimension: width,
-        outputDimension: outputDimension)
-      guard layout.width == width, layout.samplesPerCiphertext == shape.samplesPerCiphertext else {
-        throw .incompatibleModel("the slot layout differs from this SDK's")
-      }
-      self.layout = .slot(layout)
+    } catch {
+      throw .incompatibleModel(error.description)
     }
   }
 }

@@ -5,6 +5,7 @@ import Gateway
 import GatewayAPI
 import HEInferenceSDK
 import Hummingbird
+import InferencePrograms
 import Logging
 import ServiceLifecycle
 
@@ -246,14 +247,14 @@ struct Bench: AsyncParsableCommand {
     guard privacy.resultsProtected, let bound = privacy.scoreErrorBound else { return nil }
     var milliseconds: Double?
     if let compiled = registry?.model(id: model.id, version: model.version),
-      case .coefficientLinear(let program) = compiled.program, let settings = program.privacy
+      let program = compiled.program as? CoefficientLinearProgram, let settings = program.privacy
     {
       let parameters = compiled.parameters
       let secretKey = KeyGenerator.secretKey(parameters: parameters)
       let publicKey = KeyGenerator.publicKey(secretKey: secretKey)
       let ciphertext = try Encryptor(secretKey: secretKey).encrypt(
         CKKSEncoder(parameters: parameters).encodeCoefficients([0], level: program.inputLevel))
-      let layout = program.layout
+      let layout = program.linearLayout
       let revealed = (0..<layout.samplesPerCiphertext).flatMap { b in
         (0..<layout.outputDimension).map { layout.scoreIndex(sample: b, score: $0) }
       }

@@ -2,29 +2,19 @@ import CKKS
 import Foundation
 import Gateway
 import GatewayAPI
+import InferencePrograms
 import NIOCore
 import Testing
 
 /// The client side, done with the CKKS library directly from the metadata (parameters, a secret
 /// key, encoding per the declared layout, seeded encryption, evaluation keys, decryption). Kept
-/// independent of the SDK on purpose: it shows that a client built from the contract alone works.
+/// independent of the SDK on purpose: it shows that a client built from the contract and the
+/// programs layer alone works.
 struct ClientSession: Sendable {
-  enum Layout: Sendable {
-    case coefficient(CoefficientLinearLayout)
-    case slot(SlotMLPLayout)
-
-    var samplesPerCiphertext: Int {
-      switch self {
-      case .coefficient(let layout): layout.samplesPerCiphertext
-      case .slot(let layout): layout.samplesPerCiphertext
-      }
-    }
-  }
-
   var modelId = "logistic_v1"
   var version = "1.0.0"
   let parameters: CKKSParameters
-  let layout: Layout
+  let layout: any SampleLayout
   let inputDimension: Int
   let inputLevel: Int
   let declaredFingerprint: String
@@ -46,20 +36,15 @@ struct ClientSession: Sendable {
       defaultScale: try #require(layout["input_scale"] as? Double))
     let inputs = try #require(inference["input_dimension"] as? Int)
     let outputs = try #require(inference["output_dimension"] as? Int)
-    let shape: Layout
-    switch try #require(layout["kind"] as? String) {
-    case "slot_mlp":
-      let width = try #require(layout["input_replica_offset"] as? Int)
-      let stride = try #require(layout["sample_stride"] as? Int)
-      #expect(stride == 2 * width)
-      // The hidden width is the server's business; any value ≤ m gives the same layout.
-      shape = .slot(
-        SlotMLPLayout(
-          slotCount: description.degree / 2, inputDimension: inputs, hiddenDimension: width, outputDimension: outputs))
-    default:
-      shape = .coefficient(
-        CoefficientLinearLayout(degree: description.degree, inputDimension: inputs, outputDimension: outputs))
-    }
+    let kindName = try #require(layout["kind"] as? String)
+    let shape = try LayoutDescription(
+      kind: try #require(LayoutDescription.Kind(rawValue: kindName)),
+      samplesPerCiphertext: try #require(layout["samples_per_ciphertext"] as? Int),
+      sampleStride: try #require(layout["sample_stride"] as? Int),
+      resultOffset: try #require(layout["result_offset"] as? Int),
+      classStride: try #require(layout["class_stride"] as? Int),
+      inputReplicaOffset: layout["input_replica_offset"] as? Int
+    ).layout(degree: description.degree, inputDimension: inputs, outputDimension: outputs)
     try self.init(
       parameters: description, layout: shape, inputDimension: inputs,
       inputLevel: try #require(layout["input_level"] as? Int),
@@ -74,7 +59,7 @@ struct ClientSession: Sendable {
   }
 
   init(
-    parameters description: ParameterDescription, layout: Layout, inputDimension: Int, inputLevel: Int = 0,
+    parameters description: ParameterDescription, layout: any SampleLayout, inputDimension: Int, inputLevel: Int = 0,
     fingerprint: String = "", resultScale: Double = 0x1p48
   ) throws {
     parameters = try CKKSParameters(description)
@@ -96,13 +81,7 @@ struct ClientSession: Sendable {
   func payload(samples: [[Double]]) throws -> String {
     let padded = samples.map { $0 + [Double](repeating: 0, count: max(0, inputDimension - $0.count)) }
     let encoder = CKKSEncoder(parameters: parameters)
-    let plaintext: Plaintext
-    switch layout {
-    case .coefficient(let shape):
-      plaintext = try encoder.encodeCoefficients(shape.inputCoefficients(padded), scale: inputScale, level: inputLevel)
-    case .slot(let shape):
-      plaintext = try encoder.encode(shape.inputSlots(padded), scale: inputScale, level: inputLevel)
-    }
+    let plaintext = try layout.encode(padded, with: encoder, scale: inputScale, level: inputLevel)
     return payload(try Encryptor(secretKey: secretKey).encrypt(plaintext))
   }
 
@@ -188,12 +167,7 @@ struct ClientSession: Sendable {
       #expect(ciphertext.scale == resultScale)
       let plaintext = try decryptor.decrypt(ciphertext)
       let count = min(layout.samplesPerCiphertext, sampleCount - scores.count)
-      switch layout {
-      case .coefficient(let shape):
-        scores += shape.scores(fromCoefficients: encoder.decodeCoefficients(plaintext), count: count)
-      case .slot(let shape):
-        scores += shape.scores(fromSlots: encoder.decode(plaintext), count: count)
-      }
+      scores += layout.scores(in: plaintext, with: encoder, count: count)
     }
     return scores
   }

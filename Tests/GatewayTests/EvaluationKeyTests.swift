@@ -4,6 +4,7 @@ import Gateway
 import GatewayAPI
 import Hummingbird
 import HummingbirdTesting
+import InferencePrograms
 import Logging
 import NIOCore
 import Testing

@@ -4,6 +4,7 @@ import Gateway
 import GatewayAPI
 import Hummingbird
 import HummingbirdTesting
+import InferencePrograms
 import Logging
 import NIOCore
 import Testing
@@ -493,7 +494,7 @@ struct ModelRegistryTests {
       ("m.json", try ModelDefinition.decode(JSONSerialization.data(withJSONObject: object)))
     ]).models[0]
     #expect(unprotected.program.resultPrivacy == nil)
-    #expect(!unprotected.program.needsPublicKey)
+    #expect(unprotected.program.keyRequirements.isEmpty)
     var iris = try #require(ModelRegistry.bundled().model(id: "iris_mlp", version: "1.0.0")).definition
     #expect(iris.resultProtection == ModelDefinition.ResultProtection.none)
     iris.resultProtection = nil
@@ -501,7 +502,7 @@ struct ModelRegistryTests {
     do {
       _ = try ModelRegistry(definitions: [("iris.json", iris)])
     } catch {
-      #expect(error.rule.contains("an mlp cannot protect the results of its private weights"))
+      #expect(error.rule.contains("kind mlp cannot protect the results of its private weights"))
     }
   }
 

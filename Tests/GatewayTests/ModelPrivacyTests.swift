@@ -3,6 +3,7 @@ import Foundation
 import Gateway
 import GatewayAPI
 import HummingbirdTesting
+import InferencePrograms
 import NIOCore
 import Testing
 
@@ -17,7 +18,7 @@ struct ModelPrivacyTests {
   /// The model's true (folded) weights and biases, from the server's registry.
   static func truth(_ id: String) throws -> (program: CoefficientLinearProgram, definition: ModelDefinition) {
     let model = try #require(GatewayRouteTests.registry.model(id: id, version: "1.0.0"))
-    guard case .coefficientLinear(let program) = model.program else { throw TestFailure("not linear") }
+    guard let program = model.program as? CoefficientLinearProgram else { throw TestFailure("not linear") }
     return (program, model.definition)
   }
 
@@ -99,7 +100,7 @@ struct ModelPrivacyTests {
     try await EvaluationKeyTests.withGateway { client in
       for (id, isPrivate) in [(Self.privateModel, true), (Self.publishedModel, false)] {
         let (truth, definition) = try Self.truth(id)
-        let d = truth.layout.inputDimension
+        let d = truth.linearLayout.inputDimension
         let (session, keyId) = try await Self.connect(client, id)
         let unit = [1.0] + [Double](repeating: 0, count: d - 1)
         // batch_size 1, but the client also fills sample 1: its score is not requested.
@@ -110,9 +111,9 @@ struct ModelPrivacyTests {
         let weights = Array(truth.foldedWeights[0].dropFirst())
         let found = Self.recovered(read, weights, tolerance: 1e-3)
         // The requested score is always there: w_0 + b.
-        let score = coefficients[truth.layout.scoreIndex(sample: 0, score: 0)]
+        let score = coefficients[truth.linearLayout.scoreIndex(sample: 0, score: 0)]
         let expected = truth.foldedWeights[0][0] + truth.foldedBias[0]
-        let unrequested = coefficients[truth.layout.scoreIndex(sample: 1, score: 0)]
+        let unrequested = coefficients[truth.linearLayout.scoreIndex(sample: 1, score: 0)]
         if isPrivate {
           let bound = try #require(truth.privacy?.scoreErrorBound)
           #expect(found <= 2, "\(id): \(found) of \(d - 1) weights read from one query")
@@ -132,7 +133,7 @@ struct ModelPrivacyTests {
     try await EvaluationKeyTests.withGateway { client in
       for (id, isPrivate) in [(Self.privateModel, true), (Self.publishedModel, false)] {
         let (truth, definition) = try Self.truth(id)
-        let d = truth.layout.inputDimension
+        let d = truth.linearLayout.inputDimension
         let (session, keyId) = try await Self.connect(client, id)
         let parameters = session.parameters
         // c0 = 0 and c1 = 1 (all ones in evaluation form): a valid ciphertext with a chosen a.
@@ -167,8 +168,8 @@ struct ModelPrivacyTests {
     try await EvaluationKeyTests.withGateway { client in
       for (id, isPrivate) in [(Self.privateModel, true), (Self.publishedModel, false)] {
         let (truth, _) = try Self.truth(id)
-        let d = truth.layout.inputDimension
-        let perCiphertext = truth.layout.samplesPerCiphertext
+        let d = truth.linearLayout.inputDimension
+        let perCiphertext = truth.linearLayout.samplesPerCiphertext
         let (session, keyId) = try await Self.connect(client, id)
         let unit = [1.0] + [Double](repeating: 0, count: d - 1)
         // 16 ciphertexts in one request, each with the unit vector in its first sample.
@@ -181,7 +182,7 @@ struct ModelPrivacyTests {
         for result in results {
           let coefficients = try Self.coefficients(session, result)
           for (i, value) in Self.weightsRead(from: coefficients, dimension: d).enumerated() { sums[i] += value }
-          scores.append(coefficients[truth.layout.scoreIndex(sample: 0, score: 0)])
+          scores.append(coefficients[truth.linearLayout.scoreIndex(sample: 0, score: 0)])
         }
         let averages = sums.map { $0 / Double(queries) }
         let found = Self.recovered(averages, Array(truth.foldedWeights[0].dropFirst()), tolerance: 1e-3)
@@ -205,7 +206,7 @@ struct ModelPrivacyTests {
   func floodedScores() async throws {
     try await EvaluationKeyTests.withGateway { client in
       let (truth, _) = try Self.truth(Self.privateModel)
-      let d = truth.layout.inputDimension
+      let d = truth.linearLayout.inputDimension
       let (session, keyId) = try await Self.connect(client, Self.privateModel)
       var generator = SystemRandomNumberGenerator()
       let samples = (0..<200).map { _ in (0..<d).map { _ in Double.random(in: -3...3, using: &generator) } }

@@ -1,6 +1,7 @@
 import CKKS
 import Dispatch
 import Foundation
+import InferencePrograms
 public import Logging
 import Synchronization
 
@@ -171,13 +172,12 @@ public final class InferenceService: Sendable {
   func evaluationKeys(for model: CompiledModel, id: String?, tenant: String) throws(GatewayError)
     -> EvaluationKeySet?
   {
-    let program = model.program
-    guard program.needsRelinearizationKey || !program.requiredGaloisElements.isEmpty || program.needsPublicKey
-    else { return nil }
+    let needs = model.program.keyRequirements
+    guard !needs.isEmpty else { return nil }
     func missing(_ message: String) -> GatewayError {
       GatewayError(
         .missingEvaluationKeys, message + "; register them with POST /keys and send evaluation_key_id",
-        details: InferenceService.keyRequirements(program))
+        details: InferenceService.details(needs))
     }
     guard let id else { throw missing("model \(model.modelId) needs evaluation keys") }
     guard let set = keys.set(id: id, tenant: tenant) else { throw missing("no live key set \(id)") }
@@ -188,11 +188,11 @@ public final class InferenceService: Sendable {
   }
 
   /// What a model's key set must hold, as error details.
-  static func keyRequirements(_ program: ModelProgram) -> [String: String] {
+  static func details(_ needs: EvaluationKeyRequirements) -> [String: String] {
     [
-      "relinearization": String(program.needsRelinearizationKey),
-      "galois_elements": program.requiredGaloisElements.map(String.init).joined(separator: ","),
-      "public_key": String(program.needsPublicKey),
+      "relinearization": String(needs.relinearization),
+      "galois_elements": needs.galoisElements.map(String.init).joined(separator: ","),
+      "public_key": String(needs.publicKey),
     ]
   }
 
@@ -234,26 +234,26 @@ public final class InferenceService: Sendable {
         throw GatewayError(.invalidEvaluationKeys, "public_key must be in seeded form (its uniform part from a seed)")
       }
     }
-    let program = model.program
-    let requirements = InferenceService.keyRequirements(program)
-    if program.needsRelinearizationKey, relinearization == nil {
+    let needs = model.program.keyRequirements
+    let requirements = InferenceService.details(needs)
+    if needs.relinearization, relinearization == nil {
       throw GatewayError(
         .invalidEvaluationKeys, "model \(modelId) needs a relinearization key", details: requirements)
     }
-    if relinearization != nil, !program.needsRelinearizationKey {
+    if relinearization != nil, !needs.relinearization {
       throw GatewayError(
         .invalidEvaluationKeys, "model \(modelId) uses no relinearization key", details: requirements)
     }
-    if program.needsPublicKey, encryptionKey == nil {
+    if needs.publicKey, encryptionKey == nil {
       throw GatewayError(
         .invalidEvaluationKeys, "model \(modelId) has private weights and needs public_key to re-randomize results",
         details: requirements)
     }
-    if encryptionKey != nil, !program.needsPublicKey {
+    if encryptionKey != nil, !needs.publicKey {
       throw GatewayError(.invalidEvaluationKeys, "model \(modelId) uses no public key", details: requirements)
     }
     // Only the keys the model uses are held: extra Galois keys would cost memory and serve nothing.
-    let unneeded = (galois?.elements ?? []).filter { !program.requiredGaloisElements.contains($0) }
+    let unneeded = (galois?.elements ?? []).filter { !needs.galoisElements.contains($0) }
     guard unneeded.isEmpty else {
       throw GatewayError(
         .invalidEvaluationKeys,
@@ -261,10 +261,10 @@ public final class InferenceService: Sendable {
           + "\(unneeded.count > 8 ? ", …" : ""); send only the elements it lists",
         details: requirements)
     }
-    if galois != nil, program.requiredGaloisElements.isEmpty {
+    if galois != nil, needs.galoisElements.isEmpty {
       throw GatewayError(.invalidEvaluationKeys, "model \(modelId) uses no Galois keys", details: requirements)
     }
-    let missing = program.requiredGaloisElements.filter { galois?.keys[$0] == nil }
+    let missing = needs.galoisElements.filter { galois?.keys[$0] == nil }
     guard missing.isEmpty else {
       throw GatewayError(
         .invalidEvaluationKeys, "model \(modelId) needs Galois keys for elements \(missing)", details: requirements)
@@ -282,18 +282,11 @@ public final class InferenceService: Sendable {
   static func evaluate(_ model: CompiledModel, _ ciphertext: Ciphertext, sampleCount: Int, keys: EvaluationKeySet?)
     throws -> [UInt8]
   {
-    let scored: Ciphertext
-    switch model.program {
-    case .coefficientLinear(let program):
-      scored = try program.evaluate(
-        ciphertext, sampleCount: sampleCount, publicKey: keys?.publicKey, evaluator: model.evaluator)
-    case .slotMLP(let program):
-      guard let relinearization = keys?.relinearizationKey, let galois = keys?.galoisKeys else {
-        throw GatewayError(.missingEvaluationKeys, "evaluation keys vanished")
-      }
-      scored = try program.evaluate(
-        ciphertext, evaluator: model.evaluator, relinearizationKey: relinearization, galoisKeys: galois)
-    }
+    let scored = try model.program.evaluate(
+      ciphertext, sampleCount: sampleCount,
+      keys: EvaluationKeys(
+        relinearization: keys?.relinearizationKey, galois: keys?.galoisKeys, publicKey: keys?.publicKey),
+      evaluator: model.evaluator)
     return try scored.serializedForDecryption(
       parameters: model.parameters, droppedLowBits: model.definition.encryption.resultDroppedBits)
   }

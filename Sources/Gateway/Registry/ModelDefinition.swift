@@ -1,5 +1,5 @@
 public import Foundation
-public import GatewayAPI
+public import InferencePrograms
 
 /// The JSON file that defines one served model (one file per model version in the models folder).
 ///

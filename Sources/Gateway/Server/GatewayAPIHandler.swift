@@ -1,6 +1,7 @@
 import CKKS
 import Foundation
 import GatewayAPI
+import InferencePrograms
 import OpenAPIRuntime
 
 /// Implements the generated `APIProtocol`: translates between the contract's types and the
@@ -142,30 +143,22 @@ struct GatewayAPIHandler: APIProtocol {
     let definition = model.definition
     let parameters = model.parameters
     let program = model.program
-    let layout: Components.Schemas.EncryptedLayout
+    let needs = program.keyRequirements
     let keys = Components.Schemas.EvaluationKeyRequirements(
-      relinearization: program.needsRelinearizationKey, galoisElements: program.requiredGaloisElements,
-      publicKey: program.needsPublicKey)
+      relinearization: needs.relinearization, galoisElements: needs.galoisElements, publicKey: needs.publicKey)
     let privacy = Components.Schemas.ResultPrivacy(
       weightsPrivate: definition.publishParameters != true, resultsProtected: program.resultPrivacy != nil,
-      statisticalSecurityBits: program.resultPrivacy.map { _ in LinearResultPrivacy.statisticalSecurityBits },
+      statisticalSecurityBits: program.resultPrivacy?.statisticalSecurityBits,
       scoreErrorBound: program.resultPrivacy?.scoreErrorBound)
-    switch program {
-    case .coefficientLinear(let linear):
-      let shape = linear.layout
-      layout = .init(
-        kind: .coefficientLinear, inputScale: definition.encryption.inputScale, resultScale: program.resultScale,
-        samplesPerCiphertext: shape.samplesPerCiphertext, sampleStride: shape.sampleStride,
-        resultOffset: shape.resultOffset, classStride: shape.classStride, inputBound: definition.inputBound,
-        inputLevel: program.inputLevel, requiredEvaluationKeys: keys, resultPrivacy: privacy)
-    case .slotMLP(let mlp):
-      let shape = mlp.layout
-      layout = .init(
-        kind: .slotMlp, inputReplicaOffset: shape.width, inputScale: definition.encryption.inputScale,
-        resultScale: program.resultScale, samplesPerCiphertext: shape.samplesPerCiphertext,
-        sampleStride: shape.sampleStride, resultOffset: 0, classStride: 1, inputBound: definition.inputBound,
-        inputLevel: program.inputLevel, requiredEvaluationKeys: keys, resultPrivacy: privacy)
-    }
+    let shape = program.layout.layoutDescription
+    // The programs layer's kinds are the contract's, by name.
+    let layout = Components.Schemas.EncryptedLayout(
+      kind: .init(rawValue: shape.kind.rawValue)!, inputReplicaOffset: shape.inputReplicaOffset,
+      inputScale: definition.encryption.inputScale,
+      resultScale: program.resultScale, samplesPerCiphertext: shape.samplesPerCiphertext,
+      sampleStride: shape.sampleStride, resultOffset: shape.resultOffset, classStride: shape.classStride,
+      inputBound: definition.inputBound, inputLevel: program.inputLevel, requiredEvaluationKeys: keys,
+      resultPrivacy: privacy)
     return .init(
       modelId: definition.modelId, version: definition.version, description: definition.description, heScheme: .ckks,
       encryptionParameters: .init(

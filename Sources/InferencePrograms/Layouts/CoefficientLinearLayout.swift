@@ -1,3 +1,5 @@
+public import CKKS
+
 /// Where samples and scores sit in the polynomial coefficients of a `coefficient_linear` model
 /// (docs/api.md, "Encrypted layouts").
 ///
@@ -28,11 +30,6 @@ public struct CoefficientLinearLayout: Sendable, Equatable {
   public var classStride: Int { inputDimension }
   /// Samples that fit in one ciphertext: ⌊N / stride⌋ (0 when a sample does not fit).
   public var samplesPerCiphertext: Int { degree / sampleStride }
-
-  /// Ciphertexts needed for `batchSize` samples.
-  public func ciphertextCount(batchSize: Int) -> Int {
-    (batchSize + samplesPerCiphertext - 1) / samplesPerCiphertext
-  }
 
   /// The coefficient vector (length N) holding `samples` (at most ``samplesPerCiphertext``, each of
   /// length d), ready for coefficient encoding at the input scale.
@@ -72,5 +69,23 @@ public struct CoefficientLinearLayout: Sendable, Equatable {
   /// Reads the scores of the first `count` samples from decoded result coefficients.
   public func scores(fromCoefficients coefficients: [Double], count: Int) -> [[Double]] {
     (0..<count).map { b in (0..<outputDimension).map { c in coefficients[scoreIndex(sample: b, score: c)] } }
+  }
+}
+
+extension CoefficientLinearLayout: SampleLayout {
+  public var layoutDescription: LayoutDescription {
+    LayoutDescription(
+      kind: .coefficientLinear, samplesPerCiphertext: samplesPerCiphertext, sampleStride: sampleStride,
+      resultOffset: resultOffset, classStride: classStride)
+  }
+
+  public func encode(_ samples: [[Double]], with encoder: CKKSEncoder, scale: Double, level: Int)
+    throws(EncodingError) -> Plaintext
+  {
+    try encoder.encodeCoefficients(inputCoefficients(samples), scale: scale, level: level)
+  }
+
+  public func scores(in plaintext: Plaintext, with encoder: CKKSEncoder, count: Int) -> [[Double]] {
+    scores(fromCoefficients: encoder.decodeCoefficients(plaintext), count: count)
   }
 }

@@ -1,6 +1,5 @@
-import CKKS
+public import CKKS
 import Foundation
-public import GatewayAPI
 
 /// A one-hidden-layer network with a degree-2 activation, in slots (``SlotMLPLayout``):
 ///
@@ -12,8 +11,8 @@ public import GatewayAPI
 ///    with the two products steered to the same scale so they add exactly; one rescale.
 ///
 /// Inputs enter at level 3 (three rescales), so the chain needs four ciphertext primes.
-public struct SlotMLPProgram: Sendable {
-  public let layout: SlotMLPLayout
+public struct SlotMLPProgram: InferenceProgram {
+  public let slotLayout: SlotMLPLayout
   let hiddenWeights: [[Double]]
   let hiddenBias: [Double]
   let outputWeights: [[Double]]
@@ -33,16 +32,24 @@ public struct SlotMLPProgram: Sendable {
   /// Scale of the products summed in the output layer (q1·Δ).
   let outputProductScale: Double
 
-  init(_ model: ModelDefinition, parameters: CKKSParameters) throws(ModelDefinitionError) {
-    func fail(_ rule: String) -> ModelDefinitionError { ModelDefinitionError(rule: rule) }
-    guard let hiddenWeights = model.hiddenWeights, let hiddenBias = model.hiddenBias else {
-      throw fail("kind mlp needs hidden_weights and hidden_bias")
-    }
-    let (h, d) = try ModelRegistry.checkMatrix(
-      hiddenWeights, bias: hiddenBias, name: "hidden_weights", biasName: "hidden_bias")
-    let k = model.weights.count
-    guard model.weights[0].count == h else { throw fail("weights rows must have \(h) entries (one per hidden unit)") }
-    let c = model.activation?.coefficients ?? [0, 1]
+  /// Compiles a network from matrices already checked rectangular and finite.
+  /// - Parameters:
+  ///   - hiddenWeights: `hidden × inputs`; `hiddenBias`: `hidden`.
+  ///   - outputWeights: `outputs × hidden`; `outputBias`: `outputs`.
+  ///   - activation: polynomial coefficients, lowest degree first, degree ≤ 2; nil for the identity.
+  ///   - inputScale: Δ, the clients' encoding scale (also the scale of every layer and the result).
+  ///   - inputBound: inputs are expected within ±inputBound (headroom checks).
+  /// - Throws: ``ProgramError/invalidModel(_:)`` naming the rule the model breaks.
+  public init(
+    parameters: CKKSParameters, hiddenWeights: [[Double]], hiddenBias: [Double], outputWeights: [[Double]],
+    outputBias: [Double], activation: [Double]?, inputScale: Double, inputBound: Double
+  ) throws(ProgramError) {
+    func fail(_ rule: String) -> ProgramError { .invalidModel(rule) }
+    let h = hiddenWeights.count
+    let d = hiddenWeights[0].count
+    let k = outputWeights.count
+    guard outputWeights[0].count == h else { throw fail("weights rows must have \(h) entries (one per hidden unit)") }
+    let c = activation ?? [0, 1]
     guard c.allSatisfy(\.isFinite), !c.isEmpty else { throw fail("activation.coefficients must be finite numbers") }
     if let high = c.indices.dropFirst(3).first(where: { c[$0] != 0 }) {
       throw fail("an mlp takes an activation of degree at most 2 (activation.coefficients[\(high)] is \(c[high]))")
@@ -55,27 +62,27 @@ public struct SlotMLPProgram: Sendable {
     let layout = SlotMLPLayout(
       slotCount: parameters.slotCount, inputDimension: d, hiddenDimension: h, outputDimension: k)
     guard layout.samplesPerCiphertext >= 1 else { throw fail("a sample needs \(layout.sampleStride) slots") }
-    let delta = model.encryption.inputScale
+    let delta = inputScale
     let q = parameters.ciphertextModuli.map { Double($0) }
     // Headroom: every intermediate below a quarter of the prime it lives over at its scale.
-    let zBound = zip(hiddenWeights, hiddenBias).map { row, b in row.reduce(abs(b)) { $0 + abs($1) * model.inputBound } }
+    let zBound = zip(hiddenWeights, hiddenBias).map { row, b in row.reduce(abs(b)) { $0 + abs($1) * inputBound } }
       .max()!
     let aBound = abs(activation[0]) + abs(activation[1]) * zBound + abs(activation[2]) * zBound * zBound
-    let scoreBound = zip(model.weights, model.bias).map { row, b in row.reduce(abs(b)) { $0 + abs($1) * aBound } }
+    let scoreBound = zip(outputWeights, outputBias).map { row, b in row.reduce(abs(b)) { $0 + abs($1) * aBound } }
       .max()!
     let base = q[0]
-    guard model.inputBound * delta < base / 4, zBound * delta < base / 4, zBound * zBound * delta < base / 4,
+    guard inputBound * delta < base / 4, zBound * delta < base / 4, zBound * zBound * delta < base / 4,
       scoreBound * delta < base / 4
     else {
       throw fail(
         "intermediate values up to \(max(zBound * zBound, scoreBound)) at scale 2^\(log2(delta)) overflow the base "
           + "prime (2^\(log2(base).rounded(.down))): lower input_scale or input_bound")
     }
-    self.layout = layout
+    self.slotLayout = layout
     self.hiddenWeights = hiddenWeights
     self.hiddenBias = hiddenBias
-    self.outputWeights = model.weights
-    self.outputBias = model.bias
+    self.outputWeights = outputWeights
+    self.outputBias = outputBias
     self.activation = activation
     let m = layout.width
     rotationSteps = Array(1..<max(m, 2)).filter { $0 < m } + [-m]
@@ -87,9 +94,9 @@ public struct SlotMLPProgram: Sendable {
     outputProductScale = productScale
     resultScale = delta
     let encoder = CKKSEncoder(parameters: parameters)
-    let outputLinear = model.weights.map { $0.map { $0 * activation[1] } }
-    let outputSquare = model.weights.map { $0.map { $0 * activation[2] } }
-    let foldedBias = zip(model.weights, model.bias).map { row, b in b + activation[0] * row.reduce(0, +) }
+    let outputLinear = outputWeights.map { $0.map { $0 * activation[1] } }
+    let outputSquare = outputWeights.map { $0.map { $0 * activation[2] } }
+    let foldedBias = zip(outputWeights, outputBias).map { row, b in b + activation[0] * row.reduce(0, +) }
     do {
       hiddenDiagonals = try (0..<m).map {
         try encoder.encode(layout.diagonal(hiddenWeights, $0), scale: q[3], level: 3)
@@ -107,7 +114,17 @@ public struct SlotMLPProgram: Sendable {
     }
   }
 
-  func plainScores(_ sample: [Double]) -> [Double] {
+  public var layout: any SampleLayout { slotLayout }
+
+  public var keyRequirements: EvaluationKeyRequirements {
+    EvaluationKeyRequirements(relinearization: true, galoisElements: galoisElements)
+  }
+
+  /// Results are returned as evaluated (docs/threat-model.md: flooding a slot network's noise
+  /// is out of reach at these parameters).
+  public var resultPrivacy: ResultPrivacy? { nil }
+
+  public func plainScores(_ sample: [Double]) -> [Double] {
     let hidden = zip(hiddenWeights, hiddenBias).map { row, b in
       let z = zip(row, sample).reduce(b) { $0 + $1.0 * $1.1 }
       return activation[0] + activation[1] * z + activation[2] * z * z
@@ -119,7 +136,7 @@ public struct SlotMLPProgram: Sendable {
   private func diagonalProduct(
     _ x: Ciphertext, _ diagonals: [Plaintext], scale: Double, evaluator: Evaluator, keys: GaloisKeys
   ) throws -> Ciphertext {
-    let m = layout.width
+    let m = slotLayout.width
     let rotated = try evaluator.rotations(x, by: Array(0..<m), keys: keys)
     var sum: Ciphertext?
     for step in 0..<m {
@@ -129,9 +146,13 @@ public struct SlotMLPProgram: Sendable {
     return sum!
   }
 
-  func evaluate(
-    _ x: Ciphertext, evaluator: Evaluator, relinearizationKey: RelinearizationKey, galoisKeys: GaloisKeys
-  ) throws -> Ciphertext {
+  /// Evaluates every sample of `x` (all of them: the results are not masked per request).
+  public func evaluate(_ x: Ciphertext, sampleCount: Int, keys: EvaluationKeys, evaluator: Evaluator) throws
+    -> Ciphertext
+  {
+    guard let relinearizationKey = keys.relinearization, let galoisKeys = keys.galois else {
+      throw ProgramError.missingKeys("the relinearization key and Galois keys")
+    }
     let q1 = Double(evaluator.parameters.ciphertextModuli[1])
     let delta = x.scale
     // Layer 1 at level 3 → z at level 2, scale exactly Δ.
@@ -140,7 +161,7 @@ public struct SlotMLPProgram: Sendable {
       keys: galoisKeys)
     var z = try evaluator.snapScale(evaluator.rescale(product), to: delta)
     z = try evaluator.add(z, hiddenBiasPlaintext)
-    z = try evaluator.add(z, evaluator.rotate(z, by: -layout.width, keys: galoisKeys))
+    z = try evaluator.add(z, evaluator.rotate(z, by: -slotLayout.width, keys: galoisKeys))
     // Activation: u = z² at level 1.
     let u = try evaluator.rescale(evaluator.multiplyRelinearize(z, z, key: relinearizationKey))
     let zLow = try evaluator.dropLevel(z, to: 1)

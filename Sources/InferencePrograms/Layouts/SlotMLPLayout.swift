@@ -1,3 +1,5 @@
+public import CKKS
+
 /// Where samples and scores sit in the slots of a `slot_mlp` model (docs/api.md).
 ///
 /// With m the smallest power of two ≥ max(inputs, hidden, outputs), sample b owns the 2m slots
@@ -48,5 +50,23 @@ public struct SlotMLPLayout: Sendable, Equatable {
   /// Reads the scores of the first `count` samples from decoded slots.
   public func scores(fromSlots slots: [Double], count: Int) -> [[Double]] {
     (0..<count).map { b in (0..<outputDimension).map { slots[scoreIndex(sample: b, score: $0)] } }
+  }
+}
+
+extension SlotMLPLayout: SampleLayout {
+  public var layoutDescription: LayoutDescription {
+    LayoutDescription(
+      kind: .slotMLP, samplesPerCiphertext: samplesPerCiphertext, sampleStride: sampleStride, resultOffset: 0,
+      classStride: 1, inputReplicaOffset: width)
+  }
+
+  public func encode(_ samples: [[Double]], with encoder: CKKSEncoder, scale: Double, level: Int)
+    throws(EncodingError) -> Plaintext
+  {
+    try encoder.encode(inputSlots(samples), scale: scale, level: level)
+  }
+
+  public func scores(in plaintext: Plaintext, with encoder: CKKSEncoder, count: Int) -> [[Double]] {
+    scores(fromSlots: encoder.decode(plaintext), count: count)
   }
 }

@@ -1,0 +1,91 @@
+public import CKKS
+
+/// Where a model's samples sit in an input ciphertext and its scores in a result: the arithmetic
+/// that server and client must do identically. A layout is sent on the wire as a
+/// ``LayoutDescription`` and rebuilt from it with ``LayoutDescription/layout(degree:inputDimension:outputDimension:)``.
+public protocol SampleLayout: Sendable {
+  /// Features per sample.
+  var inputDimension: Int { get }
+  /// Scores per sample.
+  var outputDimension: Int { get }
+  /// Samples one ciphertext holds (0 when a sample does not fit).
+  var samplesPerCiphertext: Int { get }
+  /// The layout's fields as the contract's `encrypted_layout` carries them.
+  var layoutDescription: LayoutDescription { get }
+
+  /// Encodes up to ``samplesPerCiphertext`` samples, each of ``inputDimension`` values.
+  /// - Throws: `EncodingError` when the values do not fit at `scale` and `level`.
+  func encode(_ samples: [[Double]], with encoder: CKKSEncoder, scale: Double, level: Int) throws(EncodingError)
+    -> Plaintext
+
+  /// The scores of the first `count` samples of a decrypted result.
+  func scores(in plaintext: Plaintext, with encoder: CKKSEncoder, count: Int) -> [[Double]]
+}
+
+extension SampleLayout {
+  /// Ciphertexts needed for `batchSize` samples.
+  public func ciphertextCount(batchSize: Int) -> Int {
+    (batchSize + samplesPerCiphertext - 1) / samplesPerCiphertext
+  }
+}
+
+/// A layout as the contract describes it (`encrypted_layout`: `kind`, strides and offsets).
+public struct LayoutDescription: Sendable, Equatable {
+  /// The layouts this library knows, by their contract names.
+  public enum Kind: String, Sendable, CaseIterable {
+    /// ``CoefficientLinearLayout``.
+    case coefficientLinear = "coefficient_linear"
+    /// ``SlotMLPLayout``.
+    case slotMLP = "slot_mlp"
+  }
+
+  public var kind: Kind
+  public var samplesPerCiphertext: Int
+  public var sampleStride: Int
+  public var resultOffset: Int
+  public var classStride: Int
+  /// ``SlotMLPLayout`` only: the offset of the inputs' second copy.
+  public var inputReplicaOffset: Int?
+
+  public init(
+    kind: Kind, samplesPerCiphertext: Int, sampleStride: Int, resultOffset: Int, classStride: Int,
+    inputReplicaOffset: Int? = nil
+  ) {
+    self.kind = kind
+    self.samplesPerCiphertext = samplesPerCiphertext
+    self.sampleStride = sampleStride
+    self.resultOffset = resultOffset
+    self.classStride = classStride
+    self.inputReplicaOffset = inputReplicaOffset
+  }
+
+  /// The layout this description names, for ring degree `degree`.
+  /// - Throws: ``LayoutMismatch`` when the description's strides or offsets differ from the ones
+  ///   this library computes for that kind (the two sides would not agree on where values sit).
+  public func layout(degree: Int, inputDimension: Int, outputDimension: Int) throws(LayoutMismatch)
+    -> any SampleLayout
+  {
+    let layout: any SampleLayout
+    switch kind {
+    case .coefficientLinear:
+      layout = CoefficientLinearLayout(degree: degree, inputDimension: inputDimension, outputDimension: outputDimension)
+    case .slotMLP:
+      guard let width = inputReplicaOffset, width >= 1 else {
+        throw LayoutMismatch("slot_mlp needs input_replica_offset")
+      }
+      // The hidden width is the server's; any value up to the replica offset gives the same layout.
+      layout = SlotMLPLayout(
+        slotCount: degree / 2, inputDimension: inputDimension, hiddenDimension: width, outputDimension: outputDimension)
+    }
+    guard layout.layoutDescription == self else {
+      throw LayoutMismatch("the \(kind.rawValue) layout's strides or offsets differ from this library's")
+    }
+    return layout
+  }
+}
+
+/// A layout description that does not match what this library computes.
+public struct LayoutMismatch: Error, Sendable, Equatable, CustomStringConvertible {
+  public let description: String
+  init(_ description: String) { self.description = description }
+}
