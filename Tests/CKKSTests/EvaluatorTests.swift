@@ -122,6 +122,36 @@ struct EvaluatorTests {
     #expect(try context.evaluator.rotate(ciphertext, by: 0, keys: keys) == ciphertext)
   }
 
+  @Test("Additions accept scales that differ by rounding only: the plaintext's or the smaller one is kept")
+  func scaleTolerance() throws {
+    let context = try Context(.n8192_logq_60_40_40_logp_60)
+    let x = [0.5, -1.25, 3.0]
+    let y = [0.25, 2.0, -1.0]
+    let a = try context.encrypt(x)
+    // The same exact scale reached another way (Δ·q/q is not always Δ in floating point).
+    let b = try context.encryptor.encrypt(
+      context.encoder.encode(y, scale: a.scale * (1 + 0x1p-45)), using: context.generator)
+    #expect(b.scale != a.scale)
+    let sum = try context.evaluator.add(a, b)
+    #expect(sum.scale == min(a.scale, b.scale))
+    #expect(try context.evaluator.add(b, a).scale == sum.scale)
+    #expect(Self.bits(try context.decrypt(sum), zip(x, y).map(+)) > 20)
+    let plaintext = try context.encoder.encode(y)
+    let plus = try context.evaluator.add(b, plaintext)
+    #expect(plus.scale == plaintext.scale)
+    #expect(try context.evaluator.subtract(b, plaintext).scale == plaintext.scale)
+    #expect(Self.bits(try context.decrypt(plus), y.map { 2 * $0 }) > 20)
+    // Beyond the tolerance the scales are really different.
+    let far = try context.encryptor.encrypt(
+      context.encoder.encode(y, scale: a.scale * (1 + 0x1p-30)), using: context.generator)
+    #expect(throws: EvaluationError.scaleMismatch(a.scale, far.scale)) { try context.evaluator.add(a, far) }
+    #expect(throws: EvaluationError.self) {
+      try context.evaluator.linearCombination([a, far], weights: [1, 1], constantScale: 1)
+    }
+    #expect(Evaluator.isSameScale(0x1p40, 0x1p40 * (1 + 0x1p-41)))
+    #expect(!Evaluator.isSameScale(0x1p40, 0x1p40 * (1 + 0x1p-39)))
+  }
+
   @Test("Known failure cases name what went wrong")
   func failures() throws {
     let context = try Context(.n8192_logq_60_40_40_logp_60)

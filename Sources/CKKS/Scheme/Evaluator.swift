@@ -146,7 +146,20 @@ public struct Evaluator: Sendable {
     try check(a)
     try check(b)
     guard a.level == b.level else { throw .levelMismatch(a.level, b.level) }
-    if sameScale { guard a.scale == b.scale else { throw .scaleMismatch(a.scale, b.scale) } }
+    if sameScale { guard Self.isSameScale(a.scale, b.scale) else { throw .scaleMismatch(a.scale, b.scale) } }
+  }
+
+  /// Scales closer than this, relatively, are one scale written two ways by floating-point
+  /// rounding (Δ·q/q, or the same product taken in another order), and additions accept them:
+  /// 2^−40 is far below what CKKS resolves and far above the rounding of any realistic chain of
+  /// scale products and quotients. The sum's scale is the plaintext's in `ciphertext + plaintext`
+  /// (an encoded constant sets the exact scale a program publishes) and the smaller one in
+  /// `ciphertext + ciphertext` (so that addition stays commutative).
+  public static let scaleTolerance = 0x1p-40
+
+  /// Whether `a` and `b` are one scale up to ``scaleTolerance``.
+  public static func isSameScale(_ a: Double, _ b: Double) -> Bool {
+    a == b || abs(a / b - 1) < scaleTolerance
   }
 
   private func checkCompatible(_ a: Ciphertext, _ p: Plaintext, sameScale: Bool) throws(EvaluationError) {
@@ -155,23 +168,24 @@ public struct Evaluator: Sendable {
       if p.polynomial.basis.degree == a.basis.degree, p.level != a.level { throw .levelMismatch(a.level, p.level) }
       throw .parametersMismatch
     }
-    if sameScale { guard a.scale == p.scale else { throw .scaleMismatch(a.scale, p.scale) } }
+    if sameScale { guard Self.isSameScale(a.scale, p.scale) else { throw .scaleMismatch(a.scale, p.scale) } }
   }
 
   // MARK: Addition
 
-  /// `a + b` (same level and scale; sizes may differ).
+  /// `a + b` (same level, same scale up to ``scaleTolerance``, the smaller one kept; sizes may differ).
   public func add(_ a: Ciphertext, _ b: Ciphertext) throws(EvaluationError) -> Ciphertext {
     try checkCompatible(a, b, sameScale: true)
     // The result has the larger size; the shorter operand's missing polynomials are zero.
     var result = a.size >= b.size ? a : b
     let other = a.size >= b.size ? b : a
     for i in 0..<other.size { result.polynomials[i].add(other.polynomials[i]) }
+    result.scale = min(a.scale, b.scale)
     result.seed = nil
     return result
   }
 
-  /// `a − b` (same level and scale).
+  /// `a − b` (as ``add(_:_:)-(Ciphertext,Ciphertext)``).
   public func subtract(_ a: Ciphertext, _ b: Ciphertext) throws(EvaluationError) -> Ciphertext {
     try add(a, negate(b))
   }
@@ -185,19 +199,21 @@ public struct Evaluator: Sendable {
     return result
   }
 
-  /// `a + p` (same level and scale).
+  /// `a + p` (same level, same scale up to ``scaleTolerance``); the result has `p`'s scale.
   public func add(_ a: Ciphertext, _ p: Plaintext) throws(EvaluationError) -> Ciphertext {
     try checkCompatible(a, p, sameScale: true)
     var result = a
     result.polynomials[0].add(p.polynomial)
+    result.scale = p.scale
     return result
   }
 
-  /// `a − p` (same level and scale).
+  /// `a − p` (as ``add(_:_:)-(Ciphertext,Plaintext)``); the result has `p`'s scale.
   public func subtract(_ a: Ciphertext, _ p: Plaintext) throws(EvaluationError) -> Ciphertext {
     try checkCompatible(a, p, sameScale: true)
     var result = a
     result.polynomials[0].subtract(p.polynomial)
+    result.scale = p.scale
     return result
   }
 
@@ -269,19 +285,6 @@ public struct Evaluator: Sendable {
     for i in 0..<result.size { try! result.polynomials[i].divideAndRoundByLastModulus() }
     result.scale = a.scale / last
     result.seed = nil
-    return result
-  }
-
-  /// Sets the recorded scale to `target` when it differs only by floating-point rounding
-  /// (relative difference below 2^-40), so that values computed along different paths with the
-  /// same exact scale can be added. The ciphertext itself is unchanged.
-  /// - Throws: ``EvaluationError/scaleMismatch(_:_:)`` when the scales really differ.
-  public func snapScale(_ a: Ciphertext, to target: Double) throws(EvaluationError) -> Ciphertext {
-    guard target.isFinite, target > 0, abs(a.scale / target - 1) < 0x1p-40 else {
-      throw .scaleMismatch(a.scale, target)
-    }
-    var result = a
-    result.scale = target
     return result
   }
 

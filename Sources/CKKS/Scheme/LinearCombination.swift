@@ -5,7 +5,8 @@ extension Evaluator {
   /// becomes `a.scale · constantScale`; choose `constantScale` equal to the last prime to rescale
   /// back to exactly `a.scale`.
   /// - Parameters:
-  ///   - ciphertexts: at least one, all at one level, one scale and one size.
+  ///   - ciphertexts: at least one, all at one level, one size and one scale (up to
+  ///     ``scaleTolerance``; the smallest is kept).
   ///   - weights: one finite weight per ciphertext, `|w_i · constantScale| < 2^62`.
   ///   - constantScale: finite and positive.
   /// - Throws: ``EvaluationError/invalidLinearCombination(_:)`` for counts, weights or a scale
@@ -23,7 +24,7 @@ extension Evaluator {
     for ciphertext in ciphertexts {
       try check(ciphertext)
       guard ciphertext.level == first.level else { throw .levelMismatch(first.level, ciphertext.level) }
-      guard ciphertext.scale == first.scale else { throw .scaleMismatch(first.scale, ciphertext.scale) }
+      guard Self.isSameScale(ciphertext.scale, first.scale) else { throw .scaleMismatch(first.scale, ciphertext.scale) }
       guard ciphertext.size == first.size else {
         throw .invalidLinearCombination("sizes differ: \(first.size) and \(ciphertext.size)")
       }
@@ -77,7 +78,8 @@ extension Evaluator {
       }
       polynomials.append(sum)
     }
-    return Ciphertext(polynomials: polynomials, scale: first.scale * constantScale)
+    let scale = ciphertexts.lazy.map(\.scale).min()!
+    return Ciphertext(polynomials: polynomials, scale: scale * constantScale)
   }
 
   /// `a + value`: the constant added to every slot at `a`'s scale (in NTT form a constant is the

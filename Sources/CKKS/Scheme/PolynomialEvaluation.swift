@@ -3,9 +3,10 @@
 /// `p(x) = Σ a_i·x^i` is evaluated in the power basis with depth `⌈log2(d + 1)⌉` for degree d:
 /// the powers `x^(2^m)` come from repeated squaring, and each term `a_i·x^i` with
 /// `i = 2^m + r` is `(a_i·x^r)·x^(2^m)`, so the constant is folded into the shallower factor
-/// (for d = 3: `a_3·x^3 = (a_3·x)·x^2`, depth 2). Every intermediate result is steered to an exact
-/// target scale: a constant is encoded at the scale that makes the product, after rescaling,
-/// land on the wanted scale, so all terms meet at one level with one scale and add without error.
+/// (for d = 3: `a_3·x^3 = (a_3·x)·x^2`, depth 2). Every term is steered to the target scale: a
+/// constant is encoded at the scale that makes the product, after rescaling, land on it (up to
+/// floating-point rounding, which additions tolerate), so all terms meet at one level and add;
+/// the constant term, encoded at exactly the target scale, gives the result exactly that scale.
 /// Numerical note: the power basis suits the small degrees and intervals of activations; high
 /// degrees on wide intervals need a Chebyshev basis (not implemented yet).
 extension Evaluator {
@@ -76,7 +77,7 @@ extension Evaluator {
         relinearizationKey: relinearizationKey)
       product = try relinearize(multiply(factor, base), key: key)
     }
-    return try dropLevel(snapScale(rescale(product), to: target), to: level)
+    return try dropLevel(rescale(product), to: level)
   }
 }
 

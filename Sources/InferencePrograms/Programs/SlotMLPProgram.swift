@@ -8,7 +8,7 @@ import Foundation
 ///    upper half of each sample's block (one rotation by −m);
 /// 2. u = z² (one ciphertext multiplication, relinearized, rescaled);
 /// 3. scores = (c2·W2)·u + (c1·W2)·z + (W2·c0 + b2), again by the diagonal method on u and on z,
-///    with the two products steered to the same scale so they add exactly; one rescale.
+///    with the two products' plaintexts encoded so that both land on q1·Δ; one rescale.
 ///
 /// Inputs enter at level 3 (three rescales), so the chain needs four ciphertext primes.
 public struct SlotMLPProgram: InferenceProgram {
@@ -29,8 +29,6 @@ public struct SlotMLPProgram: InferenceProgram {
   let squareDiagonals: [Plaintext]
   let linearDiagonals: [Plaintext]
   let outputBiasPlaintext: Plaintext
-  /// Scale of the products summed in the output layer (q1·Δ).
-  let outputProductScale: Double
 
   /// Compiles a network from matrices already checked rectangular and finite.
   /// - Parameters:
@@ -91,7 +89,6 @@ public struct SlotMLPProgram: InferenceProgram {
     // products at T = q1·Δ, so the scores come back at Δ (level 0).
     let squareScale = delta * delta / q[2]
     let productScale = q[1] * delta
-    outputProductScale = productScale
     resultScale = delta
     let encoder = CKKSEncoder(parameters: parameters)
     let outputLinear = outputWeights.map { $0.map { $0 * activation[1] } }
@@ -132,45 +129,40 @@ public struct SlotMLPProgram: InferenceProgram {
     return zip(outputWeights, outputBias).map { row, b in zip(row, hidden).reduce(b) { $0 + $1.0 * $1.1 } }
   }
 
-  /// Σ_k diagonals[k] ⊙ rot(x, k), from hoisted rotations, snapped to `scale`.
-  private func diagonalProduct(
-    _ x: Ciphertext, _ diagonals: [Plaintext], scale: Double, evaluator: Evaluator, keys: GaloisKeys
-  ) throws -> Ciphertext {
+  /// Σ_k diagonals[k] ⊙ rot(x, k), from hoisted rotations (the terms' scales agree up to
+  /// rounding, which additions tolerate).
+  private func diagonalProduct(_ x: Ciphertext, _ diagonals: [Plaintext], evaluator: Evaluator, keys: GaloisKeys)
+    throws -> Ciphertext
+  {
     let m = slotLayout.width
     let rotated = try evaluator.rotations(x, by: Array(0..<m), keys: keys)
     var sum: Ciphertext?
     for step in 0..<m {
-      let term = try evaluator.snapScale(evaluator.multiply(rotated[step]!, diagonals[step]), to: scale)
+      let term = try evaluator.multiply(rotated[step]!, diagonals[step])
       sum = try sum.map { try evaluator.add($0, term) } ?? term
     }
     return sum!
   }
 
-  /// Evaluates every sample of `x` (all of them: the results are not masked per request).
+  /// Evaluates every sample of `x` (all of them: the results are not masked per request). The
+  /// bias plaintexts, encoded at exactly Δ, give z and the scores exactly Δ.
   public func evaluate(_ x: Ciphertext, sampleCount: Int, keys: EvaluationKeys, evaluator: Evaluator) throws
     -> Ciphertext
   {
     guard let relinearizationKey = keys.relinearization, let galoisKeys = keys.galois else {
       throw ProgramError.missingKeys("the relinearization key and Galois keys")
     }
-    let q1 = Double(evaluator.parameters.ciphertextModuli[1])
-    let delta = x.scale
-    // Layer 1 at level 3 → z at level 2, scale exactly Δ.
-    let product = try diagonalProduct(
-      x, hiddenDiagonals, scale: delta * Double(evaluator.parameters.ciphertextModuli[3]), evaluator: evaluator,
-      keys: galoisKeys)
-    var z = try evaluator.snapScale(evaluator.rescale(product), to: delta)
+    // Layer 1 at level 3 → z at level 2, scale Δ.
+    var z = try evaluator.rescale(diagonalProduct(x, hiddenDiagonals, evaluator: evaluator, keys: galoisKeys))
     z = try evaluator.add(z, hiddenBiasPlaintext)
     z = try evaluator.add(z, evaluator.rotate(z, by: -slotLayout.width, keys: galoisKeys))
     // Activation: u = z² at level 1.
     let u = try evaluator.rescale(evaluator.multiplyRelinearize(z, z, key: relinearizationKey))
     let zLow = try evaluator.dropLevel(z, to: 1)
     // Output layer: both products at q1·Δ, one rescale → scores at Δ, level 0.
-    let squares = try diagonalProduct(
-      u, squareDiagonals, scale: outputProductScale, evaluator: evaluator, keys: galoisKeys)
-    let linear = try diagonalProduct(
-      zLow, linearDiagonals, scale: outputProductScale, evaluator: evaluator, keys: galoisKeys)
-    let scores = try evaluator.snapScale(evaluator.rescale(evaluator.add(squares, linear)), to: outputProductScale / q1)
+    let squares = try diagonalProduct(u, squareDiagonals, evaluator: evaluator, keys: galoisKeys)
+    let linear = try diagonalProduct(zLow, linearDiagonals, evaluator: evaluator, keys: galoisKeys)
+    let scores = try evaluator.rescale(evaluator.add(squares, linear))
     return try evaluator.add(scores, outputBiasPlaintext)
   }
 }
