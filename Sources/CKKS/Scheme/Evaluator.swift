@@ -26,6 +26,8 @@ public enum EvaluationError: Error, Sendable, Equatable, CustomStringConvertible
   case invalidLinearCombination(String)
   /// A result mask names a coefficient outside the ring or a flooding exponent out of range.
   case invalidResultMask(String)
+  /// A linear transformation's matrix or step choice is unusable (the reason says which).
+  case invalidLinearTransformation(String)
 
   /// A sentence naming both values and what to do.
   public var description: String {
@@ -58,6 +60,8 @@ public enum EvaluationError: Error, Sendable, Equatable, CustomStringConvertible
       return "invalid linear combination: \(reason)"
     case .invalidResultMask(let reason):
       return "invalid result mask: \(reason)"
+    case .invalidLinearTransformation(let reason):
+      return "invalid linear transformation: \(reason)"
     }
   }
 }

@@ -1,0 +1,120 @@
+/// A plaintext matrix applied to encrypted slot vectors by the diagonal method with baby-step/
+/// giant-step (Halevi–Shoup 2014, "Algorithms in HElib"; the baby steps hoisted as in Bossuat et
+/// al. 2021, "Efficient bootstrapping for approximate homomorphic encryption with non-sparse keys").
+///
+/// The matrix is padded to n × n with n a power of two dividing the slot count, and acts on slot
+/// vectors of period n (the n values repeated across all N/2 slots), so that a rotation of the
+/// whole vector is a cyclic shift of every copy. With `diag_k[t] = M[t][(t + k) mod n]`,
+///
+///     M·v = Σ_k diag_k ⊙ rot(v, k) = Σ_j rot_{g·j}( Σ_i rot_{−g·j}(diag_{g·j+i}) ⊙ rot_i(v) ),
+///
+/// so one evaluation costs the g − 1 baby-step rotations of v (hoisted: one decomposition), one
+/// plaintext product per nonzero diagonal (pre-rotated at compile time), and one rotation per
+/// nonzero giant step: about 2·√(diagonals) rotations instead of one per diagonal. Zero
+/// diagonals cost nothing. The result is again of period n, at `input.scale · scale` on the
+/// input's level (rescale it when convenient: encoding at `scale` = the prime a rescale drops
+/// keeps the input's scale up to rounding).
+public struct LinearTransformation: Sendable {
+  /// n: the padded dimension, a power of two dividing N/2.
+  public let dimension: Int
+  /// g: rotations of the input by 0 … g − 1 are the baby steps.
+  public let babySteps: Int
+  /// The Galois elements whose keys ``apply(_:evaluator:keys:)`` uses, ascending.
+  public let galoisElements: [Int]
+  /// The scale of the encoded diagonals.
+  public let scale: Double
+  /// The level of the encoded diagonals (inputs must be at this level).
+  public let level: Int
+  /// Pre-rotated diagonals by giant step j, then baby step i (nonzero ones only).
+  let diagonals: [Int: [Int: Plaintext]]
+  let babyStepsUsed: [Int]
+
+  /// Compiles `matrix` (rows × columns, each at most N/2; padded with zeros to n × n).
+  /// - Parameters:
+  ///   - encoder: encodes the diagonals, at `scale` and `level`.
+  ///   - babySteps: g, a power of two up to n; by default the power of two nearest √(nonzero
+  ///     diagonals), which balances baby-step and giant-step rotations.
+  /// - Throws: ``EvaluationError/invalidLinearTransformation(_:)`` for an empty, ragged, non-finite
+  ///   or oversized matrix or a bad `babySteps`; ``EncodingError`` when a diagonal does not fit.
+  public init(
+    matrix: [[Double]], encoder: CKKSEncoder, scale: Double, level: Int, babySteps: Int? = nil
+  ) throws {
+    let slotCount = encoder.parameters.slotCount
+    let rows = matrix.count
+    let columns = matrix.first?.count ?? 0
+    guard rows >= 1, columns >= 1, matrix.allSatisfy({ $0.count == columns }) else {
+      throw EvaluationError.invalidLinearTransformation("the matrix must be non-empty and rectangular")
+    }
+    guard matrix.allSatisfy({ $0.allSatisfy(\.isFinite) }) else {
+      throw EvaluationError.invalidLinearTransformation("the matrix must be finite")
+    }
+    var n = 1
+    while n < max(rows, columns) { n *= 2 }
+    guard n <= slotCount else {
+      throw EvaluationError.invalidLinearTransformation("a \(rows) × \(columns) matrix does not fit \(slotCount) slots")
+    }
+    // Nonzero diagonals: diag_k[t] = M[t][(t + k) mod n].
+    var nonzero: [Int: [Double]] = [:]
+    for k in 0..<n {
+      var diagonal = [Double](repeating: 0, count: n)
+      var any = false
+      for t in 0..<rows {
+        let column = (t + k) % n
+        if column < columns, matrix[t][column] != 0 {
+          diagonal[t] = matrix[t][column]
+          any = true
+        }
+      }
+      if any { nonzero[k] = diagonal }
+    }
+    var g = babySteps ?? 1
+    if babySteps == nil {
+      while g * g < nonzero.count { g *= 2 }
+      g = min(g, n)
+    }
+    guard g >= 1, g <= n, g & (g - 1) == 0 else {
+      throw EvaluationError.invalidLinearTransformation("baby steps \(g) must be a power of two up to \(n)")
+    }
+    var encoded: [Int: [Int: Plaintext]] = [:]
+    for (k, diagonal) in nonzero {
+      let (j, i) = (k / g, k % g)
+      // rot_{−g·j}(diag_k) over the whole (period-n) slot vector: slot t holds diag_k[(t − g·j) mod n].
+      let shift = g * j
+      let slots = (0..<slotCount).map { t in diagonal[((t - shift) % n + n) % n] }
+      encoded[j, default: [:]][i] = try encoder.encode(slots, scale: scale, level: level)
+    }
+    let babyUsed = Set(encoded.values.flatMap(\.keys)).sorted()
+    let giantUsed = encoded.keys.sorted()
+    let degree = encoder.parameters.degree
+    var elements = Set<Int>()
+    for i in babyUsed where i != 0 { elements.insert(GaloisElement.rotation(by: i, degree: degree).value) }
+    for j in giantUsed where j != 0 { elements.insert(GaloisElement.rotation(by: g * j, degree: degree).value) }
+    dimension = n
+    self.babySteps = g
+    self.scale = scale
+    self.level = level
+    diagonals = encoded
+    babyStepsUsed = babyUsed
+    galoisElements = elements.sorted()
+  }
+
+  /// `M·v` for `input` holding v with period ``dimension``, at `input.scale · scale`, same level.
+  /// - Throws: ``EvaluationError/levelMismatch(_:_:)`` for an input at another level than the
+  ///   diagonals, ``EvaluationError/missingGaloisKey(element:)`` without a key of
+  ///   ``galoisElements``, and the errors of the underlying operations.
+  public func apply(_ input: Ciphertext, evaluator: Evaluator, keys: GaloisKeys) throws(EvaluationError) -> Ciphertext {
+    guard input.level == level else { throw .levelMismatch(input.level, level) }
+    let rotated = try evaluator.rotations(input, by: babyStepsUsed, keys: keys)
+    var result: Ciphertext?
+    for j in diagonals.keys.sorted() {
+      var inner: Ciphertext?
+      for (i, diagonal) in diagonals[j]!.sorted(by: { $0.key < $1.key }) {
+        let term = try evaluator.multiply(rotated[i]!, diagonal)
+        inner = try inner.map { (sum) throws(EvaluationError) in try evaluator.add(sum, term) } ?? term
+      }
+      let shifted = j == 0 ? inner! : try evaluator.rotate(inner!, by: babySteps * j, keys: keys)
+      result = try result.map { (sum) throws(EvaluationError) in try evaluator.add(sum, shifted) } ?? shifted
+    }
+    return result!
+  }
+}

@@ -1,0 +1,136 @@
+import Foundation
+import Testing
+
+@testable import CKKS
+
+@Suite("Linear transformations (baby-step/giant-step diagonal method)")
+struct LinearTransformationTests {
+  typealias Context = EvaluatorTests.Context
+
+  static func matrix(rows: Int, columns: Int, seed: UInt64) -> [[Double]] {
+    var rng = SplitMix64(seed: seed)
+    return (0..<rows).map { _ in (0..<columns).map { _ in Double(rng.next() % 2_000_001) / 1_000_000 - 1 } }
+  }
+
+  /// `v` repeated across all slots (period `n`).
+  static func periodic(_ v: [Double], period n: Int, slots: Int) -> [Double] {
+    (0..<slots).map { t in t % n < v.count ? v[t % n] : 0 }
+  }
+
+  /// Applies `transformation` to v, rescales, decrypts; returns every copy of the first `rows` slots.
+  static func run(
+    _ transformation: LinearTransformation, _ v: [Double], context: Context, keys: GaloisKeys
+  ) throws -> [[Double]] {
+    let n = transformation.dimension
+    let input = try context.encryptor.encrypt(
+      context.encoder.encode(periodic(v, period: n, slots: context.parameters.slotCount)), using: context.generator)
+    let output = try context.evaluator.rescale(transformation.apply(input, evaluator: context.evaluator, keys: keys))
+    #expect(Evaluator.isSameScale(output.scale, input.scale))
+    let slots = try context.decrypt(output)
+    return stride(from: 0, to: slots.count, by: n).map { Array(slots[$0..<($0 + n)]) }
+  }
+
+  static func product(_ m: [[Double]], _ v: [Double]) -> [Double] {
+    m.map { row in zip(row, v).reduce(0) { $0 + $1.0 * $1.1 } }
+  }
+
+  /// N = 4096 with one 30-bit prime to rescale away and a key-switching prime (102 bits in all).
+  static let small = ParameterDescription(
+    degree: 4096, ciphertextPrimeBits: [36, 30], specialPrimeBits: [36], defaultScale: 0x1p30)
+
+  static func keys(_ transformation: LinearTransformation, _ context: Context) throws -> GaloisKeys {
+    try KeyGenerator.galoisKeys(
+      secretKey: context.secretKey,
+      elements: transformation.galoisElements.map { try GaloisElement($0, degree: context.parameters.degree) },
+      using: context.generator)
+  }
+
+  @Test("A 64 × 256 matrix times a vector matches float64 in every copy, with 2·√256 rotations")
+  func rectangular() throws {
+    let context = try Context(Self.small)
+    let m = Self.matrix(rows: 64, columns: 256, seed: 1)
+    var rng = SplitMix64(seed: 2)
+    let v = (0..<256).map { _ in Double(rng.next() % 2_000_001) / 1_000_000 - 1 }
+    let q = Double(context.parameters.ciphertextModuli[1])
+    let transformation = try LinearTransformation(matrix: m, encoder: context.encoder, scale: q, level: 1)
+    #expect(transformation.dimension == 256)
+    // Every diagonal of a dense 64 × 256 matrix is nonzero: 15 baby and 15 giant steps.
+    #expect(transformation.babySteps == 16)
+    #expect(transformation.galoisElements.count == 30)
+    let copies = try Self.run(transformation, v, context: context, keys: try Self.keys(transformation, context))
+    #expect(copies.count == 2048 / 256)
+    // Sums of 256 products reach about ±16; at Δ = 2^30 that leaves 10 bits after the point
+    // (a misplaced diagonal would be wrong in the units).
+    let expected = Self.product(m, v)
+    for copy in copies {
+      #expect(EvaluatorTests.bits(Array(copy[0..<64]), expected) > 10)
+      #expect(EvaluatorTests.bits(Array(copy[64...]), [Double](repeating: 0, count: 192)) > 10)
+    }
+  }
+
+  @Test("Every baby-step choice gives the same product")
+  func babyStepChoices() throws {
+    let context = try Context(Self.small)
+    let m = Self.matrix(rows: 16, columns: 16, seed: 4)
+    let v = (0..<16).map { Double($0) / 16 - 0.5 }
+    let q = Double(context.parameters.ciphertextModuli[1])
+    let keys = try KeyGenerator.galoisKeys(
+      secretKey: context.secretKey, rotationSteps: Array(1..<16), using: context.generator)
+    for babySteps in [1, 2, 4, 16] {
+      let transformation = try LinearTransformation(
+        matrix: m, encoder: context.encoder, scale: q, level: 1, babySteps: babySteps)
+      #expect(transformation.galoisElements.count == (babySteps - 1) + (16 / babySteps - 1))
+      let copies = try Self.run(transformation, v, context: context, keys: keys)
+      #expect(EvaluatorTests.bits(copies[3], Self.product(m, v)) > 12, "baby steps \(babySteps)")
+    }
+  }
+
+  @Test("Zero diagonals cost nothing: a diagonal matrix needs no rotation, a band only its offsets")
+  func sparse() throws {
+    let context = try Context(.n8192_logq_60_40_40_logp_60)
+    let q = Double(context.parameters.ciphertextModuli[2])
+    let diagonal = (0..<8).map { i in (0..<8).map { j in i == j ? Double(i + 1) : 0 } }
+    let identity = try LinearTransformation(matrix: diagonal, encoder: context.encoder, scale: q, level: 2)
+    #expect(identity.galoisElements.isEmpty)
+    let v = (0..<8).map { Double($0) / 8 }
+    let copies = try Self.run(identity, v, context: context, keys: GaloisKeys(keys: [:]))
+    #expect(EvaluatorTests.bits(copies[5], v.enumerated().map { Double($0.offset + 1) * $0.element }) > 14)
+    // A cyclic band: diagonals 0 and 1 only, so one baby step and no giant step.
+    let band = (0..<8).map { i in (0..<8).map { j in j == i ? 1.0 : (j == (i + 1) % 8 ? -0.5 : 0) } }
+    let banded = try LinearTransformation(matrix: band, encoder: context.encoder, scale: q, level: 2, babySteps: 2)
+    #expect(banded.galoisElements == [GaloisElement.rotation(by: 1, degree: 8192).value])
+    let keys = try KeyGenerator.galoisKeys(secretKey: context.secretKey, rotationSteps: [1], using: context.generator)
+    let result = try Self.run(banded, v, context: context, keys: keys)
+    #expect(EvaluatorTests.bits(result[0], Self.product(band, v)) > 14)
+  }
+
+  @Test("Bad matrices, steps, levels and missing keys are refused with the reason")
+  func refusals() throws {
+    let context = try Context(.n8192_logq_60_40_40_logp_60)
+    func build(_ m: [[Double]], babySteps: Int? = nil) throws {
+      _ = try LinearTransformation(matrix: m, encoder: context.encoder, scale: 0x1p40, level: 2, babySteps: babySteps)
+    }
+    #expect(throws: EvaluationError.invalidLinearTransformation("the matrix must be non-empty and rectangular")) {
+      try build([[1, 2], [3]])
+    }
+    #expect(throws: EvaluationError.invalidLinearTransformation("the matrix must be finite")) {
+      try build([[1, .nan]])
+    }
+    #expect(throws: EvaluationError.invalidLinearTransformation("a 1 × 4097 matrix does not fit 4096 slots")) {
+      try build([[Double](repeating: 1, count: 4097)])
+    }
+    #expect(throws: EvaluationError.invalidLinearTransformation("baby steps 3 must be a power of two up to 4")) {
+      try build([[1, 2, 3, 4]], babySteps: 3)
+    }
+    let transformation = try LinearTransformation(
+      matrix: Self.matrix(rows: 4, columns: 4, seed: 3), encoder: context.encoder, scale: 0x1p40, level: 2)
+    let low = try context.encrypt([1, 2, 3, 4], level: 1)
+    #expect(throws: EvaluationError.levelMismatch(1, 2)) {
+      try transformation.apply(low, evaluator: context.evaluator, keys: GaloisKeys(keys: [:]))
+    }
+    #expect(throws: EvaluationError.self) {
+      try transformation.apply(
+        try context.encrypt([1, 2, 3, 4]), evaluator: context.evaluator, keys: GaloisKeys(keys: [:]))
+    }
+  }
+}
