@@ -1,5 +1,6 @@
 import Benchmark
 import CKKS
+import Foundation
 
 // Single-thread micro-benchmarks of the CKKS arithmetic core. Each iteration does one
 // operation; the reported wall-clock percentiles are per operation. Results and commands are
@@ -300,6 +301,57 @@ let benchmarks: @Sendable () -> Void = {
     Benchmark("Rotate by 1 N=16384 7 primes\(label)") { benchmark in
       for _ in benchmark.scaledIterations {
         blackHole(try evaluator.rotate(ciphertext, by: 1, keys: galoisKeys))
+      }
+    }
+  }
+
+  // MARK: Building blocks of encrypted networks: a dense 64 × 256 linear transformation
+  // (baby-step/giant-step, 15 hoisted baby steps and 15 giant steps), one evaluation per iteration.
+  for description in [ParameterDescription.n8192_logq_60_40_40_logp_60, .n16384_logq_60_6x40_logp_60] {
+    let parameters = try! CKKSParameters(description)
+    let encoder = CKKSEncoder(parameters: parameters)
+    let secretKey = KeyGenerator.secretKey(parameters: parameters)
+    let top = parameters.maximumLevel
+    let matrix = (0..<64).map { i in (0..<256).map { j in Double((i * 31 + j * 17) % 200) / 100 - 1 } }
+    let transformation = try! LinearTransformation(
+      matrix: matrix, encoder: encoder, scale: Double(parameters.ciphertextModuli[top]), level: top)
+    let keys = try! KeyGenerator.galoisKeys(
+      secretKey: secretKey,
+      elements: transformation.galoisElements.map { try GaloisElement($0, degree: parameters.degree) })
+    let evaluator = Evaluator(parameters: parameters)
+    let ciphertext = try! Encryptor(secretKey: secretKey).encrypt(
+      encoder.encode((0..<parameters.slotCount).map { Double($0 % 256) / 256 }))
+    let primes = parameters.ciphertextModuli.count
+    Benchmark("Linear transformation 64x256 N=\(parameters.degree) \(primes) primes") { benchmark in
+      for _ in benchmark.scaledIterations {
+        blackHole(try transformation.apply(ciphertext, evaluator: evaluator, keys: keys))
+      }
+    }
+  }
+
+  // Chebyshev series by baby-step/giant-step: degree 15 on [−1, 1] (4 levels) at N = 8192 and the
+  // sigmoid's degree-31 interpolant on [−8, 8] (6 levels) at N = 16384.
+  for (description, degree, interval) in [
+    (
+      ParameterDescription(
+        degree: 8192, ciphertextPrimeBits: [40, 30, 30, 30, 30], specialPrimeBits: [40], defaultScale: 0x1p30),
+      15, -1.0...1.0
+    ),
+    (.n16384_logq_60_6x40_logp_60, 31, -8.0...8.0),
+  ] {
+    let parameters = try! CKKSParameters(description)
+    let encoder = CKKSEncoder(parameters: parameters)
+    let secretKey = KeyGenerator.secretKey(parameters: parameters)
+    let relinearizationKey = try! KeyGenerator.relinearizationKey(secretKey: secretKey)
+    let evaluator = Evaluator(parameters: parameters)
+    let series = ChebyshevSeries(interpolating: { 1 / (1 + exp(-$0)) }, degree: degree, interval: interval)
+    let ciphertext = try! Encryptor(secretKey: secretKey).encrypt(
+      encoder.encode((0..<parameters.slotCount).map { Double($0 % 200) / 100 - 1 }))
+    Benchmark("Chebyshev degree \(degree) N=\(parameters.degree)") { benchmark in
+      for _ in benchmark.scaledIterations {
+        blackHole(
+          try evaluator.evaluateChebyshev(
+            ciphertext, series: series, relinearizationKey: relinearizationKey, encoder: encoder))
       }
     }
   }

@@ -8,7 +8,8 @@
 /// floating-point rounding, which additions tolerate), so all terms meet at one level and add;
 /// the constant term, encoded at exactly the target scale, gives the result exactly that scale.
 /// Numerical note: the power basis suits the small degrees and intervals of activations; high
-/// degrees on wide intervals need a Chebyshev basis (not implemented yet).
+/// degrees on wide intervals need the Chebyshev basis
+/// (``evaluateChebyshev(_:series:relinearizationKey:encoder:scale:babySteps:)``).
 extension Evaluator {
   /// Evaluates `p(x) = Σ coefficients[i]·x^i` slot-wise.
   /// - Parameters:
@@ -55,8 +56,8 @@ extension Evaluator {
     return try add(sum!, encoder.encode(constant: coefficients[0], scale: target, level: outputLevel))
   }
 
-  /// `c·x^i` at `level` with exactly `scale`.
-  private func scaledTerm(
+  /// `c·x^i` at `level` with `scale` (up to rounding), from `powers` = x, x², x⁴, ….
+  func scaledTerm(
     power i: Int, constant c: Double, scale target: Double, level: Int, powers: [Ciphertext], encoder: CKKSEncoder,
     relinearizationKey: RelinearizationKey?
   ) throws -> Ciphertext {
