@@ -312,7 +312,9 @@ let benchmarks: @Sendable () -> Void = {
     let encoder = CKKSEncoder(parameters: parameters)
     let secretKey = KeyGenerator.secretKey(parameters: parameters)
     let top = parameters.maximumLevel
-    let matrix = (0..<64).map { i in (0..<256).map { j in Double((i * 31 + j * 17) % 200) / 100 - 1 } }
+    let matrix: [[Double]] = (0..<64).map { (i: Int) -> [Double] in
+      (0..<256).map { (j: Int) -> Double in Double((i * 31 + j * 17) % 200) / 100 - 1 }
+    }
     let transformation = try! LinearTransformation(
       matrix: matrix, encoder: encoder, scale: Double(parameters.ciphertextModuli[top]), level: top)
     let keys = try! KeyGenerator.galoisKeys(

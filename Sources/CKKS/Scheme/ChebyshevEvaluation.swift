@@ -124,8 +124,8 @@ extension Evaluator {
     if series.interval != -1...1 {
       let (a, b) = (series.interval.lowerBound, series.interval.upperBound)
       let q = Double(x.basis.moduli[x.level].value)
-      y = try rescale(multiply(x, encoder.encode(constant: 2 / (b - a), scale: q, level: x.level)))
-      y = try add(y, encoder.encode(constant: -(a + b) / (b - a), scale: y.scale, level: y.level))
+      y = try rescale(multiply(x, constant: 2 / (b - a), scale: q, encoder: encoder))
+      y = try add(y, constant: -(a + b) / (b - a), scale: y.scale, encoder: encoder)
     }
     // Baby powers y^(2^k) for 2^k < m, and giant steps T_(2^k) for 2^k ≤ d.
     var powers = [y]
@@ -139,14 +139,14 @@ extension Evaluator {
       let t = giants[g]!
       let square = try rescale(relinearize(multiply(t, t), key: relinearizationKey))
       let doubled = try add(square, square)
-      giants[2 * g] = try subtract(doubled, encoder.encode(constant: 1, scale: doubled.scale, level: doubled.level))
+      giants[2 * g] = try add(doubled, constant: -1, scale: doubled.scale, encoder: encoder)
       g *= 2
     }
     let context = ChebyshevContext(
       babySteps: m, powers: powers, giants: giants, encoder: encoder, relinearizationKey: relinearizationKey)
     var result = try chebyshevPart(series.coefficients, scale: target, level: x.level - depth, context)
     if result.scale != target {
-      result = try add(result, encoder.encode(constant: 0, scale: target, level: result.level))
+      result = try add(result, constant: 0, scale: target, encoder: encoder)
     }
     return result
   }
@@ -184,7 +184,7 @@ extension Evaluator {
         sum = try sum.map { try add($0, term) } ?? term
       }
       guard let sum else { throw EvaluationError.constantPolynomial }
-      return try add(sum, context.encoder.encode(constant: a[0], scale: s, level: level))
+      return try add(sum, constant: a[0], scale: s, encoder: context.encoder)
     }
     var g = 1
     while 2 * g <= d { g *= 2 }
@@ -196,15 +196,14 @@ extension Evaluator {
     let quotientScale = s * prime / t.scale
     let product: Ciphertext
     if ChebyshevSeries(coefficients: quotient).degree == 0 {
-      product = try multiply(
-        t, context.encoder.encode(constant: quotient[0], scale: quotientScale, level: level + 1))
+      product = try multiply(t, constant: quotient[0], scale: quotientScale, encoder: context.encoder)
     } else {
       let q = try chebyshevPart(quotient, scale: quotientScale, level: level + 1, context)
       product = try relinearize(multiply(q, t), key: context.relinearizationKey)
     }
     let result = try rescale(product)
     if ChebyshevSeries(coefficients: remainder).degree == 0 {
-      return try add(result, context.encoder.encode(constant: remainder[0], scale: s, level: level))
+      return try add(result, constant: remainder[0], scale: s, encoder: context.encoder)
     }
     return try add(result, chebyshevPart(remainder, scale: s, level: level, context))
   }

@@ -100,6 +100,33 @@ extension Evaluator {
     return result
   }
 
+  /// `a · value` with the constant at `scale` (scale `a.scale · scale`): the scalar
+  /// `round(value · scale)` times every residue, which is what multiplying by the encoded
+  /// constant does, without encoding it; `encoder` encodes it when the scalar reaches 2^62.
+  func multiply(_ a: Ciphertext, constant value: Double, scale: Double, encoder: CKKSEncoder) throws -> Ciphertext {
+    guard let constant = Self.roundedConstant(value, scale: scale) else {
+      return try multiply(a, encoder.encode(constant: value, scale: scale, level: a.level))
+    }
+    try check(a)
+    var result = a
+    for i in 0..<result.size { result.polynomials[i].multiply(byScalar: constant) }
+    result.scale = a.scale * scale
+    result.seed = nil
+    return result
+  }
+
+  /// `a + value` with the constant at `scale`, which must be `a`'s up to ``scaleTolerance``; the
+  /// result has exactly `scale` (as adding the encoded constant would), without encoding it.
+  func add(_ a: Ciphertext, constant value: Double, scale: Double, encoder: CKKSEncoder) throws -> Ciphertext {
+    guard Self.isSameScale(a.scale, scale) else { throw EvaluationError.scaleMismatch(a.scale, scale) }
+    guard Self.roundedConstant(value, scale: scale) != nil else {
+      return try add(a, encoder.encode(constant: value, scale: scale, level: a.level))
+    }
+    var shifted = a
+    shifted.scale = scale
+    return try add(shifted, constant: value)
+  }
+
   /// `round(value · scale)` when it is finite and below 2^62 in magnitude.
   static func roundedConstant(_ value: Double, scale: Double) -> Int64? {
     let scaled = (value * scale).rounded()

@@ -104,15 +104,23 @@ public struct LinearTransformation: Sendable {
   ///   ``galoisElements``, and the errors of the underlying operations.
   public func apply(_ input: Ciphertext, evaluator: Evaluator, keys: GaloisKeys) throws(EvaluationError) -> Ciphertext {
     guard input.level == level else { throw .levelMismatch(input.level, level) }
+    guard input.size == 2 else { throw .notRelinearized(size: input.size) }
+    guard let first = diagonals.values.first?.values.first, first.polynomial.basis.isSameRing(as: input.basis) else {
+      throw .parametersMismatch
+    }
     let rotated = try evaluator.rotations(input, by: babyStepsUsed, keys: keys)
     var result: Ciphertext?
     for j in diagonals.keys.sorted() {
-      var inner: Ciphertext?
-      for (i, diagonal) in diagonals[j]!.sorted(by: { $0.key < $1.key }) {
-        let term = try evaluator.multiply(rotated[i]!, diagonal)
-        inner = try inner.map { (sum) throws(EvaluationError) in try evaluator.add(sum, term) } ?? term
+      // Σ_i diagonal ⊙ rot_i(v), accumulated in place (no ciphertext per term).
+      var c0 = RNSPolynomial<Evaluation>(zeroIn: input.basis)
+      var c1 = RNSPolynomial<Evaluation>(zeroIn: input.basis)
+      for (i, diagonal) in diagonals[j]! {
+        let term = rotated[i]!
+        c0.multiplyAdd(term.polynomials[0], diagonal.polynomial)
+        c1.multiplyAdd(term.polynomials[1], diagonal.polynomial)
       }
-      let shifted = j == 0 ? inner! : try evaluator.rotate(inner!, by: babySteps * j, keys: keys)
+      let inner = Ciphertext(polynomials: [c0, c1], scale: input.scale * scale)
+      let shifted = j == 0 ? inner : try evaluator.rotate(inner, by: babySteps * j, keys: keys)
       result = try result.map { (sum) throws(EvaluationError) in try evaluator.add(sum, shifted) } ?? shifted
     }
     return result!

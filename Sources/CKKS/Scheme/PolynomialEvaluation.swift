@@ -53,7 +53,7 @@ extension Evaluator {
       sum = try sum.map { try add($0, term) } ?? term
     }
     // degree ≥ 1 guarantees at least one term.
-    return try add(sum!, encoder.encode(constant: coefficients[0], scale: target, level: outputLevel))
+    return try add(sum!, constant: coefficients[0], scale: target, encoder: encoder)
   }
 
   /// `c·x^i` at `level` with `scale` (up to rounding), from `powers` = x, x², x⁴, ….
@@ -70,7 +70,7 @@ extension Evaluator {
     let factorScale = target * q / base.scale
     let product: Ciphertext
     if r == 0 {
-      product = try multiply(base, encoder.encode(constant: c, scale: factorScale, level: productLevel))
+      product = try multiply(base, constant: c, scale: factorScale, encoder: encoder)
     } else {
       guard let key = relinearizationKey else { throw EvaluationError.keySwitchingUnavailable }
       let factor = try scaledTerm(

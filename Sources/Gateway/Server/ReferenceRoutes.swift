@@ -252,8 +252,11 @@ public enum ReferenceRoutes {
     }
   }
 
+  /// `value` as JSON, keys sorted so that equal answers are equal bytes.
   static func json(_ value: some Encodable) throws -> Response {
-    let data = try JSONEncoder().encode(value)
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = .sortedKeys
+    let data = try encoder.encode(value)
     return Response(
       status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
   }
