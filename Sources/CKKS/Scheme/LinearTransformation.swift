@@ -1,22 +1,27 @@
 /// A plaintext matrix applied to encrypted slot vectors by the diagonal method with baby-step/
 /// giant-step (Halevi–Shoup 2014, "Algorithms in HElib"; the baby steps hoisted as in Bossuat et
-/// al. 2021, "Efficient bootstrapping for approximate homomorphic encryption with non-sparse keys").
+/// al. 2021, "Efficient bootstrapping for approximate homomorphic encryption with non-sparse keys";
+/// rectangular matrices by extended diagonals as in Juvekar et al. 2018, "Gazelle").
 ///
-/// The matrix is padded to n × n with n a power of two dividing the slot count, and acts on slot
-/// vectors of period n (the n values repeated across all N/2 slots), so that a rotation of the
-/// whole vector is a cyclic shift of every copy. With `diag_k[t] = M[t][(t + k) mod n]`,
+/// Rows and columns are padded to powers of two r and c dividing the slot count. The input holds
+/// v with period c (the c values repeated across all N/2 slots), so that a rotation of the whole
+/// vector is a cyclic shift of every copy. With n = max(r, c), d = min(r, c) and the extended
+/// diagonals `diag_k[t] = M[t mod r][(t + k) mod c]` for t < n, k < d,
 ///
-///     M·v = Σ_k diag_k ⊙ rot(v, k) = Σ_j rot_{g·j}( Σ_i rot_{−g·j}(diag_{g·j+i}) ⊙ rot_i(v) ),
+///     y' = Σ_k diag_k ⊙ rot(v, k) = Σ_j rot_{g·j}( Σ_i rot_{−g·j}(diag_{g·j+i}) ⊙ rot_i(v) ),
 ///
-/// so one evaluation costs the g − 1 baby-step rotations of v (hoisted: one decomposition), one
-/// plaintext product per nonzero diagonal (pre-rotated at compile time), and one rotation per
-/// nonzero giant step: about 2·√(diagonals) rotations instead of one per diagonal. Zero
-/// diagonals cost nothing. The result is again of period n, at `input.scale · scale` on the
-/// input's level (rescale it when convenient: encoding at `scale` = the prime a rescale drops
-/// keeps the input's scale up to rounding).
+/// and, for a wide matrix (c > r), the c/r blocks of y' are folded onto each other by log2(c/r)
+/// rotate-and-add steps. One evaluation costs the g − 1 baby-step rotations of v (hoisted: one
+/// decomposition), one in-place plaintext product per nonzero diagonal (pre-rotated at compile
+/// time), one rotation per nonzero giant step and the folds: about 2·√d + log2(c/r) rotations
+/// instead of one per diagonal. Zero diagonals cost nothing. The result holds M·v with period r,
+/// at `input.scale · scale` on the input's level (rescale it when convenient: encoding at `scale`
+/// = the prime a rescale drops keeps the input's scale up to rounding).
 public struct LinearTransformation: Sendable {
-  /// n: the padded dimension, a power of two dividing N/2.
-  public let dimension: Int
+  /// c: the input's period, the columns padded to a power of two.
+  public let inputPeriod: Int
+  /// r: the output's period, the rows padded to a power of two.
+  public let outputPeriod: Int
   /// g: rotations of the input by 0 … g − 1 are the baby steps.
   public let babySteps: Int
   /// The Galois elements whose keys ``apply(_:evaluator:keys:)`` uses, ascending.
@@ -28,12 +33,14 @@ public struct LinearTransformation: Sendable {
   /// Pre-rotated diagonals by giant step j, then baby step i (nonzero ones only).
   let diagonals: [Int: [Int: Plaintext]]
   let babyStepsUsed: [Int]
+  /// Rotate-and-add steps folding the blocks of a wide matrix's product: r, 2r, …, c/2.
+  let foldSteps: [Int]
 
-  /// Compiles `matrix` (rows × columns, each at most N/2; padded with zeros to n × n).
+  /// Compiles `matrix` (rows × columns, each at most N/2).
   /// - Parameters:
   ///   - encoder: encodes the diagonals, at `scale` and `level`.
-  ///   - babySteps: g, a power of two up to n; by default the power of two nearest √(nonzero
-  ///     diagonals), which balances baby-step and giant-step rotations.
+  ///   - babySteps: g, a power of two up to min(r, c); by default the power of two nearest
+  ///     √(nonzero diagonals), which balances baby-step and giant-step rotations.
   /// - Throws: ``EvaluationError/invalidLinearTransformation(_:)`` for an empty, ragged, non-finite
   ///   or oversized matrix or a bad `babySteps`; ``EncodingError`` when a diagonal does not fit.
   public init(
@@ -48,32 +55,35 @@ public struct LinearTransformation: Sendable {
     guard matrix.allSatisfy({ $0.allSatisfy(\.isFinite) }) else {
       throw EvaluationError.invalidLinearTransformation("the matrix must be finite")
     }
-    var n = 1
-    while n < max(rows, columns) { n *= 2 }
+    var (r, c) = (1, 1)
+    while r < rows { r *= 2 }
+    while c < columns { c *= 2 }
+    let n = max(r, c)
     guard n <= slotCount else {
       throw EvaluationError.invalidLinearTransformation("a \(rows) × \(columns) matrix does not fit \(slotCount) slots")
     }
-    // Nonzero diagonals: diag_k[t] = M[t][(t + k) mod n].
+    // Nonzero extended diagonals: diag_k[t] = M[t mod r][(t + k) mod c], t < n, k < min(r, c).
     var nonzero: [Int: [Double]] = [:]
-    for k in 0..<n {
+    for k in 0..<min(r, c) {
       var diagonal = [Double](repeating: 0, count: n)
       var any = false
-      for t in 0..<rows {
-        let column = (t + k) % n
-        if column < columns, matrix[t][column] != 0 {
-          diagonal[t] = matrix[t][column]
+      for t in 0..<n {
+        let (row, column) = (t % r, (t + k) % c)
+        if row < rows, column < columns, matrix[row][column] != 0 {
+          diagonal[t] = matrix[row][column]
           any = true
         }
       }
       if any { nonzero[k] = diagonal }
     }
+    guard !nonzero.isEmpty else { throw EvaluationError.invalidLinearTransformation("the matrix is zero") }
     var g = babySteps ?? 1
     if babySteps == nil {
       while g * g < nonzero.count { g *= 2 }
-      g = min(g, n)
+      g = min(g, min(r, c))
     }
-    guard g >= 1, g <= n, g & (g - 1) == 0 else {
-      throw EvaluationError.invalidLinearTransformation("baby steps \(g) must be a power of two up to \(n)")
+    guard g >= 1, g <= min(r, c), g & (g - 1) == 0 else {
+      throw EvaluationError.invalidLinearTransformation("baby steps \(g) must be a power of two up to \(min(r, c))")
     }
     var encoded: [Int: [Int: Plaintext]] = [:]
     for (k, diagonal) in nonzero {
@@ -83,22 +93,32 @@ public struct LinearTransformation: Sendable {
       let slots = (0..<slotCount).map { t in diagonal[((t - shift) % n + n) % n] }
       encoded[j, default: [:]][i] = try encoder.encode(slots, scale: scale, level: level)
     }
+    var folds: [Int] = []
+    var step = r
+    while step < c {
+      folds.append(step)
+      step *= 2
+    }
     let babyUsed = Set(encoded.values.flatMap(\.keys)).sorted()
     let giantUsed = encoded.keys.sorted()
     let degree = encoder.parameters.degree
     var elements = Set<Int>()
     for i in babyUsed where i != 0 { elements.insert(GaloisElement.rotation(by: i, degree: degree).value) }
     for j in giantUsed where j != 0 { elements.insert(GaloisElement.rotation(by: g * j, degree: degree).value) }
-    dimension = n
+    for fold in folds { elements.insert(GaloisElement.rotation(by: fold, degree: degree).value) }
+    inputPeriod = c
+    outputPeriod = r
     self.babySteps = g
     self.scale = scale
     self.level = level
     diagonals = encoded
     babyStepsUsed = babyUsed
+    foldSteps = folds
     galoisElements = elements.sorted()
   }
 
-  /// `M·v` for `input` holding v with period ``dimension``, at `input.scale · scale`, same level.
+  /// `M·v` with period ``outputPeriod`` for `input` holding v with period ``inputPeriod``, at
+  /// `input.scale · scale`, same level.
   /// - Throws: ``EvaluationError/levelMismatch(_:_:)`` for an input at another level than the
   ///   diagonals, ``EvaluationError/missingGaloisKey(element:)`` without a key of
   ///   ``galoisElements``, and the errors of the underlying operations.
@@ -123,6 +143,9 @@ public struct LinearTransformation: Sendable {
       let shifted = j == 0 ? inner : try evaluator.rotate(inner, by: babySteps * j, keys: keys)
       result = try result.map { (sum) throws(EvaluationError) in try evaluator.add(sum, shifted) } ?? shifted
     }
-    return result!
+    // A wide matrix: fold the c/r blocks of the product onto each other.
+    var folded = result!
+    for step in foldSteps { folded = try evaluator.add(folded, evaluator.rotate(folded, by: step, keys: keys)) }
+    return folded
   }
 }
