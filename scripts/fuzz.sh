@@ -25,8 +25,15 @@ if [[ ${#harnesses[@]} == 0 ]]; then
   harnesses=(FuzzCiphertext FuzzPlaintext FuzzPublicKey FuzzRelinearizationKey FuzzGaloisKeys FuzzSecretKey
     FuzzInferRequest FuzzReferenceEnvelope)
 fi
-HEINFER_FUZZING=1 swift build -c release --package-path Fuzz 2>&1 | grep -E "error|warning: |Compiling Fuzz|Build complete" || true
-test -x Fuzz/.build/release/FuzzCiphertext || { echo "fuzz: the harnesses did not build" >&2; exit 1; }
+# A failed build stops here: running harnesses left from an earlier build would test old code.
+build_log=$(mktemp)
+if ! HEINFER_FUZZING=1 swift build -c release --package-path Fuzz > "$build_log" 2>&1; then
+  grep -E "error" "$build_log" >&2 || tail -40 "$build_log" >&2
+  echo "fuzz: the harnesses did not build" >&2
+  exit 1
+fi
+grep -E "warning: |Build complete" "$build_log" || true
+rm -f "$build_log"
 mkdir -p Fuzz/corpus Fuzz/artifacts
 status=0
 for harness in "${harnesses[@]}"; do
