@@ -1,4 +1,10 @@
-import Foundation
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Musl)
+  import Musl
+#elseif canImport(Darwin)
+  import Darwin
+#endif
 
 /// A polynomial `p(x) = Σ_k c_k·T_k(y)` in the Chebyshev basis on an interval [a, b], with
 /// `y = (2x − a − b) / (b − a)` in [−1, 1]: the basis in which approximations of activations

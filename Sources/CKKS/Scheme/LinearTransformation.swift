@@ -13,8 +13,10 @@
 /// and, for a wide matrix (c > r), the c/r blocks of y' are folded onto each other by log2(c/r)
 /// rotate-and-add steps. One evaluation costs the g − 1 baby-step rotations of v (hoisted: one
 /// decomposition), one in-place plaintext product per nonzero diagonal (pre-rotated at compile
-/// time), one rotation per nonzero giant step and the folds: about 2·√d + log2(c/r) rotations
-/// instead of one per diagonal. Zero diagonals cost nothing. The result holds M·v with period r,
+/// time), the giant steps in Horner form (`inner_0 + rot_g(inner_1 + rot_g(inner_2 + …))`, so
+/// they need one Galois key, g's, whatever their number) and the folds: about 2·√d + log2(c/r)
+/// rotations instead of one per diagonal, with g − 1 + 1 + log2(c/r) keys (a gap between nonzero
+/// giant steps still costs its rotation). Zero diagonals cost nothing. The result holds M·v with period r,
 /// at `input.scale · scale` on the input's level (rescale it when convenient: encoding at `scale`
 /// = the prime a rescale drops keeps the input's scale up to rounding).
 public struct LinearTransformation: Sendable {
@@ -100,11 +102,12 @@ public struct LinearTransformation: Sendable {
       step *= 2
     }
     let babyUsed = Set(encoded.values.flatMap(\.keys)).sorted()
-    let giantUsed = encoded.keys.sorted()
     let degree = encoder.parameters.degree
     var elements = Set<Int>()
     for i in babyUsed where i != 0 { elements.insert(GaloisElement.rotation(by: i, degree: degree).value) }
-    for j in giantUsed where j != 0 { elements.insert(GaloisElement.rotation(by: g * j, degree: degree).value) }
+    if encoded.keys.contains(where: { $0 > 0 }) {
+      elements.insert(GaloisElement.rotation(by: g, degree: degree).value)
+    }
     for fold in folds { elements.insert(GaloisElement.rotation(by: fold, degree: degree).value) }
     inputPeriod = c
     outputPeriod = r
@@ -129,19 +132,21 @@ public struct LinearTransformation: Sendable {
       throw .parametersMismatch
     }
     let rotated = try evaluator.rotations(input, by: babyStepsUsed, keys: keys)
+    // Giant steps in Horner form, from the last one down: result = rot_g(result) + inner_j.
     var result: Ciphertext?
-    for j in diagonals.keys.sorted() {
+    for j in stride(from: diagonals.keys.max()!, through: 0, by: -1) {
+      if let shifted = result { result = try evaluator.rotate(shifted, by: babySteps, keys: keys) }
+      guard let terms = diagonals[j] else { continue }
       // Σ_i diagonal ⊙ rot_i(v), accumulated in place (no ciphertext per term).
       var c0 = RNSPolynomial<Evaluation>(zeroIn: input.basis)
       var c1 = RNSPolynomial<Evaluation>(zeroIn: input.basis)
-      for (i, diagonal) in diagonals[j]! {
+      for (i, diagonal) in terms {
         let term = rotated[i]!
         c0.multiplyAdd(term.polynomials[0], diagonal.polynomial)
         c1.multiplyAdd(term.polynomials[1], diagonal.polynomial)
       }
       let inner = Ciphertext(polynomials: [c0, c1], scale: input.scale * scale)
-      let shifted = j == 0 ? inner : try evaluator.rotate(inner, by: babySteps * j, keys: keys)
-      result = try result.map { (sum) throws(EvaluationError) in try evaluator.add(sum, shifted) } ?? shifted
+      result = try result.map { (sum) throws(EvaluationError) in try evaluator.add(sum, inner) } ?? inner
     }
     // A wide matrix: fold the c/r blocks of the product onto each other.
     var folded = result!
