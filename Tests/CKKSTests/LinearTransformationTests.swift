@@ -108,6 +108,21 @@ struct LinearTransformationTests {
     let keys = try KeyGenerator.galoisKeys(secretKey: context.secretKey, rotationSteps: [1], using: context.generator)
     let result = try Self.run(banded, v, context: context, keys: keys)
     #expect(EvaluatorTests.bits(result[0], Self.product(band, v)) > 14)
+    // Strided diagonals (0 and 8 of 16, as a convolution's): the default baby-step count is the
+    // stride, so one rotation by 8 does it.
+    var strided = [[Double]](repeating: [Double](repeating: 0, count: 16), count: 16)
+    for i in 0..<16 {
+      strided[i][i] = 1
+      strided[i][(i + 8) % 16] = Double(i) / 16
+    }
+    let convolution = try LinearTransformation(matrix: strided, encoder: context.encoder, scale: q, level: 2)
+    #expect(convolution.babySteps == 8)
+    #expect(convolution.galoisElements == [GaloisElement.rotation(by: 8, degree: 8192).value])
+    let eight = try KeyGenerator.galoisKeys(secretKey: context.secretKey, rotationSteps: [8], using: context.generator)
+    let w = (0..<16).map { Double($0) / 16 }
+    #expect(
+      EvaluatorTests.bits(try Self.run(convolution, w, context: context, keys: eight)[1], Self.product(strided, w)) > 14
+    )
   }
 
   @Test("Bad matrices, steps, levels and missing keys are refused with the reason")

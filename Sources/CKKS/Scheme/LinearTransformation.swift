@@ -41,8 +41,8 @@ public struct LinearTransformation: Sendable {
   /// Compiles `matrix` (rows × columns, each at most N/2).
   /// - Parameters:
   ///   - encoder: encodes the diagonals, at `scale` and `level`.
-  ///   - babySteps: g, a power of two up to min(r, c); by default the power of two nearest
-  ///     √(nonzero diagonals), which balances baby-step and giant-step rotations.
+  ///   - babySteps: g, a power of two up to min(r, c); by default the one needing the fewest
+  ///     rotations (about √(nonzero diagonals) for dense matrices).
   /// - Throws: ``EvaluationError/invalidLinearTransformation(_:)`` for an empty, ragged, non-finite
   ///   or oversized matrix or a bad `babySteps`; ``EncodingError`` when a diagonal does not fit.
   public init(
@@ -79,10 +79,19 @@ public struct LinearTransformation: Sendable {
       if any { nonzero[k] = diagonal }
     }
     guard !nonzero.isEmpty else { throw EvaluationError.invalidLinearTransformation("the matrix is zero") }
+    // By default the g that needs the fewest rotations: distinct baby steps (hoisted) plus
+    // the Horner giant steps up to the last nonzero one (so strided diagonals get a g that is a
+    // multiple of their stride).
     var g = babySteps ?? 1
     if babySteps == nil {
-      while g * g < nonzero.count { g *= 2 }
-      g = min(g, min(r, c))
+      var best = Int.max
+      var candidate = 1
+      while candidate <= min(r, c) {
+        let baby = Set(nonzero.keys.map { $0 % candidate }).subtracting([0]).count
+        let giant = nonzero.keys.map { $0 / candidate }.max()!
+        if baby + giant < best { (best, g) = (baby + giant, candidate) }
+        candidate *= 2
+      }
     }
     guard g >= 1, g <= min(r, c), g & (g - 1) == 0 else {
       throw EvaluationError.invalidLinearTransformation("baby steps \(g) must be a power of two up to \(min(r, c))")
