@@ -30,7 +30,7 @@ struct ProgramsTests {
     var noReplica = layouts[2].layout.layoutDescription
     noReplica.inputReplicaOffset = nil
     #expect(throws: LayoutMismatch.self) { try noReplica.layout(degree: 8192, inputDimension: 4, outputDimension: 3) }
-    #expect(LayoutDescription.Kind.allCases.map(\.rawValue) == ["coefficient_linear", "slot_mlp"])
+    #expect(LayoutDescription.Kind.allCases.map(\.rawValue) == ["coefficient_linear", "slot_mlp", "image_windows"])
   }
 
   /// Encrypts `samples` through the program's layout, evaluates, decrypts through the layout.

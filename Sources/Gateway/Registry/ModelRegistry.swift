@@ -1,5 +1,6 @@
 public import CKKS
 public import Foundation
+import GatewayAPI
 public import InferencePrograms
 
 /// A validated model ready to serve: its CKKS parameters and its compiled encrypted program.
@@ -162,6 +163,12 @@ public struct ModelRegistry: Sendable {
       } catch {
         throw fail(error.description)
       }
+    }
+    // The catalogue describes the layout in the contract's terms; a layout it has no name for
+    // cannot be served.
+    let kind = program.layout.layoutDescription.kind.rawValue
+    guard Components.Schemas.EncryptedLayout.KindPayload(rawValue: kind) != nil else {
+      throw fail("the \(kind) layout is not in the contract")
     }
     if weightsPrivate, model.resultProtection == nil, program.resultPrivacy == nil {
       throw fail(

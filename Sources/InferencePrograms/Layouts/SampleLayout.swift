@@ -37,6 +37,25 @@ public struct LayoutDescription: Sendable, Equatable {
     case coefficientLinear = "coefficient_linear"
     /// ``SlotMLPLayout``.
     case slotMLP = "slot_mlp"
+    /// ``ImageWindowsLayout`` (not in the contract yet: the registry refuses programs whose
+    /// layout the contract cannot describe).
+    case imageWindows = "image_windows"
+  }
+
+  /// ``ImageWindowsLayout`` only: a square image and the convolution windows it is cut into.
+  public struct ImageGeometry: Sendable, Equatable {
+    /// Pixels per side.
+    public var side: Int
+    /// Kernel size (pixels per side of a window).
+    public var kernel: Int
+    /// Pixels between the starts of neighbouring windows.
+    public var stride: Int
+
+    public init(side: Int, kernel: Int, stride: Int) {
+      self.side = side
+      self.kernel = kernel
+      self.stride = stride
+    }
   }
 
   public var kind: Kind
@@ -46,10 +65,12 @@ public struct LayoutDescription: Sendable, Equatable {
   public var classStride: Int
   /// ``SlotMLPLayout`` only: the offset of the inputs' second copy.
   public var inputReplicaOffset: Int?
+  /// ``ImageWindowsLayout`` only.
+  public var image: ImageGeometry?
 
   public init(
     kind: Kind, samplesPerCiphertext: Int, sampleStride: Int, resultOffset: Int, classStride: Int,
-    inputReplicaOffset: Int? = nil
+    inputReplicaOffset: Int? = nil, image: ImageGeometry? = nil
   ) {
     self.kind = kind
     self.samplesPerCiphertext = samplesPerCiphertext
@@ -57,6 +78,7 @@ public struct LayoutDescription: Sendable, Equatable {
     self.resultOffset = resultOffset
     self.classStride = classStride
     self.inputReplicaOffset = inputReplicaOffset
+    self.image = image
   }
 
   /// The layout this description names, for ring degree `degree`.
@@ -76,6 +98,11 @@ public struct LayoutDescription: Sendable, Equatable {
       // The hidden width is the server's; any value up to the replica offset gives the same layout.
       layout = SlotMLPLayout(
         slotCount: degree / 2, inputDimension: inputDimension, hiddenDimension: width, outputDimension: outputDimension)
+    case .imageWindows:
+      guard let image, image.side * image.side == inputDimension else {
+        throw LayoutMismatch("image_windows needs the image geometry of \(inputDimension) pixels")
+      }
+      layout = ImageWindowsLayout(slotCount: degree / 2, geometry: image, outputDimension: outputDimension)
     }
     guard layout.layoutDescription == self else {
       throw LayoutMismatch("the \(kind.rawValue) layout's strides or offsets differ from this library's")

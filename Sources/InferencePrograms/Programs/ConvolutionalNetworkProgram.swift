@@ -1,0 +1,171 @@
+public import CKKS
+
+/// A convolutional network on one image (``ImageWindowsLayout``): convolution (C channels) → x² →
+/// fully connected → x² → fully connected, the shape of TenSEAL's MNIST tutorial network. Every
+/// linear layer is a ``LinearTransformation`` whose output period is the next layer's input
+/// period, so no masking or repacking happens between layers:
+///
+/// 1. convolution: a (C·w) × (blocks·w) matrix with `M[c·w + p][k·w + p] = weight[c][k]`, whose
+///    nonzero diagonals are the multiples of w (a few rotations by w, then folds); + bias;
+/// 2. x² (one ciphertext multiplication);
+/// 3. hidden layer: H × (C·w) by extended diagonals; + bias; 4. x²;
+/// 5. output layer: O × H; + bias: class c in slot c.
+///
+/// Each linear layer's diagonals are encoded at the prime its rescale removes and each bias at
+/// the exact scale the layer lands on, so the result scale is fixed at compile time. Inputs enter
+/// at level 5 (five rescales), so the chain needs six ciphertext primes.
+public struct ConvolutionalNetworkProgram: InferenceProgram {
+  public let windows: ImageWindowsLayout
+  public let inputLevel = 5
+  public let resultScale: Double
+  let convolution: LinearTransformation
+  let hidden: LinearTransformation
+  let output: LinearTransformation
+  let convolutionBias: Plaintext
+  let hiddenBias: Plaintext
+  let outputBias: Plaintext
+  let convolutionWeights: [[Double]]
+  let convolutionBiasValues: [Double]
+  let hiddenWeights: [[Double]]
+  let hiddenBiasValues: [Double]
+  let outputWeights: [[Double]]
+  let outputBiasValues: [Double]
+
+  /// Compiles a network from matrices already checked rectangular and finite.
+  /// - Parameters:
+  ///   - geometry: the image and the convolution's windows.
+  ///   - convolutionWeights: `channels × kernel²` (row-major kernels); `convolutionBias`: `channels`.
+  ///   - hiddenWeights: `hidden × (channels · windows)`, inputs ordered channel by channel, each
+  ///     channel's windows row by row; `hiddenBias`: `hidden`.
+  ///   - outputWeights: `outputs × hidden`; `outputBias`: `outputs`.
+  ///   - inputScale: Δ, the clients' encoding scale of the pixels.
+  /// - Throws: ``ProgramError/invalidModel(_:)`` naming the rule the model breaks.
+  public init(
+    parameters: CKKSParameters, geometry: LayoutDescription.ImageGeometry, convolutionWeights: [[Double]],
+    convolutionBias: [Double], hiddenWeights: [[Double]], hiddenBias: [Double], outputWeights: [[Double]],
+    outputBias: [Double], inputScale: Double
+  ) throws(ProgramError) {
+    func fail(_ rule: String) -> ProgramError { .invalidModel(rule) }
+    let windows = ImageWindowsLayout(
+      slotCount: parameters.slotCount, geometry: geometry, outputDimension: outputWeights.count)
+    guard windows.samplesPerCiphertext == 1 else {
+      throw fail("an image's \(windows.usedSlots) window slots do not fit \(parameters.slotCount) slots")
+    }
+    let channels = convolutionWeights.count
+    let w = windows.windowStride
+    guard convolutionWeights.allSatisfy({ $0.count == windows.kernelPositions }), convolutionBias.count == channels
+    else { throw fail("the convolution needs \(windows.kernelPositions) weights per channel and one bias each") }
+    guard hiddenWeights.allSatisfy({ $0.count == channels * windows.windowCount }),
+      hiddenBias.count == hiddenWeights.count,
+      outputWeights.allSatisfy({ $0.count == hiddenWeights.count }), outputBias.count == outputWeights.count
+    else {
+      throw fail("the dense layers' shapes do not follow the convolution's \(channels * windows.windowCount) outputs")
+    }
+    guard parameters.ciphertextModuli.count == 6 else {
+      throw fail("a convolutional network needs exactly six ciphertext primes (inputs at level 5, five rescales)")
+    }
+    guard !parameters.specialModuli.isEmpty else {
+      throw fail("a convolutional network needs special primes for its evaluation keys")
+    }
+    // The convolution as a matrix on the window slots; the hidden layer reads channel c's
+    // window p at c·w + p, so its columns are spread to that stride.
+    let blocks = windows.usedSlots / w
+    var convolutionMatrix = [[Double]](
+      repeating: [Double](repeating: 0, count: blocks * w), count: channels * w)
+    for c in 0..<channels {
+      for p in 0..<windows.windowCount {
+        for k in 0..<windows.kernelPositions { convolutionMatrix[c * w + p][k * w + p] = convolutionWeights[c][k] }
+      }
+    }
+    let spreadHidden = hiddenWeights.map { row in
+      (0..<(channels * w)).map { column in
+        column % w < windows.windowCount ? row[(column / w) * windows.windowCount + column % w] : 0
+      }
+    }
+    let q = parameters.ciphertextModuli.map { Double($0) }
+    let delta = inputScale
+    // Scales: Δ after the convolution; s1 = Δ²/q4 after the first square (and the hidden
+    // layer); s2 = s1²/q2 after the second (and the output layer).
+    let s1 = delta * delta / q[4]
+    let s2 = s1 * s1 / q[2]
+    let encoder = CKKSEncoder(parameters: parameters)
+    do {
+      convolution = try LinearTransformation(matrix: convolutionMatrix, encoder: encoder, scale: q[5], level: 5)
+      hidden = try LinearTransformation(matrix: spreadHidden, encoder: encoder, scale: q[3], level: 3)
+      output = try LinearTransformation(matrix: outputWeights, encoder: encoder, scale: q[1], level: 1)
+      // Biases, repeated with each layer's output period.
+      let convolutionPeriod = convolution.outputPeriod
+      self.convolutionBias = try encoder.encode(
+        (0..<parameters.slotCount).map { t in
+          let index = t % convolutionPeriod
+          return index % w < windows.windowCount && index / w < channels ? convolutionBias[index / w] : 0
+        }, scale: delta, level: 4)
+      let hiddenPeriod = hidden.outputPeriod
+      self.hiddenBias = try encoder.encode(
+        (0..<parameters.slotCount).map { t in t % hiddenPeriod < hiddenBias.count ? hiddenBias[t % hiddenPeriod] : 0 },
+        scale: s1, level: 2)
+      let outputPeriod = output.outputPeriod
+      self.outputBias = try encoder.encode(
+        (0..<parameters.slotCount).map { t in t % outputPeriod < outputBias.count ? outputBias[t % outputPeriod] : 0 },
+        scale: s2, level: 0)
+    } catch {
+      throw fail("cannot encode the weights: \(error)")
+    }
+    guard convolution.inputPeriod == windows.usedSlots,
+      hidden.inputPeriod == convolution.outputPeriod, output.inputPeriod == hidden.outputPeriod
+    else { throw fail("the layers' periods do not chain") }
+    self.windows = windows
+    resultScale = s2
+    self.convolutionWeights = convolutionWeights
+    convolutionBiasValues = convolutionBias
+    self.hiddenWeights = hiddenWeights
+    hiddenBiasValues = hiddenBias
+    self.outputWeights = outputWeights
+    outputBiasValues = outputBias
+  }
+
+  public var layout: any SampleLayout { windows }
+
+  public var keyRequirements: EvaluationKeyRequirements {
+    EvaluationKeyRequirements(
+      relinearization: true,
+      galoisElements: Set(convolution.galoisElements + hidden.galoisElements + output.galoisElements).sorted())
+  }
+
+  /// Results are returned as evaluated (docs/threat-model.md, "Slot programs").
+  public var resultPrivacy: ResultPrivacy? { nil }
+
+  public func plainScores(_ sample: [Double]) -> [Double] {
+    let activations = convolutionWeights.indices.flatMap { c in
+      (0..<windows.windowCount).map { p in
+        let z = (0..<windows.kernelPositions).reduce(convolutionBiasValues[c]) {
+          $0 + convolutionWeights[c][$1] * sample[windows.pixel(window: p, position: $1)]
+        }
+        return z * z
+      }
+    }
+    let hiddenActivations = zip(hiddenWeights, hiddenBiasValues).map { row, b in
+      let z = zip(row, activations).reduce(b) { $0 + $1.0 * $1.1 }
+      return z * z
+    }
+    return zip(outputWeights, outputBiasValues).map { row, b in
+      zip(row, hiddenActivations).reduce(b) { $0 + $1.0 * $1.1 }
+    }
+  }
+
+  public func evaluate(_ input: Ciphertext, sampleCount: Int, keys: EvaluationKeys, evaluator: Evaluator) throws
+    -> Ciphertext
+  {
+    guard let relinearizationKey = keys.relinearization, let galoisKeys = keys.galois else {
+      throw ProgramError.missingKeys("the relinearization key and Galois keys")
+    }
+    var x = try evaluator.rescale(convolution.apply(input, evaluator: evaluator, keys: galoisKeys))
+    x = try evaluator.add(x, convolutionBias)
+    x = try evaluator.rescale(evaluator.multiplyRelinearize(x, x, key: relinearizationKey))
+    x = try evaluator.rescale(hidden.apply(x, evaluator: evaluator, keys: galoisKeys))
+    x = try evaluator.add(x, hiddenBias)
+    x = try evaluator.rescale(evaluator.multiplyRelinearize(x, x, key: relinearizationKey))
+    x = try evaluator.rescale(output.apply(x, evaluator: evaluator, keys: galoisKeys))
+    return try evaluator.add(x, outputBias)
+  }
+}

@@ -1,0 +1,109 @@
+import CKKS
+import Foundation
+import InferencePrograms
+import Testing
+
+/// The MNIST network of `scripts/train_mnist.py` (its committed weights and held-out digits, read
+/// from `datasets/mnist/`) as a ``ConvolutionalNetworkProgram``, on encrypted images.
+@Suite("Convolutional network program")
+struct ConvolutionalNetworkTests {
+  static let datasets = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent().appendingPathComponent("datasets/mnist")
+
+  struct Weights: Decodable {
+    struct Convolution: Decodable {
+      let kernel: Int
+      let stride: Int
+      let weights: [[Double]]
+      let bias: [Double]
+    }
+    let convolution: Convolution
+    let hiddenWeights: [[Double]]
+    let hiddenBias: [Double]
+    let weights: [[Double]]
+    let bias: [Double]
+    enum CodingKeys: String, CodingKey {
+      case convolution, weights, bias
+      case hiddenWeights = "hidden_weights"
+      case hiddenBias = "hidden_bias"
+    }
+  }
+
+  /// The first `count` test images (pixels 0…255) with their labels.
+  static func images(_ count: Int) throws -> [(pixels: [Double], label: Int)] {
+    let text = try String(contentsOf: datasets.appendingPathComponent("test.csv"), encoding: .utf8)
+    return text.split(separator: "\n").dropFirst().prefix(count).map { line in
+      let values = line.split(separator: ",").map { Double($0)! }
+      return (Array(values.dropLast()), Int(values.last!))
+    }
+  }
+
+  /// N = 8192: a 40-bit base prime, five 26-bit primes to rescale away and a 44-bit key-switching
+  /// prime (214 bits, the 128-bit bound).
+  static let parameters = ParameterDescription(
+    degree: 8192, ciphertextPrimeBits: [40, 26, 26, 26, 26, 26], specialPrimeBits: [44], defaultScale: 0x1p26)
+
+  static func program(_ parameters: CKKSParameters) throws -> ConvolutionalNetworkProgram {
+    let weights = try JSONDecoder().decode(
+      Weights.self, from: Data(contentsOf: datasets.appendingPathComponent("mnist_cnn_weights.json")))
+    return try ConvolutionalNetworkProgram(
+      parameters: parameters,
+      geometry: LayoutDescription.ImageGeometry(
+        side: 28, kernel: weights.convolution.kernel, stride: weights.convolution.stride),
+      convolutionWeights: weights.convolution.weights, convolutionBias: weights.convolution.bias,
+      hiddenWeights: weights.hiddenWeights, hiddenBias: weights.hiddenBias, outputWeights: weights.weights,
+      outputBias: weights.bias, inputScale: 0x1p26)
+  }
+
+  @Test("Encrypted MNIST digits score as in float64 and are classified the same")
+  func encryptedDigits() throws {
+    let parameters = try CKKSParameters(Self.parameters)
+    let program = try Self.program(parameters)
+    let layout = program.windows
+    #expect(layout.windowCount == 64 && layout.windowStride == 64 && layout.usedSlots == 4096)
+    let needs = program.keyRequirements
+    // Convolution: one giant step by 64 and folds by 256…2048; hidden layer: 7 baby steps, the
+    // giant step 8, folds 64 and 128; output layer: baby steps 1…3, giant step 4, folds 16, 32.
+    #expect(needs.relinearization && needs.galoisElements.count == 16)
+    let secretKey = KeyGenerator.secretKey(parameters: parameters)
+    let keys = EvaluationKeys(
+      relinearization: try KeyGenerator.relinearizationKey(secretKey: secretKey),
+      galois: try KeyGenerator.galoisKeys(
+        secretKey: secretKey, elements: needs.galoisElements.map { try GaloisElement($0, degree: 8192) }))
+    let encoder = CKKSEncoder(parameters: parameters)
+    let evaluator = Evaluator(parameters: parameters)
+    for (pixels, label) in try Self.images(4) {
+      let input = try Encryptor(secretKey: secretKey).encrypt(
+        layout.encode([pixels], with: encoder, scale: 0x1p26, level: program.inputLevel))
+      let result = try program.evaluate(input, sampleCount: 1, keys: keys, evaluator: evaluator)
+      #expect(result.level == 0 && result.scale == program.resultScale)
+      let scores = layout.scores(in: try Decryptor(secretKey: secretKey).decrypt(result), with: encoder, count: 1)[0]
+      let expected = program.plainScores(pixels)
+      let error = zip(scores, expected).map { abs($0 - $1) }.max()!
+      // Δ = 2^26 through five rescales and two squares of values up to 35 and 322: about 10⁻²
+      // on scores up to 76 (the test split's smallest gap between the two best classes is 0.017).
+      #expect(error < 3e-2, "largest score difference \(error)")
+      let predicted = scores.indices.max { scores[$0] < scores[$1] }!
+      #expect(predicted == expected.indices.max { expected[$0] < expected[$1] }!)
+      #expect(expected.count == 10 && (0..<10).contains(label))
+    }
+  }
+
+  @Test("The window layout puts pixel k of window p at slot k·w + p, repeated every used block")
+  func windows() {
+    let layout = ImageWindowsLayout(
+      slotCount: 8192, geometry: LayoutDescription.ImageGeometry(side: 28, kernel: 7, stride: 3), outputDimension: 10)
+    let image = (0..<784).map(Double.init)
+    let slots = layout.windowSlots(image)
+    // Window 9 is row 1, column 1: its top-left pixel is (3, 3); kernel position 8 is (1, 1).
+    #expect(slots[0 * 64 + 9] == Double(3 * 28 + 3))
+    #expect(slots[8 * 64 + 9] == Double(4 * 28 + 4))
+    #expect(slots[4096 + 8 * 64 + 9] == slots[8 * 64 + 9])
+    // Kernel positions 49…63 are padding.
+    #expect(slots[49 * 64] == 0 && slots[63 * 64 + 5] == 0)
+    #expect(layout.layoutDescription.kind == .imageWindows)
+    #expect(throws: Never.self) {
+      _ = try layout.layoutDescription.layout(degree: 16384, inputDimension: 784, outputDimension: 10)
+    }
+  }
+}
