@@ -357,4 +357,38 @@ let benchmarks: @Sendable () -> Void = {
       }
     }
   }
+
+  // A convolution as the MNIST network's first layer: 4 channels of 7 × 7 kernels over the 64
+  // windows of an image laid out kernel position by window (slot k·64 + p): a 256 × 4096 matrix
+  // whose nonzero diagonals are the multiples of 64 (3 rotations by 64, 4 folds).
+  for description in [
+    ParameterDescription(
+      degree: 8192, ciphertextPrimeBits: [40, 26, 26, 26, 26, 26], specialPrimeBits: [44], defaultScale: 0x1p26),
+    .n16384_logq_60_6x40_logp_60,
+  ] {
+    let parameters = try! CKKSParameters(description)
+    let encoder = CKKSEncoder(parameters: parameters)
+    let secretKey = KeyGenerator.secretKey(parameters: parameters)
+    let top = parameters.maximumLevel
+    var matrix = [[Double]](repeating: [Double](repeating: 0, count: 4096), count: 256)
+    for c in 0..<4 {
+      for p in 0..<64 {
+        for k in 0..<49 { matrix[c * 64 + p][k * 64 + p] = Double((c * 7 + k * 3) % 11) / 100 - 0.05 }
+      }
+    }
+    let transformation = try! LinearTransformation(
+      matrix: matrix, encoder: encoder, scale: Double(parameters.ciphertextModuli[top]), level: top)
+    let keys = try! KeyGenerator.galoisKeys(
+      secretKey: secretKey,
+      elements: transformation.galoisElements.map { try GaloisElement($0, degree: parameters.degree) })
+    let evaluator = Evaluator(parameters: parameters)
+    let ciphertext = try! Encryptor(secretKey: secretKey).encrypt(
+      encoder.encode((0..<parameters.slotCount).map { Double($0 % 256) }))
+    let primes = parameters.ciphertextModuli.count
+    Benchmark("Convolution 1 to 4 channels 7x7 stride 3 N=\(parameters.degree) \(primes) primes") { benchmark in
+      for _ in benchmark.scaledIterations {
+        blackHole(try transformation.apply(ciphertext, evaluator: evaluator, keys: keys))
+      }
+    }
+  }
 }
