@@ -52,7 +52,10 @@ struct ConvolutionalNetworkTests {
         side: 28, kernel: weights.convolution.kernel, stride: weights.convolution.stride),
       convolutionWeights: weights.convolution.weights, convolutionBias: weights.convolution.bias,
       hiddenWeights: weights.hiddenWeights, hiddenBias: weights.hiddenBias, outputWeights: weights.weights,
-      outputBias: weights.bias, inputScale: 0x1p26)
+      outputBias: weights.bias, inputScale: 0x1p26,
+      // Twice the largest values over the 1,000 test images (scripts/train_mnist.py's network:
+      // convolution 5.9, hidden 17.9, scores 75.9).
+      bounds: .init(input: 255, convolution: 12, hidden: 36, scores: 152))
   }
 
   @Test("Encrypted MNIST digits score as in float64 and are classified the same")
@@ -86,6 +89,31 @@ struct ConvolutionalNetworkTests {
       let predicted = scores.indices.max { scores[$0] < scores[$1] }!
       #expect(predicted == expected.indices.max { expected[$0] < expected[$1] }!)
       #expect(expected.count == 10 && (0..<10).contains(label))
+    }
+  }
+
+  @Test("A network whose declared value bounds overflow a level is refused, naming the values")
+  func headroom() throws {
+    let parameters = try CKKSParameters(Self.parameters)
+    let square = [[Double]](repeating: [Double](repeating: 0.01, count: 49), count: 4)
+    func build(scores: Double) throws {
+      _ = try ConvolutionalNetworkProgram(
+        parameters: parameters, geometry: LayoutDescription.ImageGeometry(side: 28, kernel: 7, stride: 3),
+        convolutionWeights: square, convolutionBias: [0, 0, 0, 0],
+        hiddenWeights: [[Double]](repeating: [Double](repeating: 0.01, count: 256), count: 64),
+        hiddenBias: [Double](repeating: 0, count: 64),
+        outputWeights: [[Double]](repeating: [Double](repeating: 0.01, count: 64), count: 10),
+        outputBias: [Double](repeating: 0, count: 10), inputScale: 0x1p26,
+        bounds: .init(input: 255, convolution: 12, hidden: 36, scores: scores))
+    }
+    try build(scores: 152)
+    do {
+      // Scores of 2^13 at 2^26 are 2^39, past a quarter of the 40-bit base prime.
+      try build(scores: 8192)
+      Issue.record("scores of 2^39 in a 40-bit prime were accepted")
+    } catch let error as ProgramError {
+      #expect(
+        error.description.hasPrefix("scores up to 2^39.0 at their scale exceed a quarter of the modulus at level 0"))
     }
   }
 

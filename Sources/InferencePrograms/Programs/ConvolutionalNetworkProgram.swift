@@ -1,5 +1,13 @@
 public import CKKS
 
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Musl)
+  import Musl
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
 /// A convolutional network on one image (``ImageWindowsLayout``): convolution (C channels) → x² →
 /// fully connected → x² → fully connected, the shape of TenSEAL's MNIST tutorial network. Every
 /// linear layer is a ``LinearTransformation`` whose output period is the next layer's input
@@ -39,11 +47,14 @@ public struct ConvolutionalNetworkProgram: InferenceProgram {
   ///     channel's windows row by row; `hiddenBias`: `hidden`.
   ///   - outputWeights: `outputs × hidden`; `outputBias`: `outputs`.
   ///   - inputScale: Δ, the clients' encoding scale of the pixels.
+  ///   - bounds: the largest absolute values of the inputs and of each layer's outputs (before
+  ///     the squares), for the headroom checks: calibrated on the data the network serves, with a
+  ///     margin (worst-case bounds through two squares are too large to be useful).
   /// - Throws: ``ProgramError/invalidModel(_:)`` naming the rule the model breaks.
   public init(
     parameters: CKKSParameters, geometry: LayoutDescription.ImageGeometry, convolutionWeights: [[Double]],
     convolutionBias: [Double], hiddenWeights: [[Double]], hiddenBias: [Double], outputWeights: [[Double]],
-    outputBias: [Double], inputScale: Double
+    outputBias: [Double], inputScale: Double, bounds: ValueBounds
   ) throws(ProgramError) {
     func fail(_ rule: String) -> ProgramError { .invalidModel(rule) }
     let windows = ImageWindowsLayout(
@@ -88,6 +99,19 @@ public struct ConvolutionalNetworkProgram: InferenceProgram {
     // layer); s2 = s1²/q2 after the second (and the output layer).
     let s1 = delta * delta / q[4]
     let s2 = s1 * s1 / q[2]
+    // Headroom: every value, at the scale it is held at, below a quarter of the modulus left at
+    // that level.
+    func modulus(_ level: Int) -> Double { q[0...level].reduce(1, *) }
+    let (c, h) = (bounds.convolution, bounds.hidden)
+    let checks: [(String, Double, Int)] = [
+      ("inputs", bounds.input * delta, 5), ("convolution outputs", c * delta, 4), ("their squares", c * c * s1, 3),
+      ("hidden outputs", h * s1, 2), ("their squares", h * h * s2, 1), ("scores", bounds.scores * s2, 0),
+    ]
+    for (what, value, level) in checks where !(value < modulus(level) / 4) {
+      throw fail(
+        "\(what) up to 2^\((log2(value) * 10).rounded() / 10) at their scale exceed a quarter of the modulus at level "
+          + "\(level) (2^\((log2(modulus(level)) * 10).rounded() / 10)): lower the input scale or the value bounds")
+    }
     let encoder = CKKSEncoder(parameters: parameters)
     do {
       convolution = try LinearTransformation(matrix: convolutionMatrix, encoder: encoder, scale: q[5], level: 5)
@@ -122,6 +146,21 @@ public struct ConvolutionalNetworkProgram: InferenceProgram {
     hiddenBiasValues = hiddenBias
     self.outputWeights = outputWeights
     outputBiasValues = outputBias
+  }
+
+  /// The largest absolute values a network's inputs and layers produce (before the squares).
+  public struct ValueBounds: Sendable, Equatable {
+    public var input: Double
+    public var convolution: Double
+    public var hidden: Double
+    public var scores: Double
+
+    public init(input: Double, convolution: Double, hidden: Double, scores: Double) {
+      self.input = input
+      self.convolution = convolution
+      self.hidden = hidden
+      self.scores = scores
+    }
   }
 
   public var layout: any SampleLayout { windows }
