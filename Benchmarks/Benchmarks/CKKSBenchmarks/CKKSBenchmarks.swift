@@ -306,29 +306,12 @@ let benchmarks: @Sendable () -> Void = {
   }
 
   // MARK: Building blocks of encrypted networks: a dense 64 × 256 linear transformation
-  // (baby-step/giant-step, 15 hoisted baby steps and 15 giant steps), one evaluation per iteration.
+  // (extended diagonals: 7 hoisted baby steps, 7 giant steps, 2 folds), one evaluation per iteration.
+  let dense: [[Double]] = (0..<64).map { (i: Int) -> [Double] in
+    (0..<256).map { (j: Int) -> Double in Double((i * 31 + j * 17) % 200) / 100 - 1 }
+  }
   for description in [ParameterDescription.n8192_logq_60_40_40_logp_60, .n16384_logq_60_6x40_logp_60] {
-    let parameters = try! CKKSParameters(description)
-    let encoder = CKKSEncoder(parameters: parameters)
-    let secretKey = KeyGenerator.secretKey(parameters: parameters)
-    let top = parameters.maximumLevel
-    let matrix: [[Double]] = (0..<64).map { (i: Int) -> [Double] in
-      (0..<256).map { (j: Int) -> Double in Double((i * 31 + j * 17) % 200) / 100 - 1 }
-    }
-    let transformation = try! LinearTransformation(
-      matrix: matrix, encoder: encoder, scale: Double(parameters.ciphertextModuli[top]), level: top)
-    let keys = try! KeyGenerator.galoisKeys(
-      secretKey: secretKey,
-      elements: transformation.galoisElements.map { try GaloisElement($0, degree: parameters.degree) })
-    let evaluator = Evaluator(parameters: parameters)
-    let ciphertext = try! Encryptor(secretKey: secretKey).encrypt(
-      encoder.encode((0..<parameters.slotCount).map { Double($0 % 256) / 256 }))
-    let primes = parameters.ciphertextModuli.count
-    Benchmark("Linear transformation 64x256 N=\(parameters.degree) \(primes) primes") { benchmark in
-      for _ in benchmark.scaledIterations {
-        blackHole(try transformation.apply(ciphertext, evaluator: evaluator, keys: keys))
-      }
-    }
+    linearTransformationBenchmark("Linear transformation 64x256", matrix: dense, parameters: description)
   }
 
   // Chebyshev series by baby-step/giant-step: degree 15 on [−1, 1] (4 levels) at N = 8192 and the
@@ -361,34 +344,42 @@ let benchmarks: @Sendable () -> Void = {
   // A convolution as the MNIST network's first layer: 4 channels of 7 × 7 kernels over the 64
   // windows of an image laid out kernel position by window (slot k·64 + p): a 256 × 4096 matrix
   // whose nonzero diagonals are the multiples of 64 (3 rotations by 64, 4 folds).
+  var convolution = [[Double]](repeating: [Double](repeating: 0, count: 4096), count: 256)
+  for c in 0..<4 {
+    for p in 0..<64 {
+      for k in 0..<49 { convolution[c * 64 + p][k * 64 + p] = Double((c * 7 + k * 3) % 11) / 100 - 0.05 }
+    }
+  }
   for description in [
     ParameterDescription(
       degree: 8192, ciphertextPrimeBits: [40, 26, 26, 26, 26, 26], specialPrimeBits: [44], defaultScale: 0x1p26),
     .n16384_logq_60_6x40_logp_60,
   ] {
-    let parameters = try! CKKSParameters(description)
-    let encoder = CKKSEncoder(parameters: parameters)
-    let secretKey = KeyGenerator.secretKey(parameters: parameters)
-    let top = parameters.maximumLevel
-    var matrix = [[Double]](repeating: [Double](repeating: 0, count: 4096), count: 256)
-    for c in 0..<4 {
-      for p in 0..<64 {
-        for k in 0..<49 { matrix[c * 64 + p][k * 64 + p] = Double((c * 7 + k * 3) % 11) / 100 - 0.05 }
-      }
-    }
-    let transformation = try! LinearTransformation(
-      matrix: matrix, encoder: encoder, scale: Double(parameters.ciphertextModuli[top]), level: top)
-    let keys = try! KeyGenerator.galoisKeys(
-      secretKey: secretKey,
-      elements: transformation.galoisElements.map { try GaloisElement($0, degree: parameters.degree) })
-    let evaluator = Evaluator(parameters: parameters)
-    let ciphertext = try! Encryptor(secretKey: secretKey).encrypt(
-      encoder.encode((0..<parameters.slotCount).map { Double($0 % 256) }))
-    let primes = parameters.ciphertextModuli.count
-    Benchmark("Convolution 1 to 4 channels 7x7 stride 3 N=\(parameters.degree) \(primes) primes") { benchmark in
-      for _ in benchmark.scaledIterations {
-        blackHole(try transformation.apply(ciphertext, evaluator: evaluator, keys: keys))
-      }
+    linearTransformationBenchmark(
+      "Convolution 1 to 4 channels 7x7 stride 3", matrix: convolution, parameters: description)
+  }
+}
+
+/// Registers "<name> N=<degree> <primes> primes": `matrix` applied at the top level of a fresh
+/// encryption, with exactly the Galois keys it needs.
+private func linearTransformationBenchmark(
+  _ name: String, matrix: [[Double]], parameters description: ParameterDescription
+) {
+  let parameters = try! CKKSParameters(description)
+  let encoder = CKKSEncoder(parameters: parameters)
+  let secretKey = KeyGenerator.secretKey(parameters: parameters)
+  let top = parameters.maximumLevel
+  let transformation = try! LinearTransformation(
+    matrix: matrix, encoder: encoder, scale: Double(parameters.ciphertextModuli[top]), level: top)
+  let keys = try! KeyGenerator.galoisKeys(
+    secretKey: secretKey,
+    elements: transformation.galoisElements.map { try GaloisElement($0, degree: parameters.degree) })
+  let evaluator = Evaluator(parameters: parameters)
+  let ciphertext = try! Encryptor(secretKey: secretKey).encrypt(
+    encoder.encode((0..<parameters.slotCount).map { Double($0 % 256) / 256 }))
+  Benchmark("\(name) N=\(parameters.degree) \(parameters.ciphertextModuli.count) primes") { benchmark in
+    for _ in benchmark.scaledIterations {
+      blackHole(try transformation.apply(ciphertext, evaluator: evaluator, keys: keys))
     }
   }
 }
