@@ -85,6 +85,11 @@ struct ChebyshevTests {
       try context.evaluator.evaluateChebyshev(
         x, series: ChebyshevSeries(coefficients: [1, 0]), relinearizationKey: key, encoder: context.encoder)
     }
+    #expect(throws: EvaluationError.invalidBabySteps(3)) {
+      try context.evaluator.evaluateChebyshev(
+        x, series: ChebyshevSeries(coefficients: [0, 1, 1]), relinearizationKey: key, encoder: context.encoder,
+        babySteps: 3)
+    }
     #expect(throws: EvaluationError.levelExhausted) {
       try context.evaluator.evaluateChebyshev(
         x, series: ChebyshevSeries(coefficients: [0, 0, 0, 0, 1]), relinearizationKey: key, encoder: context.encoder)

@@ -105,8 +105,8 @@ extension Evaluator {
   ///   - scale: the result's scale (default: the input's).
   /// - Returns: a ciphertext at level `x.level − chebyshevDepth(…)` with exactly `scale`.
   /// - Throws: ``EvaluationError/constantPolynomial`` for degree 0, ``EvaluationError/levelExhausted``
-  ///   when `x` has too few levels, ``EncodingError`` when a constant does not fit, and the errors
-  ///   of the underlying operations.
+  ///   when `x` has too few levels, ``EvaluationError/invalidBabySteps(_:)`` for a bad `babySteps`,
+  ///   ``EncodingError`` when a constant does not fit, and the errors of the underlying operations.
   public func evaluateChebyshev(
     _ x: Ciphertext, series: ChebyshevSeries, relinearizationKey: RelinearizationKey, encoder: CKKSEncoder,
     scale: Double? = nil, babySteps: Int? = nil
@@ -123,7 +123,7 @@ extension Evaluator {
       while m * m < d + 1, m < 8 { m *= 2 }
     }
     guard m >= 1, m & (m - 1) == 0 else {
-      throw EvaluationError.invalidLinearTransformation("baby steps \(m) must be a power of two")
+      throw EvaluationError.invalidBabySteps(m)
     }
     // y = αx + β (one level), or x itself on [−1, 1].
     var y = x

@@ -28,6 +28,8 @@ public enum EvaluationError: Error, Sendable, Equatable, CustomStringConvertible
   case invalidResultMask(String)
   /// A linear transformation's matrix or step choice is unusable (the reason says which).
   case invalidLinearTransformation(String)
+  /// A baby-step count that is not a positive power of two.
+  case invalidBabySteps(Int)
 
   /// A sentence naming both values and what to do.
   public var description: String {
@@ -62,6 +64,8 @@ public enum EvaluationError: Error, Sendable, Equatable, CustomStringConvertible
       return "invalid result mask: \(reason)"
     case .invalidLinearTransformation(let reason):
       return "invalid linear transformation: \(reason)"
+    case .invalidBabySteps(let steps):
+      return "baby steps \(steps) must be a positive power of two"
     }
   }
 }
