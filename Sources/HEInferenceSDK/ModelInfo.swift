@@ -71,7 +71,8 @@ public struct ModelInfo: Sendable {
     }
     let description = LayoutDescription(
       kind: kind, samplesPerCiphertext: shape.samplesPerCiphertext, sampleStride: shape.sampleStride,
-      resultOffset: shape.resultOffset, classStride: shape.classStride, inputReplicaOffset: shape.inputReplicaOffset)
+      resultOffset: shape.resultOffset, classStride: shape.classStride, inputReplicaOffset: shape.inputReplicaOffset,
+      image: shape.image.map { .init(side: $0.side, kernel: $0.kernel, stride: $0.stride) })
     do {
       layout = try description.layout(
         degree: encryption.polyModulusDegree, inputDimension: inputDimension, outputDimension: outputDimension)

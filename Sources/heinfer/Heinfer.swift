@@ -75,7 +75,7 @@ struct Serve: AsyncParsableCommand {
   var burst: Double = Double(ProcessInfo.processInfo.environment["HEINFER_BURST"] ?? "") ?? 100
 
   @Option(help: "Largest request body in bytes (larger ones get 413 before they are read).")
-  var maxBodyBytes: Int = Int(ProcessInfo.processInfo.environment["HEINFER_MAX_BODY_BYTES"] ?? "") ?? 16 << 20
+  var maxBodyBytes: Int = Int(ProcessInfo.processInfo.environment["HEINFER_MAX_BODY_BYTES"] ?? "") ?? 48 << 20
 
   @Option(help: "Most request body bytes held at once across all requests (more get 503 and Retry-After).")
   var maxInflightBytes: Int = Int(ProcessInfo.processInfo.environment["HEINFER_MAX_INFLIGHT_BYTES"] ?? "") ?? 256 << 20

@@ -402,15 +402,15 @@ struct ContractTests {
   @Test("API versions: same major (and minor before 1.0.0) accepted, others refused")
   func compatibility() {
     #expect(ContractVersion.isCompatible(ContractVersion.current))
-    #expect(ContractVersion.isCompatible("0.6.7"))
-    #expect(ContractVersion.isCompatible("0.6.100000000000000000000000000"))
-    #expect(!ContractVersion.isCompatible("0.5.0"))
-    #expect(!ContractVersion.isCompatible("0.7.0"))
+    #expect(ContractVersion.isCompatible("0.7.7"))
+    #expect(ContractVersion.isCompatible("0.7.100000000000000000000000000"))
+    #expect(!ContractVersion.isCompatible("0.6.1"))
+    #expect(!ContractVersion.isCompatible("0.8.0"))
     #expect(!ContractVersion.isCompatible("1.1.0"))
     #expect(!ContractVersion.isCompatible("0.1"))
     #expect(!ContractVersion.isCompatible("x.y.z"))
-    #expect(!ContractVersion.isCompatible("0.6."))
-    #expect(!ContractVersion.isCompatible("0.6.1.2"))
+    #expect(!ContractVersion.isCompatible("0.7."))
+    #expect(!ContractVersion.isCompatible("0.7.0.2"))
   }
 }
 
@@ -424,8 +424,15 @@ struct ModelRegistryTests {
      "max_batch_size": 16, "input_bound": 4, "publish_parameters": true}
     """
 
-  func compile(_ edit: (inout [String: Any]) -> Void) -> String? {
-    var object = try! JSONSerialization.jsonObject(with: Data(Self.valid.utf8)) as! [String: Any]
+  /// The bundled convolutional network's file.
+  static let network = try! String(
+    contentsOf: URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+      .deletingLastPathComponent().appendingPathComponent("Sources/Gateway/Models/mnist_cnn-1.0.0.json"),
+    encoding: .utf8)
+
+  /// The rule that `valid` (or `base`) after `edit` breaks, or `nil` when it compiles.
+  func compile(base: String = Self.valid, _ edit: (inout [String: Any]) -> Void) -> String? {
+    var object = try! JSONSerialization.jsonObject(with: Data(base.utf8)) as! [String: Any]
     edit(&object)
     let data = try! JSONSerialization.data(withJSONObject: object)
     do {
@@ -482,6 +489,39 @@ struct ModelRegistryTests {
       let rule = compile(edit)
       #expect(rule?.contains(expected) == true, "expected a rule mentioning '\(expected)', got \(rule ?? "success")")
     }
+  }
+
+  @Test("A convolutional network compiles from its file; each broken rule is named")
+  func networkRules() {
+    #expect(compile(base: Self.network) { _ in } == nil)
+    func edit(_ key: String, _ field: String, _ value: Any) -> (inout [String: Any]) -> Void {
+      { object in
+        var inner = object[key] as! [String: Any]
+        inner[field] = value
+        object[key] = inner
+      }
+    }
+    let cases: [(String, (inout [String: Any]) -> Void)] = [
+      ("needs convolution, hidden_weights, hidden_bias and value_bounds", { $0["value_bounds"] = nil }),
+      ("unknown field convolution.padding", edit("convolution", "padding", 1)),
+      ("unknown field value_bounds.input", edit("value_bounds", "input", 1)),
+      ("takes no activation", { $0["activation"] = ["name": "square", "coefficients": [0, 0, 1]] }),
+      ("image_side ≥ kernel", edit("convolution", "kernel", 29)),
+      ("needs 49 weights per channel", edit("convolution", "weights", [[0.1], [0.2], [0.3], [0.4]])),
+      ("value_bounds must be positive", edit("value_bounds", "scores", 0)),
+      ("8192 window slots do not fit 4096 slots", edit("convolution", "stride", 2)),
+      ("the dense layers' shapes do not follow the convolution's 144 outputs", edit("convolution", "stride", 4)),
+      ("scores up to 2^", edit("value_bounds", "scores", 1e6)),
+      ("exactly six ciphertext primes", edit("encryption", "coeff_modulus_bits", [39, 27, 27, 27, 27])),
+      ("cannot protect the results of its private weights", { $0["result_protection"] = nil }),
+    ]
+    for (expected, edit) in cases {
+      let rule = compile(base: Self.network, edit)
+      #expect(rule?.contains(expected) == true, "expected a rule mentioning '\(expected)', got \(rule ?? "success")")
+    }
+    // The network's fields belong to kind cnn only.
+    #expect(
+      compile { $0["value_bounds"] = ["convolution": 1, "hidden": 1, "scores": 1] }?.contains("belong to") == true)
   }
 
   @Test("Private weights get protected results unless the file says result_protection none; an mlp must say so")

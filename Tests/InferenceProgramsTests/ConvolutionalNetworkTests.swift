@@ -3,58 +3,76 @@ import Foundation
 import InferencePrograms
 import Testing
 
-/// The MNIST network of `scripts/train_mnist.py` (its committed weights and held-out digits, read
-/// from `datasets/mnist/`) as a ``ConvolutionalNetworkProgram``, on encrypted images.
+/// The bundled MNIST network (`Sources/Gateway/Models/mnist_cnn-1.0.0.json`, written by
+/// `scripts/train_mnist.py`, with its held-out digits in `datasets/mnist/`) as a
+/// ``ConvolutionalNetworkProgram``, on encrypted images.
 @Suite("Convolutional network program")
 struct ConvolutionalNetworkTests {
-  static let datasets = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    .deletingLastPathComponent().appendingPathComponent("datasets/mnist")
+  static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent()
 
-  struct Weights: Decodable {
+  /// The fields of the model file this test needs.
+  struct ModelFile: Decodable {
     struct Convolution: Decodable {
       let kernel: Int
       let stride: Int
       let weights: [[Double]]
       let bias: [Double]
     }
+    struct Bounds: Decodable {
+      let convolution: Double
+      let hidden: Double
+      let scores: Double
+    }
+    struct Encryption: Decodable {
+      let polyModulusDegree: Int
+      let coeffModulusBits: [Int]
+      let specialModulusBits: [Int]
+      let inputScale: Double
+    }
     let convolution: Convolution
     let hiddenWeights: [[Double]]
     let hiddenBias: [Double]
     let weights: [[Double]]
     let bias: [Double]
-    enum CodingKeys: String, CodingKey {
-      case convolution, weights, bias
-      case hiddenWeights = "hidden_weights"
-      case hiddenBias = "hidden_bias"
-    }
+    let valueBounds: Bounds
+    let encryption: Encryption
+    let inputBound: Double
   }
+
+  static let model: ModelFile = {
+    let decoder = JSONDecoder()
+    decoder.keyDecodingStrategy = .convertFromSnakeCase
+    let file = root.appendingPathComponent("Sources/Gateway/Models/mnist_cnn-1.0.0.json")
+    return try! decoder.decode(ModelFile.self, from: Data(contentsOf: file))
+  }()
 
   /// The first `count` test images (pixels 0…255; the label column dropped).
   static func images(_ count: Int) throws -> [[Double]] {
-    let text = try String(contentsOf: datasets.appendingPathComponent("test.csv"), encoding: .utf8)
+    let text = try String(contentsOf: root.appendingPathComponent("datasets/mnist/test.csv"), encoding: .utf8)
     return text.split(separator: "\n").dropFirst().prefix(count).map { line in
       Array(line.split(separator: ",").dropLast().map { Double($0)! })
     }
   }
 
-  /// N = 8192: a 40-bit base prime, five 26-bit primes to rescale away and a 44-bit key-switching
-  /// prime (214 bits, the 128-bit bound).
+  /// The model file's parameters: N = 8192, a 39-bit base prime, five 27-bit primes to rescale
+  /// away and a 40-bit key-switching prime (214 bits, the 128-bit bound).
   static let parameters = ParameterDescription(
-    degree: 8192, ciphertextPrimeBits: [40, 26, 26, 26, 26, 26], specialPrimeBits: [44], defaultScale: 0x1p26)
+    degree: model.encryption.polyModulusDegree, ciphertextPrimeBits: model.encryption.coeffModulusBits,
+    specialPrimeBits: model.encryption.specialModulusBits, defaultScale: model.encryption.inputScale)
 
   static func program(_ parameters: CKKSParameters) throws -> ConvolutionalNetworkProgram {
-    let weights = try JSONDecoder().decode(
-      Weights.self, from: Data(contentsOf: datasets.appendingPathComponent("mnist_cnn_weights.json")))
+    let model = Self.model
     return try ConvolutionalNetworkProgram(
       parameters: parameters,
       geometry: LayoutDescription.ImageGeometry(
-        side: 28, kernel: weights.convolution.kernel, stride: weights.convolution.stride),
-      convolutionWeights: weights.convolution.weights, convolutionBias: weights.convolution.bias,
-      hiddenWeights: weights.hiddenWeights, hiddenBias: weights.hiddenBias, outputWeights: weights.weights,
-      outputBias: weights.bias, inputScale: 0x1p26,
-      // Twice the largest values over the 1,000 test images (scripts/train_mnist.py's network:
-      // convolution 5.9, hidden 17.9, scores 75.9).
-      bounds: .init(input: 255, convolution: 12, hidden: 36, scores: 152))
+        side: 28, kernel: model.convolution.kernel, stride: model.convolution.stride),
+      convolutionWeights: model.convolution.weights, convolutionBias: model.convolution.bias,
+      hiddenWeights: model.hiddenWeights, hiddenBias: model.hiddenBias, outputWeights: model.weights,
+      outputBias: model.bias, inputScale: model.encryption.inputScale,
+      bounds: .init(
+        input: model.inputBound, convolution: model.valueBounds.convolution, hidden: model.valueBounds.hidden,
+        scores: model.valueBounds.scores))
   }
 
   @Test("Encrypted MNIST digits score as in float64 and are classified the same")
@@ -76,15 +94,15 @@ struct ConvolutionalNetworkTests {
     let evaluator = Evaluator(parameters: parameters)
     for pixels in try Self.images(4) {
       let input = try Encryptor(secretKey: secretKey).encrypt(
-        layout.encode([pixels], with: encoder, scale: 0x1p26, level: program.inputLevel))
+        layout.encode([pixels], with: encoder, scale: Self.model.encryption.inputScale, level: program.inputLevel))
       let result = try program.evaluate(input, sampleCount: 1, keys: keys, evaluator: evaluator)
       #expect(result.level == 0 && result.scale == program.resultScale)
       let scores = layout.scores(in: try Decryptor(secretKey: secretKey).decrypt(result), with: encoder, count: 1)[0]
       let expected = program.plainScores(pixels)
       let error = zip(scores, expected).map { abs($0 - $1) }.max()!
-      // Δ = 2^26 through five rescales and two squares of values up to 35 and 322: about 10⁻²
+      // Δ = 2^27 through five rescales and two squares of values up to 35 and 322: a few 10⁻³
       // on scores up to 76 (the test split's smallest gap between the two best classes is 0.017).
-      #expect(error < 3e-2, "largest score difference \(error)")
+      #expect(error < 1e-2, "largest score difference \(error)")
       let predicted = scores.indices.max { scores[$0] < scores[$1] }!
       #expect(predicted == expected.indices.max { expected[$0] < expected[$1] }!)
     }
@@ -101,17 +119,17 @@ struct ConvolutionalNetworkTests {
         hiddenWeights: [[Double]](repeating: [Double](repeating: 0.01, count: 256), count: 64),
         hiddenBias: [Double](repeating: 0, count: 64),
         outputWeights: [[Double]](repeating: [Double](repeating: 0.01, count: 64), count: 10),
-        outputBias: [Double](repeating: 0, count: 10), inputScale: 0x1p26,
+        outputBias: [Double](repeating: 0, count: 10), inputScale: 0x1p27,
         bounds: .init(input: 255, convolution: 12, hidden: 36, scores: scores))
     }
     try build(scores: 152)
     do {
-      // Scores of 2^13 at 2^26 are 2^39, past a quarter of the 40-bit base prime.
-      try build(scores: 8192)
-      Issue.record("scores of 2^39 in a 40-bit prime were accepted")
+      // Scores of 2^14 at 2^27 are 2^41, past a quarter of the 39-bit base prime.
+      try build(scores: 16384)
+      Issue.record("scores of 2^41 in a 39-bit prime were accepted")
     } catch let error as ProgramError {
       #expect(
-        error.description.hasPrefix("scores up to 2^39.0 at their scale exceed a quarter of the modulus at level 0"))
+        error.description.hasPrefix("scores up to 2^41.0 at their scale exceed a quarter of the modulus at level 0"))
     }
   }
 

@@ -13,10 +13,17 @@ public struct ModelDefinition: Codable, Sendable, Equatable {
   public var description: String
   /// What the model computes on the server.
   public var kind: Kind
-  /// `mlp` only: `hidden × input_dimension` weights of the hidden layer.
+  /// `cnn` only: the convolution on the image.
+  public var convolution: Convolution?
+  /// `mlp`: `hidden × input_dimension` weights of the hidden layer; `cnn`: `hidden × (channels ·
+  /// windows)`, inputs ordered channel by channel, each channel's windows row by row.
   public var hiddenWeights: [[Double]]?
-  /// `mlp` only: `hidden` biases of the hidden layer.
+  /// `mlp` and `cnn`: `hidden` biases of the hidden layer.
   public var hiddenBias: [Double]?
+  /// `cnn` only: the largest absolute values the layers produce (before the squares), measured on
+  /// the training data with a margin by the script that trained the network; they set the scale
+  /// headroom checks.
+  public var valueBounds: ValueBounds?
   /// `output_dimension × (input_dimension or hidden)` weights of the (output) linear layer.
   public var weights: [[Double]]
   /// `output_dimension` biases.
@@ -51,6 +58,38 @@ public struct ModelDefinition: Codable, Sendable, Equatable {
     /// Scores = weights · a(hidden_weights · x + hidden_bias) + bias with a polynomial a of
     /// degree ≤ 2, evaluated in slots with rotations and one ciphertext multiplication.
     case mlp
+    /// A convolutional network on one square image per ciphertext: convolution → x² → hidden
+    /// layer → x² → output layer, evaluated in slots (the `image_windows` layout).
+    case cnn
+  }
+
+  /// A convolution of a square single-channel image: `channels` kernels of `kernel × kernel`
+  /// weights (row by row), applied at every `stride`-th pixel in both directions, no padding.
+  public struct Convolution: Codable, Sendable, Equatable {
+    /// Pixels per side of the input image (the model's input dimension is its square).
+    public var imageSide: Int
+    public var kernel: Int
+    public var stride: Int
+    /// `channels × kernel²` weights.
+    public var weights: [[Double]]
+    /// `channels` biases.
+    public var bias: [Double]
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+      case imageSide = "image_side"
+      case kernel, stride, weights, bias
+    }
+  }
+
+  /// Largest absolute values of a network's layer outputs (each before its square).
+  public struct ValueBounds: Codable, Sendable, Equatable {
+    public var convolution: Double
+    public var hidden: Double
+    public var scores: Double
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+      case convolution, hidden, scores
+    }
   }
 
   public enum ResultProtection: String, Codable, Sendable {
@@ -108,9 +147,10 @@ public struct ModelDefinition: Codable, Sendable, Equatable {
 
   enum CodingKeys: String, CodingKey, CaseIterable {
     case modelId = "model_id"
-    case version, description, kind
+    case version, description, kind, convolution
     case hiddenWeights = "hidden_weights"
     case hiddenBias = "hidden_bias"
+    case valueBounds = "value_bounds"
     case weights, bias, activation
     case outputTransform = "output_transform"
     case encryption
@@ -155,6 +195,12 @@ extension ModelDefinition {
     }
     if let activation = top["activation"] as? [String: Any] {
       try checkKeys(activation, allowed: ["name", "coefficients"], at: "activation.")
+    }
+    if let convolution = top["convolution"] as? [String: Any] {
+      try checkKeys(convolution, allowed: Convolution.CodingKeys.allCases.map(\.rawValue), at: "convolution.")
+    }
+    if let bounds = top["value_bounds"] as? [String: Any] {
+      try checkKeys(bounds, allowed: ValueBounds.CodingKeys.allCases.map(\.rawValue), at: "value_bounds.")
     }
     do {
       return try JSONDecoder().decode(ModelDefinition.self, from: data)

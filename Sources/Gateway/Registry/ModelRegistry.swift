@@ -138,8 +138,9 @@ public struct ModelRegistry: Sendable {
     let program: any InferenceProgram
     switch model.kind {
     case .linear:
-      guard model.hiddenWeights == nil, model.hiddenBias == nil else {
-        throw fail("hidden_weights and hidden_bias belong to kind mlp")
+      guard model.hiddenWeights == nil, model.hiddenBias == nil, model.convolution == nil, model.valueBounds == nil
+      else {
+        throw fail("hidden_weights, hidden_bias, convolution and value_bounds belong to kinds mlp and cnn")
       }
       do {
         program = try CoefficientLinearProgram(
@@ -151,6 +152,9 @@ public struct ModelRegistry: Sendable {
         throw fail(error.description)
       }
     case .mlp:
+      guard model.convolution == nil, model.valueBounds == nil else {
+        throw fail("convolution and value_bounds belong to kind cnn")
+      }
       guard let hiddenWeights = model.hiddenWeights, let hiddenBias = model.hiddenBias else {
         throw fail("kind mlp needs hidden_weights and hidden_bias")
       }
@@ -163,6 +167,8 @@ public struct ModelRegistry: Sendable {
       } catch {
         throw fail(error.description)
       }
+    case .cnn:
+      program = try compileNetwork(model, parameters: parameters)
     }
     // The catalogue describes the layout in the contract's terms; a layout it has no name for
     // cannot be served.
@@ -192,8 +198,9 @@ public struct ModelRegistry: Sendable {
       allowedError = max(allowedError, privacy.floodingScoreBound / 16)
     }
     guard encryption.resultDroppedBits >= 0,
-      Double(1 << min(encryption.resultDroppedBits, 62)) * Double(1 + parameters.degree) / program.resultScale
-        <= allowedError
+      encryption.resultDroppedBits == 0
+        || Double(1 << min(encryption.resultDroppedBits, 62)) * Double(1 + parameters.degree) / program.resultScale
+          <= allowedError
     else {
       throw fail(
         "result_dropped_bits \(encryption.resultDroppedBits) would cost more than \(allowedError) of precision")
@@ -218,6 +225,43 @@ public struct ModelRegistry: Sendable {
     return CompiledModel(
       definition: model, parameters: parameters, program: program, sealProgram: sealProgram,
       evaluator: Evaluator(parameters: parameters))
+  }
+
+  /// A `cnn` definition as a ``ConvolutionalNetworkProgram``.
+  static func compileNetwork(_ model: ModelDefinition, parameters: CKKSParameters) throws(ModelDefinitionError)
+    -> ConvolutionalNetworkProgram
+  {
+    func fail(_ rule: String) -> ModelDefinitionError { ModelDefinitionError(rule: rule) }
+    guard let convolution = model.convolution, let hiddenWeights = model.hiddenWeights,
+      let hiddenBias = model.hiddenBias, let bounds = model.valueBounds
+    else {
+      throw fail("kind cnn needs convolution, hidden_weights, hidden_bias and value_bounds")
+    }
+    guard model.activation == nil else { throw fail("kind cnn squares its layers and takes no activation") }
+    guard [convolution.imageSide, convolution.kernel, convolution.stride].allSatisfy({ $0 >= 1 }),
+      convolution.kernel <= convolution.imageSide
+    else {
+      throw fail("convolution needs image_side ≥ kernel ≥ 1 and stride ≥ 1")
+    }
+    _ = try checkMatrix(
+      convolution.weights, bias: convolution.bias, name: "convolution.weights", biasName: "convolution.bias")
+    _ = try checkMatrix(hiddenWeights, bias: hiddenBias, name: "hidden_weights", biasName: "hidden_bias")
+    guard [bounds.convolution, bounds.hidden, bounds.scores].allSatisfy({ $0.isFinite && $0 > 0 }) else {
+      throw fail("value_bounds must be positive")
+    }
+    do {
+      return try ConvolutionalNetworkProgram(
+        parameters: parameters,
+        geometry: LayoutDescription.ImageGeometry(
+          side: convolution.imageSide, kernel: convolution.kernel, stride: convolution.stride),
+        convolutionWeights: convolution.weights, convolutionBias: convolution.bias, hiddenWeights: hiddenWeights,
+        hiddenBias: hiddenBias, outputWeights: model.weights, outputBias: model.bias,
+        inputScale: model.encryption.inputScale,
+        bounds: .init(
+          input: model.inputBound, convolution: bounds.convolution, hidden: bounds.hidden, scores: bounds.scores))
+    } catch {
+      throw fail(error.description)
+    }
   }
 
   /// Checks a weight matrix and its bias: rows ≥ 1, equal non-empty rows, matching bias, finite.

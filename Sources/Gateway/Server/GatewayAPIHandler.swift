@@ -154,6 +154,7 @@ struct GatewayAPIHandler: APIProtocol {
     // The programs layer's kinds are the contract's, by name.
     let layout = Components.Schemas.EncryptedLayout(
       kind: .init(rawValue: shape.kind.rawValue)!, inputReplicaOffset: shape.inputReplicaOffset,
+      image: shape.image.map { .init(side: $0.side, kernel: $0.kernel, stride: $0.stride) },
       inputScale: definition.encryption.inputScale,
       resultScale: program.resultScale, samplesPerCiphertext: shape.samplesPerCiphertext,
       sampleStride: shape.sampleStride, resultOffset: shape.resultOffset, classStride: shape.classStride,
@@ -171,7 +172,7 @@ struct GatewayAPIHandler: APIProtocol {
         ciphertextFormat: .heinferCkksV1),
       inference: .init(
         inputDimension: model.inputDimension, outputDimension: model.outputDimension,
-        activation: definition.activation?.name ?? "none",
+        activation: definition.activation?.name ?? (definition.kind == .cnn ? "square" : "none"),
         outputTransform: .init(rawValue: definition.outputTransform.rawValue)!),
       encryptedLayout: layout,
       constraints: .init(maxBatchSize: definition.maxBatchSize),

@@ -33,7 +33,7 @@ public struct GatewayConfiguration: Sendable {
   public init(
     host: String = "127.0.0.1", port: Int = 8080,
     tenants: TenantDirectory = TenantDirectory(apiKeys: [:]), allowsOpenModeOnNetwork: Bool = false,
-    requestsPerSecond: Double? = 50, burst: Double = 100, maximumBodyBytes: Int = 16 << 20,
+    requestsPerSecond: Double? = 50, burst: Double = 100, maximumBodyBytes: Int = 48 << 20,
     maximumInFlightBodyBytes: Int = 256 << 20, bodyTimeout: Duration = .seconds(60),
     idleTimeout: Duration = .seconds(30), maximumConnections: Int = 1024
   ) {

@@ -37,8 +37,7 @@ public struct LayoutDescription: Sendable, Equatable {
     case coefficientLinear = "coefficient_linear"
     /// ``SlotMLPLayout``.
     case slotMLP = "slot_mlp"
-    /// ``ImageWindowsLayout`` (not in the contract yet: the registry refuses programs whose
-    /// layout the contract cannot describe).
+    /// ``ImageWindowsLayout``.
     case imageWindows = "image_windows"
   }
 
