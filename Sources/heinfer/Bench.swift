@@ -41,6 +41,9 @@ struct Bench: AsyncParsableCommand {
   @Option(help: "Requests per throughput run.")
   var throughputRequests: Int = 400
 
+  @Option(help: "Threads each evaluation's key switches may use in the in-process gateway (as heinfer serve).")
+  var evaluationThreads: Int = 2
+
   @Option(help: "Folder for the results and charts.")
   var output: String = "docs"
 
@@ -55,6 +58,7 @@ struct Bench: AsyncParsableCommand {
       throw ValidationError("--runs and --throughput-requests must be ≥ 1")
     }
     guard !clientCounts.isEmpty else { throw ValidationError("--clients must list positive integers") }
+    guard evaluationThreads >= 1 else { throw ValidationError("--evaluation-threads must be at least 1") }
   }
 
   var clientCounts: [Int] { clients.split(separator: ",").compactMap { Int($0) }.filter { $0 > 0 } }
@@ -77,7 +81,8 @@ struct Bench: AsyncParsableCommand {
       for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: database.path + suffix) }
     }
     let service = InferenceService(
-      registry: try ModelRegistry.bundled(), store: try SQLiteJobStore(path: database.path), pool: pool, logger: logger)
+      registry: try ModelRegistry.bundled(evaluationThreads: evaluationThreads),
+      store: try SQLiteJobStore(path: database.path), pool: pool, logger: logger)
     let (ports, continuation) = AsyncStream<Int>.makeStream()
     let app = try GatewayApplication.make(
       configuration: GatewayConfiguration(port: 0, tenants: .open, requestsPerSecond: nil), service: service,
@@ -91,7 +96,8 @@ struct Bench: AsyncParsableCommand {
       try await measureAll(
         GatewayClient(baseURL: URL(string: "http://127.0.0.1:\(port)")!), baseURL: "http://127.0.0.1:\(port)",
         gatewayDescription:
-          "in-process gateway on 127.0.0.1:\(port) (\(pool.threadCount) worker threads, SQLite job store)",
+          "in-process gateway on 127.0.0.1:\(port) (\(pool.threadCount) worker threads, "
+          + "\(evaluationThreads) threads per key switch, SQLite job store)",
         registry: service.registry)
       await services.triggerGracefulShutdown()
       try await group.waitForAll()

@@ -59,8 +59,11 @@ struct Serve: AsyncParsableCommand {
   @Option(help: "Seconds a job and its result stay readable after their last change.")
   var jobTTL: Int = Int(ProcessInfo.processInfo.environment["HEINFER_JOB_TTL"] ?? "") ?? 3600
 
-  @Option(help: "File of API keys: key=tenant or sha256:<hex>=tenant, one per line (# starts a comment).")
-  var apiKeysFile: String? = ProcessInfo.processInfo.environment["HEINFER_API_KEYS_FILE"]
+  @Option(
+    help:
+      "File of API keys: key=tenant or sha256:<hex>=tenant, one per line (# starts a comment); default $HEINFER_API_KEYS_FILE."
+  )
+  var apiKeysFile: String?
 
   @Flag(help: "Open mode: no API keys, every request is tenant 'public' (local use; loopback only).")
   var open = ProcessInfo.processInfo.environment["HEINFER_OPEN"] == "1"
@@ -112,12 +115,16 @@ struct Serve: AsyncParsableCommand {
   @Option(help: "Evaluation-key bytes all tenants together may hold.")
   var maxKeyBytes: Int = Int(ProcessInfo.processInfo.environment["HEINFER_MAX_KEY_BYTES"] ?? "") ?? 1 << 30
 
+  @Option(help: "Threads one evaluation's key switches may use (1: each job on its worker thread only).")
+  var evaluationThreads: Int = Int(ProcessInfo.processInfo.environment["HEINFER_EVALUATION_THREADS"] ?? "") ?? 2
+
   @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
   var logLevel: String = ProcessInfo.processInfo.environment["HEINFER_LOG_LEVEL"] ?? "info"
 
   func validate() throws {
     guard (0...65535).contains(port) else { throw ValidationError("--port must be in 0…65535") }
     guard workers >= 1 else { throw ValidationError("--workers must be at least 1") }
+    guard evaluationThreads >= 1 else { throw ValidationError("--evaluation-threads must be at least 1") }
     guard queue >= 1 else { throw ValidationError("--queue must be at least 1") }
     guard ["sqlite", "memory"].contains(store) else { throw ValidationError("--store must be sqlite or memory") }
     guard jobTTL >= 1 else { throw ValidationError("--job-ttl must be at least 1 second") }
@@ -146,7 +153,9 @@ struct Serve: AsyncParsableCommand {
     // Checked before anything is opened (fail closed: no keys and no --open, or open mode on a
     // non-loopback address, stop here).
     let configuration = GatewayConfiguration(
-      host: host, port: port, tenants: try Self.tenants(open: open, file: apiKeysFile),
+      host: host, port: port,
+      tenants: try Self.tenants(
+        open: open, file: apiKeysFile ?? ProcessInfo.processInfo.environment["HEINFER_API_KEYS_FILE"]),
       allowsOpenModeOnNetwork: allowOpenOnNetwork, requestsPerSecond: rate > 0 ? rate : nil, burst: burst,
       maximumBodyBytes: maxBodyBytes, maximumInFlightBodyBytes: maxInflightBytes, bodyTimeout: .seconds(bodyTimeout),
       idleTimeout: .seconds(idleTimeout), maximumConnections: maxConnections)
@@ -155,7 +164,9 @@ struct Serve: AsyncParsableCommand {
     let registry: ModelRegistry
     do {
       let folder = models ?? ProcessInfo.processInfo.environment["HEINFER_MODELS"]
-      registry = try folder.map { try ModelRegistry(folder: URL(fileURLWithPath: $0)) } ?? ModelRegistry.bundled()
+      registry =
+        try folder.map { try ModelRegistry(folder: URL(fileURLWithPath: $0), evaluationThreads: evaluationThreads) }
+        ?? ModelRegistry.bundled(evaluationThreads: evaluationThreads)
     } catch {
       throw ValidationError("cannot start: \(error)")
     }

@@ -311,3 +311,38 @@ struct InPlaceEvaluatorTests {
     #expect(EvaluatorTests.bits(again, context.randomValues(seed: 21)) > 20)
   }
 }
+
+@Suite("Evaluator: key switching on several threads")
+struct ParallelKeySwitchingTests {
+  @Test("Rotations, hoisted rotations and relinearization give the same ciphertexts on 1, 2 and 3 threads")
+  func sameResults() throws {
+    // Five single-prime digits and a special prime: the digits and limbs split unevenly.
+    let context = try EvaluatorTests.Context(
+      ParameterDescription(
+        degree: 8192, ciphertextPrimeBits: [40, 30, 30, 30, 30], specialPrimeBits: [40], defaultScale: 0x1p30))
+    let relinearization = try KeyGenerator.relinearizationKey(secretKey: context.secretKey, using: context.generator)
+    let keys = try KeyGenerator.galoisKeys(
+      secretKey: context.secretKey, rotationSteps: [1, 5, -7], using: context.generator)
+    let input = try context.encrypt(context.randomValues(seed: 5))
+    func run(threads: Int) throws -> [Ciphertext] {
+      let evaluator = Evaluator(parameters: context.parameters, threads: threads)
+      let rotated = try evaluator.rotate(input, by: 5, keys: keys)
+      let hoisted = try evaluator.rotations(input, by: [1, -7], keys: keys)
+      let squared = try evaluator.multiplyRelinearize(rotated, rotated, key: relinearization)
+      let lower = try evaluator.rotate(try evaluator.rescale(squared), by: 1, keys: keys)
+      return [rotated, hoisted[1]!, hoisted[-7]!, squared, lower]
+    }
+    let sequential = try run(threads: 1)
+    for threads in [2, 3] {
+      let parallel = try run(threads: threads)
+      for (index, (a, b)) in zip(sequential, parallel).enumerated() {
+        #expect(a.polynomials == b.polynomials, "result \(index) on \(threads) threads")
+      }
+    }
+    // And they decrypt to the rotation (the comparison above is not between two wrong results;
+    // a public-key encryption at Δ = 2^30 starts with about 13 bits).
+    let slots = context.parameters.slotCount
+    let x = context.randomValues(seed: 5)
+    #expect(EvaluatorTests.bits(try context.decrypt(sequential[0]), (0..<slots).map { x[($0 + 5) % slots] }) > 10)
+  }
+}

@@ -17,15 +17,19 @@ struct LinearTransformationTests {
     (0..<slots).map { t in t % n < v.count ? v[t % n] : 0 }
   }
 
-  /// Applies `transformation` to v (written with the input period), rescales, decrypts; returns
-  /// every copy of the output period.
+  /// Applies `transformation` to v (written with the input period), rescales (after the call, or
+  /// inside it before the folds with `rescaling`), decrypts; returns every copy of the output period.
   static func run(
-    _ transformation: LinearTransformation, _ v: [Double], context: Context, keys: GaloisKeys
+    _ transformation: LinearTransformation, _ v: [Double], context: Context, keys: GaloisKeys, rescaling: Bool = false
   ) throws -> [[Double]] {
     let input = try context.encryptor.encrypt(
       context.encoder.encode(periodic(v, period: transformation.inputPeriod, slots: context.parameters.slotCount)),
       using: context.generator)
-    let output = try context.evaluator.rescale(transformation.apply(input, evaluator: context.evaluator, keys: keys))
+    let output =
+      rescaling
+      ? try transformation.apply(input, evaluator: context.evaluator, keys: keys, rescaling: true)
+      : try context.evaluator.rescale(transformation.apply(input, evaluator: context.evaluator, keys: keys))
+    #expect(output.level == input.level - 1)
     #expect(Evaluator.isSameScale(output.scale, input.scale))
     let slots = try context.decrypt(output)
     let r = transformation.outputPeriod
@@ -59,12 +63,16 @@ struct LinearTransformationTests {
     // 64 dense extended diagonals: 7 baby steps, 7 giant steps by 8 (one key), folds by 64 and 128.
     #expect(transformation.babySteps == 8)
     #expect(transformation.galoisElements.count == 7 + 1 + 2)
-    let copies = try Self.run(transformation, v, context: context, keys: try Self.keys(transformation, context))
-    #expect(copies.count == 2048 / 64)
-    // Sums of 256 products reach about ±16; at Δ = 2^30 that leaves 10 bits after the point
-    // (a misplaced diagonal would be wrong in the units).
-    let expected = Self.product(m, v)
-    for copy in copies { #expect(EvaluatorTests.bits(copy, expected) > 10) }
+    // Rescaled after the call, or before the folds (which then rotate at level 0).
+    for rescaling in [false, true] {
+      let copies = try Self.run(
+        transformation, v, context: context, keys: try Self.keys(transformation, context), rescaling: rescaling)
+      #expect(copies.count == 2048 / 64)
+      // Sums of 256 products reach about ±16; at Δ = 2^30 that leaves 10 bits after the point
+      // (a misplaced diagonal would be wrong in the units).
+      let expected = Self.product(m, v)
+      for copy in copies { #expect(EvaluatorTests.bits(copy, expected) > 10, "rescaling \(rescaling)") }
+    }
   }
 
   @Test("Every baby-step choice gives the same product")
@@ -108,15 +116,15 @@ struct LinearTransformationTests {
     let keys = try KeyGenerator.galoisKeys(secretKey: context.secretKey, rotationSteps: [1], using: context.generator)
     let result = try Self.run(banded, v, context: context, keys: keys)
     #expect(EvaluatorTests.bits(result[0], Self.product(band, v)) > 14)
-    // Strided diagonals (0 and 8 of 16, as a convolution's): the default baby-step count is the
-    // stride, so one rotation by 8 does it.
+    // Strided diagonals (0 and 8 of 16, as a convolution's): a hoisted baby step by 8 costs less
+    // than a giant step by 8, so the default takes all 16 as baby steps: one rotation by 8.
     var strided = [[Double]](repeating: [Double](repeating: 0, count: 16), count: 16)
     for i in 0..<16 {
       strided[i][i] = 1
       strided[i][(i + 8) % 16] = Double(i) / 16
     }
     let convolution = try LinearTransformation(matrix: strided, encoder: context.encoder, scale: q, level: 2)
-    #expect(convolution.babySteps == 8)
+    #expect(convolution.babySteps == 16)
     #expect(convolution.galoisElements == [GaloisElement.rotation(by: 8, degree: 8192).value])
     let eight = try KeyGenerator.galoisKeys(secretKey: context.secretKey, rotationSteps: [8], using: context.generator)
     let w = (0..<16).map { Double($0) / 16 }

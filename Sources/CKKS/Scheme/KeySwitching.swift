@@ -1,3 +1,4 @@
+import Dispatch
 import Synchronization
 
 /// One digit of a key-switching key: `(b, a)` over Q ∪ P in evaluation form.
@@ -185,19 +186,23 @@ final class KeySwitcher: Sendable {
     let tables = extended.nttTables
     let plans = modUp[level].enumerated().compactMap { index, plan in plan.map { (index, $0) } }
     let rowLength = extended.count * n
+    let threads = workspace.threads
+    let scratchStride = workspace.scratchStride
     d.residues.withUnsafeBufferPointer { original in
       workspace.coefficients.withUnsafeMutableBufferPointer { coefficients in
         let source = coefficients.baseAddress!
         source.update(from: original.baseAddress!, count: (level + 1) * n)
-        for limb in 0...level { tables[limb].inverse(source + limb * n) }
+        parallelForEach(level + 1, threads: threads) { limb, _ in tables[limb].inverse(source + limb * n) }
         workspace.raised.withUnsafeMutableBufferPointer { out in
           workspace.scratch.withUnsafeMutableBufferPointer { scratch in
-            for (k, (_, plan)) in plans.enumerated() {
+            // Digits are independent: each writes its own row and uses its worker's scratch.
+            parallelForEach(plans.count, threads: threads) { k, worker in
+              let plan = plans[k].1
               let base = out.baseAddress! + k * rowLength
               plan.converter.convert(
                 sources: plan.sourceLimbs.map { UnsafePointer(source + $0 * n) },
                 targets: plan.targetLimbs.map { base + $0 * n },
-                scratch: scratch.baseAddress!)
+                scratch: scratch.baseAddress! + worker * scratchStride)
               for limb in plan.targetLimbs { tables[limb].forward(base + limb * n) }
               for limb in plan.sourceLimbs {
                 (base + limb * n).update(from: original.baseAddress! + limb * n, count: n)
@@ -238,6 +243,7 @@ final class KeySwitcher: Sendable {
     let extendedCount = extendedBases[level].count
     let digits = layout.digitIndices.map { key.digits[$0] }
     let raised = permuted ? workspace.permuted : workspace.raised
+    let threads = workspace.threads
     withRows(digits.map(\.b.residues)[...], []) { bRows in
       withRows(digits.map(\.a.residues)[...], []) { aRows in
         raised.withUnsafeBufferPointer { raisedBuffer in
@@ -245,14 +251,44 @@ final class KeySwitcher: Sendable {
             workspace.accumulator1.withUnsafeMutableBufferPointer { out1 in
               innerProducts(
                 out0.baseAddress!, out1.baseAddress!, limbs: extendedCount, raised: raisedBuffer.baseAddress!,
-                rowLength: layout.rowLength, b: bRows, a: aRows, level: level)
+                rowLength: layout.rowLength, b: bRows, a: aRows, level: level, threads: threads)
             }
           }
         }
       }
     }
-    modDown(accumulator: \.accumulator0, level: level, into: &c0, assign: false, workspace: workspace)
-    modDown(accumulator: \.accumulator1, level: level, into: &c1, assign: assignC1, workspace: workspace)
+    // The two accumulators are brought down independently, each with its own correction rows.
+    let n = degree
+    let qLimbs = level + 1
+    workspace.accumulator0.withUnsafeMutableBufferPointer { out0 in
+      workspace.accumulator1.withUnsafeMutableBufferPointer { out1 in
+        workspace.correction.withUnsafeMutableBufferPointer { correction in
+          workspace.scratch.withUnsafeMutableBufferPointer { scratch in
+            let accumulators = [out0.baseAddress!, out1.baseAddress!]
+            parallelForEach(2, threads: threads) { which, worker in
+              modDown(
+                accumulators[which], level: level, correction: correction.baseAddress! + which * qLimbs * n,
+                scratch: scratch.baseAddress! + worker * workspace.scratchStride)
+            }
+          }
+        }
+        add(UnsafePointer(out0.baseAddress!), to: &c0, assign: false)
+        add(UnsafePointer(out1.baseAddress!), to: &c1, assign: assignC1)
+      }
+    }
+  }
+
+  /// `target += rows` (or `target = rows` when `assign`), limb by limb, for rows in [0, q).
+  private func add(_ rows: UnsafePointer<UInt64>, to target: inout RNSPolynomial<Evaluation>, assign: Bool) {
+    let n = degree
+    target.forEachLimb { limb, q, row in
+      let source = rows + limb * n
+      if assign {
+        row.update(from: source, count: n)
+      } else {
+        for j in 0..<n { row[j] = q.add(row[j], source[j]) }
+      }
+    }
   }
 
   /// Calls `body` with a base pointer for each array (no copies), by nesting their scopes.
@@ -271,13 +307,15 @@ final class KeySwitcher: Sendable {
   /// to 64 digits fit in 128 bits).
   private func innerProducts(
     _ out0: UnsafeMutablePointer<UInt64>, _ out1: UnsafeMutablePointer<UInt64>, limbs: Int,
-    raised: UnsafePointer<UInt64>, rowLength: Int, b: [UnsafePointer<UInt64>], a: [UnsafePointer<UInt64>], level: Int
+    raised: UnsafePointer<UInt64>, rowLength: Int, b: [UnsafePointer<UInt64>], a: [UnsafePointer<UInt64>], level: Int,
+    threads: Int
   ) {
     precondition(b.count <= 64 && a.count == b.count)
     let n = degree
     let count = b.count
-    withUnsafeTemporaryAllocation(of: UnsafePointer<UInt64>.self, capacity: 3 * count) { rows in
-      for limb in 0..<limbs {
+    // Limbs are independent; each worker keeps its own row-pointer table.
+    parallelForEach(limbs, threads: threads) { limb, _ in
+      withUnsafeTemporaryAllocation(of: UnsafePointer<UInt64>.self, capacity: 3 * count) { rows in
         let q = keyBasis.moduli[keyLimb(limb, level: level)]
         let keyOffset = keyLimb(limb, level: level) &* n
         let offset = limb &* n
@@ -342,41 +380,49 @@ final class KeySwitcher: Sendable {
     }
   }
 
-  /// ModDown of a workspace accumulator from Q_ℓ ∪ P to Q_ℓ, `(c − FastConv([c]_P)) · P^-1`
-  /// (exact up to a small error), added to `target` (or assigned when `assign`).
+  /// ModDown of an accumulator from Q_ℓ ∪ P to Q_ℓ, in place: its first ℓ + 1 rows become
+  /// `(c − FastConv([c]_P)) · P^-1` (exact up to a small error). `correction` holds ℓ + 1 rows,
+  /// `scratch` one worker's conversion scratch.
   private func modDown(
-    accumulator path: ReferenceWritableKeyPath<EvaluatorWorkspace, [UInt64]>, level: Int,
-    into target: inout RNSPolynomial<Evaluation>, assign: Bool, workspace: EvaluatorWorkspace
+    _ base: UnsafeMutablePointer<UInt64>, level: Int, correction: UnsafeMutablePointer<UInt64>,
+    scratch: UnsafeMutablePointer<UInt64>
   ) {
     let n = degree
     let qLimbs = level + 1
     let pLimbs = specialBasis.count
     let tables = extendedBases[level].nttTables
-    workspace[keyPath: path].withUnsafeMutableBufferPointer { cBuffer in
-      let base = cBuffer.baseAddress!
-      for k in 0..<pLimbs { tables[qLimbs + k].inverse(base + (qLimbs + k) * n) }
-      workspace.correction.withUnsafeMutableBufferPointer { correctionBuffer in
-        let correction = correctionBuffer.baseAddress!
-        workspace.scratch.withUnsafeMutableBufferPointer { scratch in
-          modDown[level].convert(
-            sources: (0..<pLimbs).map { UnsafePointer(base + (qLimbs + $0) * n) },
-            targets: (0..<qLimbs).map { correction + $0 * n },
-            scratch: scratch.baseAddress!)
-        }
-        for i in 0..<qLimbs { tables[i].forward(correction + i * n) }
-        target.forEachLimb { limb, q, row in
-          let inverse = inverseSpecialProduct[limb]
-          let x = correction + limb * n
-          let y = base + limb * n
-          if assign {
-            for j in 0..<n { row[j] = q.multiplyShoup(q.subtract(y[j], x[j]), by: inverse.value, shoup: inverse.shoup) }
-          } else {
-            for j in 0..<n {
-              row[j] = q.add(row[j], q.multiplyShoup(q.subtract(y[j], x[j]), by: inverse.value, shoup: inverse.shoup))
-            }
-          }
-        }
-      }
+    for k in 0..<pLimbs { tables[qLimbs + k].inverse(base + (qLimbs + k) * n) }
+    modDown[level].convert(
+      sources: (0..<pLimbs).map { UnsafePointer(base + (qLimbs + $0) * n) },
+      targets: (0..<qLimbs).map { correction + $0 * n }, scratch: scratch)
+    for i in 0..<qLimbs {
+      tables[i].forward(correction + i * n)
+      let q = keyBasis.moduli[i]
+      let inverse = inverseSpecialProduct[i]
+      let x = correction + i * n
+      let y = base + i * n
+      for j in 0..<n { y[j] = q.multiplyShoup(q.subtract(y[j], x[j]), by: inverse.value, shoup: inverse.shoup) }
+    }
+  }
+}
+
+/// Runs `body(index, worker)` for every index in `0..<count`, on up to `threads` threads at once
+/// (worker < threads names the thread, for per-thread scratch memory); in order on the calling
+/// thread when `threads` is 1. Returns when every index is done.
+///
+/// Invariant the callers keep: calls for different indices write disjoint memory and calls of
+/// different workers use disjoint scratch, so running them at once is race-free although `body`
+/// captures raw pointers (which is why it is not `@Sendable`).
+func parallelForEach(_ count: Int, threads: Int, _ body: (_ index: Int, _ worker: Int) -> Void) {
+  let workers = min(threads, count)
+  guard workers > 1 else {
+    for index in 0..<count { body(index, 0) }
+    return
+  }
+  withoutActuallyEscaping(body) { body in
+    nonisolated(unsafe) let body = body
+    DispatchQueue.concurrentPerform(iterations: workers) { worker in
+      for index in stride(from: worker, to: count, by: workers) { body(index, worker) }
     }
   }
 }
@@ -390,19 +436,27 @@ final class KeySwitcher: Sendable {
 public final class EvaluatorWorkspace: @unchecked Sendable {
   /// The parameters the workspace is sized for.
   public let parameters: CKKSParameters
+  /// Threads one key switch may use (1: all on the calling thread).
+  public let threads: Int
   var coefficients: [UInt64]
   var raised: [UInt64]
   var permuted: [UInt64]
   var accumulator0: [UInt64]
   var accumulator1: [UInt64]
+  /// One conversion scratch of ``scratchStride`` words per thread.
   var scratch: [UInt64]
+  let scratchStride: Int
+  /// Correction rows of both accumulators' ModDown.
   var correction: [UInt64]
   /// One row, for permuting a limb in place.
   var row: [UInt64]
 
-  /// Allocates the buffers for `parameters` (about (2·dnum + 3)·|Q ∪ P|·N words).
-  public init(parameters: CKKSParameters) {
+  /// Allocates the buffers for `parameters` (about (2·dnum + 5 + threads)·|Q ∪ P|·N words).
+  /// - Parameter threads: threads one key switch may use, at least 1.
+  public init(parameters: CKKSParameters, threads: Int = 1) {
+    precondition(threads >= 1, "a workspace needs at least one thread")
     self.parameters = parameters
+    self.threads = threads
     let n = parameters.degree
     let q = parameters.ciphertextModuli.count
     let p = parameters.specialModuli.count
@@ -412,8 +466,9 @@ public final class EvaluatorWorkspace: @unchecked Sendable {
     permuted = raised
     accumulator0 = [UInt64](repeating: 0, count: (q + p) * n)
     accumulator1 = accumulator0
-    scratch = [UInt64](repeating: 0, count: max(q, p) * n)
-    correction = [UInt64](repeating: 0, count: q * n)
+    scratchStride = max(q, p) * n
+    scratch = [UInt64](repeating: 0, count: max(threads, 2) * scratchStride)
+    correction = [UInt64](repeating: 0, count: 2 * q * n)
     row = [UInt64](repeating: 0, count: n)
   }
 }
@@ -422,15 +477,17 @@ public final class EvaluatorWorkspace: @unchecked Sendable {
 /// across calls (and across tasks) instead of allocating megabytes per operation.
 final class WorkspacePool: Sendable {
   private let parameters: CKKSParameters
+  private let threads: Int
   private let idle = Mutex<[EvaluatorWorkspace]>([])
 
-  init(parameters: CKKSParameters) {
+  init(parameters: CKKSParameters, threads: Int) {
     self.parameters = parameters
+    self.threads = threads
   }
 
   /// Runs `body` with a workspace taken from the pool (or a new one) and returns it afterwards.
   func withWorkspace<R, E: Error>(_ body: (EvaluatorWorkspace) throws(E) -> R) throws(E) -> R {
-    let workspace = idle.withLock { $0.popLast() } ?? EvaluatorWorkspace(parameters: parameters)
+    let workspace = idle.withLock { $0.popLast() } ?? EvaluatorWorkspace(parameters: parameters, threads: threads)
     defer { idle.withLock { $0.append(workspace) } }
     return try body(workspace)
   }

@@ -79,9 +79,9 @@ public struct LinearTransformation: Sendable {
       if any { nonzero[k] = diagonal }
     }
     guard !nonzero.isEmpty else { throw EvaluationError.invalidLinearTransformation("the matrix is zero") }
-    // By default the g that needs the fewest rotations: distinct baby steps (hoisted) plus
-    // the Horner giant steps up to the last nonzero one (so strided diagonals get a g that is a
-    // multiple of their stride).
+    // By default the cheapest g: the distinct baby steps (hoisted: they share one decomposition,
+    // so each costs about half a key switch) plus the Horner giant steps up to the last nonzero
+    // one (a full key switch each); strided diagonals get a g that is a multiple of their stride.
     var g = babySteps ?? 1
     if babySteps == nil {
       var best = Int.max
@@ -89,7 +89,7 @@ public struct LinearTransformation: Sendable {
       while candidate <= min(r, c) {
         let baby = Set(nonzero.keys.map { $0 % candidate }).subtracting([0]).count
         let giant = nonzero.keys.map { $0 / candidate }.max()!
-        if baby + giant < best { (best, g) = (baby + giant, candidate) }
+        if baby + 2 * giant < best { (best, g) = (baby + 2 * giant, candidate) }
         candidate *= 2
       }
     }
@@ -130,11 +130,15 @@ public struct LinearTransformation: Sendable {
   }
 
   /// `M·v` with period ``outputPeriod`` for `input` holding v with period ``inputPeriod``, at
-  /// `input.scale · scale`, same level.
+  /// `input.scale · scale`, same level; or, with `rescaling`, rescaled once, one level lower at
+  /// `input.scale · scale / q_level`. Rescaling here is cheaper than after the call when the
+  /// matrix is wide: the folds then rotate a ciphertext with one prime fewer.
   /// - Throws: ``EvaluationError/levelMismatch(_:_:)`` for an input at another level than the
   ///   diagonals, ``EvaluationError/missingGaloisKey(element:)`` without a key of
   ///   ``galoisElements``, and the errors of the underlying operations.
-  public func apply(_ input: Ciphertext, evaluator: Evaluator, keys: GaloisKeys) throws(EvaluationError) -> Ciphertext {
+  public func apply(_ input: Ciphertext, evaluator: Evaluator, keys: GaloisKeys, rescaling: Bool = false)
+    throws(EvaluationError) -> Ciphertext
+  {
     guard input.level == level else { throw .levelMismatch(input.level, level) }
     guard input.size == 2 else { throw .notRelinearized(size: input.size) }
     guard let first = diagonals.values.first?.values.first, first.polynomial.basis.isSameRing(as: input.basis) else {
@@ -158,7 +162,7 @@ public struct LinearTransformation: Sendable {
       result = try result.map { (sum) throws(EvaluationError) in try evaluator.add(sum, inner) } ?? inner
     }
     // A wide matrix: fold the c/r blocks of the product onto each other.
-    var folded = result!
+    var folded = rescaling ? try evaluator.rescale(result!) : result!
     for step in foldSteps { folded = try evaluator.add(folded, evaluator.rotate(folded, by: step, keys: keys)) }
     return folded
   }

@@ -39,8 +39,15 @@ public struct ModelRegistry: Sendable {
   public func hasModel(id: String) -> Bool { models.contains { $0.modelId == id } }
 
   /// Compiles already-decoded definitions.
+  /// - Parameter evaluationThreads: threads each key switch of an evaluation may use (at least 1;
+  ///   results are identical for every value).
   /// - Throws: ``ModelRegistryError`` for the first definition that breaks a rule.
-  public init(definitions: [(source: String, definition: ModelDefinition)]) throws(ModelRegistryError) {
+  public init(definitions: [(source: String, definition: ModelDefinition)], evaluationThreads: Int = 1)
+    throws(ModelRegistryError)
+  {
+    guard evaluationThreads >= 1 else {
+      throw ModelRegistryError(file: "", rule: "evaluation threads must be at least 1")
+    }
     var compiled: [CompiledModel] = []
     for (source, definition) in definitions {
       if compiled.contains(where: { $0.modelId == definition.modelId && $0.version == definition.version }) {
@@ -48,7 +55,7 @@ public struct ModelRegistry: Sendable {
           file: source, rule: "duplicate model \(definition.modelId) version \(definition.version)")
       }
       do {
-        compiled.append(try ModelRegistry.compile(definition))
+        compiled.append(try ModelRegistry.compile(definition, evaluationThreads: evaluationThreads))
       } catch {
         throw ModelRegistryError(file: source, rule: error.rule)
       }
@@ -59,7 +66,7 @@ public struct ModelRegistry: Sendable {
   /// Loads every `*.json` file of `folder`.
   /// - Throws: ``ModelRegistryError`` naming the file and the rule for the first bad file, or an
   ///   empty folder.
-  public init(folder: URL) throws(ModelRegistryError) {
+  public init(folder: URL, evaluationThreads: Int = 1) throws(ModelRegistryError) {
     let files: [URL]
     do {
       files = try FileManager.default.contentsOfDirectory(at: folder, includingPropertiesForKeys: nil)
@@ -80,15 +87,15 @@ public struct ModelRegistry: Sendable {
         throw ModelRegistryError(file: file.lastPathComponent, rule: error.rule)
       }
     }
-    try self.init(definitions: definitions)
+    try self.init(definitions: definitions, evaluationThreads: evaluationThreads)
   }
 
   /// The models bundled with the gateway (`Sources/Gateway/Models`).
-  public static func bundled() throws(ModelRegistryError) -> ModelRegistry {
+  public static func bundled(evaluationThreads: Int = 1) throws(ModelRegistryError) -> ModelRegistry {
     guard let folder = Bundle.module.url(forResource: "Models", withExtension: nil) else {
       throw ModelRegistryError(file: "Models", rule: "the bundled models folder is missing")
     }
-    return try ModelRegistry(folder: folder)
+    return try ModelRegistry(folder: folder, evaluationThreads: evaluationThreads)
   }
 
   // MARK: Rules
@@ -96,7 +103,9 @@ public struct ModelRegistry: Sendable {
   /// The contract's `maxItems` for `inputs`.
   static let maximumInputCiphertexts = 64
 
-  static func compile(_ model: ModelDefinition) throws(ModelDefinitionError) -> CompiledModel {
+  static func compile(_ model: ModelDefinition, evaluationThreads: Int = 1) throws(ModelDefinitionError)
+    -> CompiledModel
+  {
     func fail(_ rule: String) -> ModelDefinitionError { ModelDefinitionError(rule: rule) }
     guard ContractRules.isModelId(model.modelId) else {
       throw fail("model_id must match [a-z][a-z0-9_]{0,63}")
@@ -224,7 +233,7 @@ public struct ModelRegistry: Sendable {
     }
     return CompiledModel(
       definition: model, parameters: parameters, program: program, sealProgram: sealProgram,
-      evaluator: Evaluator(parameters: parameters))
+      evaluator: Evaluator(parameters: parameters, threads: evaluationThreads))
   }
 
   /// A `cnn` definition as a ``ConvolutionalNetworkProgram``.

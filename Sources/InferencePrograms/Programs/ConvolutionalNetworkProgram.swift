@@ -198,10 +198,14 @@ public struct ConvolutionalNetworkProgram: InferenceProgram {
     guard let relinearizationKey = keys.relinearization, let galoisKeys = keys.galois else {
       throw ProgramError.missingKeys("the relinearization key and Galois keys")
     }
-    var x = try evaluator.rescale(convolution.apply(input, evaluator: evaluator, keys: galoisKeys))
+    // The first two linear layers rescale before their folds, which then rotate one prime fewer
+    // (their key-switching noise is divided away by the next rescale). The output layer folds
+    // before its rescale: a key switch at the last level would add noise near 2^14, which no
+    // rescale removes, to scores at 2^27.
+    var x = try convolution.apply(input, evaluator: evaluator, keys: galoisKeys, rescaling: true)
     x = try evaluator.add(x, convolutionBias)
     x = try evaluator.rescale(evaluator.multiplyRelinearize(x, x, key: relinearizationKey))
-    x = try evaluator.rescale(hidden.apply(x, evaluator: evaluator, keys: galoisKeys))
+    x = try hidden.apply(x, evaluator: evaluator, keys: galoisKeys, rescaling: true)
     x = try evaluator.add(x, hiddenBias)
     x = try evaluator.rescale(evaluator.multiplyRelinearize(x, x, key: relinearizationKey))
     x = try evaluator.rescale(output.apply(x, evaluator: evaluator, keys: galoisKeys))
