@@ -7,7 +7,9 @@
 #
 # When Pyfhel is installed (scripts/interop_check.sh installs it), a real SEAL client first runs the
 # reference's scenario against a release gateway (20 requests after 3 warm-ups, as the reference's
-# own benchmark) and its stage timings go into the same page.
+# own benchmark) and its stage timings go into the same page. TenSEAL 0.3.18 then runs its MNIST
+# tutorial network with the bundled mnist_cnn weights on the first $TENSEAL_IMAGES (default 30)
+# held-out digits (scripts/tenseal_mnist.sh, one thread), for the comparison on the same page.
 #
 # Extra arguments go to `heinfer bench` (e.g. --runs 500, --models logistic_v1, --reference-runs 100).
 set -euo pipefail
@@ -25,5 +27,13 @@ if python3 -c "import Pyfhel" 2>/dev/null; then
   extra=(--seal-client-results "$WORK/seal-client.json")
 else
   echo "Pyfhel is not installed: the SEAL client's round trip is left out (scripts/interop_check.sh installs it)" >&2
+fi
+# TenSEAL's MNIST network on this machine, in the same run (needs PyPI for its first set-up).
+if ./scripts/tenseal_mnist.sh --images "${TENSEAL_IMAGES:-30}" --single-thread-only --output "$WORK/tenseal.json" \
+  >"$WORK/tenseal.log" 2>&1; then
+  extra+=(--tenseal-results "$WORK/tenseal.json")
+else
+  echo "TenSEAL could not run (see below): the MNIST comparison is left out of the results page" >&2
+  tail -5 "$WORK/tenseal.log" >&2
 fi
 "$BIN" bench "${extra[@]}" "$@"

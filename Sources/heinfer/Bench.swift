@@ -44,6 +44,10 @@ struct Bench: AsyncParsableCommand {
   @Option(help: "Threads each evaluation's key switches may use in the in-process gateway (as heinfer serve).")
   var evaluationThreads: Int = 2
 
+  @Option(
+    help: "JSON written by scripts/tenseal_mnist.py --output (TenSEAL's MNIST network on this machine) to include.")
+  var tensealResults: String?
+
   @Option(help: "Folder for the results and charts.")
   var output: String = "docs"
 
@@ -137,9 +141,15 @@ struct Bench: AsyncParsableCommand {
           ReferenceReport.SEALClient.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
       }
     }
+    var tenseal: TenSEALReport?
+    if let path = tensealResults {
+      let decoder = JSONDecoder()
+      decoder.keyDecodingStrategy = .convertFromSnakeCase
+      tenseal = try decoder.decode(TenSEALReport.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
+    }
     let results = BenchmarkResults(
       date: ISO8601DateFormatter().string(from: Date()), machine: Machine.current(), gateway: gatewayDescription,
-      runs: runs, warmup: warmup, models: reports, reference: reference)
+      runs: runs, warmup: warmup, models: reports, reference: reference, tenseal: tenseal)
     try BenchmarkReport(results: results).write(to: URL(fileURLWithPath: output))
     FileHandle.standardError.write(Data("wrote \(output)/benchmark_results.md, .json and benchmarks/*.svg\n".utf8))
   }
@@ -147,7 +157,7 @@ struct Bench: AsyncParsableCommand {
   /// Samples for `model`: rows of its dataset when present, else uniform in [-1, 1].
   func samples(for model: ModelInfo, count: Int) -> [[Double]] {
     let names = [
-      "breast_cancer_logistic": "breast_cancer", "wine_multiclass": "wine", "iris_mlp": "iris",
+      "breast_cancer_logistic": "breast_cancer", "wine_multiclass": "wine", "iris_mlp": "iris", "mnist_cnn": "mnist",
     ]
     if let name = names[model.id],
       let text = try? String(contentsOfFile: "datasets/\(name)/test.csv", encoding: .utf8)
@@ -227,9 +237,11 @@ struct Bench: AsyncParsableCommand {
       best = min(best, secondsOf(clock.now - start))
     }
     let requests = max(1, trafficTotals.requests)
+    let keys = model.needsEvaluationKeys ? try gateway.session(for: model).evaluationKeys() : (nil, nil, nil)
     return ModelReport(
       modelId: model.id, version: model.version, samplesPerCiphertext: model.layout.samplesPerCiphertext,
       polyModulusDegree: model.parameters.degree,
+      evaluationKeyBytes: (keys.0?.count ?? 0) + (keys.1?.count ?? 0) + (keys.2?.count ?? 0),
       encrypted: .init(
         latencyMs: LatencyStats(latencies), stagesMs: stages.mapValues { 1000 * $0 / Double(runs) },
         requestBytes: trafficTotals.requestBytes / requests, responseBytes: trafficTotals.responseBytes / requests,
@@ -360,6 +372,8 @@ struct ModelReport: Codable {
   var version: String
   var samplesPerCiphertext: Int
   var polyModulusDegree: Int
+  /// Serialized bytes of the evaluation keys a session registers (0 when the model needs none).
+  var evaluationKeyBytes: Int
   var encrypted: Encrypted
   var plain: Plain
   var batched: Batched
@@ -401,4 +415,28 @@ struct BenchmarkResults: Codable {
   var models: [ModelReport]
   /// The reference contract's scenario, when measured.
   var reference: ReferenceReport?
+  /// TenSEAL's MNIST network on this machine, when given.
+  var tenseal: TenSEALReport?
+}
+
+/// What `scripts/tenseal_mnist.py --output` writes (the fields the report uses).
+struct TenSEALReport: Codable {
+  struct Stats: Codable {
+    var median: Double
+    var p90: Double
+    var mean: Double
+  }
+  struct Run: Codable {
+    var threads: Int
+    var label: String
+    var keyBytes: [String: Int]
+    var ms: [String: Stats]
+    var bytes: [String: [String: Int]]
+    var encryptedAccuracy: Double
+    var predictionsEqualToPlaintext: Int
+    var maxScoreDifference: Double
+  }
+  var tenseal: String
+  var images: Int
+  var runs: [Run]
 }
