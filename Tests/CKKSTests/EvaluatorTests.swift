@@ -314,7 +314,9 @@ struct InPlaceEvaluatorTests {
 
 @Suite("Evaluator: key switching on several threads")
 struct ParallelKeySwitchingTests {
-  @Test("Rotations, hoisted rotations and relinearization give the same ciphertexts on 1, 2 and 3 threads")
+  @Test(
+    "Rotations, hoisted rotations, relinearization and linear transformations: the same ciphertexts on 1, 2 and 3 threads"
+  )
   func sameResults() throws {
     // Five single-prime digits and a special prime: the digits and limbs split unevenly.
     let context = try EvaluatorTests.Context(
@@ -324,13 +326,19 @@ struct ParallelKeySwitchingTests {
     let keys = try KeyGenerator.galoisKeys(
       secretKey: context.secretKey, rotationSteps: [1, 5, -7], using: context.generator)
     let input = try context.encrypt(context.randomValues(seed: 5))
+    // A wide linear transformation: its giant steps' inner sums are computed side by side too.
+    let matrix = LinearTransformationTests.matrix(rows: 16, columns: 64, seed: 8)
+    let transformation = try LinearTransformation(
+      matrix: matrix, encoder: context.encoder, scale: 0x1p30, level: input.level)
+    let transformationKeys = try LinearTransformationTests.keys(transformation, context)
     func run(threads: Int) throws -> [Ciphertext] {
       let evaluator = Evaluator(parameters: context.parameters, threads: threads)
       let rotated = try evaluator.rotate(input, by: 5, keys: keys)
       let hoisted = try evaluator.rotations(input, by: [1, -7], keys: keys)
       let squared = try evaluator.multiplyRelinearize(rotated, rotated, key: relinearization)
       let lower = try evaluator.rotate(try evaluator.rescale(squared), by: 1, keys: keys)
-      return [rotated, hoisted[1]!, hoisted[-7]!, squared, lower]
+      let product = try transformation.apply(input, evaluator: evaluator, keys: transformationKeys, rescaling: true)
+      return [rotated, hoisted[1]!, hoisted[-7]!, squared, lower, product]
     }
     let sequential = try run(threads: 1)
     for threads in [2, 3] {

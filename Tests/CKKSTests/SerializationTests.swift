@@ -82,6 +82,13 @@ struct SerializationTests {
     #expect(throws: SerializationError.self) {
       try ciphertext.serializedForDecryption(parameters: parameters, droppedLowBits: 60)
     }
+    // c0 may drop more than c1 (its rounding is not multiplied by the key): 60 − 16 and 60 − 10 bits.
+    let uneven = try ciphertext.serializedForDecryption(parameters: parameters, droppedLowBits: (c0: 16, c1: 10))
+    #expect(uneven.count == 40 + 2 + 1 + 1 + 8 + 2 + 8192 * 44 / 8 + 8192 * 50 / 8)
+    #expect(EvaluatorTests.bits(try context.decrypt(Ciphertext(deserializing: uneven, parameters: parameters)), x) > 12)
+    #expect(throws: SerializationError.self) {
+      try ciphertext.serializedForDecryption(parameters: parameters, droppedLowBits: (c0: 60, c1: 0))
+    }
   }
 
   @Test("Malformed bytes give typed errors, never a crash")

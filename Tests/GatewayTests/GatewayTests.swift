@@ -511,7 +511,9 @@ struct ModelRegistryTests {
       ("value_bounds must be positive", edit("value_bounds", "scores", 0)),
       ("8192 window slots do not fit 4096 slots", edit("convolution", "stride", 2)),
       ("the dense layers' shapes do not follow the convolution's 144 outputs", edit("convolution", "stride", 4)),
-      ("scores up to 2^", edit("value_bounds", "scores", 1e6)),
+      ("leave less than 20 bits of the base prime", edit("value_bounds", "scores", 1e6)),
+      ("their squares up to 2^", edit("value_bounds", "hidden", 1e6)),
+      ("sizes its result's dropped bits itself", edit("encryption", "result_dropped_bits", 4)),
       ("exactly six ciphertext primes", edit("encryption", "coeff_modulus_bits", [39, 27, 27, 27, 27])),
       ("cannot protect the results of its private weights", { $0["result_protection"] = nil }),
     ]

@@ -82,9 +82,11 @@ struct ConvolutionalNetworkTests {
     let layout = program.windows
     #expect(layout.windowCount == 64 && layout.windowStride == 64 && layout.usedSlots == 4096)
     let needs = program.keyRequirements
-    // Convolution: one giant step by 64 and folds by 256…2048; hidden layer: 7 baby steps, the
-    // giant step 8, folds 64 and 128; output layer: baby steps 1…3, giant step 4, folds 16, 32.
-    #expect(needs.relinearization && needs.galoisElements.count == 16)
+    // Convolution: a baby step by 64, the giant step 128, folds by 256…2048; hidden layer: baby
+    // steps 1…7, the giant step 8, folds 64 and 128; the output layer fused with the map to
+    // coefficients (4096 × 64): baby steps 1…7 and the giant step 8 again.
+    #expect(needs.relinearization && needs.galoisElements.count == 14)
+    #expect(program.resultDroppedBits! == (c0: 19, c1: 13))
     let secretKey = KeyGenerator.secretKey(parameters: parameters)
     let keys = EvaluationKeys(
       relinearization: try KeyGenerator.relinearizationKey(secretKey: secretKey),
@@ -108,11 +110,11 @@ struct ConvolutionalNetworkTests {
     }
   }
 
-  @Test("A network whose declared value bounds overflow a level is refused, naming the values")
+  @Test("A network whose declared value bounds overflow a level, or leave the scores no precision, is refused")
   func headroom() throws {
     let parameters = try CKKSParameters(Self.parameters)
     let square = [[Double]](repeating: [Double](repeating: 0.01, count: 49), count: 4)
-    func build(scores: Double) throws {
+    func build(hidden: Double = 36, scores: Double) throws {
       _ = try ConvolutionalNetworkProgram(
         parameters: parameters, geometry: LayoutDescription.ImageGeometry(side: 28, kernel: 7, stride: 3),
         convolutionWeights: square, convolutionBias: [0, 0, 0, 0],
@@ -120,16 +122,22 @@ struct ConvolutionalNetworkTests {
         hiddenBias: [Double](repeating: 0, count: 64),
         outputWeights: [[Double]](repeating: [Double](repeating: 0.01, count: 64), count: 10),
         outputBias: [Double](repeating: 0, count: 10), inputScale: 0x1p27,
-        bounds: .init(input: 255, convolution: 12, hidden: 36, scores: scores))
+        bounds: .init(input: 255, convolution: 12, hidden: hidden, scores: scores))
     }
     try build(scores: 152)
     do {
-      // Scores of 2^14 at 2^27 are 2^41, past a quarter of the 39-bit base prime.
-      try build(scores: 16384)
-      Issue.record("scores of 2^41 in a 39-bit prime were accepted")
+      // Hidden values of 10^6 square to 2^39.9, at 2^27 past a quarter of Q1 = 2^66.
+      try build(hidden: 1e6, scores: 152)
+      Issue.record("squares of 2^39.9 at 2^27 in a 66-bit modulus were accepted")
     } catch let error as ProgramError {
-      #expect(
-        error.description.hasPrefix("scores up to 2^41.0 at their scale exceed a quarter of the modulus at level 0"))
+      #expect(error.description.hasPrefix("their squares up to 2^66.9 at their scale exceed a quarter of the modulus"))
+    }
+    do {
+      // Scores up to 2^20 leave a 39-bit prime 2^17 for their scale.
+      try build(scores: 0x1p20)
+      Issue.record("a result scale of 2^17 was accepted")
+    } catch let error as ProgramError {
+      #expect(error.description.contains("leave less than 20 bits of the base prime"))
     }
   }
 

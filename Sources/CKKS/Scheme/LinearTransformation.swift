@@ -48,13 +48,23 @@ public struct LinearTransformation: Sendable {
   public init(
     matrix: [[Double]], encoder: CKKSEncoder, scale: Double, level: Int, babySteps: Int? = nil
   ) throws {
+    try self.init(
+      complexMatrix: matrix.map { row in row.map { ComplexNumber($0) } }, encoder: encoder, scale: scale, level: level,
+      babySteps: babySteps)
+  }
+
+  /// Compiles a complex `matrix` (rows × columns, each at most N/2), e.g. one that also maps slots
+  /// to coefficients. Same rules as ``init(matrix:encoder:scale:level:babySteps:)``.
+  public init(
+    complexMatrix matrix: [[ComplexNumber]], encoder: CKKSEncoder, scale: Double, level: Int, babySteps: Int? = nil
+  ) throws {
     let slotCount = encoder.parameters.slotCount
     let rows = matrix.count
     let columns = matrix.first?.count ?? 0
     guard rows >= 1, columns >= 1, matrix.allSatisfy({ $0.count == columns }) else {
       throw EvaluationError.invalidLinearTransformation("the matrix must be non-empty and rectangular")
     }
-    guard matrix.allSatisfy({ $0.allSatisfy(\.isFinite) }) else {
+    guard matrix.allSatisfy({ $0.allSatisfy { $0.real.isFinite && $0.imaginary.isFinite } }) else {
       throw EvaluationError.invalidLinearTransformation("the matrix must be finite")
     }
     var (r, c) = (1, 1)
@@ -65,13 +75,14 @@ public struct LinearTransformation: Sendable {
       throw EvaluationError.invalidLinearTransformation("a \(rows) × \(columns) matrix does not fit \(slotCount) slots")
     }
     // Nonzero extended diagonals: diag_k[t] = M[t mod r][(t + k) mod c], t < n, k < min(r, c).
-    var nonzero: [Int: [Double]] = [:]
+    let zero = ComplexNumber(0)
+    var nonzero: [Int: [ComplexNumber]] = [:]
     for k in 0..<min(r, c) {
-      var diagonal = [Double](repeating: 0, count: n)
+      var diagonal = [ComplexNumber](repeating: zero, count: n)
       var any = false
       for t in 0..<n {
         let (row, column) = (t % r, (t + k) % c)
-        if row < rows, column < columns, matrix[row][column] != 0 {
+        if row < rows, column < columns, matrix[row][column] != zero {
           diagonal[t] = matrix[row][column]
           any = true
         }
@@ -102,7 +113,7 @@ public struct LinearTransformation: Sendable {
       // rot_{−g·j}(diag_k) over the whole (period-n) slot vector: slot t holds diag_k[(t − g·j) mod n].
       let shift = g * j
       let slots = (0..<slotCount).map { t in diagonal[((t - shift) % n + n) % n] }
-      encoded[j, default: [:]][i] = try encoder.encode(slots, scale: scale, level: level)
+      encoded[j, default: [:]][i] = try encoder.encode(complex: slots, scale: scale, level: level)
     }
     var folds: [Int] = []
     var step = r
@@ -145,20 +156,30 @@ public struct LinearTransformation: Sendable {
       throw .parametersMismatch
     }
     let rotated = try evaluator.rotations(input, by: babyStepsUsed, keys: keys)
+    // The giant steps' inner sums Σ_i diagonal ⊙ rot_i(v) depend only on the baby steps: computed
+    // side by side on the evaluator's threads, each accumulated in place (no ciphertext per term).
+    let lastGiantStep = diagonals.keys.max()!
+    let basis = input.basis
+    let productScale = input.scale * self.scale
+    var inners = [Ciphertext?](repeating: nil, count: lastGiantStep + 1)
+    inners.withUnsafeMutableBufferPointer { slots in
+      parallelForEach(lastGiantStep + 1, threads: evaluator.threads) { j, _ in
+        guard let terms = diagonals[j] else { return }
+        var c0 = RNSPolynomial<Evaluation>(zeroIn: basis)
+        var c1 = RNSPolynomial<Evaluation>(zeroIn: basis)
+        for (i, diagonal) in terms {
+          let term = rotated[i]!
+          c0.multiplyAdd(term.polynomials[0], diagonal.polynomial)
+          c1.multiplyAdd(term.polynomials[1], diagonal.polynomial)
+        }
+        slots[j] = Ciphertext(polynomials: [c0, c1], scale: productScale)
+      }
+    }
     // Giant steps in Horner form, from the last one down: result = rot_g(result) + inner_j.
     var result: Ciphertext?
-    for j in stride(from: diagonals.keys.max()!, through: 0, by: -1) {
+    for j in stride(from: lastGiantStep, through: 0, by: -1) {
       if let shifted = result { result = try evaluator.rotate(shifted, by: babySteps, keys: keys) }
-      guard let terms = diagonals[j] else { continue }
-      // Σ_i diagonal ⊙ rot_i(v), accumulated in place (no ciphertext per term).
-      var c0 = RNSPolynomial<Evaluation>(zeroIn: input.basis)
-      var c1 = RNSPolynomial<Evaluation>(zeroIn: input.basis)
-      for (i, diagonal) in terms {
-        let term = rotated[i]!
-        c0.multiplyAdd(term.polynomials[0], diagonal.polynomial)
-        c1.multiplyAdd(term.polynomials[1], diagonal.polynomial)
-      }
-      let inner = Ciphertext(polynomials: [c0, c1], scale: input.scale * scale)
+      guard let inner = inners[j] else { continue }
       result = try result.map { (sum) throws(EvaluationError) in try evaluator.add(sum, inner) } ?? inner
     }
     // A wide matrix: fold the c/r blocks of the product onto each other.

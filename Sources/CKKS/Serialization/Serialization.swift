@@ -122,24 +122,34 @@ extension Ciphertext {
   /// - Throws: ``EvaluationError/notRelinearized(size:)`` for size-3 ciphertexts and
   ///   ``SerializationError/invalidField(_:)`` when fewer than 1 bit per residue would remain.
   public func serializedForDecryption(parameters: CKKSParameters, droppedLowBits: Int) throws -> [UInt8] {
+    try serializedForDecryption(parameters: parameters, droppedLowBits: (droppedLowBits, droppedLowBits))
+  }
+
+  /// ``serializedForDecryption(parameters:droppedLowBits:)`` with different counts for c0 and c1.
+  /// c1's rounding reaches the message multiplied by the secret key (up to ‖s‖₁ times, about
+  /// √(2N/3) times in deviation), c0's directly, so c0 can drop more bits for the same error.
+  /// - Throws: as ``serializedForDecryption(parameters:droppedLowBits:)``.
+  public func serializedForDecryption(parameters: CKKSParameters, droppedLowBits: (c0: Int, c1: Int)) throws
+    -> [UInt8]
+  {
     precondition(basis.isSameRing(as: parameters.basis(atLevel: level)), "ciphertext of other parameters")
     guard size == 2 else { throw EvaluationError.notRelinearized(size: size) }
     let q = basis.moduli[0]
-    guard droppedLowBits >= 0, droppedLowBits < q.bitWidth else {
+    let dropped = [droppedLowBits.c0, droppedLowBits.c1]
+    guard dropped.allSatisfy({ $0 >= 0 && $0 < q.bitWidth }) else {
       throw SerializationError.invalidField("droppedLowBits must be in [0, \(q.bitWidth - 1)]")
     }
     let lowest = parameters.basis(atLevel: 0)
     let n = parameters.degree
     var writer = ByteWriter(
-      capacity: 64 + 2 * SerializationFormat.packedPolynomialSize(lowest, dropped: droppedLowBits))
+      capacity: 64 + dropped.reduce(0) { $0 + SerializationFormat.packedPolynomialSize(lowest, dropped: $1) })
     SerializationFormat.writeHeader(&writer, type: .ciphertext, flags: 0, fingerprint: parameters.levelFingerprints[0])
     writer.write(UInt16(0))
     writer.write(UInt8(2))
     writer.write(SerializationFormat.coefficientRepresentation)
     writer.write(scale)
-    writer.write(UInt8(droppedLowBits))
-    writer.write(UInt8(droppedLowBits))
-    for polynomial in polynomials {
+    for bits in dropped { writer.write(UInt8(bits)) }
+    for (polynomial, droppedLowBits) in zip(polynomials, dropped) {
       var reduced = polynomial
       while reduced.basis.count > 1 { try! reduced.dropLastModulus() }
       var coefficients = reduced.inverseNTT().residues

@@ -287,8 +287,9 @@ public final class InferenceService: Sendable {
       keys: EvaluationKeys(
         relinearization: keys?.relinearizationKey, galois: keys?.galoisKeys, publicKey: keys?.publicKey),
       evaluator: model.evaluator)
+    let bits = model.definition.encryption.resultDroppedBits
     return try scored.serializedForDecryption(
-      parameters: model.parameters, droppedLowBits: model.definition.encryption.resultDroppedBits)
+      parameters: model.parameters, droppedLowBits: model.program.resultDroppedBits ?? (bits, bits))
   }
 
   /// Plaintext scores after the output transform (the baseline route).

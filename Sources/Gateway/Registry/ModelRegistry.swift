@@ -199,6 +199,9 @@ public struct ModelRegistry: Sendable {
         "max_batch_size \(model.maxBatchSize) needs more than \(maximumInputCiphertexts) ciphertexts of "
           + "\(program.layout.samplesPerCiphertext) samples")
     }
+    if program.resultDroppedBits != nil, encryption.resultDroppedBits != 0 {
+      throw fail("kind \(model.kind.rawValue) sizes its result's dropped bits itself: result_dropped_bits must be 0")
+    }
     // Dropped result bits: the worst-case extra error 2^bits · (1 + N) / scale must stay ≤ 1e-6, or
     // (private weights) ≤ 1/16 of the flooding noise the scores carry anyway.
     let basePrime = Double(parameters.ciphertextModuli[0])

@@ -5,7 +5,8 @@ public import CKKS
 /// kernel positions, slot `k·w + p` holds the pixel at kernel position k of window p. A
 /// convolution channel is then Σ_k weight_k · block_k, a linear map whose nonzero diagonals are
 /// the multiples of w: a few rotations, however large the kernel. The scores come back in the
-/// first slots (class c in slot c).
+/// first coefficients of the result (class c in coefficient c), so that its other coefficients
+/// need little precision and the result shrinks for decryption.
 public struct ImageWindowsLayout: Sendable, Equatable {
   public let slotCount: Int
   public let geometry: LayoutDescription.ImageGeometry
@@ -76,6 +77,6 @@ extension ImageWindowsLayout: SampleLayout {
   }
 
   public func scores(in plaintext: Plaintext, with encoder: CKKSEncoder, count: Int) -> [[Double]] {
-    count == 0 ? [] : [Array(encoder.decode(plaintext).prefix(outputDimension))]
+    count == 0 ? [] : [Array(encoder.decodeCoefficients(plaintext).prefix(outputDimension))]
   }
 }

@@ -17,15 +17,23 @@ public import CKKS
 ///    nonzero diagonals are the multiples of w (a few rotations by w, then folds); + bias;
 /// 2. x² (one ciphertext multiplication);
 /// 3. hidden layer: H × (C·w) by extended diagonals; + bias; 4. x²;
-/// 5. output layer: O × H; + bias: class c in slot c.
+/// 5. output layer fused with the map from slots to coefficients: the slots of the polynomial
+///    Σ_c score_c·X^c are V·score with `V[j][c] = ζ_j^c` (ζ_j the root slot j evaluates at), so
+///    the complex matrix V·W_out puts class c in coefficient c; + the biases as coefficients.
 ///
-/// Each linear layer's diagonals are encoded at the prime its rescale removes and each bias at
-/// the exact scale the layer lands on, so the result scale is fixed at compile time. Inputs enter
-/// at level 5 (five rescales), so the chain needs six ciphertext primes.
+/// The first layers' diagonals are encoded at the prime their rescale removes and each bias at the
+/// exact scale its layer lands on, so the scale stays near Δ; the last layer's at the scale that
+/// puts the scores as high in the base prime as the score bound allows, which makes the result
+/// robust to the decryption-only shrink (``resultDroppedBits``). Inputs enter at level 5 (five
+/// rescales), so the chain needs six ciphertext primes.
 public struct ConvolutionalNetworkProgram: InferenceProgram {
   public let windows: ImageWindowsLayout
   public let inputLevel = 5
   public let resultScale: Double
+  /// Each of c0 and c1 rounded to its `(c0, c1)` low bits adds an error whose standard deviation
+  /// is below 2^−11 in every score (c1's rounding is multiplied by the secret key, so it keeps
+  /// about six bits more at N = 8192).
+  public let resultDroppedBits: (c0: Int, c1: Int)?
   let convolution: LinearTransformation
   let hidden: LinearTransformation
   let output: LinearTransformation
@@ -96,16 +104,22 @@ public struct ConvolutionalNetworkProgram: InferenceProgram {
     let q = parameters.ciphertextModuli.map { Double($0) }
     let delta = inputScale
     // Scales: Δ after the convolution; s1 = Δ²/q4 after the first square (and the hidden
-    // layer); s2 = s1²/q2 after the second (and the output layer).
+    // layer); s2 = s1²/q2 after the second; the result's: the largest power of two that keeps
+    // scores up to their bound below a quarter of the base prime.
     let s1 = delta * delta / q[4]
     let s2 = s1 * s1 / q[2]
+    let resultScale = Double(
+      sign: .plus, exponent: Int(log2(q[0] / (4 * bounds.scores)).rounded(.down)), significand: 1)
+    guard resultScale >= 0x1p20 else {
+      throw fail("scores up to \(bounds.scores) leave less than 20 bits of the base prime for their fraction")
+    }
     // Headroom: every value, at the scale it is held at, below a quarter of the modulus left at
     // that level.
     func modulus(_ level: Int) -> Double { q[0...level].reduce(1, *) }
     let (c, h) = (bounds.convolution, bounds.hidden)
     let checks: [(String, Double, Int)] = [
       ("inputs", bounds.input * delta, 5), ("convolution outputs", c * delta, 4), ("their squares", c * c * s1, 3),
-      ("hidden outputs", h * s1, 2), ("their squares", h * h * s2, 1), ("scores", bounds.scores * s2, 0),
+      ("hidden outputs", h * s1, 2), ("their squares", h * h * s2, 1), ("scores", bounds.scores * resultScale, 0),
     ]
     for (what, value, level) in checks where !(value < modulus(level) / 4) {
       throw fail(
@@ -116,7 +130,21 @@ public struct ConvolutionalNetworkProgram: InferenceProgram {
     do {
       convolution = try LinearTransformation(matrix: convolutionMatrix, encoder: encoder, scale: q[5], level: 5)
       hidden = try LinearTransformation(matrix: spreadHidden, encoder: encoder, scale: q[3], level: 3)
-      output = try LinearTransformation(matrix: outputWeights, encoder: encoder, scale: q[1], level: 1)
+      // Slot j of X^c, read off the encoding of the monomial (exact to double precision).
+      let monomials = try outputWeights.indices.map { c in
+        let unit = (0...c).map { $0 == c ? 1.0 : 0 }
+        return encoder.decodeComplex(try encoder.encodeCoefficients(unit, scale: 0x1p30, level: 0))
+      }
+      let fused = (0..<parameters.slotCount).map { j in
+        (0..<hiddenWeights.count).map { k in
+          outputWeights.indices.reduce(ComplexNumber(0)) { sum, c in
+            let (root, weight) = (monomials[c][j], outputWeights[c][k])
+            return ComplexNumber(sum.real + root.real * weight, sum.imaginary + root.imaginary * weight)
+          }
+        }
+      }
+      output = try LinearTransformation(
+        complexMatrix: fused, encoder: encoder, scale: resultScale * q[1] / s2, level: 1)
       // Biases, repeated with each layer's output period.
       let convolutionPeriod = convolution.outputPeriod
       self.convolutionBias = try encoder.encode(
@@ -128,10 +156,7 @@ public struct ConvolutionalNetworkProgram: InferenceProgram {
       self.hiddenBias = try encoder.encode(
         (0..<parameters.slotCount).map { t in t % hiddenPeriod < hiddenBias.count ? hiddenBias[t % hiddenPeriod] : 0 },
         scale: s1, level: 2)
-      let outputPeriod = output.outputPeriod
-      self.outputBias = try encoder.encode(
-        (0..<parameters.slotCount).map { t in t % outputPeriod < outputBias.count ? outputBias[t % outputPeriod] : 0 },
-        scale: s2, level: 0)
+      self.outputBias = try encoder.encodeCoefficients(outputBias, scale: resultScale, level: 0)
     } catch {
       throw fail("cannot encode the weights: \(error)")
     }
@@ -139,7 +164,13 @@ public struct ConvolutionalNetworkProgram: InferenceProgram {
       hidden.inputPeriod == convolution.outputPeriod, output.inputPeriod == hidden.outputPeriod
     else { throw fail("the layers' periods do not chain") }
     self.windows = windows
-    resultScale = s2
+    self.resultScale = resultScale
+    // Rounding c0 to d bits adds a uniform error of deviation 2^d/√12 to each coefficient; c1's
+    // rounding is multiplied by the ternary secret, about √(2N/3) times more.
+    func droppedBits(_ growth: Double) -> Int {
+      max(0, min(Int(log2(0x1p-11 * resultScale * 12.0.squareRoot() / growth)), Int(log2(q[0])) - 2))
+    }
+    resultDroppedBits = (droppedBits(1), droppedBits((2 * Double(parameters.degree) / 3).squareRoot()))
     self.convolutionWeights = convolutionWeights
     convolutionBiasValues = convolutionBias
     self.hiddenWeights = hiddenWeights

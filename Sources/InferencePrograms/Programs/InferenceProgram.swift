@@ -14,6 +14,10 @@ public protocol InferenceProgram: Sendable {
   /// How results hide everything but the requested scores; nil when results are returned as
   /// evaluated.
   var resultPrivacy: ResultPrivacy? { get }
+  /// Low bits the decryption-only shrink drops from the result's c0 and c1 when the program sizes
+  /// them itself (its scores sit in coefficients and it knows their error budget); nil to use the
+  /// model file's `result_dropped_bits` for both.
+  var resultDroppedBits: (c0: Int, c1: Int)? { get }
 
   /// The float64 scores of one sample (before any output transform), as the program computes them.
   func plainScores(_ sample: [Double]) -> [Double]
@@ -23,6 +27,10 @@ public protocol InferenceProgram: Sendable {
   ///   `EvaluationError` for a ciphertext the evaluator refuses.
   func evaluate(_ input: Ciphertext, sampleCount: Int, keys: EvaluationKeys, evaluator: Evaluator) throws
     -> Ciphertext
+}
+
+extension InferenceProgram {
+  public var resultDroppedBits: (c0: Int, c1: Int)? { nil }
 }
 
 /// The evaluation keys a program uses.
