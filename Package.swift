@@ -6,6 +6,7 @@
 //   Gateway     — the server: registry → validation → execution → jobs, on Hummingbird.
 //   HEInferenceSDK — the client SDK.
 //   heinfer     — command-line entry point: `serve`, `models`, `infer`, `keys`, `bench`, `selfcheck`.
+//   Snippets/   — the documentation's examples, built with the package and run by the test command.
 // docs/architecture.md describes the layers.
 import PackageDescription
 
@@ -71,6 +72,8 @@ let package = Package(
     .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     .package(url: "https://github.com/swift-server/swift-openapi-async-http-client", from: "1.5.0"),
     .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
+    // Only for `swift package generate-documentation` (the DocC catalogs); no target links it.
+    .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
   ],
   targets: [
     .target(name: "CKKS", swiftSettings: strictSwift6 + tunedCPUFlags + fuzzingFlags),

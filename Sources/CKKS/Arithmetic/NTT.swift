@@ -290,7 +290,7 @@ public final class NTTTables: @unchecked Sendable {
 
   // MARK: Inverse transform
 
-  /// In-place inverse negacyclic NTT, the exact inverse of ``forward(_:)``, with N⁻¹ applied.
+  /// In-place inverse negacyclic NTT, the exact inverse of the forward transform, with N⁻¹ applied.
   ///
   /// - Parameter values: N evaluations in bit-reversed order, each in `[0, 2q)`; on return the
   ///   coefficients, each in `[0, q)`.

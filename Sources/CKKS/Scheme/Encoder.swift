@@ -17,7 +17,7 @@
 /// Decoding uses exact CRT reconstruction (not SEAL's approximation) and SEAL's forward FFT.
 ///
 /// Coefficient encoding puts value j, times Δ, in coefficient j: a dot product of two vectors
-/// then appears in one coefficient of a product, with no rotation (see ``encodeCoefficients``).
+/// then appears in one coefficient of a product, with no rotation (see ``encodeCoefficients(_:scale:level:)``).
 public final class CKKSEncoder: Sendable {
   /// The parameters this encoder serves.
   public let parameters: CKKSParameters

@@ -26,7 +26,7 @@ public struct LinearTransformation: Sendable {
   public let outputPeriod: Int
   /// g: rotations of the input by 0 … g − 1 are the baby steps.
   public let babySteps: Int
-  /// The Galois elements whose keys ``apply(_:evaluator:keys:)`` uses, ascending.
+  /// The Galois elements whose keys ``apply(_:evaluator:keys:rescaling:)`` uses, ascending.
   public let galoisElements: [Int]
   /// The scale of the encoded diagonals.
   public let scale: Double

@@ -142,7 +142,7 @@ public struct CoefficientLinearProgram: InferenceProgram {
 }
 
 /// How a private linear model's results reveal its scores and nothing else
-/// (``CKKS/Evaluator/sanitized(_:revealing:floodingBits:publicKey:using:)``; the analysis is in
+/// (`Evaluator.sanitized(_:revealing:floodingBits:publicKey:using:)`; the analysis is in
 /// docs/threat-model.md, "Model privacy").
 public struct LinearResultPrivacy: Sendable, Equatable {
   /// Statistical distance of one result from its simulation from the scores alone: 2^−bits.

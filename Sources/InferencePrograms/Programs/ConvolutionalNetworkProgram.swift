@@ -10,7 +10,7 @@ public import CKKS
 
 /// A convolutional network on one image (``ImageWindowsLayout``): convolution (C channels) → x² →
 /// fully connected → x² → fully connected, the shape of TenSEAL's MNIST tutorial network. Every
-/// linear layer is a ``LinearTransformation`` whose output period is the next layer's input
+/// linear layer is a `LinearTransformation` whose output period is the next layer's input
 /// period, so no masking or repacking happens between layers:
 ///
 /// 1. convolution: a (C·w) × (blocks·w) matrix with `M[c·w + p][k·w + p] = weight[c][k]`, whose
