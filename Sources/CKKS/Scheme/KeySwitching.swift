@@ -264,10 +264,10 @@ final class KeySwitcher: Sendable {
       workspace.accumulator1.withUnsafeMutableBufferPointer { out1 in
         workspace.correction.withUnsafeMutableBufferPointer { correction in
           workspace.scratch.withUnsafeMutableBufferPointer { scratch in
-            let accumulators = [out0.baseAddress!, out1.baseAddress!]
             parallelForEach(2, threads: threads) { which, worker in
               modDown(
-                accumulators[which], level: level, correction: correction.baseAddress! + which * qLimbs * n,
+                which == 0 ? out0.baseAddress! : out1.baseAddress!, level: level,
+                correction: correction.baseAddress! + which * qLimbs * n,
                 scratch: scratch.baseAddress! + worker * workspace.scratchStride)
             }
           }

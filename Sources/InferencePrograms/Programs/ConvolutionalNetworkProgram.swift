@@ -230,9 +230,9 @@ public struct ConvolutionalNetworkProgram: InferenceProgram {
       throw ProgramError.missingKeys("the relinearization key and Galois keys")
     }
     // The first two linear layers rescale before their folds, which then rotate one prime fewer
-    // (their key-switching noise is divided away by the next rescale). The output layer folds
-    // before its rescale: a key switch at the last level would add noise near 2^14, which no
-    // rescale removes, to scores at 2^27.
+    // (their key-switching noise is divided away by the next rescale). The output layer is tall
+    // (no folds): it rescales after its products, as nothing may rotate at the last level, where
+    // key-switching noise near 2^14 would stay in the scores.
     var x = try convolution.apply(input, evaluator: evaluator, keys: galoisKeys, rescaling: true)
     x = try evaluator.add(x, convolutionBias)
     x = try evaluator.rescale(evaluator.multiplyRelinearize(x, x, key: relinearizationKey))
