@@ -1,5 +1,6 @@
 // A model kind of your own: an `InferenceProgram` that squares the sum of two features, on the
-// slot layout the bundled network uses. The gateway and the SDK need nothing else to run it.
+// slot layout of `iris_mlp`. Client and server both drive it through the protocol; serving it
+// takes a model-file kind (docs/models.md, "Adding a model kind").
 
 // snippet.hide
 import CKKS

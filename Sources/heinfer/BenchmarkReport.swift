@@ -193,8 +193,8 @@ struct BenchmarkReport {
       registered evaluation keys; its latency is its ten key switches. `mnist_cnn` rescales five
       times (convolution, square, hidden layer, square, output layer): N = 8192 with six
       ciphertext primes [39, 27 × 5] and a 40-bit key-switching prime (214 of 214 bits), so
-      single-prime key-switching digits; its latency is about 25 key switches, each spread over
-      the evaluation threads. Details: [models.md](models.md) and [api.md](api.md).
+      single-prime key-switching digits; its latency is 38 key switches (15 of them hoisted
+      rotations sharing a decomposition), each spread over the evaluation threads. Details: [models.md](models.md) and [api.md](api.md).
 
       """
     text += """
@@ -324,8 +324,8 @@ struct BenchmarkReport {
         "response size", "≤ 65,536 B", "\(bytes(e.responseBytes)) B",
         status(
           e.responseBytes <= 65_536,
-          "\(bytes(e.responseBytes - 65_536)) B over: a slot-encoded result is two polynomials of N residues of "
-            + "the 39-bit base prime, each carrying the scores, so no low bits can be dropped")
+          "\(bytes(e.responseBytes - 65_536)) B over: the result is two polynomials of N residues of the base "
+            + "prime, less the low bits the program drops")
       ),
       (
         "evaluation keys, registered once per session", "stated", "\(bytes(model.evaluationKeyBytes)) B serialized", "–"

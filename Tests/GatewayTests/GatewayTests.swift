@@ -514,6 +514,19 @@ struct ModelRegistryTests {
       ("leave less than 20 bits of the base prime", edit("value_bounds", "scores", 1e6)),
       ("their squares up to 2^", edit("value_bounds", "hidden", 1e6)),
       ("sizes its result's dropped bits itself", edit("encryption", "result_dropped_bits", 4)),
+      ("N/2 ≥ image_side", edit("convolution", "image_side", 5000)),
+      ("image_side ≥ stride", edit("convolution", "stride", 29)),
+      // Δ = 2^33 squares to s2 = 2^51, which leaves the output weights 2^5 under a 2^29 result.
+      ("the scale of the output layer's weights is 2^", edit("encryption", "input_scale", 0x1p33)),
+      (
+        "65 channels of 64 windows",
+        { object in
+          edit("convolution", "weights", [[Double]](repeating: [Double](repeating: 0.01, count: 49), count: 65))(
+            &object)
+          edit("convolution", "bias", [Double](repeating: 0, count: 65))(&object)
+          object["hidden_weights"] = [[Double]](repeating: [Double](repeating: 0, count: 65 * 64), count: 64)
+        }
+      ),
       ("exactly six ciphertext primes", edit("encryption", "coeff_modulus_bits", [39, 27, 27, 27, 27])),
       ("cannot protect the results of its private weights", { $0["result_protection"] = nil }),
     ]

@@ -157,5 +157,17 @@ struct ConvolutionalNetworkTests {
     #expect(throws: Never.self) {
       _ = try layout.layoutDescription.layout(degree: 16384, inputDimension: 784, outputDimension: 10)
     }
+    // A hostile catalogue's geometry is refused before any product of it can overflow.
+    for image in [
+      LayoutDescription.ImageGeometry(side: Int.max / 2, kernel: 3, stride: 1),
+      LayoutDescription.ImageGeometry(side: 28, kernel: 29, stride: 1),
+      LayoutDescription.ImageGeometry(side: 28, kernel: 7, stride: 0),
+    ] {
+      var description = layout.layoutDescription
+      description.image = image
+      #expect(throws: LayoutMismatch.self) {
+        _ = try description.layout(degree: 8192, inputDimension: 784, outputDimension: 10)
+      }
+    }
   }
 }

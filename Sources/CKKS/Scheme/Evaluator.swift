@@ -137,12 +137,14 @@ public struct Evaluator: Sendable {
   /// Working memory reused by the allocating forms (thread-safe; share the evaluator freely).
   private let workspaces: WorkspacePool
 
-  /// Threads one key switch may use (relinearizations and rotations; 1: the calling thread only).
+  /// Threads one key switch may use (relinearizations and rotations), and a
+  /// ``LinearTransformation`` its inner sums; 1: the calling thread only.
   public let threads: Int
 
   /// An evaluator for `parameters`.
   /// - Parameter threads: threads each key switch may spread its digits, limbs and the two
-  ///   halves of its ModDown over (at least 1; results are identical for every value).
+  ///   halves of its ModDown over, and a linear transformation its giant steps' inner sums (at
+  ///   least 1; results are identical for every value).
   public init(parameters: CKKSParameters, threads: Int = 1) {
     precondition(threads >= 1, "an evaluator needs at least one thread")
     self.parameters = parameters

@@ -443,7 +443,8 @@ public final class EvaluatorWorkspace: @unchecked Sendable {
   var permuted: [UInt64]
   var accumulator0: [UInt64]
   var accumulator1: [UInt64]
-  /// One conversion scratch of ``scratchStride`` words per thread.
+  /// One conversion scratch of ``scratchStride`` words per thread that may convert at once (at
+  /// most the digit count, and two for the ModDowns).
   var scratch: [UInt64]
   let scratchStride: Int
   /// Correction rows of both accumulators' ModDown.
@@ -451,7 +452,7 @@ public final class EvaluatorWorkspace: @unchecked Sendable {
   /// One row, for permuting a limb in place.
   var row: [UInt64]
 
-  /// Allocates the buffers for `parameters` (about (2·dnum + 5 + threads)·|Q ∪ P|·N words).
+  /// Allocates the buffers for `parameters` (about (2·dnum + 5 + min(threads, dnum))·|Q ∪ P|·N words).
   /// - Parameter threads: threads one key switch may use, at least 1.
   public init(parameters: CKKSParameters, threads: Int = 1) {
     precondition(threads >= 1, "a workspace needs at least one thread")
@@ -467,7 +468,7 @@ public final class EvaluatorWorkspace: @unchecked Sendable {
     accumulator0 = [UInt64](repeating: 0, count: (q + p) * n)
     accumulator1 = accumulator0
     scratchStride = max(q, p) * n
-    scratch = [UInt64](repeating: 0, count: max(threads, 2) * scratchStride)
+    scratch = [UInt64](repeating: 0, count: min(threads, max(digits, 2)) * scratchStride)
     correction = [UInt64](repeating: 0, count: 2 * q * n)
     row = [UInt64](repeating: 0, count: n)
   }

@@ -41,8 +41,8 @@ public struct LinearTransformation: Sendable {
   /// Compiles `matrix` (rows × columns, each at most N/2).
   /// - Parameters:
   ///   - encoder: encodes the diagonals, at `scale` and `level`.
-  ///   - babySteps: g, a power of two up to min(r, c); by default the one needing the fewest
-  ///     rotations (about √(nonzero diagonals) for dense matrices).
+  ///   - babySteps: g, a power of two up to min(r, c); by default the cheapest, counting a
+  ///     hoisted baby step as half a giant step (about √(nonzero diagonals) for dense matrices).
   /// - Throws: ``EvaluationError/invalidLinearTransformation(_:)`` for an empty, ragged, non-finite
   ///   or oversized matrix or a bad `babySteps`; ``EncodingError`` when a diagonal does not fit.
   public init(
@@ -143,7 +143,8 @@ public struct LinearTransformation: Sendable {
   /// `M·v` with period ``outputPeriod`` for `input` holding v with period ``inputPeriod``, at
   /// `input.scale · scale`, same level; or, with `rescaling`, rescaled once, one level lower at
   /// `input.scale · scale / q_level`. Rescaling here is cheaper than after the call when the
-  /// matrix is wide: the folds then rotate a ciphertext with one prime fewer.
+  /// matrix is wide: the folds then rotate a ciphertext with one prime fewer (their key-switching
+  /// noise then arrives at the lower scale instead of being divided by the rescale).
   /// - Throws: ``EvaluationError/levelMismatch(_:_:)`` for an input at another level than the
   ///   diagonals, ``EvaluationError/missingGaloisKey(element:)`` without a key of
   ///   ``galoisElements``, and the errors of the underlying operations.

@@ -68,7 +68,9 @@ public struct ModelDefinition: Codable, Sendable, Equatable {
   public struct Convolution: Codable, Sendable, Equatable {
     /// Pixels per side of the input image (the model's input dimension is its square).
     public var imageSide: Int
+    /// Pixels per side of a kernel, 1 … `imageSide`.
     public var kernel: Int
+    /// Pixels between the starts of neighbouring windows, 1 … `imageSide`.
     public var stride: Int
     /// `channels × kernel²` weights.
     public var weights: [[Double]]
@@ -83,8 +85,11 @@ public struct ModelDefinition: Codable, Sendable, Equatable {
 
   /// Largest absolute values of a network's layer outputs (each before its square).
   public struct ValueBounds: Codable, Sendable, Equatable {
+    /// Largest |convolution output + bias|.
     public var convolution: Double
+    /// Largest |hidden layer output + bias| (before its square).
     public var hidden: Double
+    /// Largest |score|.
     public var scores: Double
 
     enum CodingKeys: String, CodingKey, CaseIterable {

@@ -64,6 +64,7 @@ public struct ModelRegistry: Sendable {
   }
 
   /// Loads every `*.json` file of `folder`.
+  /// - Parameter evaluationThreads: as in ``init(definitions:evaluationThreads:)``.
   /// - Throws: ``ModelRegistryError`` naming the file and the rule for the first bad file, or an
   ///   empty folder.
   public init(folder: URL, evaluationThreads: Int = 1) throws(ModelRegistryError) {
@@ -91,6 +92,7 @@ public struct ModelRegistry: Sendable {
   }
 
   /// The models bundled with the gateway (`Sources/Gateway/Models`).
+  /// - Parameter evaluationThreads: as in ``init(definitions:evaluationThreads:)``.
   public static func bundled(evaluationThreads: Int = 1) throws(ModelRegistryError) -> ModelRegistry {
     guard let folder = Bundle.module.url(forResource: "Models", withExtension: nil) else {
       throw ModelRegistryError(file: "Models", rule: "the bundled models folder is missing")
@@ -251,9 +253,10 @@ public struct ModelRegistry: Sendable {
     }
     guard model.activation == nil else { throw fail("kind cnn squares its layers and takes no activation") }
     guard [convolution.imageSide, convolution.kernel, convolution.stride].allSatisfy({ $0 >= 1 }),
-      convolution.kernel <= convolution.imageSide
+      convolution.kernel <= convolution.imageSide, convolution.imageSide <= parameters.slotCount,
+      convolution.stride <= convolution.imageSide
     else {
-      throw fail("convolution needs image_side ≥ kernel ≥ 1 and stride ≥ 1")
+      throw fail("convolution needs N/2 ≥ image_side ≥ kernel ≥ 1 and image_side ≥ stride ≥ 1")
     }
     _ = try checkMatrix(
       convolution.weights, bias: convolution.bias, name: "convolution.weights", biasName: "convolution.bias")

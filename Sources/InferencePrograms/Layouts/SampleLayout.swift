@@ -98,8 +98,11 @@ public struct LayoutDescription: Sendable, Equatable {
       layout = SlotMLPLayout(
         slotCount: degree / 2, inputDimension: inputDimension, hiddenDimension: width, outputDimension: outputDimension)
     case .imageWindows:
-      guard let image, image.side * image.side == inputDimension else {
-        throw LayoutMismatch("image_windows needs the image geometry of \(inputDimension) pixels")
+      // Checked before any product, so that no geometry can overflow.
+      guard let image, image.side >= 1, image.side <= degree / 2, image.kernel >= 1, image.kernel <= image.side,
+        image.stride >= 1, image.stride <= image.side, image.side * image.side == inputDimension
+      else {
+        throw LayoutMismatch("image_windows needs the geometry of a square image of \(inputDimension) pixels")
       }
       layout = ImageWindowsLayout(slotCount: degree / 2, geometry: image, outputDimension: outputDimension)
     }

@@ -86,6 +86,15 @@ public struct ConvolutionalNetworkProgram: InferenceProgram {
     guard !parameters.specialModuli.isEmpty else {
       throw fail("a convolutional network needs special primes for its evaluation keys")
     }
+    // Every layer's output must fit the slots (and the scores the coefficients) before its
+    // matrix is built.
+    guard channels * w <= parameters.slotCount, hiddenWeights.count <= parameters.slotCount,
+      outputWeights.count <= parameters.slotCount
+    else {
+      throw fail(
+        "\(channels) channels of \(w) windows, \(hiddenWeights.count) hidden units and \(outputWeights.count) "
+          + "scores must each fit \(parameters.slotCount) slots")
+    }
     // The convolution as a matrix on the window slots; the hidden layer reads channel c's
     // window p at c·w + p, so its columns are spread to that stride.
     let blocks = windows.usedSlots / w
@@ -108,10 +117,19 @@ public struct ConvolutionalNetworkProgram: InferenceProgram {
     // scores up to their bound below a quarter of the base prime.
     let s1 = delta * delta / q[4]
     let s2 = s1 * s1 / q[2]
-    let resultScale = Double(
-      sign: .plus, exponent: Int(log2(q[0] / (4 * bounds.scores)).rounded(.down)), significand: 1)
-    guard resultScale >= 0x1p20 else {
+    let exponent = log2(q[0] / (4 * bounds.scores)).rounded(.down)
+    guard exponent >= 20 else {
       throw fail("scores up to \(bounds.scores) leave less than 20 bits of the base prime for their fraction")
+    }
+    // (A smaller bound would only raise the result scale past what the base prime can hold.)
+    let resultScale = Double(sign: .plus, exponent: Int(min(exponent, 60)), significand: 1)
+    // Every scale a value or a weight is held at keeps at least 20 bits of fraction.
+    let outputWeightScale = resultScale * q[1] / s2
+    for (what, scale) in [("s1 = Δ²/q4", s1), ("s2 = s1²/q2", s2), ("the output layer's weights", outputWeightScale)]
+    where !(scale >= 0x1p20) {
+      throw fail(
+        "the scale of \(what) is 2^\((log2(scale) * 10).rounded() / 10), below 2^20: choose an input scale nearer the primes"
+      )
     }
     // Headroom: every value, at the scale it is held at, below a quarter of the modulus left at
     // that level.
@@ -144,8 +162,8 @@ public struct ConvolutionalNetworkProgram: InferenceProgram {
         }
       }
       output = try LinearTransformation(
-        complexMatrix: fused, encoder: encoder, scale: resultScale * q[1] / s2, level: 1)
-      // Biases, repeated with each layer's output period.
+        complexMatrix: fused, encoder: encoder, scale: outputWeightScale, level: 1)
+      // The first layers' biases repeated with their output period; the output layer's as coefficients.
       let convolutionPeriod = convolution.outputPeriod
       self.convolutionBias = try encoder.encode(
         (0..<parameters.slotCount).map { t in
@@ -229,10 +247,11 @@ public struct ConvolutionalNetworkProgram: InferenceProgram {
     guard let relinearizationKey = keys.relinearization, let galoisKeys = keys.galois else {
       throw ProgramError.missingKeys("the relinearization key and Galois keys")
     }
-    // The first two linear layers rescale before their folds, which then rotate one prime fewer
-    // (their key-switching noise is divided away by the next rescale). The output layer is tall
-    // (no folds): it rescales after its products, as nothing may rotate at the last level, where
-    // key-switching noise near 2^14 would stay in the scores.
+    // The first two linear layers rescale before their folds, which then rotate one prime fewer:
+    // faster, at the price of the folds' key-switching noise arriving at scale Δ instead of being
+    // divided by the rescale. The output layer is tall (no folds) and rescales after its products:
+    // nothing rotates at the last level, where key-switching noise near 2^14 would stay in the
+    // scores.
     var x = try convolution.apply(input, evaluator: evaluator, keys: galoisKeys, rescaling: true)
     x = try evaluator.add(x, convolutionBias)
     x = try evaluator.rescale(evaluator.multiplyRelinearize(x, x, key: relinearizationKey))
