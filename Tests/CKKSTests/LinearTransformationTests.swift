@@ -75,6 +75,62 @@ struct LinearTransformationTests {
     }
   }
 
+  @Test("Interleaved batches and several inputs: Σ_m M_m·v_m for every vector of a batch, float64")
+  func interleavedInputs() throws {
+    let context = try Context(Self.small)
+    // Two inputs, each holding 32 interleaved vectors of 32 entries (entry i of vector j at slot
+    // i·32 + j); the 16 × 64 matrix's two 16 × 32 blocks act on them and the products add up.
+    let (b, rows, columns, inputs) = (32, 16, 32, 2)
+    let m = Self.matrix(rows: rows, columns: columns * inputs, seed: 7)
+    let q = Double(context.parameters.ciphertextModuli[1])
+    let transformation = try LinearTransformation(
+      matrix: m, encoder: context.encoder, scale: q, level: 1, interleaving: b, inputs: inputs)
+    #expect(transformation.inputPeriod == 32 && transformation.outputPeriod == 16 && transformation.inputCount == 2)
+    // Every rotation is a multiple of the interleaving.
+    let degree = context.parameters.degree
+    let strided = (1..<(2048 / b)).map { GaloisElement.rotation(by: $0 * b, degree: degree).value }
+    #expect(Set(transformation.galoisElements).isSubset(of: strided))
+    var rng = SplitMix64(seed: 8)
+    let vectors = (0..<inputs).map { _ in
+      (0..<b).map { _ in (0..<columns).map { _ in Double(rng.next() % 2_000_001) / 1_000_000 - 1 } }
+    }
+    let ciphertexts = try vectors.map { batch in
+      let slots = (0..<context.parameters.slotCount).map { t in batch[t % b][(t / b) % columns] }
+      return try context.encryptor.encrypt(context.encoder.encode(slots), using: context.generator)
+    }
+    let keys = try Self.keys(transformation, context)
+    let output = try context.evaluator.rescale(
+      transformation.apply(ciphertexts, evaluator: context.evaluator, keys: keys))
+    let slots = try context.decrypt(output)
+    for j in 0..<b {
+      let expected = (0..<rows).map { row in
+        (0..<inputs).reduce(0.0) { sum, input in
+          sum + (0..<columns).reduce(0.0) { $0 + m[row][input * columns + $1] * vectors[input][j][$1] }
+        }
+      }
+      // Vector j's output entry i at slot i·b + j, repeated with period 16·b.
+      let copies = stride(from: 0, to: slots.count, by: rows * b).map { start in
+        (0..<rows).map { slots[start + $0 * b + j] }
+      }
+      for copy in copies { #expect(EvaluatorTests.bits(copy, expected) > 10, "vector \(j)") }
+    }
+    #expect(throws: EvaluationError.invalidLinearTransformation("1 inputs for a transformation of 2")) {
+      try transformation.apply(ciphertexts[0], evaluator: context.evaluator, keys: keys)
+    }
+    #expect(throws: EvaluationError.invalidLinearTransformation("65 columns do not split into 2 inputs")) {
+      _ = try LinearTransformation(
+        matrix: Self.matrix(rows: 2, columns: 65, seed: 9), encoder: context.encoder, scale: q, level: 1, inputs: 2)
+    }
+    #expect(
+      throws: EvaluationError.invalidLinearTransformation(
+        "a 16 × 32 matrix on 128 interleaved vectors does not fit 2048 slots")
+    ) {
+      _ = try LinearTransformation(
+        matrix: Self.matrix(rows: 16, columns: 32, seed: 9), encoder: context.encoder, scale: q, level: 1,
+        interleaving: 128)
+    }
+  }
+
   @Test("Every baby-step choice gives the same product")
   func babyStepChoices() throws {
     let context = try Context(Self.small)

@@ -19,87 +19,126 @@
 /// giant steps still costs its rotation). Zero diagonals cost nothing. The result holds M·v with period r,
 /// at `input.scale · scale` on the input's level (rescale it when convenient: encoding at `scale`
 /// = the prime a rescale drops keeps the input's scale up to rounding).
+///
+/// Two generalizations serve batches: with `interleaving` b the slots hold b vectors side by side
+/// (entry i of vector j at slot i·b + j) and each is multiplied by M (the map M ⊗ I_b: the same
+/// diagonals, every rotation b times longer); with `inputs` m the columns are split into m
+/// blocks applied to m ciphertexts, whose inner sums share the giant steps.
 public struct LinearTransformation: Sendable {
-  /// c: the input's period, the columns padded to a power of two.
+  /// c: the input's period, the columns (of one input block) padded to a power of two.
   public let inputPeriod: Int
   /// r: the output's period, the rows padded to a power of two.
   public let outputPeriod: Int
   /// g: rotations of the input by 0 … g − 1 are the baby steps.
   public let babySteps: Int
+  /// b: the number of vectors interleaved in the slots (entry i of vector j at slot i·b + j);
+  /// 1 for a single vector. Periods and rotations count in units of b slots.
+  public let interleaving: Int
+  /// The number of input ciphertexts: the matrix's columns are split into this many equal
+  /// blocks, block m applied to input m, and the products summed.
+  public let inputCount: Int
   /// The Galois elements whose keys ``apply(_:evaluator:keys:rescaling:)`` uses, ascending.
   public let galoisElements: [Int]
   /// The scale of the encoded diagonals.
   public let scale: Double
   /// The level of the encoded diagonals (inputs must be at this level).
   public let level: Int
-  /// Pre-rotated diagonals by giant step j, then baby step i (nonzero ones only).
-  let diagonals: [Int: [Int: Plaintext]]
-  let babyStepsUsed: [Int]
-  /// Rotate-and-add steps folding the blocks of a wide matrix's product: r, 2r, …, c/2.
+  /// Pre-rotated diagonals by giant step j, then input m and baby step i (nonzero ones only).
+  let diagonals: [Int: [Term]]
+  /// Per input, the baby steps its nonzero diagonals use.
+  let babyStepsUsed: [[Int]]
+  /// Rotate-and-add steps (in vector entries) folding the blocks of a wide matrix's product: r, 2r, …, c/2.
   let foldSteps: [Int]
+
+  struct Term: Sendable {
+    let input: Int
+    let babyStep: Int
+    let diagonal: Plaintext
+  }
 
   /// Compiles `matrix` (rows × columns, each at most N/2).
   /// - Parameters:
   ///   - encoder: encodes the diagonals, at `scale` and `level`.
   ///   - babySteps: g, a power of two up to min(r, c); by default the cheapest, counting a
   ///     hoisted baby step as half a giant step (about √(nonzero diagonals) for dense matrices).
+  ///   - interleaving: b, a power of two: the slots hold b vectors side by side (entry i of
+  ///     vector j at slot i·b + j) and each is multiplied by `matrix` (M ⊗ I_b); rotations are by
+  ///     multiples of b. The padded periods times b must fit the slots.
+  ///   - inputs: the columns form this many equal blocks, block m applied to the m-th of the
+  ///     inputs `apply` takes and the products summed (the inputs share the giant steps).
   /// - Throws: ``EvaluationError/invalidLinearTransformation(_:)`` for an empty, ragged, non-finite
-  ///   or oversized matrix or a bad `babySteps`; ``EncodingError`` when a diagonal does not fit.
+  ///   or oversized matrix or a bad `babySteps`, `interleaving` or `inputs`; ``EncodingError``
+  ///   when a diagonal does not fit.
   public init(
-    matrix: [[Double]], encoder: CKKSEncoder, scale: Double, level: Int, babySteps: Int? = nil
+    matrix: [[Double]], encoder: CKKSEncoder, scale: Double, level: Int, babySteps: Int? = nil,
+    interleaving: Int = 1, inputs: Int = 1
   ) throws {
     try self.init(
       complexMatrix: matrix.map { row in row.map { ComplexNumber($0) } }, encoder: encoder, scale: scale, level: level,
-      babySteps: babySteps)
+      babySteps: babySteps, interleaving: interleaving, inputs: inputs)
   }
 
   /// Compiles a complex `matrix` (rows × columns, each at most N/2), e.g. one that also maps slots
-  /// to coefficients. Same rules as ``init(matrix:encoder:scale:level:babySteps:)``.
+  /// to coefficients. Same rules as ``init(matrix:encoder:scale:level:babySteps:interleaving:inputs:)``.
   public init(
-    complexMatrix matrix: [[ComplexNumber]], encoder: CKKSEncoder, scale: Double, level: Int, babySteps: Int? = nil
+    complexMatrix matrix: [[ComplexNumber]], encoder: CKKSEncoder, scale: Double, level: Int, babySteps: Int? = nil,
+    interleaving: Int = 1, inputs: Int = 1
   ) throws {
     let slotCount = encoder.parameters.slotCount
     let rows = matrix.count
-    let columns = matrix.first?.count ?? 0
-    guard rows >= 1, columns >= 1, matrix.allSatisfy({ $0.count == columns }) else {
+    let allColumns = matrix.first?.count ?? 0
+    guard rows >= 1, allColumns >= 1, matrix.allSatisfy({ $0.count == allColumns }) else {
       throw EvaluationError.invalidLinearTransformation("the matrix must be non-empty and rectangular")
     }
     guard matrix.allSatisfy({ $0.allSatisfy { $0.real.isFinite && $0.imaginary.isFinite } }) else {
       throw EvaluationError.invalidLinearTransformation("the matrix must be finite")
     }
+    guard interleaving >= 1, interleaving <= slotCount, interleaving & (interleaving - 1) == 0 else {
+      throw EvaluationError.invalidLinearTransformation("interleaving \(interleaving) must be a power of two up to N/2")
+    }
+    guard inputs >= 1, allColumns % inputs == 0 else {
+      throw EvaluationError.invalidLinearTransformation("\(allColumns) columns do not split into \(inputs) inputs")
+    }
+    let b = interleaving
+    let columns = allColumns / inputs
     var (r, c) = (1, 1)
     while r < rows { r *= 2 }
     while c < columns { c *= 2 }
     let n = max(r, c)
-    guard n <= slotCount else {
-      throw EvaluationError.invalidLinearTransformation("a \(rows) × \(columns) matrix does not fit \(slotCount) slots")
+    guard n <= slotCount / b else {
+      let vectors = b == 1 ? "" : " on \(b) interleaved vectors"
+      throw EvaluationError.invalidLinearTransformation(
+        "a \(rows) × \(columns) matrix\(vectors) does not fit \(slotCount) slots")
     }
-    // Nonzero extended diagonals: diag_k[t] = M[t mod r][(t + k) mod c], t < n, k < min(r, c).
+    // Nonzero extended diagonals of each block: diag_k[t] = M_m[t mod r][(t + k) mod c], t < n, k < min(r, c).
     let zero = ComplexNumber(0)
-    var nonzero: [Int: [ComplexNumber]] = [:]
-    for k in 0..<min(r, c) {
-      var diagonal = [ComplexNumber](repeating: zero, count: n)
-      var any = false
-      for t in 0..<n {
-        let (row, column) = (t % r, (t + k) % c)
-        if row < rows, column < columns, matrix[row][column] != zero {
-          diagonal[t] = matrix[row][column]
-          any = true
+    var nonzero: [(input: Int, k: Int, diagonal: [ComplexNumber])] = []
+    for m in 0..<inputs {
+      for k in 0..<min(r, c) {
+        var diagonal = [ComplexNumber](repeating: zero, count: n)
+        var any = false
+        for t in 0..<n {
+          let (row, column) = (t % r, (t + k) % c)
+          if row < rows, column < columns, matrix[row][m * columns + column] != zero {
+            diagonal[t] = matrix[row][m * columns + column]
+            any = true
+          }
         }
+        if any { nonzero.append((m, k, diagonal)) }
       }
-      if any { nonzero[k] = diagonal }
     }
     guard !nonzero.isEmpty else { throw EvaluationError.invalidLinearTransformation("the matrix is zero") }
-    // By default the cheapest g: the distinct baby steps (hoisted: they share one decomposition,
-    // so each costs about half a key switch) plus the Horner giant steps up to the last nonzero
-    // one (a full key switch each); strided diagonals get a g that is a multiple of their stride.
+    // By default the cheapest g: the distinct baby steps of every input (hoisted: they share one
+    // decomposition per input, so each costs about half a key switch) plus the Horner giant steps
+    // up to the last nonzero one (a full key switch each); strided diagonals get a g that is a
+    // multiple of their stride.
     var g = babySteps ?? 1
     if babySteps == nil {
       var best = Int.max
       var candidate = 1
       while candidate <= min(r, c) {
-        let baby = Set(nonzero.keys.map { $0 % candidate }).subtracting([0]).count
-        let giant = nonzero.keys.map { $0 / candidate }.max()!
+        let baby = Set(nonzero.map { [$0.input, $0.k % candidate] }).filter { $0[1] != 0 }.count
+        let giant = nonzero.map { $0.k / candidate }.max()!
         if baby + 2 * giant < best { (best, g) = (baby + 2 * giant, candidate) }
         candidate *= 2
       }
@@ -107,13 +146,17 @@ public struct LinearTransformation: Sendable {
     guard g >= 1, g <= min(r, c), g & (g - 1) == 0 else {
       throw EvaluationError.invalidLinearTransformation("baby steps \(g) must be a power of two up to \(min(r, c))")
     }
-    var encoded: [Int: [Int: Plaintext]] = [:]
-    for (k, diagonal) in nonzero {
+    var encoded: [Int: [Term]] = [:]
+    var babyUsed = [Set<Int>](repeating: [], count: inputs)
+    for (m, k, diagonal) in nonzero {
       let (j, i) = (k / g, k % g)
-      // rot_{−g·j}(diag_k) over the whole (period-n) slot vector: slot t holds diag_k[(t − g·j) mod n].
+      // rot_{−g·j}(diag_k) over the whole (period-n·b) slot vector: slot t holds entry t / b of the
+      // diagonal rotated by g·j entries.
       let shift = g * j
-      let slots = (0..<slotCount).map { t in diagonal[((t - shift) % n + n) % n] }
-      encoded[j, default: [:]][i] = try encoder.encode(complex: slots, scale: scale, level: level)
+      let slots = (0..<slotCount).map { t in diagonal[((t / b - shift) % n + n) % n] }
+      encoded[j, default: []].append(
+        Term(input: m, babyStep: i, diagonal: try encoder.encode(complex: slots, scale: scale, level: level)))
+      babyUsed[m].insert(i)
     }
     var folds: [Int] = []
     var step = r
@@ -121,21 +164,22 @@ public struct LinearTransformation: Sendable {
       folds.append(step)
       step *= 2
     }
-    let babyUsed = Set(encoded.values.flatMap(\.keys)).sorted()
     let degree = encoder.parameters.degree
     var elements = Set<Int>()
-    for i in babyUsed where i != 0 { elements.insert(GaloisElement.rotation(by: i, degree: degree).value) }
+    for i in babyUsed.joined() where i != 0 { elements.insert(GaloisElement.rotation(by: i * b, degree: degree).value) }
     if encoded.keys.contains(where: { $0 > 0 }) {
-      elements.insert(GaloisElement.rotation(by: g, degree: degree).value)
+      elements.insert(GaloisElement.rotation(by: g * b, degree: degree).value)
     }
-    for fold in folds { elements.insert(GaloisElement.rotation(by: fold, degree: degree).value) }
+    for fold in folds { elements.insert(GaloisElement.rotation(by: fold * b, degree: degree).value) }
     inputPeriod = c
     outputPeriod = r
     self.babySteps = g
+    self.interleaving = b
+    inputCount = inputs
     self.scale = scale
     self.level = level
     diagonals = encoded
-    babyStepsUsed = babyUsed
+    babyStepsUsed = babyUsed.map { $0.sorted() }
     foldSteps = folds
     galoisElements = elements.sorted()
   }
@@ -145,20 +189,44 @@ public struct LinearTransformation: Sendable {
   /// `input.scale · scale / q_level`. Rescaling here is cheaper than after the call when the
   /// matrix is wide: the folds then rotate a ciphertext with one prime fewer (their key-switching
   /// noise then arrives at the lower scale instead of being divided by the rescale).
-  /// - Throws: ``EvaluationError/levelMismatch(_:_:)`` for an input at another level than the
-  ///   diagonals, ``EvaluationError/missingGaloisKey(element:)`` without a key of
+  /// - Throws: ``EvaluationError/invalidLinearTransformation(_:)`` when the transformation takes
+  ///   several inputs, ``EvaluationError/levelMismatch(_:_:)`` for an input at another level than
+  ///   the diagonals, ``EvaluationError/missingGaloisKey(element:)`` without a key of
   ///   ``galoisElements``, and the errors of the underlying operations.
   public func apply(_ input: Ciphertext, evaluator: Evaluator, keys: GaloisKeys, rescaling: Bool = false)
     throws(EvaluationError) -> Ciphertext
   {
-    guard input.level == level else { throw .levelMismatch(input.level, level) }
-    guard input.size == 2 else { throw .notRelinearized(size: input.size) }
-    guard let first = diagonals.values.first?.values.first, first.polynomial.basis.isSameRing(as: input.basis) else {
+    try apply([input], evaluator: evaluator, keys: keys, rescaling: rescaling)
+  }
+
+  /// `Σ_m M_m·v_m` for ``inputCount`` inputs (input m holding v_m, block m of the columns), as the
+  /// one-input `apply` describes for one. The inputs must share level and scale.
+  /// - Throws: ``EvaluationError/invalidLinearTransformation(_:)`` for another number of inputs,
+  ///   ``EvaluationError/scaleMismatch(_:_:)`` for inputs at different scales, and the errors of
+  ///   the one-input form.
+  public func apply(_ inputs: [Ciphertext], evaluator: Evaluator, keys: GaloisKeys, rescaling: Bool = false)
+    throws(EvaluationError) -> Ciphertext
+  {
+    guard inputs.count == inputCount else {
+      throw .invalidLinearTransformation("\(inputs.count) inputs for a transformation of \(inputCount)")
+    }
+    let input = inputs[0]
+    for other in inputs {
+      guard other.level == level else { throw .levelMismatch(other.level, level) }
+      guard other.size == 2 else { throw .notRelinearized(size: other.size) }
+      guard Evaluator.isSameScale(other.scale, input.scale) else { throw .scaleMismatch(input.scale, other.scale) }
+    }
+    guard let first = diagonals.values.first?.first, first.diagonal.polynomial.basis.isSameRing(as: input.basis) else {
       throw .parametersMismatch
     }
-    let rotated = try evaluator.rotations(input, by: babyStepsUsed, keys: keys)
-    // The giant steps' inner sums Σ_i diagonal ⊙ rot_i(v) depend only on the baby steps: computed
-    // side by side on the evaluator's threads, each accumulated in place (no ciphertext per term).
+    var rotated: [[Int: Ciphertext]] = []
+    for (m, steps) in babyStepsUsed.enumerated() {
+      let byEntries = try evaluator.rotations(inputs[m], by: steps.map { $0 * interleaving }, keys: keys)
+      rotated.append(Dictionary(uniqueKeysWithValues: byEntries.map { ($0.key / interleaving, $0.value) }))
+    }
+    // The giant steps' inner sums Σ_m Σ_i diagonal ⊙ rot_i(v_m) depend only on the baby steps:
+    // computed side by side on the evaluator's threads, each accumulated in place (no ciphertext
+    // per term).
     let lastGiantStep = diagonals.keys.max()!
     let basis = input.basis
     let productScale = input.scale * self.scale
@@ -168,10 +236,10 @@ public struct LinearTransformation: Sendable {
         guard let terms = diagonals[j] else { return }
         var c0 = RNSPolynomial<Evaluation>(zeroIn: basis)
         var c1 = RNSPolynomial<Evaluation>(zeroIn: basis)
-        for (i, diagonal) in terms {
-          let term = rotated[i]!
-          c0.multiplyAdd(term.polynomials[0], diagonal.polynomial)
-          c1.multiplyAdd(term.polynomials[1], diagonal.polynomial)
+        for term in terms {
+          let source = rotated[term.input][term.babyStep]!
+          c0.multiplyAdd(source.polynomials[0], term.diagonal.polynomial)
+          c1.multiplyAdd(source.polynomials[1], term.diagonal.polynomial)
         }
         slots[j] = Ciphertext(polynomials: [c0, c1], scale: productScale)
       }
@@ -179,13 +247,15 @@ public struct LinearTransformation: Sendable {
     // Giant steps in Horner form, from the last one down: result = rot_g(result) + inner_j.
     var result: Ciphertext?
     for j in stride(from: lastGiantStep, through: 0, by: -1) {
-      if let shifted = result { result = try evaluator.rotate(shifted, by: babySteps, keys: keys) }
+      if let shifted = result { result = try evaluator.rotate(shifted, by: babySteps * interleaving, keys: keys) }
       guard let inner = inners[j] else { continue }
       result = try result.map { (sum) throws(EvaluationError) in try evaluator.add(sum, inner) } ?? inner
     }
     // A wide matrix: fold the c/r blocks of the product onto each other.
     var folded = rescaling ? try evaluator.rescale(result!) : result!
-    for step in foldSteps { folded = try evaluator.add(folded, evaluator.rotate(folded, by: step, keys: keys)) }
+    for step in foldSteps {
+      folded = try evaluator.add(folded, evaluator.rotate(folded, by: step * interleaving, keys: keys))
+    }
     return folded
   }
 }
