@@ -29,8 +29,11 @@ struct SquaredSum: InferenceProgram {
 
   func plainScores(_ sample: [Double]) -> [Double] { [(sample[0] + sample[1]) * (sample[0] + sample[1])] }
 
-  func evaluate(_ input: Ciphertext, sampleCount: Int, keys: EvaluationKeys, evaluator: Evaluator) throws -> Ciphertext
+  /// One group: the slot layout's groups are one ciphertext.
+  func evaluate(_ group: [Ciphertext], sampleCount: Int, keys: EvaluationKeys, evaluator: Evaluator) throws
+    -> Ciphertext
   {
+    let input = group[0]
     guard let relinearization = keys.relinearization, let galois = keys.galois else {
       throw ProgramError.missingKeys("the relinearization key and the rotation by 1")
     }
@@ -51,10 +54,10 @@ let keys = EvaluationKeys(
     elements: program.keyRequirements.galoisElements.map { try GaloisElement($0, degree: parameters.degree) }))
 let encoder = CKKSEncoder(parameters: parameters)
 let samples: [[Double]] = [[1, 2], [0.5, -1.5], [3, 0]]
-let input = try Encryptor(secretKey: secretKey).encrypt(
-  program.layout.encode(samples, with: encoder, scale: parameters.defaultScale, level: program.inputLevel))
+let group = try program.layout.encode(samples, with: encoder, scale: parameters.defaultScale, level: program.inputLevel)
+  .map { try Encryptor(secretKey: secretKey).encrypt($0) }
 let result = try program.evaluate(
-  input, sampleCount: samples.count, keys: keys, evaluator: Evaluator(parameters: parameters))
+  group, sampleCount: samples.count, keys: keys, evaluator: Evaluator(parameters: parameters))
 let scores = program.layout.scores(in: try Decryptor(secretKey: secretKey).decrypt(result), with: encoder, count: 3)
 print(scores)  // ≈ [[9.0], [1.0], [9.0]]
 // snippet.hide

@@ -96,7 +96,8 @@ public final class InferenceSession: Sendable {
   }
 
   /// Encrypts `samples` (validated first) into serialized seeded ciphertexts, as many as the
-  /// layout needs, samples in order.
+  /// layout needs (each group of `samplesPerCiphertext` samples takes `ciphertextsPerGroup`
+  /// ciphertexts), samples in order.
   public func encrypt(_ samples: [[Double]]) throws(SDKError) -> [[UInt8]] {
     try validate(samples)
     let perCiphertext = model.layout.samplesPerCiphertext
@@ -105,9 +106,10 @@ public final class InferenceSession: Sendable {
     for start in stride(from: 0, to: samples.count, by: perCiphertext) {
       let chunk = Array(samples[start..<min(start + perCiphertext, samples.count)])
       do {
-        let plaintext = try model.layout.encode(
-          chunk, with: encoder, scale: model.inputScale, level: model.inputLevel)
-        result.append(try encryptor.encrypt(plaintext).serialized(parameters: parameters))
+        for plaintext in try model.layout.encode(chunk, with: encoder, scale: model.inputScale, level: model.inputLevel)
+        {
+          result.append(try encryptor.encrypt(plaintext).serialized(parameters: parameters))
+        }
       } catch {
         throw .invalidInput("cannot encode: \(error)")
       }

@@ -77,22 +77,29 @@ struct ClientSession: Sendable {
     Data(ciphertext.serialized(parameters: parameters)).base64EncodedString()
   }
 
-  /// One seeded ciphertext holding `samples`, base64.
-  func payload(samples: [[Double]]) throws -> String {
+  /// The seeded ciphertexts of one group holding `samples`, base64.
+  func payloads(samples: [[Double]]) throws -> [String] {
     let padded = samples.map { $0 + [Double](repeating: 0, count: max(0, inputDimension - $0.count)) }
     let encoder = CKKSEncoder(parameters: parameters)
-    let plaintext = try layout.encode(padded, with: encoder, scale: inputScale, level: inputLevel)
-    return payload(try Encryptor(secretKey: secretKey).encrypt(plaintext))
+    return try layout.encode(padded, with: encoder, scale: inputScale, level: inputLevel).map {
+      payload(try Encryptor(secretKey: secretKey).encrypt($0))
+    }
+  }
+
+  /// One seeded ciphertext holding `samples` (a layout whose groups are one ciphertext), base64.
+  func payload(samples: [[Double]]) throws -> String {
+    let group = try payloads(samples: samples)
+    precondition(group.count == 1, "a group of \(group.count) ciphertexts")
+    return group[0]
   }
 
   /// The `POST /infer` body for `samples`.
   func request(samples: [[Double]], waitMilliseconds: Int? = nil, keyId: String? = nil) throws -> ByteBuffer {
     let perCiphertext = layout.samplesPerCiphertext
-    let inputs = try stride(from: 0, to: samples.count, by: perCiphertext).map { start in
-      [
-        "encoding": "base64", "format": "heinfer-ckks-v1",
-        "payload": try payload(samples: Array(samples[start..<min(start + perCiphertext, samples.count)])),
-      ]
+    let inputs = try stride(from: 0, to: samples.count, by: perCiphertext).flatMap { start in
+      try payloads(samples: Array(samples[start..<min(start + perCiphertext, samples.count)])).map {
+        ["encoding": "base64", "format": "heinfer-ckks-v1", "payload": $0]
+      }
     }
     var object: [String: Any] = [
       "api_version": ContractVersion.current, "model_id": modelId, "version": version,

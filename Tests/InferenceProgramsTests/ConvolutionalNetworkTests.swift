@@ -96,7 +96,7 @@ struct ConvolutionalNetworkTests {
     let evaluator = Evaluator(parameters: parameters)
     for pixels in try Self.images(4) {
       let input = try Encryptor(secretKey: secretKey).encrypt(
-        layout.encode([pixels], with: encoder, scale: Self.model.encryption.inputScale, level: program.inputLevel))
+        layout.encode([pixels], with: encoder, scale: Self.model.encryption.inputScale, level: program.inputLevel)[0])
       let result = try program.evaluate(input, sampleCount: 1, keys: keys, evaluator: evaluator)
       #expect(result.level == 0 && result.scale == program.resultScale)
       let scores = layout.scores(in: try Decryptor(secretKey: secretKey).decrypt(result), with: encoder, count: 1)[0]
@@ -168,6 +168,89 @@ struct ConvolutionalNetworkTests {
       #expect(throws: LayoutMismatch.self) {
         _ = try description.layout(degree: 8192, inputDimension: 784, outputDimension: 10)
       }
+    }
+  }
+
+  static func batchedProgram(_ parameters: CKKSParameters) throws -> BatchedConvolutionalNetworkProgram {
+    let model = Self.model
+    return try BatchedConvolutionalNetworkProgram(
+      parameters: parameters,
+      geometry: LayoutDescription.ImageGeometry(
+        side: 28, kernel: model.convolution.kernel, stride: model.convolution.stride),
+      convolutionWeights: model.convolution.weights, convolutionBias: model.convolution.bias,
+      hiddenWeights: model.hiddenWeights, hiddenBias: model.hiddenBias, outputWeights: model.weights,
+      outputBias: model.bias, inputScale: model.encryption.inputScale,
+      bounds: .init(
+        input: model.inputBound, convolution: model.valueBounds.convolution, hidden: model.valueBounds.hidden,
+        scores: model.valueBounds.scores))
+  }
+
+  @Test("Many digits per group: 49 kernel-position ciphertexts score every image as in float64")
+  func encryptedBatch() throws {
+    let parameters = try CKKSParameters(Self.parameters)
+    let program = try Self.batchedProgram(parameters)
+    let layout = program.images
+    #expect(layout.imagesPerGroup == 64 && layout.ciphertextsPerGroup == 49)
+    #expect(layout.layoutDescription.classStride == 64 && layout.layoutDescription.kind == .imageBatch)
+    let needs = program.keyRequirements
+    // Every rotation is a multiple of 64 (one image's entries are 64 slots apart).
+    let multiples = Set((1..<64).map { GaloisElement.rotation(by: $0 * 64, degree: 8192).value })
+    #expect(needs.relinearization && Set(needs.galoisElements).isSubset(of: multiples))
+    let secretKey = KeyGenerator.secretKey(parameters: parameters)
+    let keys = EvaluationKeys(
+      relinearization: try KeyGenerator.relinearizationKey(secretKey: secretKey),
+      galois: try KeyGenerator.galoisKeys(
+        secretKey: secretKey, elements: needs.galoisElements.map { try GaloisElement($0, degree: 8192) }))
+    let encoder = CKKSEncoder(parameters: parameters)
+    // A partial group: 40 of its 64 places filled.
+    let images = try Self.images(40)
+    let encryptor = Encryptor(secretKey: secretKey)
+    let group = try layout.encode(
+      images, with: encoder, scale: Self.model.encryption.inputScale, level: program.inputLevel
+    ).map { try encryptor.encrypt($0) }
+    #expect(group.count == 49)
+    let result = try program.evaluate(
+      group, sampleCount: images.count, keys: keys, evaluator: Evaluator(parameters: parameters))
+    #expect(result.level == 0 && result.scale == program.resultScale)
+    let scores = layout.scores(in: try Decryptor(secretKey: secretKey).decrypt(result), with: encoder, count: 40)
+    #expect(scores.count == 40)
+    var largest = 0.0
+    for (image, decrypted) in zip(images, scores) {
+      let expected = program.plainScores(image)
+      largest = max(largest, zip(decrypted, expected).map { abs($0 - $1) }.max()!)
+      #expect(
+        decrypted.indices.max { decrypted[$0] < decrypted[$1] } == expected.indices.max { expected[$0] < expected[$1] })
+    }
+    #expect(largest < 1e-2, "largest score difference \(largest)")
+    // The same scores as the one-image program computes in float64.
+    #expect(program.plainScores(images[0]) == (try Self.program(parameters)).plainScores(images[0]))
+    #expect(throws: ProgramError.groupSize(expected: 49, received: 48)) {
+      _ = try program.evaluate(
+        Array(group.dropLast()), sampleCount: 1, keys: keys, evaluator: Evaluator(parameters: parameters))
+    }
+  }
+
+  @Test("The batch layout puts pixel k of window p of image j in slot p·64 + j of ciphertext k")
+  func batchLayout() throws {
+    let layout = ImageBatchLayout(
+      slotCount: 4096, geometry: LayoutDescription.ImageGeometry(side: 28, kernel: 7, stride: 3), outputDimension: 10)
+    let images = (0..<3).map { j in (0..<784).map { Double($0 + 1000 * j) } }
+    let vectors = layout.kernelPositionSlots(images)
+    #expect(vectors.count == 49)
+    // Window 9 (row 1, column 1) of image 2 at kernel position 8 (1, 1): pixel (4, 4).
+    #expect(vectors[8][9 * 64 + 2] == Double(4 * 28 + 4 + 2000))
+    #expect(vectors[0][9 * 64 + 2] == Double(3 * 28 + 3 + 2000))
+    // Places of absent images are zero.
+    #expect(vectors[8][9 * 64 + 3] == 0)
+    let description = layout.layoutDescription
+    #expect(description.samplesPerCiphertext == 64 && description.ciphertextsPerGroup == 49)
+    #expect(layout.ciphertextCount(batchSize: 64) == 49 && layout.groupCount(batchSize: 64) == 1)
+    let rebuilt = try description.layout(degree: 8192, inputDimension: 784, outputDimension: 10)
+    #expect(rebuilt.layoutDescription == description)
+    var changed = description
+    changed.classStride = 32
+    #expect(throws: LayoutMismatch.self) {
+      _ = try changed.layout(degree: 8192, inputDimension: 784, outputDimension: 10)
     }
   }
 }

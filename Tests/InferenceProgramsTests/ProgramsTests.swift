@@ -13,6 +13,11 @@ struct ProgramsTests {
       (CoefficientLinearLayout(degree: 2048, inputDimension: 8, outputDimension: 3), 2048),
       (SlotMLPLayout(slotCount: 4096, inputDimension: 4, hiddenDimension: 4, outputDimension: 3), 8192),
       (SlotMLPLayout(slotCount: 2048, inputDimension: 5, hiddenDimension: 3, outputDimension: 2), 4096),
+      (
+        ImageBatchLayout(
+          slotCount: 4096, geometry: LayoutDescription.ImageGeometry(side: 28, kernel: 7, stride: 3),
+          outputDimension: 10), 8192
+      ),
     ]
     for (layout, degree) in layouts {
       let description = layout.layoutDescription
@@ -20,6 +25,7 @@ struct ProgramsTests {
         degree: degree, inputDimension: layout.inputDimension, outputDimension: layout.outputDimension)
       #expect(rebuilt.layoutDescription == description)
       #expect(rebuilt.samplesPerCiphertext == layout.samplesPerCiphertext)
+      #expect(rebuilt.ciphertextsPerGroup == layout.ciphertextsPerGroup)
       var skewed = description
       skewed.sampleStride += 1
       #expect(throws: LayoutMismatch.self) {
@@ -30,7 +36,10 @@ struct ProgramsTests {
     var noReplica = layouts[2].layout.layoutDescription
     noReplica.inputReplicaOffset = nil
     #expect(throws: LayoutMismatch.self) { try noReplica.layout(degree: 8192, inputDimension: 4, outputDimension: 3) }
-    #expect(LayoutDescription.Kind.allCases.map(\.rawValue) == ["coefficient_linear", "slot_mlp", "image_windows"])
+    #expect(
+      LayoutDescription.Kind.allCases.map(\.rawValue) == [
+        "coefficient_linear", "slot_mlp", "image_windows", "image_batch",
+      ])
   }
 
   /// Encrypts `samples` through the program's layout, evaluates, decrypts through the layout.
@@ -40,10 +49,10 @@ struct ProgramsTests {
   ) throws -> [[Double]] {
     let secretKey = KeyGenerator.secretKey(parameters: parameters)
     let encoder = CKKSEncoder(parameters: parameters)
-    let plaintext = try program.layout.encode(samples, with: encoder, scale: inputScale, level: program.inputLevel)
-    let input = try Encryptor(secretKey: secretKey).encrypt(plaintext)
+    let plaintexts = try program.layout.encode(samples, with: encoder, scale: inputScale, level: program.inputLevel)
+    let group = try plaintexts.map { try Encryptor(secretKey: secretKey).encrypt($0) }
     let result = try program.evaluate(
-      input, sampleCount: samples.count, keys: try keys(secretKey), evaluator: Evaluator(parameters: parameters))
+      group, sampleCount: samples.count, keys: try keys(secretKey), evaluator: Evaluator(parameters: parameters))
     #expect(result.scale == program.resultScale)
     let decrypted = try Decryptor(secretKey: secretKey).decrypt(result)
     return program.layout.scores(in: decrypted, with: encoder, count: samples.count)

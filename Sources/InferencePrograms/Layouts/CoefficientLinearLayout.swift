@@ -80,9 +80,9 @@ extension CoefficientLinearLayout: SampleLayout {
   }
 
   public func encode(_ samples: [[Double]], with encoder: CKKSEncoder, scale: Double, level: Int)
-    throws(EncodingError) -> Plaintext
+    throws(EncodingError) -> [Plaintext]
   {
-    try encoder.encodeCoefficients(inputCoefficients(samples), scale: scale, level: level)
+    [try encoder.encodeCoefficients(inputCoefficients(samples), scale: scale, level: level)]
   }
 
   public func scores(in plaintext: Plaintext, with encoder: CKKSEncoder, count: Int) -> [[Double]] {

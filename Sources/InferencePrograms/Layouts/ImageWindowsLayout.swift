@@ -70,10 +70,10 @@ extension ImageWindowsLayout: SampleLayout {
   }
 
   public func encode(_ samples: [[Double]], with encoder: CKKSEncoder, scale: Double, level: Int)
-    throws(EncodingError) -> Plaintext
+    throws(EncodingError) -> [Plaintext]
   {
     precondition(samples.count == 1, "one image per ciphertext")
-    return try encoder.encode(windowSlots(samples[0]), scale: scale, level: level)
+    return [try encoder.encode(windowSlots(samples[0]), scale: scale, level: level)]
   }
 
   public func scores(in plaintext: Plaintext, with encoder: CKKSEncoder, count: Int) -> [[Double]] {

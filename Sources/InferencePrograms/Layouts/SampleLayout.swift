@@ -8,24 +8,35 @@ public protocol SampleLayout: Sendable {
   var inputDimension: Int { get }
   /// Scores per sample.
   var outputDimension: Int { get }
-  /// Samples one ciphertext holds (0 when a sample does not fit).
+  /// Samples one group of ``ciphertextsPerGroup`` input ciphertexts holds (0 when a sample does
+  /// not fit); a group is one ciphertext in every layout but ``ImageBatchLayout``.
   var samplesPerCiphertext: Int { get }
+  /// Input ciphertexts that together hold ``samplesPerCiphertext`` samples (1 by default).
+  var ciphertextsPerGroup: Int { get }
   /// The layout's fields as the contract's `encrypted_layout` carries them.
   var layoutDescription: LayoutDescription { get }
 
-  /// Encodes up to ``samplesPerCiphertext`` samples, each of ``inputDimension`` values.
+  /// Encodes up to ``samplesPerCiphertext`` samples, each of ``inputDimension`` values, into the
+  /// ``ciphertextsPerGroup`` plaintexts of one group, in order.
   /// - Throws: `EncodingError` when the values do not fit at `scale` and `level`.
   func encode(_ samples: [[Double]], with encoder: CKKSEncoder, scale: Double, level: Int) throws(EncodingError)
-    -> Plaintext
+    -> [Plaintext]
 
-  /// The scores of the first `count` samples of a decrypted result.
+  /// The scores of the first `count` samples of a decrypted result (one result per group).
   func scores(in plaintext: Plaintext, with encoder: CKKSEncoder, count: Int) -> [[Double]]
 }
 
 extension SampleLayout {
-  /// Ciphertexts needed for `batchSize` samples.
-  public func ciphertextCount(batchSize: Int) -> Int {
+  public var ciphertextsPerGroup: Int { 1 }
+
+  /// Groups needed for `batchSize` samples (one result ciphertext each).
+  public func groupCount(batchSize: Int) -> Int {
     (batchSize + samplesPerCiphertext - 1) / samplesPerCiphertext
+  }
+
+  /// Input ciphertexts needed for `batchSize` samples.
+  public func ciphertextCount(batchSize: Int) -> Int {
+    groupCount(batchSize: batchSize) * ciphertextsPerGroup
   }
 }
 
@@ -39,9 +50,12 @@ public struct LayoutDescription: Sendable, Equatable {
     case slotMLP = "slot_mlp"
     /// ``ImageWindowsLayout``.
     case imageWindows = "image_windows"
+    /// ``ImageBatchLayout``.
+    case imageBatch = "image_batch"
   }
 
-  /// ``ImageWindowsLayout`` only: a square image and the convolution windows it is cut into.
+  /// ``ImageWindowsLayout`` and ``ImageBatchLayout``: a square image and the convolution windows
+  /// it is cut into.
   public struct ImageGeometry: Sendable, Equatable {
     /// Pixels per side.
     public var side: Int
@@ -58,21 +72,25 @@ public struct LayoutDescription: Sendable, Equatable {
   }
 
   public var kind: Kind
+  /// Samples per group of input ciphertexts.
   public var samplesPerCiphertext: Int
+  /// Input ciphertexts per group.
+  public var ciphertextsPerGroup: Int
   public var sampleStride: Int
   public var resultOffset: Int
   public var classStride: Int
   /// ``SlotMLPLayout`` only: the offset of the inputs' second copy.
   public var inputReplicaOffset: Int?
-  /// ``ImageWindowsLayout`` only.
+  /// ``ImageWindowsLayout`` and ``ImageBatchLayout`` only.
   public var image: ImageGeometry?
 
   public init(
-    kind: Kind, samplesPerCiphertext: Int, sampleStride: Int, resultOffset: Int, classStride: Int,
-    inputReplicaOffset: Int? = nil, image: ImageGeometry? = nil
+    kind: Kind, samplesPerCiphertext: Int, ciphertextsPerGroup: Int = 1, sampleStride: Int, resultOffset: Int,
+    classStride: Int, inputReplicaOffset: Int? = nil, image: ImageGeometry? = nil
   ) {
     self.kind = kind
     self.samplesPerCiphertext = samplesPerCiphertext
+    self.ciphertextsPerGroup = ciphertextsPerGroup
     self.sampleStride = sampleStride
     self.resultOffset = resultOffset
     self.classStride = classStride
@@ -97,14 +115,17 @@ public struct LayoutDescription: Sendable, Equatable {
       // The hidden width is the server's; any value up to the replica offset gives the same layout.
       layout = SlotMLPLayout(
         slotCount: degree / 2, inputDimension: inputDimension, hiddenDimension: width, outputDimension: outputDimension)
-    case .imageWindows:
+    case .imageWindows, .imageBatch:
       // Checked before any product, so that no geometry can overflow.
       guard let image, image.side >= 1, image.side <= degree / 2, image.kernel >= 1, image.kernel <= image.side,
         image.stride >= 1, image.stride <= image.side, image.side * image.side == inputDimension
       else {
-        throw LayoutMismatch("image_windows needs the geometry of a square image of \(inputDimension) pixels")
+        throw LayoutMismatch("\(kind.rawValue) needs the geometry of a square image of \(inputDimension) pixels")
       }
-      layout = ImageWindowsLayout(slotCount: degree / 2, geometry: image, outputDimension: outputDimension)
+      layout =
+        kind == .imageWindows
+        ? ImageWindowsLayout(slotCount: degree / 2, geometry: image, outputDimension: outputDimension)
+        : ImageBatchLayout(slotCount: degree / 2, geometry: image, outputDimension: outputDimension)
     }
     guard layout.layoutDescription == self else {
       throw LayoutMismatch("the \(kind.rawValue) layout's strides or offsets differ from this library's")

@@ -61,9 +61,9 @@ extension SlotMLPLayout: SampleLayout {
   }
 
   public func encode(_ samples: [[Double]], with encoder: CKKSEncoder, scale: Double, level: Int)
-    throws(EncodingError) -> Plaintext
+    throws(EncodingError) -> [Plaintext]
   {
-    try encoder.encode(inputSlots(samples), scale: scale, level: level)
+    [try encoder.encode(inputSlots(samples), scale: scale, level: level)]
   }
 
   public func scores(in plaintext: Plaintext, with encoder: CKKSEncoder, count: Int) -> [[Double]] {

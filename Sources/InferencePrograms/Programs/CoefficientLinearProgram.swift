@@ -123,9 +123,10 @@ public struct CoefficientLinearProgram: InferenceProgram {
   /// One plaintext multiplication and one addition; for private weights, then the result
   /// protection revealing the scores of the first `sampleCount` samples only; then rescales to
   /// level 0.
-  public func evaluate(_ input: Ciphertext, sampleCount: Int, keys: EvaluationKeys, evaluator: Evaluator) throws
+  public func evaluate(_ group: [Ciphertext], sampleCount: Int, keys: EvaluationKeys, evaluator: Evaluator) throws
     -> Ciphertext
   {
+    let input = try checkedGroup(group)[0]
     var result = try evaluator.add(evaluator.multiply(input, weightPlaintext), biasPlaintext)
     if let privacy {
       guard let publicKey = keys.publicKey else { throw ProgramError.missingKeys("the public key") }

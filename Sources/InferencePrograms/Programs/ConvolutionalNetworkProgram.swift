@@ -1,13 +1,5 @@
 public import CKKS
 
-#if canImport(Glibc)
-  import Glibc
-#elseif canImport(Musl)
-  import Musl
-#elseif canImport(Darwin)
-  import Darwin
-#endif
-
 /// A convolutional network on one image (``ImageWindowsLayout``): convolution (C channels) → x² →
 /// fully connected → x² → fully connected, the shape of TenSEAL's MNIST tutorial network. Every
 /// linear layer is a `LinearTransformation` whose output period is the next layer's input
@@ -40,12 +32,10 @@ public struct ConvolutionalNetworkProgram: InferenceProgram {
   let convolutionBias: Plaintext
   let hiddenBias: Plaintext
   let outputBias: Plaintext
-  let convolutionWeights: [[Double]]
-  let convolutionBiasValues: [Double]
-  let hiddenWeights: [[Double]]
-  let hiddenBiasValues: [Double]
-  let outputWeights: [[Double]]
-  let outputBiasValues: [Double]
+  let network: ConvolutionalNetwork
+
+  /// The largest absolute values a network's inputs and layers produce (before the squares).
+  public typealias ValueBounds = NetworkValueBounds
 
   /// Compiles a network from matrices already checked rectangular and finite.
   /// - Parameters:
@@ -70,22 +60,12 @@ public struct ConvolutionalNetworkProgram: InferenceProgram {
     guard windows.samplesPerCiphertext == 1 else {
       throw fail("an image's \(windows.usedSlots) window slots do not fit \(parameters.slotCount) slots")
     }
-    let channels = convolutionWeights.count
+    let network = try ConvolutionalNetwork(
+      parameters: parameters, windows: windows, convolutionWeights: convolutionWeights,
+      convolutionBias: convolutionBias, hiddenWeights: hiddenWeights, hiddenBias: hiddenBias,
+      outputWeights: outputWeights, outputBias: outputBias, inputScale: inputScale, bounds: bounds)
+    let channels = network.channels
     let w = windows.windowStride
-    guard convolutionWeights.allSatisfy({ $0.count == windows.kernelPositions }), convolutionBias.count == channels
-    else { throw fail("the convolution needs \(windows.kernelPositions) weights per channel and one bias each") }
-    guard hiddenWeights.allSatisfy({ $0.count == channels * windows.windowCount }),
-      hiddenBias.count == hiddenWeights.count,
-      outputWeights.allSatisfy({ $0.count == hiddenWeights.count }), outputBias.count == outputWeights.count
-    else {
-      throw fail("the dense layers' shapes do not follow the convolution's \(channels * windows.windowCount) outputs")
-    }
-    guard parameters.ciphertextModuli.count == 6 else {
-      throw fail("a convolutional network needs exactly six ciphertext primes (inputs at level 5, five rescales)")
-    }
-    guard !parameters.specialModuli.isEmpty else {
-      throw fail("a convolutional network needs special primes for its evaluation keys")
-    }
     // Every layer's output must fit the slots (and the scores the coefficients) before its
     // matrix is built.
     guard channels * w <= parameters.slotCount, hiddenWeights.count <= parameters.slotCount,
@@ -111,39 +91,6 @@ public struct ConvolutionalNetworkProgram: InferenceProgram {
       }
     }
     let q = parameters.ciphertextModuli.map { Double($0) }
-    let delta = inputScale
-    // Scales: Δ after the convolution; s1 = Δ²/q4 after the first square (and the hidden
-    // layer); s2 = s1²/q2 after the second; the result's: the largest power of two that keeps
-    // scores up to their bound below a quarter of the base prime.
-    let s1 = delta * delta / q[4]
-    let s2 = s1 * s1 / q[2]
-    let exponent = log2(q[0] / (4 * bounds.scores)).rounded(.down)
-    guard exponent >= 20 else {
-      throw fail("scores up to \(bounds.scores) leave less than 20 bits of the base prime for their fraction")
-    }
-    // (A smaller bound would only raise the result scale past what the base prime can hold.)
-    let resultScale = Double(sign: .plus, exponent: Int(min(exponent, 60)), significand: 1)
-    // Every scale a value or a weight is held at keeps at least 20 bits of fraction.
-    let outputWeightScale = resultScale * q[1] / s2
-    for (what, scale) in [("s1 = Δ²/q4", s1), ("s2 = s1²/q2", s2), ("the output layer's weights", outputWeightScale)]
-    where !(scale >= 0x1p20) {
-      throw fail(
-        "the scale of \(what) is 2^\((log2(scale) * 10).rounded() / 10), below 2^20: choose an input scale nearer the primes"
-      )
-    }
-    // Headroom: every value, at the scale it is held at, below a quarter of the modulus left at
-    // that level.
-    func modulus(_ level: Int) -> Double { q[0...level].reduce(1, *) }
-    let (c, h) = (bounds.convolution, bounds.hidden)
-    let checks: [(String, Double, Int)] = [
-      ("inputs", bounds.input * delta, 5), ("convolution outputs", c * delta, 4), ("their squares", c * c * s1, 3),
-      ("hidden outputs", h * s1, 2), ("their squares", h * h * s2, 1), ("scores", bounds.scores * resultScale, 0),
-    ]
-    for (what, value, level) in checks where !(value < modulus(level) / 4) {
-      throw fail(
-        "\(what) up to 2^\((log2(value) * 10).rounded() / 10) at their scale exceed a quarter of the modulus at level "
-          + "\(level) (2^\((log2(modulus(level)) * 10).rounded() / 10)): lower the input scale or the value bounds")
-    }
     let encoder = CKKSEncoder(parameters: parameters)
     do {
       convolution = try LinearTransformation(matrix: convolutionMatrix, encoder: encoder, scale: q[5], level: 5)
@@ -162,19 +109,19 @@ public struct ConvolutionalNetworkProgram: InferenceProgram {
         }
       }
       output = try LinearTransformation(
-        complexMatrix: fused, encoder: encoder, scale: outputWeightScale, level: 1)
+        complexMatrix: fused, encoder: encoder, scale: network.outputWeightScale, level: 1)
       // The first layers' biases repeated with their output period; the output layer's as coefficients.
       let convolutionPeriod = convolution.outputPeriod
       self.convolutionBias = try encoder.encode(
         (0..<parameters.slotCount).map { t in
           let index = t % convolutionPeriod
           return index % w < windows.windowCount && index / w < channels ? convolutionBias[index / w] : 0
-        }, scale: delta, level: 4)
+        }, scale: inputScale, level: 4)
       let hiddenPeriod = hidden.outputPeriod
       self.hiddenBias = try encoder.encode(
         (0..<parameters.slotCount).map { t in t % hiddenPeriod < hiddenBias.count ? hiddenBias[t % hiddenPeriod] : 0 },
-        scale: s1, level: 2)
-      self.outputBias = try encoder.encodeCoefficients(outputBias, scale: resultScale, level: 0)
+        scale: network.firstSquareScale, level: 2)
+      self.outputBias = try encoder.encodeCoefficients(outputBias, scale: network.resultScale, level: 0)
     } catch {
       throw fail("cannot encode the weights: \(error)")
     }
@@ -182,34 +129,9 @@ public struct ConvolutionalNetworkProgram: InferenceProgram {
       hidden.inputPeriod == convolution.outputPeriod, output.inputPeriod == hidden.outputPeriod
     else { throw fail("the layers' periods do not chain") }
     self.windows = windows
-    self.resultScale = resultScale
-    // Rounding c0 to d bits adds a uniform error of deviation 2^d/√12 to each coefficient; c1's
-    // rounding is multiplied by the ternary secret, about √(2N/3) times more.
-    func droppedBits(_ growth: Double) -> Int {
-      max(0, min(Int(log2(0x1p-11 * resultScale * 12.0.squareRoot() / growth)), Int(log2(q[0])) - 2))
-    }
-    resultDroppedBits = (droppedBits(1), droppedBits((2 * Double(parameters.degree) / 3).squareRoot()))
-    self.convolutionWeights = convolutionWeights
-    convolutionBiasValues = convolutionBias
-    self.hiddenWeights = hiddenWeights
-    hiddenBiasValues = hiddenBias
-    self.outputWeights = outputWeights
-    outputBiasValues = outputBias
-  }
-
-  /// The largest absolute values a network's inputs and layers produce (before the squares).
-  public struct ValueBounds: Sendable, Equatable {
-    public var input: Double
-    public var convolution: Double
-    public var hidden: Double
-    public var scores: Double
-
-    public init(input: Double, convolution: Double, hidden: Double, scores: Double) {
-      self.input = input
-      self.convolution = convolution
-      self.hidden = hidden
-      self.scores = scores
-    }
+    self.network = network
+    resultScale = network.resultScale
+    resultDroppedBits = network.droppedBits(parameters: parameters, spread: 1)
   }
 
   public var layout: any SampleLayout { windows }
@@ -223,27 +145,12 @@ public struct ConvolutionalNetworkProgram: InferenceProgram {
   /// Results are returned as evaluated (docs/threat-model.md, "Slot programs").
   public var resultPrivacy: ResultPrivacy? { nil }
 
-  public func plainScores(_ sample: [Double]) -> [Double] {
-    let activations = convolutionWeights.indices.flatMap { c in
-      (0..<windows.windowCount).map { p in
-        let z = (0..<windows.kernelPositions).reduce(convolutionBiasValues[c]) {
-          $0 + convolutionWeights[c][$1] * sample[windows.pixel(window: p, position: $1)]
-        }
-        return z * z
-      }
-    }
-    let hiddenActivations = zip(hiddenWeights, hiddenBiasValues).map { row, b in
-      let z = zip(row, activations).reduce(b) { $0 + $1.0 * $1.1 }
-      return z * z
-    }
-    return zip(outputWeights, outputBiasValues).map { row, b in
-      zip(row, hiddenActivations).reduce(b) { $0 + $1.0 * $1.1 }
-    }
-  }
+  public func plainScores(_ sample: [Double]) -> [Double] { network.plainScores(sample) }
 
-  public func evaluate(_ input: Ciphertext, sampleCount: Int, keys: EvaluationKeys, evaluator: Evaluator) throws
+  public func evaluate(_ group: [Ciphertext], sampleCount: Int, keys: EvaluationKeys, evaluator: Evaluator) throws
     -> Ciphertext
   {
+    let input = try checkedGroup(group)[0]
     guard let relinearizationKey = keys.relinearization, let galoisKeys = keys.galois else {
       throw ProgramError.missingKeys("the relinearization key and Galois keys")
     }

@@ -22,15 +22,32 @@ public protocol InferenceProgram: Sendable {
   /// The float64 scores of one sample (before any output transform), as the program computes them.
   func plainScores(_ sample: [Double]) -> [Double]
 
-  /// Evaluates one input ciphertext whose first `sampleCount` samples were requested.
-  /// - Throws: ``ProgramError/missingKeys(_:)`` when `keys` lacks a key of ``keyRequirements``;
+  /// Evaluates one group of input ciphertexts (the layout's `ciphertextsPerGroup`, in order)
+  /// whose first `sampleCount` samples were requested, into one result ciphertext.
+  /// - Throws: ``ProgramError/groupSize(expected:received:)`` for another number of ciphertexts,
+  ///   ``ProgramError/missingKeys(_:)`` when `keys` lacks a key of ``keyRequirements``;
   ///   `EvaluationError` for a ciphertext the evaluator refuses.
-  func evaluate(_ input: Ciphertext, sampleCount: Int, keys: EvaluationKeys, evaluator: Evaluator) throws
+  func evaluate(_ group: [Ciphertext], sampleCount: Int, keys: EvaluationKeys, evaluator: Evaluator) throws
     -> Ciphertext
 }
 
 extension InferenceProgram {
   public var resultDroppedBits: (c0: Int, c1: Int)? { nil }
+
+  /// Evaluates a group of one ciphertext (every layout but ``ImageBatchLayout``).
+  public func evaluate(_ input: Ciphertext, sampleCount: Int, keys: EvaluationKeys, evaluator: Evaluator) throws
+    -> Ciphertext
+  {
+    try evaluate([input], sampleCount: sampleCount, keys: keys, evaluator: evaluator)
+  }
+
+  /// The group's ciphertexts, checked to be as many as the layout's groups hold.
+  func checkedGroup(_ group: [Ciphertext]) throws(ProgramError) -> [Ciphertext] {
+    guard group.count == layout.ciphertextsPerGroup else {
+      throw .groupSize(expected: layout.ciphertextsPerGroup, received: group.count)
+    }
+    return group
+  }
 }
 
 /// The evaluation keys a program uses.
@@ -82,11 +99,14 @@ public enum ProgramError: Error, Sendable, Equatable, CustomStringConvertible {
   case invalidModel(String)
   /// A key the program needs is absent.
   case missingKeys(String)
+  /// A group of input ciphertexts of another size than the layout's.
+  case groupSize(expected: Int, received: Int)
 
   public var description: String {
     switch self {
     case .invalidModel(let rule): rule
     case .missingKeys(let what): "missing evaluation keys: \(what)"
+    case .groupSize(let expected, let received): "a group of \(received) input ciphertexts, expected \(expected)"
     }
   }
 }

@@ -146,9 +146,10 @@ public struct SlotMLPProgram: InferenceProgram {
 
   /// Evaluates every sample of `x` (all of them: the results are not masked per request). The
   /// bias plaintexts, encoded at exactly Δ, give z and the scores exactly Δ.
-  public func evaluate(_ x: Ciphertext, sampleCount: Int, keys: EvaluationKeys, evaluator: Evaluator) throws
+  public func evaluate(_ group: [Ciphertext], sampleCount: Int, keys: EvaluationKeys, evaluator: Evaluator) throws
     -> Ciphertext
   {
+    let x = try checkedGroup(group)[0]
     guard let relinearizationKey = keys.relinearization, let galoisKeys = keys.galois else {
       throw ProgramError.missingKeys("the relinearization key and Galois keys")
     }
