@@ -15,10 +15,11 @@ images. Inputs are raw pixel intensities 0…255; the scaling to [0, 1] and the 
 normalization ((x − 0.1307) / 0.3081) are folded into the convolution's weights and biases, so
 the model file takes the pixels as they are in `datasets/mnist/test.csv`.
 
-Writes `datasets/mnist/test.csv` (784 pixels and the label per row) and the model file
+Writes `datasets/mnist/test.csv` (784 pixels and the label per row) and the model files
 `Sources/Gateway/Models/mnist_cnn-1.0.0.json` (the float64 weights; the value bounds its headroom
 checks use, twice the largest absolute values each layer produces on the training images; the
-encryption parameters), and prints the plaintext accuracy. Deterministic for a given numpy version.
+encryption parameters) and `mnist_cnn_batch-1.0.0.json` (the same network in the image_batch
+layout, many images per request), and prints the plaintext accuracy. Deterministic for a given numpy version.
 """
 
 import argparse
@@ -231,13 +232,37 @@ def main():
         "input_bound": 255,
         "result_protection": "none",
     }
-    path = os.path.join(ROOT, "Sources", "Gateway", "Models", "mnist_cnn-1.0.0.json")
+    for served in (model, batch_variant(model)):
+        path = os.path.join(ROOT, "Sources", "Gateway", "Models", f"{served['model_id']}-1.0.0.json")
+        write_model(served, path)
+        print(f"-> {os.path.relpath(path, ROOT)}")
+    print(f"mnist_cnn: plaintext test accuracy {test_accuracy:.4f} on {len(test_indices)} held-out images")
+    print(f"value bounds (training images, x2): {model['value_bounds']}")
+
+
+def batch_variant(model):
+    """The same network served many images per request: the image_batch layout (64 images per
+    group of 49 kernel-position ciphertexts)."""
+    batch = dict(model)
+    batch["model_id"] = "mnist_cnn_batch"
+    batch["description"] = model["description"].replace(
+        "One image per ciphertext in the image_windows layout",
+        "Many images per request in the image_batch layout: 64 images per group of 49 ciphertexts, one per "
+        "kernel position",
+    )
+    assert batch["description"] != model["description"]
+    items = list(batch.items())
+    at = [key for key, _ in items].index("convolution")
+    batch = dict(items[:at] + [("encrypted_layout", "image_batch")] + items[at:])
+    batch["max_batch_size"] = 64
+    return batch
+
+
+def write_model(model, path):
     with open(path, "w") as handle:
         # One weight row per line keeps the file readable and its diffs small.
         text = json.dumps(model, indent=2, ensure_ascii=False)
         handle.write(compact_rows(text) + "\n")
-    print(f"mnist_cnn: plaintext test accuracy {test_accuracy:.4f} on {len(test_indices)} held-out images")
-    print(f"value bounds (training images, x2): {model['value_bounds']} -> {os.path.relpath(path, ROOT)}")
 
 
 def compact_rows(text):

@@ -70,7 +70,8 @@ public struct ModelInfo: Sendable {
       throw .incompatibleModel("unknown layout \(shape.kind.rawValue)")
     }
     let description = LayoutDescription(
-      kind: kind, samplesPerCiphertext: shape.samplesPerCiphertext, sampleStride: shape.sampleStride,
+      kind: kind, samplesPerCiphertext: shape.samplesPerCiphertext, ciphertextsPerGroup: shape.ciphertextsPerGroup,
+      sampleStride: shape.sampleStride,
       resultOffset: shape.resultOffset, classStride: shape.classStride, inputReplicaOffset: shape.inputReplicaOffset,
       image: shape.image.map { .init(side: $0.side, kernel: $0.kernel, stride: $0.stride) })
     do {

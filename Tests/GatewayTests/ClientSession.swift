@@ -40,10 +40,14 @@ struct ClientSession: Sendable {
     let shape = try LayoutDescription(
       kind: try #require(LayoutDescription.Kind(rawValue: kindName)),
       samplesPerCiphertext: try #require(layout["samples_per_ciphertext"] as? Int),
+      ciphertextsPerGroup: try #require(layout["ciphertexts_per_group"] as? Int),
       sampleStride: try #require(layout["sample_stride"] as? Int),
       resultOffset: try #require(layout["result_offset"] as? Int),
       classStride: try #require(layout["class_stride"] as? Int),
-      inputReplicaOffset: layout["input_replica_offset"] as? Int
+      inputReplicaOffset: layout["input_replica_offset"] as? Int,
+      image: (layout["image"] as? [String: Int]).map {
+        LayoutDescription.ImageGeometry(side: $0["side"] ?? 0, kernel: $0["kernel"] ?? 0, stride: $0["stride"] ?? 0)
+      }
     ).layout(degree: description.degree, inputDimension: inputs, outputDimension: outputs)
     try self.init(
       parameters: description, layout: shape, inputDimension: inputs,

@@ -402,15 +402,15 @@ struct ContractTests {
   @Test("API versions: same major (and minor before 1.0.0) accepted, others refused")
   func compatibility() {
     #expect(ContractVersion.isCompatible(ContractVersion.current))
-    #expect(ContractVersion.isCompatible("0.7.7"))
-    #expect(ContractVersion.isCompatible("0.7.100000000000000000000000000"))
-    #expect(!ContractVersion.isCompatible("0.6.1"))
-    #expect(!ContractVersion.isCompatible("0.8.0"))
+    #expect(ContractVersion.isCompatible("0.8.7"))
+    #expect(ContractVersion.isCompatible("0.8.100000000000000000000000000"))
+    #expect(!ContractVersion.isCompatible("0.7.1"))
+    #expect(!ContractVersion.isCompatible("0.9.0"))
     #expect(!ContractVersion.isCompatible("1.1.0"))
     #expect(!ContractVersion.isCompatible("0.1"))
     #expect(!ContractVersion.isCompatible("x.y.z"))
-    #expect(!ContractVersion.isCompatible("0.7."))
-    #expect(!ContractVersion.isCompatible("0.7.0.2"))
+    #expect(!ContractVersion.isCompatible("0.8."))
+    #expect(!ContractVersion.isCompatible("0.8.0.2"))
   }
 }
 
@@ -529,6 +529,24 @@ struct ModelRegistryTests {
       ),
       ("exactly six ciphertext primes", edit("encryption", "coeff_modulus_bits", [39, 27, 27, 27, 27])),
       ("cannot protect the results of its private weights", { $0["result_protection"] = nil }),
+      ("invalid value at encrypted_layout", { $0["encrypted_layout"] = "image_grid" }),
+      // Two groups of 64 images are 98 ciphertexts.
+      (
+        "max_batch_size 128 needs more than 64 ciphertexts",
+        { object in
+          object["encrypted_layout"] = "image_batch"
+          object["max_batch_size"] = 128
+        }
+      ),
+      // Scores are interleaved like the windows: at most 64 of them.
+      (
+        "65 scores must each fit the 64 padded windows",
+        { object in
+          object["encrypted_layout"] = "image_batch"
+          object["weights"] = [[Double]](repeating: [Double](repeating: 0.01, count: 64), count: 65)
+          object["bias"] = [Double](repeating: 0, count: 65)
+        }
+      ),
     ]
     for (expected, edit) in cases {
       let rule = compile(base: Self.network, edit)
@@ -537,6 +555,14 @@ struct ModelRegistryTests {
     // The network's fields belong to kind cnn only.
     #expect(
       compile { $0["value_bounds"] = ["convolution": 1, "hidden": 1, "scores": 1] }?.contains("belong to") == true)
+    #expect(compile { $0["encrypted_layout"] = "image_batch" }?.contains("belong to") == true)
+    // The same network in the batch layout compiles, with a group of 49 ciphertexts for 64 images.
+    #expect(compile(base: Self.network) { $0["encrypted_layout"] = "image_windows" } == nil)
+    #expect(
+      compile(base: Self.network) { object in
+        object["encrypted_layout"] = "image_batch"
+        object["max_batch_size"] = 64
+      } == nil)
   }
 
   @Test("Private weights get protected results unless the file says result_protection none; an mlp must say so")

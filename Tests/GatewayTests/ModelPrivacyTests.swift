@@ -72,7 +72,7 @@ struct ModelPrivacyTests {
   func catalogue() async throws {
     let expected: [String: (Bool, Bool)] = [
       "logistic_v1": (false, false), "breast_cancer_logistic": (true, true), "wine_multiclass": (true, true),
-      "iris_mlp": (true, false), "mnist_cnn": (true, false),
+      "iris_mlp": (true, false), "mnist_cnn": (true, false), "mnist_cnn_batch": (true, false),
     ]
     try await EvaluationKeyTests.withGateway { client in
       let list = try await client.execute(uri: "/models", method: .get) {

@@ -91,6 +91,8 @@ struct SDKTests {
       Case(model: "logistic_v1", dataset: nil), Case(model: "breast_cancer_logistic", dataset: "breast_cancer"),
       Case(model: "wine_multiclass", dataset: "wine"), Case(model: "iris_mlp", dataset: "iris"),
       Case(model: "mnist_cnn", dataset: "mnist", samples: 3),
+      // 20 images in one group of 49 ciphertexts (the image_batch layout).
+      Case(model: "mnist_cnn_batch", dataset: "mnist", samples: 20),
     ])
   func endToEnd(testCase: Case) async throws {
     var generator = SystemRandomNumberGenerator()
@@ -109,11 +111,11 @@ struct SDKTests {
       // probabilities after sigmoid or softmax, which move by at most half a score's error (the
       // published bound for models with private weights, whose scores carry flooding noise).
       let info = try await gateway.model(id: testCase.model, version: "1.0.0")
-      // mnist_cnn's scores (up to about 80, after two squares at Δ = 2^27) are within 10⁻²; its
-      // probabilities within half that.
+      // The MNIST network's scores (up to about 80, after two squares at Δ = 2^27) are within
+      // 10⁻² in both layouts; its probabilities within half that.
       let tolerance =
         info.scoreErrorBound.map { $0 / 2 }
-        ?? ["logistic_v1": 1e-6, "mnist_cnn": 5e-3][testCase.model] ?? 1e-4
+        ?? ["logistic_v1": 1e-6, "mnist_cnn": 5e-3, "mnist_cnn_batch": 5e-3][testCase.model] ?? 1e-4
       #expect(maximumError < tolerance, "max error \(maximumError), tolerance \(tolerance)")
       // A single sample through the one-call API, on the cached session.
       let single = try await gateway.infer(model: testCase.model, inputs: features[0])

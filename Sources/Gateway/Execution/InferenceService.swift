@@ -125,10 +125,13 @@ public final class InferenceService: Sendable {
     }
     let expected = model.ciphertextCount(batchSize: request.batchSize)
     guard request.inputs.count == expected else {
+      let perGroup = model.program.layout.ciphertextsPerGroup
+      let holding =
+        perGroup == 1
+        ? "input ciphertexts of \(model.samplesPerCiphertext) samples"
+        : "input ciphertexts (groups of \(perGroup) holding \(model.samplesPerCiphertext) samples)"
       throw GatewayError(
-        .invalidBatchSize,
-        "batch_size \(request.batchSize) needs \(expected) input ciphertexts of \(model.samplesPerCiphertext) "
-          + "samples, got \(request.inputs.count)",
+        .invalidBatchSize, "batch_size \(request.batchSize) needs \(expected) \(holding), got \(request.inputs.count)",
         details: ["expected_inputs": String(expected)])
     }
     var ciphertexts: [Ciphertext] = []
@@ -277,13 +280,13 @@ public final class InferenceService: Sendable {
 
   // MARK: Execution
 
-  /// Evaluates one ciphertext holding `sampleCount` requested samples with the model's program,
-  /// then applies the decryption-only shrink.
-  static func evaluate(_ model: CompiledModel, _ ciphertext: Ciphertext, sampleCount: Int, keys: EvaluationKeySet?)
+  /// Evaluates one group of input ciphertexts holding `sampleCount` requested samples with the
+  /// model's program, then applies the decryption-only shrink to its result.
+  static func evaluate(_ model: CompiledModel, _ group: [Ciphertext], sampleCount: Int, keys: EvaluationKeySet?)
     throws -> [UInt8]
   {
     let scored = try model.program.evaluate(
-      ciphertext, sampleCount: sampleCount,
+      group, sampleCount: sampleCount,
       keys: EvaluationKeys(
         relinearization: keys?.relinearizationKey, galois: keys?.galoisKeys, publicKey: keys?.publicKey),
       evaluator: model.evaluator)
@@ -326,13 +329,15 @@ public final class InferenceService: Sendable {
     let job = JobRecord(
       id: RandomIdentifier.make(), tenant: tenant, modelId: model.modelId, version: model.version,
       batchSize: request.batchSize, now: Date())
-    let samplesPerCiphertext = model.samplesPerCiphertext
+    let samplesPerGroup = model.samplesPerCiphertext
+    let perGroup = model.program.layout.ciphertextsPerGroup
     let batchSize = request.batchSize
     return try await enqueue(job, inputs: ciphertexts) {
-      try ciphertexts.enumerated().map { index, ciphertext in
+      try stride(from: 0, to: ciphertexts.count, by: perGroup).map { start in
         Data(
           try InferenceService.evaluate(
-            model, ciphertext, sampleCount: batchSize - index * samplesPerCiphertext, keys: keySet))
+            model, Array(ciphertexts[start..<(start + perGroup)]),
+            sampleCount: batchSize - start / perGroup * samplesPerGroup, keys: keySet))
       }
     }
   }

@@ -15,6 +15,8 @@ public struct ModelDefinition: Codable, Sendable, Equatable {
   public var kind: Kind
   /// `cnn` only: the convolution on the image.
   public var convolution: Convolution?
+  /// `cnn` only: how images are encrypted (optional, default `image_windows`).
+  public var encryptedLayout: NetworkLayout?
   /// `mlp`: `hidden × input_dimension` weights of the hidden layer; `cnn`: `hidden × (channels ·
   /// windows)`, inputs ordered channel by channel, each channel's windows row by row.
   public var hiddenWeights: [[Double]]?
@@ -61,6 +63,14 @@ public struct ModelDefinition: Codable, Sendable, Equatable {
     /// A convolutional network on one square image per ciphertext: convolution → x² → hidden
     /// layer → x² → output layer, evaluated in slots (the `image_windows` layout).
     case cnn
+  }
+
+  /// The encrypted layouts a `cnn` can be served in (the contract's `encrypted_layout.kind`).
+  public enum NetworkLayout: String, Codable, Sendable {
+    /// One image per request ciphertext, cut into the convolution's windows: lowest latency.
+    case imageWindows = "image_windows"
+    /// Many images per group of one ciphertext per kernel position: highest throughput.
+    case imageBatch = "image_batch"
   }
 
   /// A convolution of a square single-channel image: `channels` kernels of `kernel × kernel`
@@ -153,6 +163,7 @@ public struct ModelDefinition: Codable, Sendable, Equatable {
   enum CodingKeys: String, CodingKey, CaseIterable {
     case modelId = "model_id"
     case version, description, kind, convolution
+    case encryptedLayout = "encrypted_layout"
     case hiddenWeights = "hidden_weights"
     case hiddenBias = "hidden_bias"
     case valueBounds = "value_bounds"

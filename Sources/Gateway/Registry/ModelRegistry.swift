@@ -149,9 +149,11 @@ public struct ModelRegistry: Sendable {
     let program: any InferenceProgram
     switch model.kind {
     case .linear:
-      guard model.hiddenWeights == nil, model.hiddenBias == nil, model.convolution == nil, model.valueBounds == nil
+      guard model.hiddenWeights == nil, model.hiddenBias == nil, model.convolution == nil, model.valueBounds == nil,
+        model.encryptedLayout == nil
       else {
-        throw fail("hidden_weights, hidden_bias, convolution and value_bounds belong to kinds mlp and cnn")
+        throw fail(
+          "hidden_weights, hidden_bias, convolution, value_bounds and encrypted_layout belong to kinds mlp and cnn")
       }
       do {
         program = try CoefficientLinearProgram(
@@ -163,8 +165,8 @@ public struct ModelRegistry: Sendable {
         throw fail(error.description)
       }
     case .mlp:
-      guard model.convolution == nil, model.valueBounds == nil else {
-        throw fail("convolution and value_bounds belong to kind cnn")
+      guard model.convolution == nil, model.valueBounds == nil, model.encryptedLayout == nil else {
+        throw fail("convolution, value_bounds and encrypted_layout belong to kind cnn")
       }
       guard let hiddenWeights = model.hiddenWeights, let hiddenBias = model.hiddenBias else {
         throw fail("kind mlp needs hidden_weights and hidden_bias")
@@ -241,9 +243,10 @@ public struct ModelRegistry: Sendable {
       evaluator: Evaluator(parameters: parameters, threads: evaluationThreads))
   }
 
-  /// A `cnn` definition as a ``ConvolutionalNetworkProgram``.
+  /// A `cnn` definition as a ``ConvolutionalNetworkProgram`` (one image per ciphertext) or a
+  /// ``BatchedConvolutionalNetworkProgram`` (`encrypted_layout: image_batch`).
   static func compileNetwork(_ model: ModelDefinition, parameters: CKKSParameters) throws(ModelDefinitionError)
-    -> ConvolutionalNetworkProgram
+    -> any InferenceProgram
   {
     func fail(_ rule: String) -> ModelDefinitionError { ModelDefinitionError(rule: rule) }
     guard let convolution = model.convolution, let hiddenWeights = model.hiddenWeights,
@@ -264,16 +267,25 @@ public struct ModelRegistry: Sendable {
     guard [bounds.convolution, bounds.hidden, bounds.scores].allSatisfy({ $0.isFinite && $0 > 0 }) else {
       throw fail("value_bounds must be positive")
     }
+    let geometry = LayoutDescription.ImageGeometry(
+      side: convolution.imageSide, kernel: convolution.kernel, stride: convolution.stride)
+    let valueBounds = NetworkValueBounds(
+      input: model.inputBound, convolution: bounds.convolution, hidden: bounds.hidden, scores: bounds.scores)
     do {
-      return try ConvolutionalNetworkProgram(
-        parameters: parameters,
-        geometry: LayoutDescription.ImageGeometry(
-          side: convolution.imageSide, kernel: convolution.kernel, stride: convolution.stride),
-        convolutionWeights: convolution.weights, convolutionBias: convolution.bias, hiddenWeights: hiddenWeights,
-        hiddenBias: hiddenBias, outputWeights: model.weights, outputBias: model.bias,
-        inputScale: model.encryption.inputScale,
-        bounds: .init(
-          input: model.inputBound, convolution: bounds.convolution, hidden: bounds.hidden, scores: bounds.scores))
+      switch model.encryptedLayout ?? .imageWindows {
+      case .imageWindows:
+        return try ConvolutionalNetworkProgram(
+          parameters: parameters, geometry: geometry, convolutionWeights: convolution.weights,
+          convolutionBias: convolution.bias, hiddenWeights: hiddenWeights, hiddenBias: hiddenBias,
+          outputWeights: model.weights, outputBias: model.bias, inputScale: model.encryption.inputScale,
+          bounds: valueBounds)
+      case .imageBatch:
+        return try BatchedConvolutionalNetworkProgram(
+          parameters: parameters, geometry: geometry, convolutionWeights: convolution.weights,
+          convolutionBias: convolution.bias, hiddenWeights: hiddenWeights, hiddenBias: hiddenBias,
+          outputWeights: model.weights, outputBias: model.bias, inputScale: model.encryption.inputScale,
+          bounds: valueBounds)
+      }
     } catch {
       throw fail(error.description)
     }
