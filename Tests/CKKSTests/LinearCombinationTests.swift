@@ -39,6 +39,35 @@ struct LinearCombinationTests {
     #expect(EvaluatorTests.bits(decoded, expected) > 10)
   }
 
+  @Test("Several rows at once equal the plaintext-constant products of each row, on one thread or two")
+  func severalRows() throws {
+    let context = try Self.context()
+    let rows = [[0.15, -0.08, 0.11], [2.5, 0.0, -1.75], [-0.001, 0.002, 0.003]]
+    let ciphertexts = try (0..<3).map { try context.encrypt(context.randomValues(seed: UInt64($0 + 10))) }
+    let lastPrime = Double(context.parameters.ciphertextModuli.last!)
+    for threads in [1, 2] {
+      let evaluator = Evaluator(parameters: context.parameters, threads: threads)
+      let combined = try evaluator.linearCombinations(ciphertexts, weights: rows, constantScale: lastPrime)
+      #expect(combined.count == 3)
+      for (row, sum) in zip(rows, combined) {
+        var reference = try evaluator.multiply(
+          ciphertexts[0], try context.encoder.encode(constant: row[0], scale: lastPrime))
+        for (ciphertext, weight) in zip(ciphertexts.dropFirst(), row.dropFirst()) {
+          reference = try evaluator.add(
+            reference,
+            try evaluator.multiply(ciphertext, try context.encoder.encode(constant: weight, scale: lastPrime)))
+        }
+        #expect(sum.polynomials == reference.polynomials && sum.scale == reference.scale)
+      }
+    }
+    #expect(throws: EvaluationError.self) {
+      try context.evaluator.linearCombinations(ciphertexts, weights: [], constantScale: lastPrime)
+    }
+    #expect(throws: EvaluationError.self) {
+      try context.evaluator.linearCombinations(ciphertexts, weights: [[1, 2, 3], [1, 2]], constantScale: lastPrime)
+    }
+  }
+
   @Test("Adding a constant equals adding its encoded plaintext exactly")
   func addConstant() throws {
     let context = try Self.context()

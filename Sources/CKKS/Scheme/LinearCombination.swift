@@ -14,8 +14,20 @@ extension Evaluator {
   public func linearCombination(_ ciphertexts: [Ciphertext], weights: [Double], constantScale: Double)
     throws(EvaluationError) -> Ciphertext
   {
-    guard !ciphertexts.isEmpty, ciphertexts.count == weights.count else {
-      throw .invalidLinearCombination("\(ciphertexts.count) ciphertexts for \(weights.count) weights")
+    try linearCombinations(ciphertexts, weights: [weights], constantScale: constantScale)[0]
+  }
+
+  /// Several weighted sums of the same ciphertexts at once, one per row of `weights` (e.g. the
+  /// channels of a convolution whose inputs are one ciphertext per kernel position): each input is
+  /// read once for all rows, and the work is spread over the evaluator's threads. Same rules and
+  /// scales as ``linearCombination(_:weights:constantScale:)`` for every row.
+  /// - Throws: as ``linearCombination(_:weights:constantScale:)``, also for no rows at all.
+  public func linearCombinations(_ ciphertexts: [Ciphertext], weights: [[Double]], constantScale: Double)
+    throws(EvaluationError) -> [Ciphertext]
+  {
+    guard !ciphertexts.isEmpty, !weights.isEmpty, weights.allSatisfy({ $0.count == ciphertexts.count }) else {
+      throw .invalidLinearCombination(
+        "\(ciphertexts.count) ciphertexts for \(weights.map { String($0.count) }.joined(separator: ", ")) weights")
     }
     guard constantScale.isFinite, constantScale > 0 else {
       throw .invalidLinearCombination("constant scale \(constantScale) must be finite and positive")
@@ -29,57 +41,77 @@ extension Evaluator {
         throw .invalidLinearCombination("sizes differ: \(first.size) and \(ciphertext.size)")
       }
     }
-    var constants: [Int64] = []
-    for weight in weights {
-      guard let constant = Self.roundedConstant(weight, scale: constantScale) else {
-        throw .invalidLinearCombination("weight \(weight) times the constant scale is not below 2^62")
+    var constants: [[Int64]] = []
+    for row in weights {
+      var rowConstants: [Int64] = []
+      for weight in row {
+        guard let constant = Self.roundedConstant(weight, scale: constantScale) else {
+          throw .invalidLinearCombination("weight \(weight) times the constant scale is not below 2^62")
+        }
+        rowConstants.append(constant)
       }
-      constants.append(constant)
+      constants.append(rowConstants)
     }
     let basis = first.basis
     let n = basis.degree
-    let terms = ciphertexts.count
-    // Per prime, each constant modulo q with its Shoup factor, flattened limb-major.
+    let (terms, outputs, size, limbs) = (ciphertexts.count, weights.count, first.size, basis.count)
+    // Per prime, then term, then output: the constant modulo q with its Shoup factor.
     var factors: [UInt64] = []
     var shoupFactors: [UInt64] = []
     for q in basis.moduli {
-      for c in constants {
-        let operand = ShoupOperand(Self.residue(c, modulo: q), modulus: q)
-        factors.append(operand.value)
-        shoupFactors.append(operand.shoup)
+      for t in 0..<terms {
+        for o in 0..<outputs {
+          let operand = ShoupOperand(Self.residue(constants[o][t], modulo: q), modulus: q)
+          factors.append(operand.value)
+          shoupFactors.append(operand.shoup)
+        }
       }
     }
-    var polynomials: [RNSPolynomial<Evaluation>] = []
-    for index in 0..<first.size {
-      var sum = RNSPolynomial<Evaluation>(zeroIn: basis)
-      Self.withRows(ciphertexts.map { $0.polynomials[index].residues }[...], []) { sources in
-        sum.forEachLimb { limb, q, row in
-          let twiceQ = 2 &* q.value
-          factors.withUnsafeBufferPointer { w in
-            shoupFactors.withUnsafeBufferPointer { wShoup in
-              let offset = limb * n
-              let base = limb * terms
-              for j in 0..<n {
-                // Invariant: every lazy Shoup product is in [0, 2q) and the running sum is kept in
-                // [0, 2q) (2q < 2^62 for the primes below 2^61), then reduced once to [0, q).
-                var accumulator: UInt64 = 0
+    // Sums by output, then polynomial, then limb: every (polynomial, limb) row is independent.
+    var sums = [UInt64](repeating: 0, count: outputs * size * limbs * n)
+    sums.withUnsafeMutableBufferPointer { sumBuffer in
+      factors.withUnsafeBufferPointer { w in
+        shoupFactors.withUnsafeBufferPointer { wShoup in
+          for index in 0..<size {
+            Self.withRows(ciphertexts.map { $0.polynomials[index].residues }[...], []) { sources in
+              parallelForEach(limbs, threads: threads) { limb, _ in
+                let q = basis.moduli[limb]
+                let twiceQ = 2 &* q.value
                 for t in 0..<terms {
-                  let x = sources[t][offset + j]
-                  assert(x < q.value)
-                  accumulator &+= q.multiplyShoupLazy(x, by: w[base + t], shoup: wShoup[base + t])
-                  if accumulator >= twiceQ { accumulator &-= twiceQ }
+                  let source = sources[t] + limb * n
+                  for o in 0..<outputs {
+                    let factor = (limb * terms + t) * outputs + o
+                    let (weight, shoup) = (w[factor], wShoup[factor])
+                    let sum = sumBuffer.baseAddress! + ((o * size + index) * limbs + limb) * n
+                    for j in 0..<n {
+                      // Invariant: a lazy Shoup product is in [0, 2q) and every running sum is kept
+                      // in [0, 2q) (4q < 2^64 for the primes below 2^61): a sum of two such values
+                      // below 4q loses 2q when that does not wrap, and min picks the right one.
+                      assert(source[j] < q.value && sum[j] < twiceQ)
+                      let added = sum[j] &+ q.multiplyShoupLazy(source[j], by: weight, shoup: shoup)
+                      sum[j] = min(added, added &- twiceQ)
+                    }
+                  }
                 }
-                assert(accumulator < twiceQ)
-                row[j] = q.reduceOnce(accumulator)
+                for o in 0..<outputs {
+                  let sum = sumBuffer.baseAddress! + ((o * size + index) * limbs + limb) * n
+                  for j in 0..<n { sum[j] = q.reduceOnce(sum[j]) }
+                }
               }
             }
           }
         }
       }
-      polynomials.append(sum)
     }
-    let scale = ciphertexts.lazy.map(\.scale).min()!
-    return Ciphertext(polynomials: polynomials, scale: scale * constantScale)
+    let scale = ciphertexts.lazy.map(\.scale).min()! * constantScale
+    let rowLength = limbs * n
+    return (0..<outputs).map { o in
+      Ciphertext(
+        polynomials: (0..<size).map { index in
+          let start = (o * size + index) * rowLength
+          return RNSPolynomial<Evaluation>(uncheckedBasis: basis, residues: Array(sums[start..<(start + rowLength)]))
+        }, scale: scale)
+    }
   }
 
   /// `a + value`: the constant added to every slot at `a`'s scale (in NTT form a constant is the

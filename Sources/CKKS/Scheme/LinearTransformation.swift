@@ -234,14 +234,12 @@ public struct LinearTransformation: Sendable {
     inners.withUnsafeMutableBufferPointer { slots in
       parallelForEach(lastGiantStep + 1, threads: evaluator.threads) { j, _ in
         guard let terms = diagonals[j] else { return }
-        var c0 = RNSPolynomial<Evaluation>(zeroIn: basis)
-        var c1 = RNSPolynomial<Evaluation>(zeroIn: basis)
-        for term in terms {
-          let source = rotated[term.input][term.babyStep]!
-          c0.multiplyAdd(source.polynomials[0], term.diagonal.polynomial)
-          c1.multiplyAdd(source.polynomials[1], term.diagonal.polynomial)
+        let sources = terms.map { rotated[$0.input][$0.babyStep]! }
+        let diagonals = terms.map(\.diagonal.polynomial.residues)
+        let polynomials = (0..<2).map { index in
+          Self.innerSum(sources.map(\.polynomials[index].residues), diagonals, basis: basis)
         }
-        slots[j] = Ciphertext(polynomials: [c0, c1], scale: productScale)
+        slots[j] = Ciphertext(polynomials: polynomials, scale: productScale)
       }
     }
     // Giant steps in Horner form, from the last one down: result = rot_g(result) + inner_j.
@@ -257,5 +255,45 @@ public struct LinearTransformation: Sendable {
       folded = try evaluator.add(folded, evaluator.rotate(folded, by: step * interleaving, keys: keys))
     }
     return folded
+  }
+
+  /// `Σ_t sources[t] ⊙ diagonals[t]` (residues of polynomials in evaluation form on `basis`; the
+  /// diagonals may live on a longer basis whose first limbs are `basis`), each coefficient's
+  /// products summed in 128 bits and reduced once per chunk of terms instead of once per term.
+  static func innerSum(_ sources: [[UInt64]], _ diagonals: [[UInt64]], basis: RNSBasis) -> RNSPolynomial<Evaluation> {
+    let n = basis.degree
+    var result = RNSPolynomial<Evaluation>(zeroIn: basis)
+    var low = [UInt64](repeating: 0, count: n)
+    var high = [UInt64](repeating: 0, count: n)
+    Evaluator.withRows(sources[...], []) { x in
+      Evaluator.withRows(diagonals[...], []) { d in
+        low.withUnsafeMutableBufferPointer { low in
+          high.withUnsafeMutableBufferPointer { high in
+            result.forEachLimb { limb, q, row in
+              // Invariant: a product of residues is below 2^(2·bitWidth), so a chunk of
+              // 2^(127 − 2·bitWidth) of them (capped at 2^20) sums below 2^128 without overflow;
+              // each chunk is reduced and added to the row, which stays in [0, q).
+              let chunk = 1 << min(20, max(0, 127 - 2 * q.bitWidth))
+              for start in stride(from: 0, to: x.count, by: chunk) {
+                low.update(repeating: 0)
+                high.update(repeating: 0)
+                for t in start..<min(start + chunk, x.count) {
+                  let (xs, ds) = (x[t] + limb * n, d[t] + limb * n)
+                  for k in 0..<n {
+                    assert(xs[k] < q.value && ds[k] < q.value)
+                    let product = xs[k].multipliedFullWidth(by: ds[k])
+                    let (sum, carry) = low[k].addingReportingOverflow(product.low)
+                    low[k] = sum
+                    high[k] &+= product.high &+ (carry ? 1 : 0)
+                  }
+                }
+                for k in 0..<n { row[k] = q.add(row[k], q.reduce(high: high[k], low: low[k])) }
+              }
+            }
+          }
+        }
+      }
+    }
+    return result
   }
 }

@@ -113,10 +113,10 @@ public struct BatchedConvolutionalNetworkProgram: InferenceProgram {
       throw ProgramError.missingKeys("the relinearization key and Galois keys")
     }
     var channels: [Ciphertext] = []
-    for (weights, bias) in zip(network.convolutionWeights, network.convolutionBias) {
-      var x = try evaluator.rescale(
-        evaluator.linearCombination(inputs, weights: weights, constantScale: convolutionScale))
-      x = try evaluator.add(x, constant: bias)
+    let convolved = try evaluator.linearCombinations(
+      inputs, weights: network.convolutionWeights, constantScale: convolutionScale)
+    for (sum, bias) in zip(convolved, network.convolutionBias) {
+      let x = try evaluator.add(evaluator.rescale(sum), constant: bias)
       channels.append(try evaluator.rescale(evaluator.multiplyRelinearize(x, x, key: relinearizationKey)))
     }
     var x = try hidden.apply(channels, evaluator: evaluator, keys: galoisKeys, rescaling: true)
