@@ -187,10 +187,41 @@ public final class GatewayClient: Sendable {
     let start = clock.now
     let ciphertexts = try session.encrypt(samples)
     timings.encrypt = Self.seconds(clock.now - start)
+    return try await submitOnce(
+      encrypted: ciphertexts, sampleCount: samples.count, session: session, wait: wait, timings: &timings)
+  }
+
+  /// Submits ciphertexts that `session.encrypt` produced earlier for `sampleCount` samples (e.g.
+  /// encrypted ahead of time or elsewhere), registering the session's keys first when needed;
+  /// otherwise as ``submit(_:session:wait:)``.
+  public func submit(
+    encrypted ciphertexts: [[UInt8]], sampleCount: Int, session: InferenceSession, wait: Duration = .zero
+  )
+    async throws(SDKError) -> Components.Schemas.Job
+  {
+    try await registerKeys(session)
+    var timings = StageTimings()
+    let sent = session.evaluationKeyId
+    do {
+      return try await submitOnce(
+        encrypted: ciphertexts, sampleCount: sampleCount, session: session, wait: wait, timings: &timings)
+    } catch .server(code: .missingEvaluationKeys, _, _, _, _) {
+      session.forgetEvaluationKeyId(ifStill: sent)
+      try await registerKeys(session)
+      return try await submitOnce(
+        encrypted: ciphertexts, sampleCount: sampleCount, session: session, wait: wait, timings: &timings)
+    }
+  }
+
+  private func submitOnce(
+    encrypted ciphertexts: [[UInt8]], sampleCount: Int, session: InferenceSession, wait: Duration,
+    timings: inout StageTimings
+  ) async throws(SDKError) -> Components.Schemas.Job {
+    let clock = ContinuousClock()
     timings.requestBytes = ciphertexts.reduce(0) { $0 + $1.count }
     let body = Components.Schemas.InferRequest(
       apiVersion: ContractInfo.version, modelId: session.model.id, version: session.model.version,
-      batchSize: samples.count,
+      batchSize: sampleCount,
       inputs: ciphertexts.map { .init(encoding: .base64, format: .heinferCkksV1, payload: .init($0)) },
       evaluationKeyId: session.evaluationKeyId,
       waitMs: Int(

@@ -158,6 +158,7 @@ struct Bench: AsyncParsableCommand {
   func samples(for model: ModelInfo, count: Int) -> [[Double]] {
     let names = [
       "breast_cancer_logistic": "breast_cancer", "wine_multiclass": "wine", "iris_mlp": "iris", "mnist_cnn": "mnist",
+      "mnist_cnn_batch": "mnist",
     ]
     if let name = names[model.id],
       let text = try? String(contentsOfFile: "datasets/\(name)/test.csv", encoding: .utf8)
@@ -173,11 +174,18 @@ struct Bench: AsyncParsableCommand {
     }
   }
 
+  /// Requests per one-sample figure of a layout for throughput.
+  static let throughputLayoutRuns = 20
+
   func measure(_ model: ModelInfo, _ gateway: GatewayClient) async throws -> ModelReport {
-    let inputs = samples(for: model, count: runs)
+    // A layout for throughput (groups of many ciphertexts) costs a full group even for one
+    // sample: its one-sample figures take at most 20 requests after 2 warm-ups.
+    let forThroughput = model.layout.ciphertextsPerGroup > 1
+    let inputs = samples(for: model, count: forThroughput ? min(runs, Self.throughputLayoutRuns) : runs)
+    let requestsPerRun = forThroughput ? min(throughputRequests, Self.throughputLayoutRuns) : throughputRequests
     let clock = ContinuousClock()
     // Warm-up (also registers evaluation keys and builds the session).
-    for sample in inputs.prefix(max(1, warmup)) {
+    for sample in inputs.prefix(max(1, forThroughput ? min(warmup, 2) : warmup)) {
       _ = try await gateway.infer(model: model.id, version: model.version, inputs: sample)
       _ = try await gateway.inferPlain(model: model.id, version: model.version, inputs: sample)
     }
@@ -220,10 +228,14 @@ struct Bench: AsyncParsableCommand {
     var encryptedThroughput: [String: Double] = [:]
     var plainThroughput: [String: Double] = [:]
     for count in clientCounts {
-      encryptedThroughput[String(count)] = try await throughput(clients: count, inputs: inputs) { sample in
+      encryptedThroughput[String(count)] = try await throughput(
+        clients: count, requests: requestsPerRun, inputs: inputs
+      ) { sample in
         _ = try await gateway.infer(model: model.id, version: model.version, inputs: sample)
       }
-      plainThroughput[String(count)] = try await throughput(clients: count, inputs: inputs) { sample in
+      plainThroughput[String(count)] = try await throughput(
+        clients: count, requests: requestsPerRun, inputs: inputs
+      ) { sample in
         _ = try await gateway.inferPlain(model: model.id, version: model.version, inputs: sample)
       }
     }
@@ -236,6 +248,35 @@ struct Bench: AsyncParsableCommand {
       _ = try await gateway.infer(model: model.id, version: model.version, batch: batch)
       best = min(best, secondsOf(clock.now - start))
     }
+    // A layout with many samples per group of ciphertexts is for throughput: full batches,
+    // encrypted beforehand, submitted by 1 and 2 concurrent clients (what the server sustains).
+    var preEncrypted: ModelReport.Batched.PreEncrypted?
+    if model.layout.ciphertextsPerGroup > 1 {
+      let session = try gateway.session(for: model)
+      let prepared = try (0..<2).map { _ in try session.encrypt(batch) }
+      let requestsPerRun = 12
+      var perSecond: [String: Double] = [:]
+      for clients in [1, 2] {
+        let start = clock.now
+        try await withThrowingTaskGroup(of: Void.self) { group in
+          for client in 0..<clients {
+            group.addTask {
+              for request in stride(from: client, to: requestsPerRun, by: clients) {
+                let job = try await gateway.submit(
+                  encrypted: prepared[request % prepared.count], sampleCount: batch.count, session: session,
+                  wait: .seconds(10))
+                _ = try await gateway.waitForResult(job)
+              }
+            }
+          }
+          try await group.waitForAll()
+        }
+        perSecond[String(clients)] = Double(requestsPerRun * batch.count) / secondsOf(clock.now - start)
+      }
+      preEncrypted = .init(
+        requestsPerRun: requestsPerRun, ciphertextBytesPerRequest: prepared[0].reduce(0) { $0 + $1.count },
+        predictionsPerSecond: perSecond)
+    }
     let requests = max(1, trafficTotals.requests)
     let keys = model.needsEvaluationKeys ? try gateway.session(for: model).evaluationKeys() : (nil, nil, nil)
     return ModelReport(
@@ -243,7 +284,7 @@ struct Bench: AsyncParsableCommand {
       polyModulusDegree: model.parameters.degree,
       evaluationKeyBytes: (keys.0?.count ?? 0) + (keys.1?.count ?? 0) + (keys.2?.count ?? 0),
       encrypted: .init(
-        latencyMs: LatencyStats(latencies), stagesMs: stages.mapValues { 1000 * $0 / Double(runs) },
+        latencyMs: LatencyStats(latencies), stagesMs: stages.mapValues { 1000 * $0 / Double(inputs.count) },
         requestBytes: trafficTotals.requestBytes / requests, responseBytes: trafficTotals.responseBytes / requests,
         ciphertextBytesUp: ciphertextBytes.up, ciphertextBytesDown: ciphertextBytes.down,
         meanAbsoluteError: errors.reduce(0, +) / Double(max(1, errors.count)), maxAbsoluteError: errors.max() ?? 0,
@@ -253,8 +294,8 @@ struct Bench: AsyncParsableCommand {
         responseBytes: plainTotals.responseBytes / max(1, plainTotals.requests), throughputRps: plainThroughput),
       batched: .init(
         batchSize: batchSize,
-        ciphertexts: (batchSize + model.layout.samplesPerCiphertext - 1)
-          / model.layout.samplesPerCiphertext, seconds: best, predictionsPerSecond: Double(batchSize) / best))
+        ciphertexts: model.layout.ciphertextCount(batchSize: batchSize), seconds: best,
+        predictionsPerSecond: Double(batchSize) / best, preEncrypted: preEncrypted))
   }
 
   /// What protecting results costs a model with private weights: its published error bound and,
@@ -292,11 +333,11 @@ struct Bench: AsyncParsableCommand {
       protectionMs: milliseconds)
   }
 
-  /// Requests per second with `clients` concurrent loops sharing `throughputRequests` requests.
+  /// Requests per second with `clients` concurrent loops sharing `requests` requests.
   func throughput(
-    clients: Int, inputs: [[Double]], _ request: @escaping @Sendable ([Double]) async throws -> Void
+    clients: Int, requests: Int, inputs: [[Double]], _ request: @escaping @Sendable ([Double]) async throws -> Void
   ) async throws -> Double {
-    let perClient = max(1, throughputRequests / clients)
+    let perClient = max(1, requests / clients)
     let clock = ContinuousClock()
     let start = clock.now
     try await withThrowingTaskGroup(of: Void.self) { group in
@@ -361,11 +402,24 @@ struct ModelReport: Codable {
     var throughputRps: [String: Double]
   }
 
+  /// One request carrying as many samples as the model allows, best of three, client encryption
+  /// and decryption included.
   struct Batched: Codable {
     var batchSize: Int
     var ciphertexts: Int
     var seconds: Double
     var predictionsPerSecond: Double
+    /// Layouts whose groups span several ciphertexts only.
+    var preEncrypted: PreEncrypted?
+
+    /// Full batches encrypted before the clock starts, submitted and fetched by concurrent clients
+    /// (HTTP, JSON, validation, evaluation and the result's download; no client cryptography).
+    struct PreEncrypted: Codable {
+      var requestsPerRun: Int
+      var ciphertextBytesPerRequest: Int
+      /// Predictions per second by number of concurrent clients.
+      var predictionsPerSecond: [String: Double]
+    }
   }
 
   var modelId: String
