@@ -63,6 +63,8 @@ struct LinearTransformationTests {
     // 64 dense extended diagonals: 7 baby steps, 7 giant steps by 8 (one key), folds by 64 and 128.
     #expect(transformation.babySteps == 8)
     #expect(transformation.galoisElements.count == 7 + 1 + 2)
+    // Seven baby-step rotations against eight giant steps: each rotation finished on its own.
+    #expect(!transformation.doubleHoisted)
     // Rescaled after the call, or before the folds (which then rotate at level 0).
     for rescaling in [false, true] {
       let copies = try Self.run(
@@ -86,6 +88,8 @@ struct LinearTransformationTests {
     let transformation = try LinearTransformation(
       matrix: m, encoder: context.encoder, scale: q, level: 1, interleaving: b, inputs: inputs)
     #expect(transformation.inputPeriod == 32 && transformation.outputPeriod == 16 && transformation.inputCount == 2)
+    // Six baby-step rotations against four giant steps: the double-hoisted form.
+    #expect(transformation.doubleHoisted)
     // Every rotation is a multiple of the interleaving.
     let degree = context.parameters.degree
     let strided = (1..<(2048 / b)).map { GaloisElement.rotation(by: $0 * b, degree: degree).value }
@@ -143,6 +147,8 @@ struct LinearTransformationTests {
       let transformation = try LinearTransformation(
         matrix: m, encoder: context.encoder, scale: q, level: 1, babySteps: babySteps)
       #expect(transformation.galoisElements.count == (babySteps - 1) + (babySteps < 16 ? 1 : 0))
+      // Both forms: 15 baby-step rotations for one giant step are double hoisted, the rest not.
+      #expect(transformation.doubleHoisted == (babySteps == 16))
       let copies = try Self.run(transformation, v, context: context, keys: keys)
       #expect(EvaluatorTests.bits(copies[3], Self.product(m, v)) > 12, "baby steps \(babySteps)")
     }

@@ -86,7 +86,14 @@ public final class CKKSEncoder: Sendable {
     if let bad = values.firstIndex(where: { !$0.real.isFinite || !$0.imaginary.isFinite }) {
       throw .nonFiniteValue(index: bad)
     }
-    let basis = try basis(level)
+    return try encode(complex: values, scale: scale, basis: basis(level))
+  }
+
+  /// The canonical embedding of `values` at `scale` on any basis of this ring degree (e.g. a level's
+  /// primes with the special primes, for products kept over Q_ℓ ∪ P); values already checked.
+  func encode(complex values: [ComplexNumber], scale: Double?, basis: RNSBasis) throws(EncodingError) -> Plaintext {
+    let n = parameters.degree
+    let slots = n / 2
     let scale = try checkedScale(scale, basis: basis)
     var re = [Double](repeating: 0, count: n)
     var im = [Double](repeating: 0, count: n)

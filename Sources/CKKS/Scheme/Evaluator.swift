@@ -135,7 +135,7 @@ public struct Evaluator: Sendable {
   /// The parameters of the ciphertexts this evaluator accepts.
   public let parameters: CKKSParameters
   /// Working memory reused by the allocating forms (thread-safe; share the evaluator freely).
-  private let workspaces: WorkspacePool
+  let workspaces: WorkspacePool
 
   /// Threads one key switch may use (relinearizations and rotations), and a
   /// ``LinearTransformation`` its inner sums; 1: the calling thread only.

@@ -239,6 +239,15 @@ final class KeySwitcher: Sendable {
     _ layout: RaisedLayout, permuted: Bool, with key: KeySwitchingKey, addingTo c0: inout RNSPolynomial<Evaluation>,
     _ c1: inout RNSPolynomial<Evaluation>, assignC1: Bool, workspace: EvaluatorWorkspace
   ) {
+    accumulate(layout, permuted: permuted, with: key, workspace: workspace)
+    lowerAccumulators(level: layout.level, workspace: workspace)
+    workspace.accumulator0.withUnsafeBufferPointer { add($0.baseAddress!, to: &c0, assign: false) }
+    workspace.accumulator1.withUnsafeBufferPointer { add($0.baseAddress!, to: &c1, assign: assignC1) }
+  }
+
+  /// The inner products of the raised (or permuted) digits with `key`, left over Q_ℓ ∪ P in the
+  /// workspace's two accumulators (`Σ_k d_k·b_k` and `Σ_k d_k·a_k`, not yet divided by P).
+  func accumulate(_ layout: RaisedLayout, permuted: Bool, with key: KeySwitchingKey, workspace: EvaluatorWorkspace) {
     let level = layout.level
     let extendedCount = extendedBases[level].count
     let digits = layout.digitIndices.map { key.digits[$0] }
@@ -257,9 +266,14 @@ final class KeySwitcher: Sendable {
         }
       }
     }
-    // The two accumulators are brought down independently, each with its own correction rows.
+  }
+
+  /// ModDown of both accumulators from Q_ℓ ∪ P to Q_ℓ, in place (their first ℓ + 1 rows), each
+  /// with its own correction rows.
+  func lowerAccumulators(level: Int, workspace: EvaluatorWorkspace) {
     let n = degree
     let qLimbs = level + 1
+    let threads = workspace.threads
     workspace.accumulator0.withUnsafeMutableBufferPointer { out0 in
       workspace.accumulator1.withUnsafeMutableBufferPointer { out1 in
         workspace.correction.withUnsafeMutableBufferPointer { correction in
@@ -272,10 +286,42 @@ final class KeySwitcher: Sendable {
             }
           }
         }
-        add(UnsafePointer(out0.baseAddress!), to: &c0, assign: false)
-        add(UnsafePointer(out1.baseAddress!), to: &c1, assign: assignC1)
       }
     }
+  }
+
+  /// `(c0, c1)` over Q_ℓ: the ModDown of a pair `(e0, e1)` over Q_ℓ ∪ P (evaluation form), e.g.
+  /// sums of products with key-switched terms kept over Q_ℓ ∪ P (double hoisting).
+  func lower(
+    _ e0: RNSPolynomial<Evaluation>, _ e1: RNSPolynomial<Evaluation>, to basis: RNSBasis, workspace: EvaluatorWorkspace
+  ) -> (RNSPolynomial<Evaluation>, RNSPolynomial<Evaluation>) {
+    let level = basis.count - 1
+    precondition(e0.basis.isSameRing(as: extendedBases[level]) && e1.basis.isSameRing(as: extendedBases[level]))
+    let words = e0.residues.count
+    workspace.accumulator0.withUnsafeMutableBufferPointer { $0.baseAddress!.update(from: e0.residues, count: words) }
+    workspace.accumulator1.withUnsafeMutableBufferPointer { $0.baseAddress!.update(from: e1.residues, count: words) }
+    lowerAccumulators(level: level, workspace: workspace)
+    let qWords = (level + 1) * degree
+    return (
+      RNSPolynomial(uncheckedBasis: basis, residues: Array(workspace.accumulator0[0..<qWords])),
+      RNSPolynomial(uncheckedBasis: basis, residues: Array(workspace.accumulator1[0..<qWords]))
+    )
+  }
+
+  /// `P·x` over Q_ℓ ∪ P for `x` over Q_ℓ: `[P]_{q_i}·x` on the ciphertext primes, 0 on the special
+  /// primes (where P vanishes).
+  func raiseByP(_ x: RNSPolynomial<Evaluation>) -> RNSPolynomial<Evaluation> {
+    let level = x.basis.count - 1
+    let n = degree
+    var result = RNSPolynomial<Evaluation>(zeroIn: extendedBases[level])
+    x.residues.withUnsafeBufferPointer { source in
+      result.forEachLimb { limb, q, row in
+        guard limb <= level else { return }
+        let factor = ShoupOperand(specialProductModQ[limb], modulus: q)
+        for j in 0..<n { row[j] = q.multiplyShoup(source[limb * n + j], by: factor.value, shoup: factor.shoup) }
+      }
+    }
+    return result
   }
 
   /// `target += rows` (or `target = rows` when `assign`), limb by limb, for rows in [0, q).

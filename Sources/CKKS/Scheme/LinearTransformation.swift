@@ -11,9 +11,9 @@
 ///     y' = Σ_k diag_k ⊙ rot(v, k) = Σ_j rot_{g·j}( Σ_i rot_{−g·j}(diag_{g·j+i}) ⊙ rot_i(v) ),
 ///
 /// and, for a wide matrix (c > r), the c/r blocks of y' are folded onto each other by log2(c/r)
-/// rotate-and-add steps. One evaluation costs the g − 1 baby-step rotations of v (hoisted: one
-/// decomposition), one in-place plaintext product per nonzero diagonal (pre-rotated at compile
-/// time), the giant steps in Horner form (`inner_0 + rot_g(inner_1 + rot_g(inner_2 + …))`, so
+/// rotate-and-add steps. One evaluation costs the g − 1 baby-step rotations of v (double hoisted:
+/// one decomposition, and the products summed over Q_ℓ ∪ P before one ModDown per giant step),
+/// one in-place plaintext product per nonzero diagonal (pre-rotated at compile time), the giant steps in Horner form (`inner_0 + rot_g(inner_1 + rot_g(inner_2 + …))`, so
 /// they need one Galois key, g's, whatever their number) and the folds: about 2·√d + log2(c/r)
 /// rotations instead of one per diagonal, with g − 1 + 1 + log2(c/r) keys (a gap between nonzero
 /// giant steps still costs its rotation). Zero diagonals cost nothing. The result holds M·v with period r,
@@ -49,6 +49,9 @@ public struct LinearTransformation: Sendable {
   let babyStepsUsed: [[Int]]
   /// Rotate-and-add steps (in vector entries) folding the blocks of a wide matrix's product: r, 2r, …, c/2.
   let foldSteps: [Int]
+  /// Whether the baby steps' products are summed over Q_ℓ ∪ P (the diagonals encoded there too)
+  /// before one ModDown per giant step.
+  let doubleHoisted: Bool
 
   struct Term: Sendable {
     let input: Int
@@ -128,10 +131,10 @@ public struct LinearTransformation: Sendable {
       }
     }
     guard !nonzero.isEmpty else { throw EvaluationError.invalidLinearTransformation("the matrix is zero") }
-    // By default the cheapest g: the distinct baby steps of every input (hoisted: they share one
-    // decomposition per input, so each costs about half a key switch) plus the Horner giant steps
-    // up to the last nonzero one (a full key switch each); strided diagonals get a g that is a
-    // multiple of their stride.
+    // By default the cheapest g: the distinct baby steps of every input (double hoisted: they
+    // share one decomposition per input and skip their ModDown, counted as half a key switch)
+    // plus the Horner giant steps up to the last nonzero one (a key switch and a ModDown each);
+    // strided diagonals get a g that is a multiple of their stride.
     var g = babySteps ?? 1
     if babySteps == nil {
       var best = Int.max
@@ -146,6 +149,18 @@ public struct LinearTransformation: Sendable {
     guard g >= 1, g <= min(r, c), g & (g - 1) == 0 else {
       throw EvaluationError.invalidLinearTransformation("baby steps \(g) must be a power of two up to \(min(r, c))")
     }
+    let parameters = encoder.parameters
+    guard level >= 0, level <= parameters.maximumLevel else {
+      throw EncodingError.levelOutOfRange(level, maximum: parameters.maximumLevel)
+    }
+    // Double hoisting saves a ModDown per baby-step rotation and costs one per giant step (and
+    // products over the special primes too): it pays when the baby-step rotations outnumber the
+    // giant steps, as for several inputs; the diagonals then also live on the special primes.
+    let babyRotations = Set(nonzero.map { [$0.input, $0.k % g] }).filter { $0[1] != 0 }.count
+    let giantSteps = Set(nonzero.map { $0.k / g }).count
+    let extendedBasis = parameters.keySwitcher?.extendedBases[level]
+    doubleHoisted = extendedBasis != nil && babyRotations > giantSteps
+    let diagonalBasis = doubleHoisted ? extendedBasis! : parameters.ciphertextBasis.prefix(level + 1)
     var encoded: [Int: [Term]] = [:]
     var babyUsed = [Set<Int>](repeating: [], count: inputs)
     for (m, k, diagonal) in nonzero {
@@ -155,7 +170,7 @@ public struct LinearTransformation: Sendable {
       let shift = g * j
       let slots = (0..<slotCount).map { t in diagonal[((t / b - shift) % n + n) % n] }
       encoded[j, default: []].append(
-        Term(input: m, babyStep: i, diagonal: try encoder.encode(complex: slots, scale: scale, level: level)))
+        Term(input: m, babyStep: i, diagonal: try encoder.encode(complex: slots, scale: scale, basis: diagonalBasis)))
       babyUsed[m].insert(i)
     }
     var folds: [Int] = []
@@ -216,7 +231,25 @@ public struct LinearTransformation: Sendable {
       guard other.size == 2 else { throw .notRelinearized(size: other.size) }
       guard Evaluator.isSameScale(other.scale, input.scale) else { throw .scaleMismatch(input.scale, other.scale) }
     }
-    guard let first = diagonals.values.first?.first, first.diagonal.polynomial.basis.isSameRing(as: input.basis) else {
+    guard doubleHoisted, let switcher = evaluator.parameters.keySwitcher else {
+      return try applyHoisted(inputs, evaluator: evaluator, keys: keys, rescaling: rescaling)
+    }
+    let extendedBasis = switcher.extendedBases[level]
+    guard diagonals.values.first!.first!.diagonal.polynomial.basis.isSameRing(as: extendedBasis),
+      input.basis.isSameRing(as: extendedBasis.prefix(level + 1))
+    else { throw .parametersMismatch }
+    return try giantSteps(
+      doubleHoistedInnerSums(inputs, switcher: switcher, evaluator: evaluator, keys: keys), evaluator: evaluator,
+      keys: keys, rescaling: rescaling)
+  }
+
+  /// The one-decomposition-per-input form: each baby-step rotation finished (ModDown) on its own,
+  /// the products summed over Q_ℓ.
+  private func applyHoisted(_ inputs: [Ciphertext], evaluator: Evaluator, keys: GaloisKeys, rescaling: Bool)
+    throws(EvaluationError) -> Ciphertext
+  {
+    let input = inputs[0]
+    guard diagonals.values.first!.first!.diagonal.polynomial.basis.isSameRing(as: input.basis) else {
       throw .parametersMismatch
     }
     var rotated: [[Int: Ciphertext]] = []
@@ -224,24 +257,104 @@ public struct LinearTransformation: Sendable {
       let byEntries = try evaluator.rotations(inputs[m], by: steps.map { $0 * interleaving }, keys: keys)
       rotated.append(Dictionary(uniqueKeysWithValues: byEntries.map { ($0.key / interleaving, $0.value) }))
     }
-    // The giant steps' inner sums Σ_m Σ_i diagonal ⊙ rot_i(v_m) depend only on the baby steps:
-    // computed side by side on the evaluator's threads, each accumulated in place (no ciphertext
-    // per term).
+    // The giant steps' inner sums depend only on the baby steps: computed side by side on the
+    // evaluator's threads.
     let lastGiantStep = diagonals.keys.max()!
-    let basis = input.basis
-    let productScale = input.scale * self.scale
+    let productScale = input.scale * scale
     var inners = [Ciphertext?](repeating: nil, count: lastGiantStep + 1)
     inners.withUnsafeMutableBufferPointer { slots in
       parallelForEach(lastGiantStep + 1, threads: evaluator.threads) { j, _ in
         guard let terms = diagonals[j] else { return }
-        let sources = terms.map { rotated[$0.input][$0.babyStep]! }
-        let diagonals = terms.map(\.diagonal.polynomial.residues)
+        let diagonalRows = terms.map(\.diagonal.polynomial.residues)
         let polynomials = (0..<2).map { index in
-          Self.innerSum(sources.map(\.polynomials[index].residues), diagonals, basis: basis)
+          var sum = RNSPolynomial<Evaluation>(zeroIn: input.basis)
+          Self.addInnerSum(
+            into: &sum, terms.map { rotated[$0.input][$0.babyStep]!.polynomials[index].residues }, diagonalRows)
+          return sum
         }
         slots[j] = Ciphertext(polynomials: polynomials, scale: productScale)
       }
     }
+    return try giantSteps(inners, evaluator: evaluator, keys: keys, rescaling: rescaling)
+  }
+
+  /// The giant steps' inner sums of the double-hoisted form, over Q_ℓ after one ModDown each.
+  private func doubleHoistedInnerSums(
+    _ inputs: [Ciphertext], switcher: KeySwitcher, evaluator: Evaluator, keys: GaloisKeys
+  ) throws(EvaluationError) -> [Ciphertext?] {
+    let input = inputs[0]
+    let extendedBasis = switcher.extendedBases[level]
+    let degree = evaluator.parameters.degree
+    // Double hoisting (Bossuat et al. 2021): each input is decomposed and raised once; a baby step
+    // is then a permutation and the inner products with its key, kept over Q_ℓ ∪ P as the pair
+    // (P·σ(c0) + Σ d·b, Σ d·a) that ModDown would turn into the rotated ciphertext. The diagonals
+    // multiply these pairs over Q_ℓ ∪ P and each giant step's sum takes one ModDown, instead of
+    // one per baby step.
+    let lastGiantStep = diagonals.keys.max()!
+    var extendedInners = [(RNSPolynomial<Evaluation>, RNSPolynomial<Evaluation>)?](
+      repeating: nil, count: lastGiantStep + 1)
+    for j in diagonals.keys {
+      extendedInners[j] = (RNSPolynomial(zeroIn: extendedBasis), RNSPolynomial(zeroIn: extendedBasis))
+    }
+    for (m, steps) in babyStepsUsed.enumerated() where !steps.isEmpty {
+      let x = inputs[m]
+      var keysByStep: [Int: (GaloisElement, KeySwitchingKey)] = [:]
+      for i in steps where i != 0 {
+        let element = GaloisElement.rotation(by: i * interleaving, degree: degree)
+        guard let key = keys.keys[element.value] else { throw .missingGaloisKey(element: element.value) }
+        keysByStep[i] = (element, key)
+      }
+      let rotated = evaluator.workspaces.withWorkspace { workspace in
+        var rotated: [Int: (RNSPolynomial<Evaluation>, RNSPolynomial<Evaluation>)] = [:]
+        let layout = keysByStep.isEmpty ? nil : switcher.raise(x.polynomials[1], workspace: workspace)
+        for i in steps {
+          guard let (element, key) = keysByStep[i], let layout else {
+            rotated[i] = (switcher.raiseByP(x.polynomials[0]), switcher.raiseByP(x.polynomials[1]))
+            continue
+          }
+          let permutation = switcher.permutation(for: element)
+          switcher.permute(layout, by: permutation, workspace: workspace)
+          switcher.accumulate(layout, permuted: true, with: key, workspace: workspace)
+          var c0 = switcher.raiseByP(x.polynomials[0].applyingGalois(permutation: permutation))
+          let words = c0.residues.count
+          workspace.accumulator0.withUnsafeBufferPointer { accumulated in
+            c0.forEachLimb { limb, q, row in
+              let source = accumulated.baseAddress! + limb * degree
+              for k in 0..<degree { row[k] = q.add(row[k], source[k]) }
+            }
+          }
+          rotated[i] = (
+            c0, RNSPolynomial(uncheckedBasis: extendedBasis, residues: Array(workspace.accumulator1[0..<words]))
+          )
+        }
+        return rotated
+      }
+      // This input's share of every giant step's inner sum, side by side on the evaluator's threads.
+      extendedInners.withUnsafeMutableBufferPointer { inners in
+        parallelForEach(lastGiantStep + 1, threads: evaluator.threads) { j, _ in
+          guard let terms = diagonals[j]?.filter({ $0.input == m }), !terms.isEmpty else { return }
+          let diagonalRows = terms.map(\.diagonal.polynomial.residues)
+          Self.addInnerSum(into: &inners[j]!.0, terms.map { rotated[$0.babyStep]!.0.residues }, diagonalRows)
+          Self.addInnerSum(into: &inners[j]!.1, terms.map { rotated[$0.babyStep]!.1.residues }, diagonalRows)
+        }
+      }
+    }
+    let productScale = input.scale * self.scale
+    return evaluator.workspaces.withWorkspace { workspace in
+      extendedInners.map { pair in
+        pair.map { pair in
+          let (c0, c1) = switcher.lower(pair.0, pair.1, to: input.basis, workspace: workspace)
+          return Ciphertext(polynomials: [c0, c1], scale: productScale)
+        }
+      }
+    }
+  }
+
+  /// The giant steps in Horner form, the optional rescale and the folds.
+  private func giantSteps(_ inners: [Ciphertext?], evaluator: Evaluator, keys: GaloisKeys, rescaling: Bool)
+    throws(EvaluationError) -> Ciphertext
+  {
+    let lastGiantStep = inners.count - 1
     // Giant steps in Horner form, from the last one down: result = rot_g(result) + inner_j.
     var result: Ciphertext?
     for j in stride(from: lastGiantStep, through: 0, by: -1) {
@@ -257,12 +370,12 @@ public struct LinearTransformation: Sendable {
     return folded
   }
 
-  /// `Σ_t sources[t] ⊙ diagonals[t]` (residues of polynomials in evaluation form on `basis`; the
-  /// diagonals may live on a longer basis whose first limbs are `basis`), each coefficient's
-  /// products summed in 128 bits and reduced once per chunk of terms instead of once per term.
-  static func innerSum(_ sources: [[UInt64]], _ diagonals: [[UInt64]], basis: RNSBasis) -> RNSPolynomial<Evaluation> {
-    let n = basis.degree
-    var result = RNSPolynomial<Evaluation>(zeroIn: basis)
+  /// `result += Σ_t sources[t] ⊙ diagonals[t]` (residues of polynomials in evaluation form on
+  /// `result`'s basis), each coefficient's products summed in 128 bits and reduced once per chunk
+  /// of terms instead of once per term.
+  static func addInnerSum(into result: inout RNSPolynomial<Evaluation>, _ sources: [[UInt64]], _ diagonals: [[UInt64]])
+  {
+    let n = result.degree
     var low = [UInt64](repeating: 0, count: n)
     var high = [UInt64](repeating: 0, count: n)
     Evaluator.withRows(sources[...], []) { x in
@@ -294,6 +407,5 @@ public struct LinearTransformation: Sendable {
         }
       }
     }
-    return result
   }
 }
