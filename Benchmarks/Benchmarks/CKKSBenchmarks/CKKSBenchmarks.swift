@@ -359,6 +359,48 @@ let benchmarks: @Sendable () -> Void = {
     linearTransformationBenchmark(
       "Convolution 1 to 4 channels 7x7 stride 3", matrix: convolution, parameters: description, rescaling: true)
   }
+
+  // The batched network's first two layers (64 images per group, docs/models.md): the convolution
+  // as 4 weighted sums of 49 kernel-position ciphertexts at the inputs' level, and the hidden layer
+  // as one linear transformation of the 4 channel ciphertexts, 64 interleaved images (rotations by
+  // multiples of 64, 8 baby steps double hoisted) at the level the network applies it.
+  for description in [
+    ParameterDescription(
+      degree: 8192, ciphertextPrimeBits: [39, 27, 27, 27, 27, 27], specialPrimeBits: [40], defaultScale: 0x1p27),
+    .n16384_logq_60_6x40_logp_60,
+  ] {
+    let parameters = try! CKKSParameters(description)
+    let encoder = CKKSEncoder(parameters: parameters)
+    let secretKey = KeyGenerator.secretKey(parameters: parameters)
+    let evaluator = Evaluator(parameters: parameters)
+    let encryptor = Encryptor(secretKey: secretKey)
+    let top = parameters.maximumLevel
+    let images = parameters.slotCount / 64
+    let group: [Ciphertext] = (0..<49).map { (k: Int) -> Ciphertext in
+      let values: [Double] = (0..<parameters.slotCount).map { (t: Int) -> Double in Double((t + k) % 256) / 256 }
+      return try! encryptor.encrypt(encoder.encode(values))
+    }
+    let weights: [[Double]] = (0..<4).map { (c: Int) -> [Double] in
+      (0..<49).map { (k: Int) -> Double in Double((c * 7 + k * 3) % 11) / 100 - 0.05 }
+    }
+    let q = Double(parameters.ciphertextModuli[top])
+    Benchmark("Batched convolution 4 sums of 49 ciphertexts N=\(parameters.degree)") { benchmark in
+      for _ in benchmark.scaledIterations {
+        blackHole(try evaluator.linearCombinations(group, weights: weights, constantScale: q))
+      }
+    }
+    let level = top - 2
+    let hidden = try! LinearTransformation(
+      matrix: dense, encoder: encoder, scale: Double(parameters.ciphertextModuli[level]), level: level, babySteps: 8, interleaving: images, inputs: 4)
+    let keys = try! KeyGenerator.galoisKeys(
+      secretKey: secretKey, elements: hidden.galoisElements.map { try GaloisElement($0, degree: parameters.degree) })
+    let channels = group.prefix(4).map { try! evaluator.dropLevel($0, to: level) }
+    Benchmark("Batched hidden layer 4 x (64x64) x \(images) images N=\(parameters.degree) level \(level)") { benchmark in
+      for _ in benchmark.scaledIterations {
+        blackHole(try hidden.apply(Array(channels), evaluator: evaluator, keys: keys, rescaling: true))
+      }
+    }
+  }
 }
 
 /// Registers "<name> N=<degree> <primes> primes": `matrix` applied at the top level of a fresh
