@@ -169,38 +169,41 @@ public final class GatewayClient: Sendable {
   func submit(
     _ samples: [[Double]], session: InferenceSession, wait: Duration, timings: inout StageTimings
   ) async throws(SDKError) -> Components.Schemas.Job {
-    try await registerKeys(session)
-    let sent = session.evaluationKeyId
-    do {
-      return try await submitOnce(samples, session: session, wait: wait, timings: &timings)
-    } catch .server(code: .missingEvaluationKeys, _, _, _, _) {
-      session.forgetEvaluationKeyId(ifStill: sent)
-      try await registerKeys(session)
-      return try await submitOnce(samples, session: session, wait: wait, timings: &timings)
-    }
-  }
-
-  private func submitOnce(
-    _ samples: [[Double]], session: InferenceSession, wait: Duration, timings: inout StageTimings
-  ) async throws(SDKError) -> Components.Schemas.Job {
     let clock = ContinuousClock()
     let start = clock.now
     let ciphertexts = try session.encrypt(samples)
     timings.encrypt = Self.seconds(clock.now - start)
-    return try await submitOnce(
-      encrypted: ciphertexts, sampleCount: samples.count, session: session, wait: wait, timings: &timings)
+    return try await submitRegistered(
+      ciphertexts, sampleCount: samples.count, session: session, wait: wait, timings: &timings)
   }
 
   /// Submits ciphertexts that `session.encrypt` produced earlier for `sampleCount` samples (e.g.
-  /// encrypted ahead of time or elsewhere), registering the session's keys first when needed;
-  /// otherwise as ``submit(_:session:wait:)``.
+  /// encrypted ahead of time or elsewhere); otherwise as ``submit(_:session:wait:)``.
+  /// - Throws: ``SDKError/invalidInput(_:)`` when `sampleCount` is outside 1…`max_batch_size` or
+  ///   the ciphertexts are not as many as the layout needs for it (nothing is sent).
   public func submit(
     encrypted ciphertexts: [[UInt8]], sampleCount: Int, session: InferenceSession, wait: Duration = .zero
-  )
-    async throws(SDKError) -> Components.Schemas.Job
-  {
-    try await registerKeys(session)
+  ) async throws(SDKError) -> Components.Schemas.Job {
+    let model = session.model
+    guard sampleCount >= 1, sampleCount <= model.maxBatchSize else {
+      throw .invalidInput("\(sampleCount) samples are outside 1…\(model.maxBatchSize), the model's max_batch_size")
+    }
+    let expected = model.layout.ciphertextCount(batchSize: sampleCount)
+    guard ciphertexts.count == expected else {
+      throw .invalidInput("\(sampleCount) samples take \(expected) ciphertexts, got \(ciphertexts.count)")
+    }
     var timings = StageTimings()
+    return try await submitRegistered(
+      ciphertexts, sampleCount: sampleCount, session: session, wait: wait, timings: &timings)
+  }
+
+  /// Registers the session's keys when needed and submits; when the gateway no longer holds them,
+  /// registers them again and submits once more.
+  private func submitRegistered(
+    _ ciphertexts: [[UInt8]], sampleCount: Int, session: InferenceSession, wait: Duration,
+    timings: inout StageTimings
+  ) async throws(SDKError) -> Components.Schemas.Job {
+    try await registerKeys(session)
     let sent = session.evaluationKeyId
     do {
       return try await submitOnce(

@@ -37,8 +37,9 @@ public struct ModelInfo: Sendable {
   public var needsEvaluationKeys: Bool { needsRelinearizationKey || !galoisElements.isEmpty || needsPublicKey }
 
   /// Reads and checks the contract's model object.
-  /// - Throws: ``SDKError/incompatibleModel(_:)`` for an unknown layout or transform, or a layout
-  ///   whose strides differ from the ones the programs layer computes.
+  /// - Throws: ``SDKError/incompatibleModel(_:)`` for an unknown layout or transform, a layout
+  ///   whose strides differ from the ones the programs layer computes, or a `max_batch_size` whose
+  ///   requests would need more than 64 ciphertexts.
   public init(_ model: Components.Schemas.Model) throws(SDKError) {
     contract = model
     id = model.modelId
@@ -79,6 +80,14 @@ public struct ModelInfo: Sendable {
         degree: encryption.polyModulusDegree, inputDimension: inputDimension, outputDimension: outputDimension)
     } catch {
       throw .incompatibleModel(error.description)
+    }
+    // A request carries at most 64 ciphertexts (the contract's `inputs`): a model whose batch
+    // needs more could never be served, and encrypting it would only cost memory.
+    let perGroup = layout.ciphertextsPerGroup
+    guard maxBatchSize >= 1, perGroup <= 64, (maxBatchSize - 1) / layout.samplesPerCiphertext + 1 <= 64 / perGroup
+    else {
+      throw .incompatibleModel(
+        "max_batch_size \(maxBatchSize) needs more than the 64 input ciphertexts a request may carry")
     }
   }
 }

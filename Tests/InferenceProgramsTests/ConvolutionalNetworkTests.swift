@@ -247,6 +247,10 @@ struct ConvolutionalNetworkTests {
     #expect(layout.ciphertextCount(batchSize: 64) == 49 && layout.groupCount(batchSize: 64) == 1)
     let rebuilt = try description.layout(degree: 8192, inputDimension: 784, outputDimension: 10)
     #expect(rebuilt.layoutDescription == description)
+    // A catalogue whose scores would not fit the slots they are read from is refused.
+    #expect(throws: LayoutMismatch.self) {
+      _ = try description.layout(degree: 8192, inputDimension: 784, outputDimension: 65)
+    }
     var changed = description
     changed.classStride = 32
     #expect(throws: LayoutMismatch.self) {

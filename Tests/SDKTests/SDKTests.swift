@@ -246,6 +246,30 @@ struct SDKTests {
         guard case SDKError.incompatibleModel = error else { return false }
         return true
       }
+      // A catalogue whose batch would need more than the 64 ciphertexts a request carries.
+      var oversized = logistic.contract
+      oversized.constraints.maxBatchSize = 64 * 128 + 1
+      #expect {
+        try ModelInfo(oversized)
+      } throws: { error in
+        guard case SDKError.incompatibleModel(let detail) = error else { return false }
+        return detail.contains("64 input ciphertexts")
+      }
+      // Ciphertexts encrypted beforehand are checked against the layout before anything is sent.
+      let prepared = try created.encrypt([[0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8]])
+      for (payloads, count) in [(prepared, 0), (prepared + prepared, 1), (prepared, logistic.maxBatchSize + 1)] {
+        await #expect {
+          try await gateway.submit(encrypted: payloads, sampleCount: count, session: created)
+        } throws: { error in
+          guard case SDKError.invalidInput = error else { return false }
+          return true
+        }
+      }
+      let submitted = try await gateway.submit(
+        encrypted: prepared, sampleCount: 1, session: created, wait: .seconds(5))
+      let fetched = try gateway.predictions(
+        from: try await gateway.waitForResult(submitted), session: created, sampleCount: 1)
+      #expect(abs(fetched[0].outputs[0] - 0.507289) < 1e-6)
     }
   }
 

@@ -11,19 +11,21 @@
 ///     y' = Σ_k diag_k ⊙ rot(v, k) = Σ_j rot_{g·j}( Σ_i rot_{−g·j}(diag_{g·j+i}) ⊙ rot_i(v) ),
 ///
 /// and, for a wide matrix (c > r), the c/r blocks of y' are folded onto each other by log2(c/r)
-/// rotate-and-add steps. One evaluation costs the g − 1 baby-step rotations of v (double hoisted:
-/// one decomposition, and the products summed over Q_ℓ ∪ P before one ModDown per giant step),
-/// one in-place plaintext product per nonzero diagonal (pre-rotated at compile time), the giant steps in Horner form (`inner_0 + rot_g(inner_1 + rot_g(inner_2 + …))`, so
+/// rotate-and-add steps. One evaluation costs the g − 1 baby-step rotations of v (hoisted: one
+/// decomposition), one in-place plaintext product per nonzero diagonal (pre-rotated at compile
+/// time), the giant steps in Horner form (`inner_0 + rot_g(inner_1 + rot_g(inner_2 + …))`, so
 /// they need one Galois key, g's, whatever their number) and the folds: about 2·√d + log2(c/r)
 /// rotations instead of one per diagonal, with g − 1 + 1 + log2(c/r) keys (a gap between nonzero
-/// giant steps still costs its rotation). Zero diagonals cost nothing. The result holds M·v with period r,
-/// at `input.scale · scale` on the input's level (rescale it when convenient: encoding at `scale`
-/// = the prime a rescale drops keeps the input's scale up to rounding).
+/// giant steps still costs its rotation). Zero diagonals cost nothing. The result holds M·v with
+/// period r, at `input.scale · scale` on the input's level (rescale it when convenient: encoding
+/// at `scale` = the prime a rescale drops keeps the input's scale up to rounding).
 ///
 /// Two generalizations serve batches: with `interleaving` b the slots hold b vectors side by side
 /// (entry i of vector j at slot i·b + j) and each is multiplied by M (the map M ⊗ I_b: the same
 /// diagonals, every rotation b times longer); with `inputs` m the columns are split into m
-/// blocks applied to m ciphertexts, whose inner sums share the giant steps.
+/// blocks applied to m ciphertexts, whose inner sums share the giant steps. When the baby-step
+/// rotations outnumber the giant steps they are double hoisted (Bossuat et al.): their products
+/// are summed over Q_ℓ ∪ P and each giant step takes one ModDown instead of one per rotation.
 public struct LinearTransformation: Sendable {
   /// c: the input's period, the columns (of one input block) padded to a power of two.
   public let inputPeriod: Int
@@ -227,6 +229,7 @@ public struct LinearTransformation: Sendable {
     }
     let input = inputs[0]
     for other in inputs {
+      try evaluator.check(other)
       guard other.level == level else { throw .levelMismatch(other.level, level) }
       guard other.size == 2 else { throw .notRelinearized(size: other.size) }
       guard Evaluator.isSameScale(other.scale, input.scale) else { throw .scaleMismatch(input.scale, other.scale) }

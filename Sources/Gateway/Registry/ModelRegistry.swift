@@ -199,9 +199,12 @@ public struct ModelRegistry: Sendable {
       program.layout.ciphertextCount(batchSize: model.maxBatchSize)
         <= maximumInputCiphertexts
     else {
-      throw fail(
-        "max_batch_size \(model.maxBatchSize) needs more than \(maximumInputCiphertexts) ciphertexts of "
-          + "\(program.layout.samplesPerCiphertext) samples")
+      let perGroup = program.layout.ciphertextsPerGroup
+      let groups =
+        perGroup == 1
+        ? "ciphertexts of \(program.layout.samplesPerCiphertext) samples"
+        : "ciphertexts (groups of \(perGroup) holding \(program.layout.samplesPerCiphertext) samples)"
+      throw fail("max_batch_size \(model.maxBatchSize) needs more than \(maximumInputCiphertexts) \(groups)")
     }
     if program.resultDroppedBits != nil, encryption.resultDroppedBits != 0 {
       throw fail("kind \(model.kind.rawValue) sizes its result's dropped bits itself: result_dropped_bits must be 0")

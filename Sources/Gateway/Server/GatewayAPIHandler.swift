@@ -157,7 +157,8 @@ struct GatewayAPIHandler: APIProtocol {
       image: shape.image.map { .init(side: $0.side, kernel: $0.kernel, stride: $0.stride) },
       inputScale: definition.encryption.inputScale,
       resultScale: program.resultScale, samplesPerCiphertext: shape.samplesPerCiphertext,
-      ciphertextsPerGroup: shape.ciphertextsPerGroup, sampleStride: shape.sampleStride, resultOffset: shape.resultOffset, classStride: shape.classStride,
+      ciphertextsPerGroup: shape.ciphertextsPerGroup, sampleStride: shape.sampleStride,
+      resultOffset: shape.resultOffset, classStride: shape.classStride,
       inputBound: definition.inputBound, inputLevel: program.inputLevel, requiredEvaluationKeys: keys,
       resultPrivacy: privacy)
     return .init(

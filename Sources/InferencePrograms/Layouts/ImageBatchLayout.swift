@@ -8,12 +8,16 @@ public import CKKS
 /// vectors interleaved, entry i of image j at slot i·B + j). Score c of image j comes back in
 /// slot `c·B + j` of the result.
 public struct ImageBatchLayout: Sendable, Equatable {
+  /// N/2.
   public let slotCount: Int
+  /// The image and the convolution's windows.
   public let geometry: LayoutDescription.ImageGeometry
+  /// Scores per image.
   public let outputDimension: Int
   /// The same windows as the one-image layout cuts.
   public let windows: ImageWindowsLayout
 
+  /// The layout for `slotCount` slots; ``imagesPerGroup`` is 0 when it cannot hold an image.
   public init(slotCount: Int, geometry: LayoutDescription.ImageGeometry, outputDimension: Int) {
     self.slotCount = slotCount
     self.geometry = geometry
@@ -22,10 +26,10 @@ public struct ImageBatchLayout: Sendable, Equatable {
   }
 
   /// B: images per group, the slots divided by the padded window count (0 when the windows do not
-  /// fit the slots).
+  /// fit the slots, or the scores, interleaved like the windows, do not fit the padded window count).
   public var imagesPerGroup: Int {
     geometry.kernel >= 1 && geometry.stride >= 1 && geometry.side >= geometry.kernel
-      && windows.windowStride <= slotCount
+      && windows.windowStride <= slotCount && outputDimension <= windows.windowStride
       ? slotCount / windows.windowStride : 0
   }
 
@@ -56,9 +60,14 @@ extension ImageBatchLayout: SampleLayout {
       sampleStride: 1, resultOffset: 0, classStride: imagesPerGroup, image: geometry)
   }
 
+  /// - Throws: `EncodingError.tooManyValues` for more than ``imagesPerGroup`` images.
+  /// - Precondition: every image has `side²` pixels.
   public func encode(_ samples: [[Double]], with encoder: CKKSEncoder, scale: Double, level: Int)
     throws(EncodingError) -> [Plaintext]
   {
+    guard samples.count <= imagesPerGroup else {
+      throw .tooManyValues(count: samples.count, capacity: imagesPerGroup)
+    }
     var plaintexts: [Plaintext] = []
     for slots in kernelPositionSlots(samples) {
       plaintexts.append(try encoder.encode(slots, scale: scale, level: level))

@@ -127,6 +127,9 @@ public struct LayoutDescription: Sendable, Equatable {
         ? ImageWindowsLayout(slotCount: degree / 2, geometry: image, outputDimension: outputDimension)
         : ImageBatchLayout(slotCount: degree / 2, geometry: image, outputDimension: outputDimension)
     }
+    guard layout.samplesPerCiphertext >= 1 else {
+      throw LayoutMismatch("a sample of the \(kind.rawValue) layout does not fit \(degree / 2) slots")
+    }
     guard layout.layoutDescription == self else {
       throw LayoutMismatch("the \(kind.rawValue) layout's strides or offsets differ from this library's")
     }

@@ -16,6 +16,7 @@ public import CKKS
 /// from the score bound). The scores are read from slots, so the decryption-only shrink keeps
 /// more low bits than the one-image program's (a coefficient's rounding reaches every slot).
 public struct BatchedConvolutionalNetworkProgram: InferenceProgram {
+  /// Where images sit in a group and scores in the result.
   public let images: ImageBatchLayout
   public let inputLevel = 5
   public let resultScale: Double
@@ -28,9 +29,8 @@ public struct BatchedConvolutionalNetworkProgram: InferenceProgram {
   let hiddenBias: Plaintext
   let outputBias: Plaintext
 
-  /// Compiles a network; the parameters and rules are those of
-  /// ``ConvolutionalNetworkProgram/init(parameters:geometry:convolutionWeights:convolutionBias:hiddenWeights:hiddenBias:outputWeights:outputBias:inputScale:bounds:)``,
-  /// and the hidden units and scores must each fit the padded window count.
+  /// Compiles a network; the parameters and rules are those of ``ConvolutionalNetworkProgram``'s
+  /// initializer, and the hidden units and scores must each fit the padded window count.
   /// - Throws: ``ProgramError/invalidModel(_:)`` naming the rule the model breaks.
   public init(
     parameters: CKKSParameters, geometry: LayoutDescription.ImageGeometry, convolutionWeights: [[Double]],
@@ -41,7 +41,7 @@ public struct BatchedConvolutionalNetworkProgram: InferenceProgram {
     let images = ImageBatchLayout(
       slotCount: parameters.slotCount, geometry: geometry, outputDimension: outputWeights.count)
     let w = images.windows.windowStride
-    guard images.imagesPerGroup >= 1 else {
+    guard w <= parameters.slotCount else {
       throw fail("an image's \(w) windows do not fit \(parameters.slotCount) slots")
     }
     let network = try ConvolutionalNetwork(
@@ -55,10 +55,15 @@ public struct BatchedConvolutionalNetworkProgram: InferenceProgram {
     }
     let channels = network.channels
     let b = images.imagesPerGroup
+    assert(b >= 1, "the windows and the scores fit")
     let q = parameters.ciphertextModuli.map { Double($0) }
     // Weights times q5 must be integers below 2^62.
     guard convolutionWeights.joined().allSatisfy({ abs($0 * q[5]) < 0x1p62 }) else {
       throw fail("convolution weights times the prime q5 must stay below 2^62")
+    }
+    // The biases are added as constants at Δ.
+    guard convolutionBias.allSatisfy({ abs($0 * inputScale) < 0x1p62 }) else {
+      throw fail("convolution biases times the input scale must stay below 2^62")
     }
     // The hidden matrix's column block c reads channel c's windows, padded to w.
     let blockedHidden = hiddenWeights.map { row in
@@ -69,7 +74,7 @@ public struct BatchedConvolutionalNetworkProgram: InferenceProgram {
     let encoder = CKKSEncoder(parameters: parameters)
     do {
       // Eight baby steps: the channels' double-hoisted baby steps are cheap next to the giant
-      // steps they save (109 against 151 ms for four, measured at N = 8192 on one thread).
+      // steps they save (docs/benchmarks.md, the batched hidden layer).
       hidden = try LinearTransformation(
         matrix: blockedHidden, encoder: encoder, scale: q[3], level: 3,
         babySteps: min(8, ImageWindowsLayout.powerOfTwo(atLeast: hiddenWeights.count), w), interleaving: b,

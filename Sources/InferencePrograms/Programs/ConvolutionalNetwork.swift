@@ -10,11 +10,16 @@ import CKKS
 
 /// The largest absolute values a network's inputs and layers produce (before the squares).
 public struct NetworkValueBounds: Sendable, Equatable {
+  /// Largest |input|.
   public var input: Double
+  /// Largest |convolution output + bias|.
   public var convolution: Double
+  /// Largest |hidden layer output + bias| (before its square).
   public var hidden: Double
+  /// Largest |score|.
   public var scores: Double
 
+  /// Bounds as measured, each finite and positive.
   public init(input: Double, convolution: Double, hidden: Double, scores: Double) {
     self.input = input
     self.convolution = convolution
