@@ -212,29 +212,40 @@ struct HardeningTests {
     }
   }
 
-  @Test("Evaluation keys: a quota per tenant in bytes as well as in sets, and a bound on all keys")
-  func keyQuotas() throws {
-    let keys = EvaluationKeyStore(maximumSetsPerTenant: 8, maximumBytesPerTenant: 100, maximumBytes: 150)
-    func insert(_ tenant: String, _ bytes: Int) throws(GatewayError) -> EvaluationKeySet {
-      try keys.insert(
-        tenant: tenant, modelId: "m", version: "1.0.0", relinearizationKey: nil, galoisKeys: nil, sizeBytes: bytes)
+  @Test(
+    "Evaluation keys: a quota per tenant in bytes as well as in sets, and a bound on all keys",
+    arguments: KeyStoreKind.allCases)
+  func keyQuotas(kind: KeyStoreKind) async throws {
+    try await kind.withStore(maximumSetsPerTenant: 2, maximumBytesPerTenant: 100, maximumBytes: 150) { keys in
+      func insert(_ tenant: String, _ bytes: Int) async throws(GatewayError) -> EvaluationKeySet {
+        try await keys.insert(.fake(tenant: tenant, bytes: bytes), now: Date())
+      }
+      let first = try await insert("a", 60)
+      await #expect(throws: GatewayError.self) { _ = try await insert("a", 50) }
+      do throws(GatewayError) {
+        _ = try await insert("a", 50)
+      } catch {
+        #expect(error.code == .keyQuotaExceeded)
+      }
+      _ = try await insert("a", 10)
+      do throws(GatewayError) {
+        _ = try await insert("a", 1)
+        Issue.record("the quota in sets was not enforced")
+      } catch {
+        #expect(error.code == .keyQuotaExceeded)
+      }
+      _ = try await insert("b", 60)
+      do throws(GatewayError) {
+        _ = try await insert("c", 21)
+        Issue.record("the bound on all keys was not enforced")
+      } catch {
+        #expect(error.code == .unavailable)
+      }
+      #expect(try await !keys.delete(id: first.id, tenant: "b"), "another tenant cannot delete it")
+      #expect(try await keys.delete(id: first.id, tenant: "a"))
+      #expect(try await !keys.delete(id: first.id, tenant: "a"))
+      _ = try await insert("c", 20)
     }
-    let first = try insert("a", 60)
-    #expect(throws: GatewayError.self) { _ = try insert("a", 50) }
-    do {
-      _ = try insert("a", 50)
-    } catch {
-      #expect(error.code == .keyQuotaExceeded)
-    }
-    _ = try insert("b", 60)
-    do {
-      _ = try insert("c", 40)
-      Issue.record("the bound on all keys was not enforced")
-    } catch {
-      #expect(error.code == .unavailable)
-    }
-    #expect(keys.delete(id: first.id, tenant: "a"))
-    _ = try insert("c", 40)
   }
 
   static func service(

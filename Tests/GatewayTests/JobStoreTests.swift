@@ -11,7 +11,7 @@ import Testing
 @Suite("Job stores")
 struct JobStoreTests {
   enum Kind: String, CaseIterable, CustomTestStringConvertible {
-    case memory, sqlite
+    case memory, sqlite, postgres
     var testDescription: String { rawValue }
   }
 
@@ -19,10 +19,15 @@ struct JobStoreTests {
     FileManager.default.temporaryDirectory.appendingPathComponent("jobs-\(UUID().uuidString).sqlite").path
   }
 
-  static func makeStore(_ kind: Kind, path: String = temporaryDatabase()) throws -> any JobStore {
+  /// Runs `body` with an empty store of `kind` (PostgreSQL: a fresh schema, see ``TestPostgres``).
+  static func withStore(_ kind: Kind, _ body: @Sendable (any JobStore) async throws -> Void) async throws {
     switch kind {
-    case .memory: return InMemoryJobStore()
-    case .sqlite: return try SQLiteJobStore(path: path)
+    case .memory: try await body(InMemoryJobStore())
+    case .sqlite:
+      let path = temporaryDatabase()
+      defer { try? FileManager.default.removeItem(atPath: path) }
+      try await body(try SQLiteJobStore(path: path))
+    case .postgres: try await TestPostgres.withDatabase { try await body(PostgresJobStore(database: $0)) }
     }
   }
 
@@ -33,8 +38,11 @@ struct JobStoreTests {
 
   @Test("Insert, read, tenant isolation, completion, immutability, duplicates", arguments: Kind.allCases)
   func lifecycle(kind: Kind) async throws {
-    let store = try Self.makeStore(kind)
-    let queued = Self.job("00000000000000000000000000000001")
+    try await Self.withStore(kind) { store in try await Self.lifecycle(store) }
+  }
+
+  static func lifecycle(_ store: any JobStore) async throws {
+    let queued = job("00000000000000000000000000000001")
     try await store.insert(queued)
     #expect(try await store.job(id: queued.id, tenant: "a") == queued)
     #expect(try await store.job(id: queued.id, tenant: "b") == nil)
@@ -55,15 +63,18 @@ struct JobStoreTests {
     await #expect(throws: JobStoreError.immutable(queued.id)) { try await store.update(tampered) }
     #expect(try await store.job(id: queued.id, tenant: "a")?.outputs == completed.outputs)
     await #expect(throws: JobStoreError.notFound("0000000000000000000000000000000f")) {
-      try await store.update(Self.job("0000000000000000000000000000000f"))
+      try await store.update(job("0000000000000000000000000000000f"))
     }
   }
 
   @Test("Expired jobs are deleted; fresh ones stay", arguments: Kind.allCases)
   func expiry(kind: Kind) async throws {
-    let store = try Self.makeStore(kind)
-    try await store.insert(Self.job("00000000000000000000000000000001", at: 100))
-    try await store.insert(Self.job("00000000000000000000000000000002", at: 200))
+    try await Self.withStore(kind) { store in try await Self.expiry(store) }
+  }
+
+  static func expiry(_ store: any JobStore) async throws {
+    try await store.insert(job("00000000000000000000000000000001", at: 100))
+    try await store.insert(job("00000000000000000000000000000002", at: 200))
     let cleanup = JobCleanup(store: store, timeToLive: .seconds(50), logger: Logger(label: "test"))
     #expect(try await cleanup.sweep(now: Date(timeIntervalSince1970: 210)) == 1)
     #expect(try await store.job(id: "00000000000000000000000000000001", tenant: "a") == nil)
@@ -74,13 +85,16 @@ struct JobStoreTests {
     "A fetched result is deleted after the retention; unfetched ones wait for the time to live",
     arguments: Kind.allCases)
   func retentionAfterFetch(kind: Kind) async throws {
-    let store = try Self.makeStore(kind)
+    try await Self.withStore(kind) { store in try await Self.retentionAfterFetch(store) }
+  }
+
+  static func retentionAfterFetch(_ store: any JobStore) async throws {
     for (index, tenant) in ["a", "a", "b"].enumerated() {
-      var job = Self.job("0000000000000000000000000000000\(index)", tenant: tenant, at: 100)
-      try await store.insert(job)
-      job.status = .completed
-      job.outputs = [Data(repeating: UInt8(index), count: 1000 * (index + 1))]
-      try await store.update(job)
+      var record = job("0000000000000000000000000000000\(index)", tenant: tenant, at: 100)
+      try await store.insert(record)
+      record.status = .completed
+      record.outputs = [Data(repeating: UInt8(index), count: 1000 * (index + 1))]
+      try await store.update(record)
     }
     #expect(try await store.usage(tenant: "a") == JobUsage(jobs: 2, resultBytes: 3000))
     #expect(try await store.usage(tenant: "b") == JobUsage(jobs: 1, resultBytes: 3000))
@@ -104,21 +118,20 @@ struct JobStoreTests {
     #expect(try await store.usage(tenant: "a") == JobUsage(jobs: 1, resultBytes: 2000))
   }
 
-  @Test("A sweep also drops expired evaluation key sets and keeps live ones")
-  func expiredKeysSwept() async throws {
-    let keys = EvaluationKeyStore(timeToLive: .seconds(60))
-    let old = try keys.insert(
-      tenant: "a", modelId: "m", version: "1.0.0", relinearizationKey: nil, galoisKeys: nil, sizeBytes: 1,
-      now: Date(timeIntervalSince1970: 100))
-    let fresh = try keys.insert(
-      tenant: "a", modelId: "m", version: "1.0.0", relinearizationKey: nil, galoisKeys: nil, sizeBytes: 1,
-      now: Date(timeIntervalSince1970: 150))
-    let cleanup = JobCleanup(
-      store: InMemoryJobStore(), keys: keys, timeToLive: .seconds(50), logger: Logger(label: "test"))
-    _ = try await cleanup.sweep(now: Date(timeIntervalSince1970: 170))
-    #expect(keys.removeExpired(now: Date(timeIntervalSince1970: 170)) == 0, "the sweep already dropped it")
-    #expect(keys.set(id: old.id, tenant: "a", now: Date(timeIntervalSince1970: 100)) == nil)
-    #expect(keys.set(id: fresh.id, tenant: "a", now: Date(timeIntervalSince1970: 170)) != nil)
+  @Test("A sweep also drops expired evaluation key sets and keeps live ones", arguments: KeyStoreKind.allCases)
+  func expiredKeysSwept(kind: KeyStoreKind) async throws {
+    try await kind.withStore(timeToLive: .seconds(60)) { keys in
+      let old = try await keys.insert(.fake(tenant: "a", bytes: 1), now: Date(timeIntervalSince1970: 100))
+      let fresh = try await keys.insert(.fake(tenant: "a", bytes: 1), now: Date(timeIntervalSince1970: 150))
+      let cleanup = JobCleanup(
+        store: InMemoryJobStore(), keys: keys, timeToLive: .seconds(50), logger: Logger(label: "test"))
+      _ = try await cleanup.sweep(now: Date(timeIntervalSince1970: 170))
+      #expect(
+        try await keys.removeExpired(now: Date(timeIntervalSince1970: 170)) == 0, "the sweep already dropped it")
+      #expect(try await keys.set(id: old.id, tenant: "a", now: Date(timeIntervalSince1970: 100)) == nil)
+      #expect(try await keys.set(id: fresh.id, tenant: "a", now: Date(timeIntervalSince1970: 170)) != nil)
+      #expect(try await keys.set(id: fresh.id, tenant: "b", now: Date(timeIntervalSince1970: 170)) == nil)
+    }
   }
 
   @Test("SQLite: jobs survive reopening; unfinished ones are marked failed at start-up")

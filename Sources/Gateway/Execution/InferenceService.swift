@@ -45,13 +45,23 @@ public struct JobLimits: Sendable {
   }
 }
 
+/// Where accepted jobs wait for evaluation and who evaluates them.
+public enum JobExecution: Sendable {
+  /// In this process, on a bounded pool of threads, with the deserialized inputs in memory until
+  /// the job has run (the SQLite and memory stores).
+  case local(WorkerPool)
+  /// In a queue shared by every process on the store: the inputs are stored with the job, and
+  /// workers in any process (``QueueWorkers``) claim it. `capacity` bounds the jobs waiting.
+  case shared(any SharedJobQueue, capacity: Int)
+}
+
 /// Validation, execution and job bookkeeping for inference; the HTTP layer only translates.
 public final class InferenceService: Sendable {
   public let registry: ModelRegistry
   public let store: any JobStore
-  public let keys: EvaluationKeyStore
+  public let keys: any EvaluationKeyStoring
   public let limits: JobLimits
-  let pool: WorkerPool
+  public let execution: JobExecution
   let logger: Logger
   public let metrics: GatewayMetrics
   private let completions = Mutex(CompletionBoard())
@@ -74,18 +84,43 @@ public final class InferenceService: Sendable {
     }
   }
 
-  public init(
+  /// A service that evaluates in this process, on `pool`, and keeps jobs in `store`.
+  public convenience init(
     registry: ModelRegistry, store: any JobStore, pool: WorkerPool, logger: Logger,
-    metrics: GatewayMetrics = GatewayMetrics(), keys: EvaluationKeyStore = EvaluationKeyStore(),
+    metrics: GatewayMetrics = GatewayMetrics(), keys: any EvaluationKeyStoring = EvaluationKeyStore(),
     limits: JobLimits = JobLimits()
+  ) {
+    self.init(
+      registry: registry, store: store, execution: .local(pool), logger: logger, metrics: metrics, keys: keys,
+      limits: limits)
+  }
+
+  /// A service that queues jobs in `queue`, shared with other processes, for ``QueueWorkers`` in
+  /// any of them; at most `queueCapacity` jobs wait.
+  public convenience init(
+    registry: ModelRegistry, queue: any SharedJobQueue, queueCapacity: Int, logger: Logger,
+    metrics: GatewayMetrics = GatewayMetrics(), keys: any EvaluationKeyStoring, limits: JobLimits = JobLimits()
+  ) {
+    self.init(
+      registry: registry, store: queue, execution: .shared(queue, capacity: queueCapacity), logger: logger,
+      metrics: metrics, keys: keys, limits: limits)
+  }
+
+  private init(
+    registry: ModelRegistry, store: any JobStore, execution: JobExecution, logger: Logger, metrics: GatewayMetrics,
+    keys: any EvaluationKeyStoring, limits: JobLimits
   ) {
     self.registry = registry
     self.store = store
     self.keys = keys
     self.limits = limits
-    self.pool = pool
+    self.execution = execution
     self.logger = logger
     self.metrics = metrics
+    if case .shared(let queue, _) = execution {
+      // A job finished by a worker anywhere: answer whoever waits for it here.
+      queue.signals.onJobFinished { [weak self] id in self?.jobFinishedElsewhere(id) }
+    }
   }
 
   // MARK: Validation (in the contract's order)
@@ -112,7 +147,7 @@ public final class InferenceService: Sendable {
   }
 
   /// Checks the whole request and loads its ciphertexts; nothing is evaluated before this passes.
-  func validate(_ request: EncryptedRequest, tenant: String) throws(GatewayError) -> (
+  func validate(_ request: EncryptedRequest, tenant: String) async throws(GatewayError) -> (
     CompiledModel, [Ciphertext], EvaluationKeySet?
   ) {
     try checkAPIVersion(request.apiVersion)
@@ -168,11 +203,11 @@ public final class InferenceService: Sendable {
       }
       ciphertexts.append(ciphertext)
     }
-    return (model, ciphertexts, try evaluationKeys(for: model, id: request.evaluationKeyId, tenant: tenant))
+    return (model, ciphertexts, try await evaluationKeys(for: model, id: request.evaluationKeyId, tenant: tenant))
   }
 
   /// The registered key set a model needs (nil when it needs none), or `MISSING_EVALUATION_KEYS`.
-  func evaluationKeys(for model: CompiledModel, id: String?, tenant: String) throws(GatewayError)
+  func evaluationKeys(for model: CompiledModel, id: String?, tenant: String) async throws(GatewayError)
     -> EvaluationKeySet?
   {
     let needs = model.program.keyRequirements
@@ -183,7 +218,9 @@ public final class InferenceService: Sendable {
         details: InferenceService.details(needs))
     }
     guard let id else { throw missing("model \(model.modelId) needs evaluation keys") }
-    guard let set = keys.set(id: id, tenant: tenant) else { throw missing("no live key set \(id)") }
+    guard let set = try await keys.set(id: id, tenant: tenant, now: Date()) else {
+      throw missing("no live key set \(id)")
+    }
     guard set.modelId == model.modelId, set.version == model.version else {
       throw missing("key set \(id) was registered for \(set.modelId) \(set.version)")
     }
@@ -203,7 +240,7 @@ public final class InferenceService: Sendable {
   public func registerKeys(
     apiVersion: String?, modelId: String, version: String, relinearizationKey: [UInt8]?, galoisKeys: [UInt8]?,
     publicKey: [UInt8]? = nil, tenant: String
-  ) throws(GatewayError) -> EvaluationKeySet {
+  ) async throws(GatewayError) -> EvaluationKeySet {
     try checkAPIVersion(apiVersion)
     let model = try model(id: modelId, version: version)
     let parameters = model.parameters
@@ -272,10 +309,12 @@ public final class InferenceService: Sendable {
       throw GatewayError(
         .invalidEvaluationKeys, "model \(modelId) needs Galois keys for elements \(missing)", details: requirements)
     }
-    return try keys.insert(
-      tenant: tenant, modelId: modelId, version: version, relinearizationKey: relinearization, galoisKeys: galois,
-      publicKey: encryptionKey,
-      sizeBytes: (relinearizationKey?.count ?? 0) + (galoisKeys?.count ?? 0) + (publicKey?.count ?? 0))
+    return try await keys.insert(
+      KeyRegistration(
+        tenant: tenant, modelId: modelId, version: version, relinearizationKey: relinearization, galoisKeys: galois,
+        publicKey: encryptionKey, serializedRelinearizationKey: relinearizationKey, serializedGaloisKeys: galoisKeys,
+        serializedPublicKey: publicKey),
+      now: Date())
   }
 
   // MARK: Execution
@@ -325,20 +364,99 @@ public final class InferenceService: Sendable {
   /// Validates, queues the job and returns it (status `queued`).
   /// - Throws: a validation ``GatewayError``, or `UNAVAILABLE` when the queue is full.
   public func submit(_ request: EncryptedRequest, tenant: String) async throws(GatewayError) -> JobRecord {
-    let (model, ciphertexts, keySet) = try validate(request, tenant: tenant)
+    let (model, ciphertexts, keySet) = try await validate(request, tenant: tenant)
     let job = JobRecord(
       id: RandomIdentifier.make(), tenant: tenant, modelId: model.modelId, version: model.version,
       batchSize: request.batchSize, now: Date())
-    let samplesPerGroup = model.samplesPerCiphertext
-    let perGroup = model.program.layout.ciphertextsPerGroup
-    let batchSize = request.batchSize
-    return try await enqueue(job, inputs: ciphertexts) {
-      try stride(from: 0, to: ciphertexts.count, by: perGroup).map { start in
+    return try await accept(
+      job, model: model, inputs: ciphertexts, keys: keySet, serializedInputs: request.inputs, sealVersion: nil)
+  }
+
+  /// What job `job` returns for its (deserialized, checked) `inputs`: one serialized result per
+  /// group for this gateway's contract, one SEAL stream (with `sealVersion`'s header) for the
+  /// reference contract.
+  static func outputs(
+    of job: JobRecord, model: CompiledModel, inputs: [Ciphertext], keys: EvaluationKeySet?,
+    sealVersion: SEALFormat.Version?
+  ) throws -> [Data] {
+    switch job.contract {
+    case .gateway:
+      let samplesPerGroup = model.samplesPerCiphertext
+      let perGroup = model.program.layout.ciphertextsPerGroup
+      return try stride(from: 0, to: inputs.count, by: perGroup).map { start in
         Data(
-          try InferenceService.evaluate(
-            model, Array(ciphertexts[start..<(start + perGroup)]),
-            sampleCount: batchSize - start / perGroup * samplesPerGroup, keys: keySet))
+          try evaluate(
+            model, Array(inputs[start..<(start + perGroup)]),
+            sampleCount: job.requestedBatchSize - start / perGroup * samplesPerGroup, keys: keys))
       }
+    case .referenceV1:
+      guard let program = model.sealProgram else { throw GatewayError(.internal, "the model has no SEAL layout") }
+      return [
+        Data(
+          try program.evaluate(inputs).sealBytes(parameters: program.parameters, version: sealVersion ?? .compatible))
+      ]
+    }
+  }
+
+  /// Runs `evaluate` and returns `job` completed with its outputs, or failed; records the metrics.
+  func finish(_ job: JobRecord, evaluate: () async throws -> [Data]) async -> JobRecord {
+    let started = ContinuousClock.now
+    var finished = job
+    do {
+      finished.outputs = try await evaluate()
+      finished.status = .completed
+      finished.processedBatchSize = job.requestedBatchSize
+    } catch {
+      finished.status = .failed
+      finished.errorCode = ErrorCode.jobFailed.rawValue
+      // A key set deleted before a queued job ran is the client's doing: say so; anything else
+      // stays in the logs.
+      if let error = error as? GatewayError, error.code == .missingEvaluationKeys {
+        finished.errorMessage = error.message
+      } else {
+        finished.errorMessage = "evaluation failed"
+      }
+      logger.error("evaluation failed", metadata: ["job_id": "\(job.id)", "error": "\(error)"])
+    }
+    let elapsed = ContinuousClock.now - started
+    metrics.evaluationSeconds.record(elapsed)
+    (finished.status == .completed ? metrics.jobsCompleted : metrics.jobsFailed).increment()
+    finished.evaluationMilliseconds = elapsed / .milliseconds(1)
+    finished.updatedAt = Date()
+    return finished
+  }
+
+  /// Records `job` as queued and hands it to the execution: the local worker pool with its
+  /// deserialized `inputs`, or the shared queue with its `serializedInputs`.
+  /// - Throws: `JOB_QUOTA_EXCEEDED`; `UNAVAILABLE` when the queue or the store is full; `INTERNAL`
+  ///   when the store refuses the job.
+  func accept(
+    _ job: JobRecord, model: CompiledModel, inputs: [Ciphertext], keys: EvaluationKeySet?,
+    serializedInputs: [[UInt8]], sealVersion: SEALFormat.Version?
+  ) async throws(GatewayError) -> JobRecord {
+    switch execution {
+    case .local(let pool):
+      return try await enqueue(job, on: pool, inputs: inputs) {
+        try InferenceService.outputs(of: job, model: model, inputs: inputs, keys: keys, sealVersion: sealVersion)
+      }
+    case .shared(let queue, let capacity):
+      try await checkRoom(for: job.tenant)
+      let work = PendingEvaluation(
+        inputs: serializedInputs.map { Data($0) }, evaluationKeyId: keys?.id, sealVersion: sealVersion?.description)
+      let stored: Bool
+      do {
+        stored = try await queue.enqueue(job, work: work, maximumQueued: capacity)
+      } catch {
+        logger.error("job store insert failed", metadata: ["job_id": "\(job.id)", "error": "\(error)"])
+        throw GatewayError(.internal, "the job could not be stored")
+      }
+      guard stored else {
+        metrics.jobsRefused.increment()
+        throw GatewayError(
+          .unavailable, "the evaluation queue is full; retry later", details: ["retry_after_seconds": "1"])
+      }
+      metrics.jobsSubmitted.increment()
+      return job
     }
   }
 
@@ -369,15 +487,13 @@ public final class InferenceService: Sendable {
     }
   }
 
-  /// Stores `job` as queued and hands `evaluate` (which returns the result payloads) to the
-  /// worker pool; the worker records the outcome before it takes the next job, so shutting the
-  /// pool down (``WorkerPool/shutdown()``) leaves every accepted job recorded. A place in the
-  /// queue is reserved before anything is written: a job refused with `503` writes nothing.
-  /// - Throws: `JOB_QUOTA_EXCEEDED`; `UNAVAILABLE` when the queue or the store is full; `INTERNAL`
-  ///   when the store refuses the job.
-  func enqueue(_ job: JobRecord, inputs: [Ciphertext], evaluate: @escaping @Sendable () throws -> [Data])
-    async throws(GatewayError) -> JobRecord
-  {
+  /// Stores `job` as queued and hands `evaluate` (which returns the result payloads) to `pool`;
+  /// the worker records the outcome before it takes the next job, so shutting the pool down
+  /// (``WorkerPool/shutdown()``) leaves every accepted job recorded. A place in the queue is
+  /// reserved before anything is written: a job refused with `503` writes nothing.
+  private func enqueue(
+    _ job: JobRecord, on pool: WorkerPool, inputs: [Ciphertext], evaluate: @escaping @Sendable () throws -> [Data]
+  ) async throws(GatewayError) -> JobRecord {
     try await checkRoom(for: job.tenant)
     // The deserialized inputs stay in memory until the job has run: they count against the pool.
     let bytes = inputs.reduce(0) { $0 + $1.size * $1.basis.count * $1.basis.degree * MemoryLayout<UInt64>.size }
@@ -396,30 +512,11 @@ public final class InferenceService: Sendable {
     metrics.jobsSubmitted.increment()
     pool.submit(
       reserved: { [self] in
-        let started = ContinuousClock.now
         completions.withLock { _ = $0.running.insert(job.id) }
-        var finished = job
-        do {
-          finished.outputs = try evaluate()
-          finished.status = .completed
-          finished.processedBatchSize = job.requestedBatchSize
-        } catch {
-          finished.status = .failed
-          finished.errorCode = ErrorCode.jobFailed.rawValue
-          finished.errorMessage = "evaluation failed"
-          logger.error("evaluation failed", metadata: ["job_id": "\(job.id)", "error": "\(error)"])
-        }
-        let elapsed = ContinuousClock.now - started
-        metrics.evaluationSeconds.record(elapsed)
-        (finished.status == .completed ? metrics.jobsCompleted : metrics.jobsFailed).increment()
-        finished.evaluationMilliseconds =
-          Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
-        finished.updatedAt = Date()
-        let completed = finished
         // This is a worker thread, not the cooperative pool: it waits for the record to be written.
         let recorded = DispatchSemaphore(value: 0)
         Task {
-          await self.record(completed)
+          await self.record(await self.finish(job, evaluate: evaluate))
           recorded.signal()
         }
         recorded.wait()
@@ -477,8 +574,37 @@ public final class InferenceService: Sendable {
   /// the worker directly when it finishes in time, else from the store).
   public func waitForJob(_ submitted: JobRecord, timeout: Duration) async throws(GatewayError) -> JobRecord {
     if submitted.status.isFinal || timeout <= .zero { return submitted }
-    let finished = await withTaskGroup(of: JobRecord?.self) { group in
-      group.addTask { await self.completion(of: submitted.id) }
+    if case .shared = execution { return try await waitForSharedJob(submitted, timeout: timeout) }
+    if let finished = await completion(of: submitted.id, upTo: timeout) { return finished }
+    return try await job(id: submitted.id, tenant: submitted.tenant, contract: submitted.contract)
+  }
+
+  /// Waits for a job of the shared queue, which a worker in any process may finish: reads the
+  /// store whenever the database says the job finished, and in any case after 20 ms, 40 ms, …
+  /// (at most a second apart), so that a lost notification costs time, not the answer.
+  private func waitForSharedJob(_ submitted: JobRecord, timeout: Duration) async throws(GatewayError) -> JobRecord {
+    let deadline = ContinuousClock.now + timeout
+    var interval = Duration.milliseconds(20)
+    while true {
+      let current = try await job(id: submitted.id, tenant: submitted.tenant, contract: submitted.contract)
+      let remaining = deadline - .now
+      if current.status.isFinal || remaining <= .zero { return current }
+      _ = await completion(of: submitted.id, upTo: min(interval, remaining))
+      interval = min(interval * 2, .seconds(1))
+    }
+  }
+
+  /// A job of the shared queue became final in some process: wake whoever waits for it here.
+  private func jobFinishedElsewhere(_ id: String) {
+    let continuations = completions.withLock { $0.markFinished(id) }
+    for continuation in continuations { continuation.resume(returning: nil) }
+  }
+
+  /// The final record of job `id` when a worker of this process finishes it within `timeout`;
+  /// nil when it finished elsewhere, before the call, or not in time.
+  private func completion(of id: String, upTo timeout: Duration) async -> JobRecord? {
+    await withTaskGroup(of: JobRecord?.self) { group in
+      group.addTask { await self.completion(of: id) }
       group.addTask {
         try? await Task.sleep(for: timeout)
         return nil
@@ -487,8 +613,6 @@ public final class InferenceService: Sendable {
       group.cancelAll()
       return first
     }
-    if let finished { return finished }
-    return try await job(id: submitted.id, tenant: submitted.tenant, contract: submitted.contract)
   }
 
   /// The final record of job `id` when a worker finishes it; nil when it had already finished

@@ -109,12 +109,11 @@ extension InferenceService {
   /// Validates, queues the job (through the reference contract) and returns it.
   /// - Throws: a validation ``GatewayError``, or `UNAVAILABLE` when the queue is full.
   public func submit(_ request: SEALInferenceRequest, tenant: String) async throws(GatewayError) -> JobRecord {
-    let (model, program, ciphertexts, version) = try validate(request)
+    let (model, _, ciphertexts, version) = try validate(request)
     let job = JobRecord(
       id: RandomIdentifier.make(), tenant: tenant, modelId: model.modelId, version: model.version,
       batchSize: request.batchSize, now: Date(), contract: .referenceV1)
-    return try await enqueue(job, inputs: ciphertexts) {
-      [Data(try program.evaluate(ciphertexts).sealBytes(parameters: program.parameters, version: version))]
-    }
+    return try await accept(
+      job, model: model, inputs: ciphertexts, keys: nil, serializedInputs: request.inputs, sealVersion: version)
   }
 }

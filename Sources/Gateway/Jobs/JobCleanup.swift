@@ -7,7 +7,7 @@ public import ServiceLifecycle
 /// as a service next to the HTTP server.
 public struct JobCleanup: Service {
   let store: any JobStore
-  let keys: EvaluationKeyStore?
+  let keys: (any EvaluationKeyStoring)?
   let timeToLive: Duration
   let retentionAfterFetch: Duration
   let interval: Duration
@@ -21,7 +21,7 @@ public struct JobCleanup: Service {
   ///     nobody will read again).
   ///   - interval: how often to sweep.
   public init(
-    store: any JobStore, keys: EvaluationKeyStore? = nil, timeToLive: Duration,
+    store: any JobStore, keys: (any EvaluationKeyStoring)? = nil, timeToLive: Duration,
     retentionAfterFetch: Duration = .seconds(60), interval: Duration = .seconds(15), logger: Logger
   ) {
     self.store = store
@@ -36,15 +36,16 @@ public struct JobCleanup: Service {
   /// or fetched before `now − retentionAfterFetch`; returns how many jobs were deleted.
   public func sweep(now: Date = Date()) async throws(JobStoreError) -> Int {
     if let keys {
-      let dropped = keys.removeExpired(now: now)
-      if dropped > 0 { logger.info("expired evaluation key sets dropped", metadata: ["count": "\(dropped)"]) }
-    }
-    func seconds(_ duration: Duration) -> Double {
-      Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+      do {
+        let dropped = try await keys.removeExpired(now: now)
+        if dropped > 0 { logger.info("expired evaluation key sets dropped", metadata: ["count": "\(dropped)"]) }
+      } catch {
+        logger.error("expired evaluation key sets could not be dropped", metadata: ["error": "\(error)"])
+      }
     }
     return try await store.deleteJobs(
-      updatedBefore: now.addingTimeInterval(-seconds(timeToLive)),
-      fetchedBefore: now.addingTimeInterval(-seconds(retentionAfterFetch)))
+      updatedBefore: now.addingTimeInterval(-(timeToLive / .seconds(1))),
+      fetchedBefore: now.addingTimeInterval(-(retentionAfterFetch / .seconds(1))))
   }
 
   public func run() async throws {

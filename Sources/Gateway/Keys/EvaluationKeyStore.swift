@@ -19,10 +19,49 @@ public struct EvaluationKeySet: Sendable {
   public let expiresAt: Date
 }
 
-/// Evaluation keys by id, scoped to tenants, with a time to live, a per-tenant quota in sets and
-/// in bytes, and a bound on all keys held. Held in memory (keys are re-registered after a restart;
+/// Keys checked against a model and about to be stored, both deserialized (for evaluation) and as
+/// uploaded (what a shared store keeps, and what counts against the quotas).
+public struct KeyRegistration: Sendable {
+  public var tenant: String
+  public var modelId: String
+  public var version: String
+  public var relinearizationKey: RelinearizationKey?
+  public var galoisKeys: GaloisKeys?
+  public var publicKey: PublicKey?
+  public var serializedRelinearizationKey: [UInt8]?
+  public var serializedGaloisKeys: [UInt8]?
+  public var serializedPublicKey: [UInt8]?
+
+  /// Uploaded bytes.
+  public var sizeBytes: Int {
+    (serializedRelinearizationKey?.count ?? 0) + (serializedGaloisKeys?.count ?? 0) + (serializedPublicKey?.count ?? 0)
+  }
+}
+
+/// Where registered evaluation keys live: by id, scoped to tenants, with a time to live, a
+/// per-tenant quota in sets and in bytes, and a bound on all keys held. Implementations must be
+/// safe to call from many tasks at once.
+public protocol EvaluationKeyStoring: Sendable {
+  /// How long a key set stays usable after registration.
+  var timeToLive: Duration { get }
+  /// Stores a new set.
+  /// - Throws: `KEY_QUOTA_EXCEEDED` when the tenant would hold too many sets or bytes;
+  ///   `UNAVAILABLE` when all keys together would exceed the store's bound or the store fails.
+  func insert(_ registration: KeyRegistration, now: Date) async throws(GatewayError) -> EvaluationKeySet
+  /// The live set `id` of `tenant`, if any.
+  /// - Throws: `UNAVAILABLE` when the store cannot be read.
+  func set(id: String, tenant: String, now: Date) async throws(GatewayError) -> EvaluationKeySet?
+  /// Deletes set `id` of `tenant`; returns whether it existed.
+  /// - Throws: `UNAVAILABLE` when the store cannot be written.
+  func delete(id: String, tenant: String) async throws(GatewayError) -> Bool
+  /// Drops expired sets; returns how many.
+  /// - Throws: `UNAVAILABLE` when the store cannot be written.
+  func removeExpired(now: Date) async throws(GatewayError) -> Int
+}
+
+/// Evaluation keys held in memory, for one process (keys are re-registered after a restart;
 /// docs/api.md).
-public final class EvaluationKeyStore: Sendable {
+public final class EvaluationKeyStore: EvaluationKeyStoring {
   /// How long a key set stays usable after registration.
   public let timeToLive: Duration
   /// Key sets one tenant may hold at once.
@@ -43,50 +82,27 @@ public final class EvaluationKeyStore: Sendable {
     self.maximumBytes = maximumBytes
   }
 
-  /// Stores a new set for `tenant`.
+  /// Stores a new set for the registration's tenant.
   /// - Throws: `KEY_QUOTA_EXCEEDED` when the tenant would hold more than ``maximumSetsPerTenant``
   ///   live sets or ``maximumBytesPerTenant`` bytes; `UNAVAILABLE` when all keys together would
   ///   exceed ``maximumBytes``.
-  func insert(
-    tenant: String, modelId: String, version: String, relinearizationKey: RelinearizationKey?,
-    galoisKeys: GaloisKeys?, publicKey: PublicKey? = nil, sizeBytes: Int, now: Date = Date()
-  ) throws(GatewayError) -> EvaluationKeySet {
-    let seconds = Double(timeToLive.components.seconds) + Double(timeToLive.components.attoseconds) / 1e18
-    let set = EvaluationKeySet(
-      id: RandomIdentifier.make(), tenant: tenant, modelId: modelId, version: version,
-      relinearizationKey: relinearizationKey, galoisKeys: galoisKeys, publicKey: publicKey, sizeBytes: sizeBytes,
-      createdAt: now,
-      expiresAt: now.addingTimeInterval(seconds))
-    let limit = maximumSetsPerTenant
-    let byteLimit = maximumBytesPerTenant
-    let totalLimit = maximumBytes
+  public func insert(_ registration: KeyRegistration, now: Date = Date()) throws(GatewayError) -> EvaluationKeySet {
+    let set = EvaluationKeySet(registration, id: RandomIdentifier.make(), now: now, timeToLive: timeToLive)
+    let quota = KeyQuota(
+      setsPerTenant: maximumSetsPerTenant, bytesPerTenant: maximumBytesPerTenant, totalBytes: maximumBytes)
     try sets.withLock { (sets) throws(GatewayError) in
       sets = sets.filter { $0.value.expiresAt > now }
-      let owned = sets.values.filter { $0.tenant == tenant }
-      guard owned.count < limit else {
-        throw GatewayError(
-          .keyQuotaExceeded, "this tenant already holds \(limit) key sets; delete one (DELETE /keys/{key_id})",
-          details: ["limit": "\(limit)"])
-      }
-      let ownedBytes = owned.reduce(0) { $0 + $1.sizeBytes }
-      guard ownedBytes + sizeBytes <= byteLimit else {
-        throw GatewayError(
-          .keyQuotaExceeded,
-          "this tenant's key sets would hold \(ownedBytes + sizeBytes) bytes, above its \(byteLimit); delete one "
-            + "(DELETE /keys/{key_id})", details: ["limit_bytes": "\(byteLimit)"])
-      }
-      guard sets.values.reduce(0, { $0 + $1.sizeBytes }) + sizeBytes <= totalLimit else {
-        throw GatewayError(
-          .unavailable, "the gateway holds as many evaluation keys as it may; retry later",
-          details: ["retry_after_seconds": "60"])
-      }
+      let owned = sets.values.filter { $0.tenant == set.tenant }
+      try quota.check(
+        ownedSets: owned.count, ownedBytes: owned.reduce(0) { $0 + $1.sizeBytes },
+        totalBytes: sets.values.reduce(0, { $0 + $1.sizeBytes }), adding: set.sizeBytes)
       sets[set.id] = set
     }
     return set
   }
 
   /// The live set `id` of `tenant`, if any.
-  func set(id: String, tenant: String, now: Date = Date()) -> EvaluationKeySet? {
+  public func set(id: String, tenant: String, now: Date = Date()) -> EvaluationKeySet? {
     sets.withLock { sets in
       guard let set = sets[id], set.tenant == tenant, set.expiresAt > now else { return nil }
       return set
@@ -94,7 +110,7 @@ public final class EvaluationKeyStore: Sendable {
   }
 
   /// Deletes set `id` of `tenant`; returns whether it existed.
-  func delete(id: String, tenant: String) -> Bool {
+  public func delete(id: String, tenant: String) -> Bool {
     sets.withLock { sets in
       guard sets[id]?.tenant == tenant else { return false }
       sets[id] = nil
@@ -108,6 +124,46 @@ public final class EvaluationKeyStore: Sendable {
       let before = sets.count
       sets = sets.filter { $0.value.expiresAt > now }
       return before - sets.count
+    }
+  }
+}
+
+extension EvaluationKeySet {
+  /// A new set of `registration`'s keys, live for `timeToLive` from `now`.
+  init(_ registration: KeyRegistration, id: String, now: Date, timeToLive: Duration) {
+    self.init(
+      id: id, tenant: registration.tenant, modelId: registration.modelId, version: registration.version,
+      relinearizationKey: registration.relinearizationKey, galoisKeys: registration.galoisKeys,
+      publicKey: registration.publicKey, sizeBytes: registration.sizeBytes, createdAt: now,
+      expiresAt: now.addingTimeInterval(timeToLive / .seconds(1)))
+  }
+}
+
+/// The bounds on registered keys, checked the same way by every store.
+struct KeyQuota {
+  var setsPerTenant: Int
+  var bytesPerTenant: Int
+  var totalBytes: Int
+
+  /// - Throws: `KEY_QUOTA_EXCEEDED` when the tenant, holding `ownedSets` sets of `ownedBytes`,
+  ///   would exceed its quota with `adding` more bytes; `UNAVAILABLE` when all keys (`totalBytes`
+  ///   now) would exceed the store's bound.
+  func check(ownedSets: Int, ownedBytes: Int, totalBytes held: Int, adding: Int) throws(GatewayError) {
+    guard ownedSets < setsPerTenant else {
+      throw GatewayError(
+        .keyQuotaExceeded, "this tenant already holds \(setsPerTenant) key sets; delete one (DELETE /keys/{key_id})",
+        details: ["limit": "\(setsPerTenant)"])
+    }
+    guard ownedBytes + adding <= bytesPerTenant else {
+      throw GatewayError(
+        .keyQuotaExceeded,
+        "this tenant's key sets would hold \(ownedBytes + adding) bytes, above its \(bytesPerTenant); delete one "
+          + "(DELETE /keys/{key_id})", details: ["limit_bytes": "\(bytesPerTenant)"])
+    }
+    guard held + adding <= totalBytes else {
+      throw GatewayError(
+        .unavailable, "the gateway holds as many evaluation keys as it may; retry later",
+        details: ["retry_after_seconds": "60"])
     }
   }
 }

@@ -75,7 +75,7 @@ struct GatewayAPIHandler: APIProtocol {
     try ContractRules.apiVersion(body.apiVersion)
     try ContractRules.modelId(body.modelId)
     try ContractRules.version(body.version)
-    let set = try service.registerKeys(
+    let set = try await service.registerKeys(
       apiVersion: body.apiVersion, modelId: body.modelId, version: body.version,
       relinearizationKey: body.relinearizationKey.map { Array($0.payload.data) },
       galoisKeys: body.galoisKeys.map { Array($0.payload.data) },
@@ -87,7 +87,7 @@ struct GatewayAPIHandler: APIProtocol {
     -> Operations.GetEvaluationKeys.Output
   {
     try ContractRules.identifier(input.path.keyId, field: "key_id")
-    guard let set = service.keys.set(id: input.path.keyId, tenant: tenant) else {
+    guard let set = try await service.keys.set(id: input.path.keyId, tenant: tenant, now: Date()) else {
       throw Self.keyNotFound(input.path.keyId)
     }
     return .ok(.init(body: .json(Self.describe(set))))
@@ -97,7 +97,9 @@ struct GatewayAPIHandler: APIProtocol {
     -> Operations.DeleteEvaluationKeys.Output
   {
     try ContractRules.identifier(input.path.keyId, field: "key_id")
-    guard service.keys.delete(id: input.path.keyId, tenant: tenant) else { throw Self.keyNotFound(input.path.keyId) }
+    guard try await service.keys.delete(id: input.path.keyId, tenant: tenant) else {
+      throw Self.keyNotFound(input.path.keyId)
+    }
     return .noContent(.init())
   }
 
