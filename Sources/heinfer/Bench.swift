@@ -78,20 +78,20 @@ struct Bench: AsyncParsableCommand {
     }
     var logger = Logger(label: "heinfer-bench")
     logger.logLevel = .warning
-    let pool = WorkerPool()
-    // The default deployment's store: SQLite, in a temporary file.
+    // The default deployment (SQLite store, one worker per core), in a temporary file, open to
+    // loopback only, without rate limits.
     let database = FileManager.default.temporaryDirectory.appendingPathComponent("heinfer-bench-\(UUID().uuidString)")
     defer {
       for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: database.path + suffix) }
     }
-    let service = InferenceService(
-      registry: try ModelRegistry.bundled(evaluationThreads: evaluationThreads),
-      store: try SQLiteJobStore(path: database.path), pool: pool, logger: logger)
+    var settings = GatewaySettings()
+    settings.server = GatewayConfiguration(port: 0, tenants: .open, requestsPerSecond: nil)
+    settings.sqlitePath = database.path
+    settings.evaluationThreads = evaluationThreads
+    settings.logLevel = .warning
+    let assembly = try await GatewayAssembly.build(settings, logger: logger)
     let (ports, continuation) = AsyncStream<Int>.makeStream()
-    let app = try GatewayApplication.make(
-      configuration: GatewayConfiguration(port: 0, tenants: .open, requestsPerSecond: nil), service: service,
-      logger: logger,
-      onServerRunning: { continuation.yield($0) })
+    let app = try assembly.application(onServerRunning: { continuation.yield($0) })
     let services = ServiceGroup(configuration: .init(services: [app], logger: logger))
     try await withThrowingTaskGroup(of: Void.self) { group in
       group.addTask { try await services.run() }
@@ -100,13 +100,13 @@ struct Bench: AsyncParsableCommand {
       try await measureAll(
         GatewayClient(baseURL: URL(string: "http://127.0.0.1:\(port)")!), baseURL: "http://127.0.0.1:\(port)",
         gatewayDescription:
-          "in-process gateway on 127.0.0.1:\(port) (\(pool.threadCount) worker threads, "
+          "in-process gateway on 127.0.0.1:\(port) (\(settings.workers) worker threads, "
           + "\(evaluationThreads) threads per key switch, SQLite job store)",
-        registry: service.registry)
+        registry: assembly.registry)
       await services.triggerGracefulShutdown()
       try await group.waitForAll()
     }
-    await pool.shutdown()
+    await assembly.pool?.shutdown()
   }
 
   // MARK: Measurement

@@ -27,7 +27,7 @@ struct JobStoreTests {
       let path = temporaryDatabase()
       defer { try? FileManager.default.removeItem(atPath: path) }
       try await body(try SQLiteJobStore(path: path))
-    case .postgres: try await TestPostgres.withDatabase { try await body(PostgresJobStore(database: $0)) }
+    case .postgres: try await TestPostgres.withDatabase { try await body(PostgresJobStore(backend: $0)) }
     }
   }
 

@@ -32,7 +32,7 @@ struct SharedQueueTests {
   @Test("Jobs are claimed oldest first with their inputs; a claimed job is not claimed again")
   func claimOrder() async throws {
     try await TestPostgres.withDatabase { (database) async throws -> Void in
-      let queue = PostgresJobStore(database: database)
+      let queue = PostgresJobStore(backend: database)
       for index in [2, 1, 3] {
         #expect(try await queue.enqueue(Self.job(index), work: Self.work(index), maximumQueued: 10))
       }
@@ -60,7 +60,7 @@ struct SharedQueueTests {
   @Test("A full queue refuses new jobs")
   func capacity() async throws {
     try await TestPostgres.withDatabase { (database) async throws -> Void in
-      let queue = PostgresJobStore(database: database)
+      let queue = PostgresJobStore(backend: database)
       #expect(try await queue.enqueue(Self.job(1), work: Self.work(1), maximumQueued: 2))
       #expect(try await queue.enqueue(Self.job(2), work: Self.work(2), maximumQueued: 2))
       #expect(try await !queue.enqueue(Self.job(3), work: Self.work(3), maximumQueued: 2))
@@ -74,7 +74,7 @@ struct SharedQueueTests {
   @Test("Workers in several processes claim concurrently; each job goes to exactly one of them")
   func concurrentClaims() async throws {
     try await TestPostgres.withDatabases(instances: 3) { (databases) async throws -> Void in
-      let queues = databases.map { PostgresJobStore(database: $0) }
+      let queues = databases.map { PostgresJobStore(backend: $0) }
       for index in 0..<40 {
         _ = try await queues[index % 3].enqueue(Self.job(index), work: Self.work(index), maximumQueued: 100)
       }
@@ -101,8 +101,8 @@ struct SharedQueueTests {
   @Test("An expired lease lets another worker take the job; only the holder of the lease records it")
   func leaseExpiry() async throws {
     try await TestPostgres.withDatabases(instances: 2) { (databases) async throws -> Void in
-      let first = PostgresJobStore(database: databases[0])
-      let second = PostgresJobStore(database: databases[1])
+      let first = PostgresJobStore(backend: databases[0])
+      let second = PostgresJobStore(backend: databases[1])
       _ = try await first.enqueue(Self.job(1), work: Self.work(1), maximumQueued: 10)
       let stale = try #require(try await first.claim(lease: .milliseconds(300), maximumAttempts: 3))
       #expect(try await second.claim(lease: .seconds(30), maximumAttempts: 3) == nil, "the lease still holds")
@@ -121,7 +121,7 @@ struct SharedQueueTests {
   @Test("A job whose workers keep dying is failed after the last attempt, not claimed again")
   func attemptsBounded() async throws {
     try await TestPostgres.withDatabase { (database) async throws -> Void in
-      let queue = PostgresJobStore(database: database)
+      let queue = PostgresJobStore(backend: database)
       _ = try await queue.enqueue(Self.job(1), work: Self.work(1), maximumQueued: 10)
       for attempt in 1...2 {
         let claim = try #require(try await queue.claim(lease: .milliseconds(200), maximumAttempts: 2))
@@ -140,8 +140,8 @@ struct SharedQueueTests {
   @Test("Notifications reach the other processes: work queued wakes workers, a finished job wakes waiters")
   func notifications() async throws {
     try await TestPostgres.withDatabases(instances: 2) { (databases) async throws -> Void in
-      let front = PostgresJobStore(database: databases[0])
-      let worker = PostgresJobStore(database: databases[1])
+      let front = PostgresJobStore(backend: databases[0])
+      let worker = PostgresJobStore(backend: databases[1])
       let finished = Mutex<[String]>([])
       front.signals.onJobFinished { id in finished.withLock { $0.append(id) } }
       // Give both listeners time to subscribe.

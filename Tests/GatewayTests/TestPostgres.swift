@@ -100,7 +100,7 @@ enum KeyStoreKind: String, CaseIterable, CustomTestStringConvertible {
       try await TestPostgres.withDatabase { database in
         try await body(
           PostgresKeyStore(
-            database: database, registry: registry, timeToLive: timeToLive,
+            backend: database, registry: registry, timeToLive: timeToLive,
             maximumSetsPerTenant: maximumSetsPerTenant, maximumBytesPerTenant: maximumBytesPerTenant,
             maximumBytes: maximumBytes))
       }

@@ -7,15 +7,15 @@ import PostgresNIO
 /// ciphertexts until a worker records its outcome, so a process that dies loses no accepted job:
 /// its lease expires and another worker runs the job again.
 public final class PostgresJobStore: SharedJobQueue {
-  let database: PostgresBackend
+  let backend: PostgresBackend
 
-  /// A store on `database`, which must be migrated (``PostgresBackend/migrate(settings:logger:)``)
+  /// A store on `backend`'s database, which must be migrated (``PostgresBackend/migrate(settings:logger:)``)
   /// and running.
-  public init(database: PostgresBackend) {
-    self.database = database
+  public init(backend: PostgresBackend) {
+    self.backend = backend
   }
 
-  public var signals: QueueSignals { database.signals }
+  public var signals: QueueSignals { backend.signals }
 
   /// The job columns, in the order ``decodeJob(_:)`` reads them.
   private static func jobColumns(of table: String = "heinfer_job") -> String {
@@ -81,8 +81,8 @@ public final class PostgresJobStore: SharedJobQueue {
   }
 
   private func insert(_ job: JobRecord, inputs: [Data], work: PendingEvaluation?) async throws(JobStoreError) {
-    let logger = database.logger
-    try await database.transaction { connection in
+    let logger = backend.logger
+    try await backend.transaction { connection in
       let resultBytes = job.outputs.reduce(0) { $0 + $1.count }
       let inserted = try await connection.query(
         """
@@ -105,13 +105,13 @@ public final class PostgresJobStore: SharedJobQueue {
   }
 
   public func update(_ job: JobRecord) async throws(JobStoreError) {
-    let logger = database.logger
-    let channel = database.channel
-    let changed = try await database.transaction { connection in
+    let logger = backend.logger
+    let channel = backend.channel
+    let changed = try await backend.transaction { connection in
       try await Self.recordOutcome(job, leaseToken: nil, channel: channel, on: connection, logger: logger)
     }
     guard changed else {
-      let exists = try await database.withConnection { connection in
+      let exists = try await backend.withConnection { connection in
         var found = false
         for try await _ in try await connection.query("SELECT 1 FROM heinfer_job WHERE id = \(job.id)", logger: logger)
         {
@@ -165,8 +165,8 @@ public final class PostgresJobStore: SharedJobQueue {
   }
 
   public func job(id: String, tenant: String) async throws(JobStoreError) -> JobRecord? {
-    let logger = database.logger
-    return try await database.withConnection { connection in
+    let logger = backend.logger
+    return try await backend.withConnection { connection in
       var found: JobRecord?
       for try await row in try await connection.query(
         PostgresQuery(
@@ -191,9 +191,9 @@ public final class PostgresJobStore: SharedJobQueue {
   public func deleteJobs(updatedBefore cutoff: Date, fetchedBefore fetchedCutoff: Date) async throws(JobStoreError)
     -> Int
   {
-    let logger = database.logger
+    let logger = backend.logger
     // Plain deletes: several processes may sweep at once; each row goes once.
-    return try await database.withConnection { connection in
+    return try await backend.withConnection { connection in
       var count = 0
       for try await _ in try await connection.query(
         """
@@ -208,8 +208,8 @@ public final class PostgresJobStore: SharedJobQueue {
   }
 
   public func markFetched(id: String, tenant: String, at time: Date) async throws(JobStoreError) {
-    let logger = database.logger
-    try await database.withConnection { connection in
+    let logger = backend.logger
+    try await backend.withConnection { connection in
       _ = try await connection.query(
         """
         UPDATE heinfer_job SET fetched_at = \(time.timeIntervalSince1970)
@@ -219,8 +219,8 @@ public final class PostgresJobStore: SharedJobQueue {
   }
 
   public func usage(tenant: String) async throws(JobStoreError) -> JobUsage {
-    let logger = database.logger
-    return try await database.withConnection { connection in
+    let logger = backend.logger
+    return try await backend.withConnection { connection in
       var usage = JobUsage(jobs: 0, resultBytes: 0)
       for try await (jobs, bytes) in try await connection.query(
         "SELECT count(*)::bigint, COALESCE(sum(result_bytes), 0)::bigint FROM heinfer_job WHERE tenant = \(tenant)",
@@ -235,8 +235,8 @@ public final class PostgresJobStore: SharedJobQueue {
   /// Bytes of the inputs and results of the jobs held (not the database's files, which keep
   /// their size after deletes until PostgreSQL reuses the space).
   public func storedBytes() async throws(JobStoreError) -> Int {
-    let logger = database.logger
-    return try await database.withConnection { connection in
+    let logger = backend.logger
+    return try await backend.withConnection { connection in
       var total = 0
       for try await bytes in try await connection.query(
         "SELECT COALESCE(sum(input_bytes + result_bytes), 0)::bigint FROM heinfer_job", logger: logger
@@ -256,22 +256,22 @@ public final class PostgresJobStore: SharedJobQueue {
   public func enqueue(_ job: JobRecord, work: PendingEvaluation, maximumQueued: Int) async throws(JobStoreError)
     -> Bool
   {
-    let logger = database.logger
-    let channel = database.channel
+    let logger = backend.logger
+    let channel = backend.channel
     let queued = try await queuedCount()
     // Fronts check and insert without a lock between them, so the bound holds to within the
     // number of fronts submitting at the same moment.
     guard queued < maximumQueued else { return false }
     try await insert(job, inputs: work.inputs, work: work)
-    try await database.withConnection { connection in
+    try await backend.withConnection { connection in
       _ = try await connection.query("SELECT pg_notify(\(channel), 'queued')", logger: logger)
     }
     return true
   }
 
   public func queuedCount() async throws(JobStoreError) -> Int {
-    let logger = database.logger
-    return try await database.withConnection { connection in
+    let logger = backend.logger
+    return try await backend.withConnection { connection in
       var count = 0
       for try await queued in try await connection.query(
         "SELECT count(*)::bigint FROM heinfer_job WHERE status = 'queued'", logger: logger
@@ -283,11 +283,11 @@ public final class PostgresJobStore: SharedJobQueue {
   }
 
   public func claim(lease: Duration, maximumAttempts: Int) async throws(JobStoreError) -> ClaimedJob? {
-    let logger = database.logger
-    let channel = database.channel
+    let logger = backend.logger
+    let channel = backend.channel
     let token = RandomIdentifier.make()
     let seconds = lease / .seconds(1)
-    return try await database.transaction { connection in
+    return try await backend.transaction { connection in
       // Jobs whose workers died too often: fail them rather than let them kill more workers.
       let exhausted = try await connection.query(
         """
@@ -345,9 +345,9 @@ public final class PostgresJobStore: SharedJobQueue {
   }
 
   public func renew(_ claim: ClaimedJob, lease: Duration) async throws(JobStoreError) -> Bool {
-    let logger = database.logger
+    let logger = backend.logger
     let seconds = lease / .seconds(1)
-    return try await database.withConnection { connection in
+    return try await backend.withConnection { connection in
       var renewed = false
       for try await _ in try await connection.query(
         """
@@ -364,9 +364,9 @@ public final class PostgresJobStore: SharedJobQueue {
 
   public func complete(_ claim: ClaimedJob, outcome: JobRecord) async throws(JobStoreError) -> Bool {
     precondition(outcome.id == claim.job.id && outcome.status.isFinal)
-    let logger = database.logger
-    let channel = database.channel
-    return try await database.transaction { connection in
+    let logger = backend.logger
+    let channel = backend.channel
+    return try await backend.transaction { connection in
       try await Self.recordOutcome(
         outcome, leaseToken: claim.leaseToken, channel: channel, on: connection, logger: logger)
     }

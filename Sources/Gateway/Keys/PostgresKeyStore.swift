@@ -13,7 +13,7 @@ public final class PostgresKeyStore: EvaluationKeyStoring {
   let quota: KeyQuota
   /// Most bytes (as uploaded) of deserialized sets this process keeps.
   public let cacheBytes: Int
-  private let database: PostgresBackend
+  private let backend: PostgresBackend
   private let registry: ModelRegistry
   private let cache = Mutex<[String: EvaluationKeySet]>([:])
 
@@ -21,11 +21,11 @@ public final class PostgresKeyStore: EvaluationKeyStoring {
   ///   - registry: the models, whose parameters deserialize the stored keys.
   ///   - cacheBytes: bound on the deserialized sets this process keeps.
   public init(
-    database: PostgresBackend, registry: ModelRegistry, timeToLive: Duration = .seconds(24 * 3600),
+    backend: PostgresBackend, registry: ModelRegistry, timeToLive: Duration = .seconds(24 * 3600),
     maximumSetsPerTenant: Int = 8, maximumBytesPerTenant: Int = 64 << 20, maximumBytes: Int = 1 << 30,
     cacheBytes: Int = 256 << 20
   ) {
-    self.database = database
+    self.backend = backend
     self.registry = registry
     self.timeToLive = timeToLive
     quota = KeyQuota(
@@ -34,18 +34,18 @@ public final class PostgresKeyStore: EvaluationKeyStoring {
   }
 
   private func unavailable(_ error: any Error) -> GatewayError {
-    database.logger.error("key store failed", metadata: ["error": "\(String(reflecting: error))"])
+    backend.logger.error("key store failed", metadata: ["error": "\(String(reflecting: error))"])
     return GatewayError(
       .unavailable, "the key store is unavailable; retry later", details: ["retry_after_seconds": "5"])
   }
 
   public func insert(_ registration: KeyRegistration, now: Date) async throws(GatewayError) -> EvaluationKeySet {
     let set = EvaluationKeySet(registration, id: RandomIdentifier.make(), now: now, timeToLive: timeToLive)
-    let logger = database.logger
+    let logger = backend.logger
     let quota = quota
     let outcome: Result<Void, GatewayError>
     do {
-      outcome = try await database.transaction { connection in
+      outcome = try await backend.transaction { connection in
         // One registration per tenant at a time, so two fronts cannot both pass the quota check.
         try await connection.query("SELECT pg_advisory_xact_lock(hashtext(\(set.tenant)))", logger: logger)
         var owned = (sets: 0, bytes: 0)
@@ -91,10 +91,10 @@ public final class PostgresKeyStore: EvaluationKeyStoring {
   }
 
   public func set(id: String, tenant: String, now: Date) async throws(GatewayError) -> EvaluationKeySet? {
-    let logger = database.logger
+    let logger = backend.logger
     let live: Bool
     do {
-      live = try await database.withConnection { connection in
+      live = try await backend.withConnection { connection in
         var found = false
         for try await _ in try await connection.query(
           """
@@ -121,11 +121,11 @@ public final class PostgresKeyStore: EvaluationKeyStoring {
 
   /// Reads and deserializes set `id`; nil when it is gone.
   private func load(id: String) async throws(GatewayError) -> EvaluationKeySet? {
-    let logger = database.logger
+    let logger = backend.logger
     typealias Row = (String, String, String, Data?, Data?, Data?, Int, Double, Double)
     let row: Row?
     do {
-      row = try await database.withConnection { connection in
+      row = try await backend.withConnection { connection in
         var found: Row?
         for try await columns in try await connection.query(
           """
@@ -178,10 +178,10 @@ public final class PostgresKeyStore: EvaluationKeyStoring {
   }
 
   public func delete(id: String, tenant: String) async throws(GatewayError) -> Bool {
-    let logger = database.logger
+    let logger = backend.logger
     cache.withLock { _ = $0.removeValue(forKey: id) }
     do {
-      return try await database.withConnection { connection in
+      return try await backend.withConnection { connection in
         var deleted = false
         for try await _ in try await connection.query(
           "DELETE FROM heinfer_key_set WHERE id = \(id) AND tenant = \(tenant) RETURNING id", logger: logger)
@@ -196,10 +196,10 @@ public final class PostgresKeyStore: EvaluationKeyStoring {
   }
 
   public func removeExpired(now: Date) async throws(GatewayError) -> Int {
-    let logger = database.logger
+    let logger = backend.logger
     cache.withLock { cache in cache = cache.filter { $0.value.expiresAt > now } }
     do {
-      return try await database.withConnection { connection in
+      return try await backend.withConnection { connection in
         var count = 0
         for try await _ in try await connection.query(
           "DELETE FROM heinfer_key_set WHERE expires_at <= \(now.timeIntervalSince1970) RETURNING id", logger: logger)

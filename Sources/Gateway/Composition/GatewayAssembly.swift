@@ -1,0 +1,122 @@
+import Foundation
+public import Hummingbird
+public import Logging
+public import ServiceLifecycle
+
+/// The whole gateway built from one ``GatewaySettings``: models, job and key stores, execution
+/// (local pool or shared queue), workers and cleanup, and the HTTP application, for every role.
+/// `heinfer serve`, `heinfer worker`, `heinfer bench` and the tests all build it here.
+public struct GatewayAssembly: Sendable {
+  public let settings: GatewaySettings
+  public let registry: ModelRegistry
+  public let service: InferenceService
+  /// The evaluation threads of this process (none in a front without workers).
+  public let pool: WorkerPool?
+  /// The background services, in start order (the database first, so that it stops last).
+  public let services: [any Service]
+  let logger: Logger
+
+  /// Opens the stores and does the start-up work (migrations; failing jobs a previous process
+  /// left unfinished in a one-process store) before anything serves requests.
+  /// - Throws: ``GatewayConfigurationError`` for settings that cannot work or a store or models
+  ///   folder that cannot be opened.
+  public static func build(
+    _ settings: GatewaySettings, logger: Logger, metrics: GatewayMetrics = GatewayMetrics()
+  ) async throws(GatewayConfigurationError) -> GatewayAssembly {
+    try settings.validate()
+    let registry: ModelRegistry
+    do {
+      registry =
+        try settings.modelsFolder.map {
+          try ModelRegistry(folder: URL(fileURLWithPath: $0), evaluationThreads: settings.evaluationThreads)
+        } ?? ModelRegistry.bundled(evaluationThreads: settings.evaluationThreads)
+    } catch {
+      throw GatewayConfigurationError("cannot load the models: \(error)")
+    }
+    let pool =
+      settings.role == .front
+      ? nil
+      : WorkerPool(
+        threads: settings.workers, queueCapacity: settings.queueCapacity, byteCapacity: settings.maximumQueuedBytes)
+    var services: [any Service] = []
+    let service: InferenceService
+    switch settings.store {
+    case .sqlite, .memory:
+      let store: any JobStore
+      if settings.store == .sqlite {
+        do {
+          store = try SQLiteJobStore(path: settings.sqlitePath)
+          // Jobs a previous process accepted but never finished cannot finish now: say so.
+          let abandoned = try await store.failUnfinishedJobs(
+            message: "the gateway restarted before the job finished", now: Date())
+          if abandoned > 0 {
+            logger.warning("jobs abandoned by a restart marked failed", metadata: ["count": "\(abandoned)"])
+          }
+        } catch {
+          throw GatewayConfigurationError("cannot open the job store: \(error)")
+        }
+      } else {
+        store = InMemoryJobStore()
+      }
+      // validate() allows only the role `all` on these stores, so the pool exists.
+      guard let pool else { preconditionFailure("a one-process store without workers") }
+      service = InferenceService(
+        registry: registry, store: store, pool: pool, logger: logger, metrics: metrics,
+        keys: EvaluationKeyStore(
+          timeToLive: settings.keyTimeToLive, maximumSetsPerTenant: settings.maximumKeySetsPerTenant,
+          maximumBytesPerTenant: settings.maximumKeyBytesPerTenant, maximumBytes: settings.maximumKeyBytes),
+        limits: settings.limits)
+    case .postgres:
+      let database = settings.database!
+      do {
+        try await PostgresBackend.migrate(settings: database, logger: logger)
+      } catch {
+        throw GatewayConfigurationError("\(error)")
+      }
+      let backend = PostgresBackend(settings: database, logger: logger)
+      services.append(backend)
+      service = InferenceService(
+        registry: registry, queue: PostgresJobStore(backend: backend), queueCapacity: settings.queueCapacity,
+        logger: logger, metrics: metrics,
+        keys: PostgresKeyStore(
+          backend: backend, registry: registry, timeToLive: settings.keyTimeToLive,
+          maximumSetsPerTenant: settings.maximumKeySetsPerTenant,
+          maximumBytesPerTenant: settings.maximumKeyBytesPerTenant, maximumBytes: settings.maximumKeyBytes),
+        limits: settings.limits)
+      if let pool {
+        services.append(
+          QueueWorkers(service: service, pool: pool, lease: settings.lease, maximumAttempts: settings.maximumAttempts))
+      }
+    }
+    services.append(
+      JobCleanup(
+        store: service.store, keys: service.keys, timeToLive: settings.jobTimeToLive,
+        retentionAfterFetch: settings.resultRetention, logger: logger))
+    return GatewayAssembly(
+      settings: settings, registry: registry, service: service, pool: pool, services: services, logger: logger)
+  }
+
+  /// The HTTP application with the background services beside the server (roles `all` and
+  /// `front`). `onServerRunning` receives the listening port (useful with port 0).
+  public func application(onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) throws
+    -> some ApplicationProtocol
+  {
+    try GatewayApplication.make(
+      configuration: settings.server, service: service, services: services, logger: logger,
+      onServerRunning: onServerRunning)
+  }
+
+  /// Runs the process's role until SIGTERM or SIGINT, then shuts down gracefully: the server stops
+  /// taking requests and finishes the ones in flight, workers finish the jobs they hold and
+  /// record them, and the database closes last.
+  public func run(onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
+    if settings.role == .worker {
+      let group = ServiceGroup(
+        configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+      try await group.run()
+    } else {
+      try await application(onServerRunning: onServerRunning).runService()
+    }
+    await pool?.shutdown()
+  }
+}
