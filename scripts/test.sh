@@ -8,8 +8,25 @@
 # The documentation's examples (Snippets/, shown in the README and the DocC catalogs) are built
 # and run; each checks its own result. Then a short smoke run of every libFuzzer harness (15 s
 # each, scripts/fuzz.sh; the long runs are recorded in docs/reliability.md).
+#
+# The PostgreSQL store, queue and cluster tests use the server at HEINFER_TEST_DATABASE_URL; when
+# it is unset and this machine has a PostgreSQL server (scripts/postgres.sh finds it), a
+# throwaway one is started in a temporary folder and stopped at the end. Without either, those
+# tests are reported as skipped (with HEINFER_REQUIRE_POSTGRES=1, as in CI, they fail instead).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [[ -z "${HEINFER_TEST_DATABASE_URL:-}" ]]; then
+  pgdir=$(mktemp -d /tmp/heinfer-test-pg.XXXXXX)
+  if HEINFER_TEST_DATABASE_URL=$(./scripts/postgres.sh start "$pgdir" "${HEINFER_TEST_PG_PORT:-55439}" 2>"$pgdir/start.err"); then
+    export HEINFER_TEST_DATABASE_URL
+    trap './scripts/postgres.sh stop "$pgdir" || true; rm -rf "$pgdir"' EXIT
+    echo "test.sh: throwaway PostgreSQL at $HEINFER_TEST_DATABASE_URL"
+  else
+    echo "test.sh: NO POSTGRESQL ($(cat "$pgdir/start.err")): the PostgreSQL tests will be SKIPPED" >&2
+    rm -rf "$pgdir"
+    unset HEINFER_TEST_DATABASE_URL
+  fi
+fi
 swift test
 for snippet in Snippets/*.swift; do
   echo "snippet $(basename "$snippet" .swift):"

@@ -1,13 +1,11 @@
 import ArgumentParser
 import CKKS
-import Configuration
 import Foundation
 import Gateway
 import Hummingbird
 import Logging
 import Metrics
 import Prometheus
-import SystemPackage
 
 @main
 struct Heinfer: AsyncParsableCommand {
@@ -62,39 +60,14 @@ struct SettingsCommandLine: ParsableArguments {
   var arguments: [String] = []
 
   func validate() throws {
-    let known = Set(GatewaySettings.catalog.compactMap(\.flag))
-    for argument in arguments where argument.hasPrefix("-") {
-      let flag = String(argument.split(separator: "=", maxSplits: 1)[0])
-      guard known.contains(flag) else {
-        if flag == "--api-keys" {
-          throw ValidationError("API keys never go on the command line: use --api-keys-file or HEINFER_API_KEYS")
-        }
-        throw ValidationError("unknown setting \(flag); `heinfer serve --help` lists them")
-      }
-    }
+    do { try GatewaySettings.checkFlags(arguments) } catch { throw ValidationError("\(error)") }
   }
 
   /// The settings for `role`.
   func settings(role: GatewaySettings.Role) async throws -> GatewaySettings {
-    let environment = EnvironmentVariablesProvider(
-      secretsSpecifier: .specific(["HEINFER_API_KEYS", "HEINFER_DATABASE_URL"])
-    ).prefixKeys(with: "heinfer")
-    var providers: [any ConfigProvider] = [
-      CommandLineArgumentsProvider(arguments: ["heinfer"] + arguments), environment,
-    ]
-    if let file = config ?? ConfigReader(provider: environment).string(forKey: "config") {
-      do {
-        if file.hasSuffix(".yaml") || file.hasSuffix(".yml") {
-          providers.append(try await FileProvider<YAMLSnapshot>(filePath: FilePath(file)))
-        } else {
-          providers.append(try await FileProvider<JSONSnapshot>(filePath: FilePath(file)))
-        }
-      } catch {
-        throw ValidationError("cannot read the configuration file \(file): \(error)")
-      }
-    }
     do {
-      let settings = try GatewaySettings(reading: ConfigReader(providers: providers), role: role)
+      let settings = try await GatewaySettings.load(
+        arguments: arguments, environment: ProcessInfo.processInfo.environment, configurationFile: config, role: role)
       try settings.validate()
       return settings
     } catch {

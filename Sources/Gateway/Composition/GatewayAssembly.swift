@@ -18,21 +18,18 @@ public struct GatewayAssembly: Sendable {
 
   /// Opens the stores and does the start-up work (migrations; failing jobs a previous process
   /// left unfinished in a one-process store) before anything serves requests.
+  /// - Parameter registry: the models, when already loaded (several assemblies in one process
+  ///   share them); nil loads them as the settings say.
   /// - Throws: ``GatewayConfigurationError`` for settings that cannot work or a store or models
   ///   folder that cannot be opened.
   public static func build(
-    _ settings: GatewaySettings, logger: Logger, metrics: GatewayMetrics = GatewayMetrics()
+    _ settings: GatewaySettings, registry: ModelRegistry? = nil, logger: Logger,
+    metrics: GatewayMetrics = GatewayMetrics()
   ) async throws(GatewayConfigurationError) -> GatewayAssembly {
     try settings.validate()
-    let registry: ModelRegistry
-    do {
-      registry =
-        try settings.modelsFolder.map {
-          try ModelRegistry(folder: URL(fileURLWithPath: $0), evaluationThreads: settings.evaluationThreads)
-        } ?? ModelRegistry.bundled(evaluationThreads: settings.evaluationThreads)
-    } catch {
-      throw GatewayConfigurationError("cannot load the models: \(error)")
-    }
+    let models: ModelRegistry
+    if let registry { models = registry } else { models = try loadModels(settings) }
+    let registry = models
     let pool =
       settings.role == .front
       ? nil
@@ -94,6 +91,16 @@ public struct GatewayAssembly: Sendable {
         retentionAfterFetch: settings.resultRetention, logger: logger))
     return GatewayAssembly(
       settings: settings, registry: registry, service: service, pool: pool, services: services, logger: logger)
+  }
+
+  private static func loadModels(_ settings: GatewaySettings) throws(GatewayConfigurationError) -> ModelRegistry {
+    do {
+      return try settings.modelsFolder.map {
+        try ModelRegistry(folder: URL(fileURLWithPath: $0), evaluationThreads: settings.evaluationThreads)
+      } ?? ModelRegistry.bundled(evaluationThreads: settings.evaluationThreads)
+    } catch {
+      throw GatewayConfigurationError("cannot load the models: \(error)")
+    }
   }
 
   /// The HTTP application with the background services beside the server (roles `all` and

@@ -1,6 +1,7 @@
 public import Configuration
 import Foundation
 public import Logging
+import SystemPackage
 
 /// One setting as users see it: a camelCase key, which is also its file key (`maxBodyBytes`),
 /// its flag (`--max-body-bytes`) and its environment variable (`HEINFER_MAX_BODY_BYTES`).
@@ -260,6 +261,54 @@ public struct GatewaySettings: Sendable {
       return try TenantDirectory(parsing: specification)
     } catch {
       throw GatewayConfigurationError("\(error)")
+    }
+  }
+
+  /// Reads the settings from, in order of precedence: `arguments` (flags as the help lists
+  /// them), the `HEINFER_*` variables of `environment`, the configuration file
+  /// (`configurationFile`, else `HEINFER_CONFIG`; YAML when it ends in `.yaml` or `.yml`, else
+  /// JSON), and the defaults. Does not ``validate()``.
+  /// - Throws: ``GatewayConfigurationError`` for an unknown flag, a file that cannot be read, or
+  ///   a value of the wrong type or range.
+  public static func load(
+    arguments: [String], environment: [String: String], configurationFile: String? = nil, role: Role = .all
+  ) async throws(GatewayConfigurationError) -> GatewaySettings {
+    try checkFlags(arguments)
+    let variables = EnvironmentVariablesProvider(
+      environmentVariables: environment, secretsSpecifier: .specific(["HEINFER_API_KEYS", "HEINFER_DATABASE_URL"])
+    ).prefixKeys(with: "heinfer")
+    var providers: [any ConfigProvider] = [
+      // The provider skips its first argument, the program's name.
+      CommandLineArgumentsProvider(arguments: ["heinfer"] + arguments), variables,
+    ]
+    if let file = configurationFile ?? ConfigReader(provider: variables).string(forKey: "config") {
+      do {
+        if file.hasSuffix(".yaml") || file.hasSuffix(".yml") {
+          providers.append(try await FileProvider<YAMLSnapshot>(filePath: FilePath(file)))
+        } else {
+          providers.append(try await FileProvider<JSONSnapshot>(filePath: FilePath(file)))
+        }
+      } catch {
+        throw GatewayConfigurationError("cannot read the configuration file \(file): \(error)")
+      }
+    }
+    return try GatewaySettings(reading: ConfigReader(providers: providers), role: role)
+  }
+
+  /// Refuses flags that are not settings (a misspelt one would otherwise be ignored) and API keys
+  /// on the command line.
+  /// - Throws: ``GatewayConfigurationError`` naming the flag.
+  public static func checkFlags(_ arguments: [String]) throws(GatewayConfigurationError) {
+    let known = Set(catalog.compactMap(\.flag))
+    for argument in arguments where argument.hasPrefix("-") {
+      let flag = String(argument.split(separator: "=", maxSplits: 1)[0])
+      guard known.contains(flag) else {
+        if flag == "--api-keys" {
+          throw GatewayConfigurationError(
+            "API keys never go on the command line: use --api-keys-file or HEINFER_API_KEYS")
+        }
+        throw GatewayConfigurationError("unknown setting \(flag); `heinfer serve --help` lists them")
+      }
     }
   }
 
