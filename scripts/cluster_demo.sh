@@ -73,10 +73,14 @@ FRONT2=$(free_port)
 BALANCER=$(free_port)
 start front1 serve --no-workers --port "$FRONT1"
 start front2 serve --no-workers --port "$FRONT2"
-start worker1 worker
-start worker2 worker
+WORKER1=$(free_port)
+WORKER2=$(free_port)
+start worker1 worker --port "$WORKER1"
+start worker2 worker --port "$WORKER2"
 wait_healthy "$FRONT1"
 wait_healthy "$FRONT2"
+wait_healthy "$WORKER1"
+wait_healthy "$WORKER2"
 
 mkdir -p "$WORK/nginx"
 cat > "$WORK/nginx/nginx.conf" <<EOF
@@ -118,11 +122,35 @@ wait_healthy "$BALANCER"
 echo "cluster: PostgreSQL, fronts on $FRONT1 and $FRONT2, nginx on $BALANCER, two workers"
 
 if [[ "$MODE" != "--crash-only" ]]; then
-  OUT=docs/benchmark-results/cluster
-  mkdir -p "$OUT"
-  "$BIN" bench --url "http://127.0.0.1:$BALANCER" --out "$OUT" --reference-runs 0 \
-    --models logistic_v1,breast_cancer_logistic,wine_multiclass,iris_mlp,mnist_cnn_batch --clients 1,8,32
-  echo "cluster: benchmark written to $OUT"
+  # The same benchmark against one `heinfer serve` process (SQLite, the default deployment) and
+  # against the cluster through the balancer, in one run; raw results in docs/cluster/.
+  BENCH=(--reference-runs 0 --runs 100 --warmup 10 --throughput-requests 400 --clients 1,8,32
+    --models logistic_v1,wine_multiclass,iris_mlp,mnist_cnn)
+  SINGLE=$(free_port)
+  (unset HEINFER_STORE HEINFER_DATABASE_URL; exec "$BIN" serve --port "$SINGLE" --database "$WORK/single.sqlite") \
+    >> "$WORK/single.log" 2>&1 &
+  SINGLE_PID=$!
+  BACKGROUND_PIDS+=("$SINGLE_PID")
+  wait_healthy "$SINGLE"
+  "$BIN" bench --url "http://127.0.0.1:$SINGLE" --output "$WORK/single" "${BENCH[@]}" > "$WORK/single-bench.txt" 2>&1
+  kill "$SINGLE_PID"
+  wait "$SINGLE_PID" 2>/dev/null || true
+  "$BIN" bench --url "http://127.0.0.1:$BALANCER" --output "$WORK/cluster" "${BENCH[@]}" > "$WORK/cluster-bench.txt" 2>&1
+  mkdir -p docs/cluster
+  cp "$WORK/single/benchmark_results.json" docs/cluster/single_process.json
+  cp "$WORK/cluster/benchmark_results.json" docs/cluster/two_fronts_two_workers.json
+  python3 - docs/cluster/single_process.json docs/cluster/two_fronts_two_workers.json <<'PY'
+import json, sys
+single, cluster = (json.load(open(path)) for path in sys.argv[1:])
+by_id = {m["model_id"]: m for m in cluster["models"]}
+print("| model | encrypted p50 / p99 (ms), one process | same, cluster | req/s by clients, one process | same, cluster |")
+print("|---|---|---|---|---|")
+for m in single["models"]:
+    c = by_id[m["model_id"]]
+    def latency(x): return f'{x["encrypted"]["latency_ms"]["p50"]:.2f} / {x["encrypted"]["latency_ms"]["p99"]:.2f}'
+    def rps(x): return ", ".join(f'{k}: {v:.0f}' for k, v in sorted(x["encrypted"]["throughput_rps"].items(), key=lambda kv: int(kv[0])))
+    print(f'| {m["model_id"]} | {latency(m)} | {latency(c)} | {rps(m)} | {rps(c)} |')
+PY
 fi
 
 # Crash test.
@@ -172,3 +200,4 @@ psql "${DATABASE_URL%%\?*}" -tA -c "SELECT 'cluster: jobs evaluated more than on
   count(*) FILTER (WHERE attempts > 1) || ' of ' || count(*) || ', all completed: ' ||
   bool_and(status = 'completed') FROM heinfer_job"
 echo "cluster: results discarded after a lost lease: $(cat "$WORK"/worker*.log | grep -c 'result discarded' || true)"
+echo "cluster: worker 2 metrics: $(curl -s "http://127.0.0.1:$WORKER2/metrics" | grep -E '^heinfer_(jobs_(completed|failed|reclaimed)|results_discarded)' | tr '\n' ' ')"

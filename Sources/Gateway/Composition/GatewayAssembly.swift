@@ -113,14 +113,28 @@ public struct GatewayAssembly: Sendable {
       onServerRunning: onServerRunning)
   }
 
+  /// A worker's own small HTTP server: `GET /health` and `GET /metrics` (its evaluations) on the
+  /// configured host and port, for probes and scraping, with the background services beside it.
+  public func workerApplication(onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) throws
+    -> some ApplicationProtocol
+  {
+    let router = Router()
+    let metrics = service.metrics
+    router.get("/health") { _, _ in #"{"status":"ok","role":"worker"}"# }
+    router.get("/metrics") { _, _ in metrics.exposition() }
+    return Application(
+      router: router,
+      configuration: .init(address: .hostname(settings.server.host, port: settings.server.port), serverName: "heinfer"),
+      services: services, onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
+      logger: logger)
+  }
+
   /// Runs the process's role until SIGTERM or SIGINT, then shuts down gracefully: the server stops
   /// taking requests and finishes the ones in flight, workers finish the jobs they hold and
   /// record them, and the database closes last.
   public func run(onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
     if settings.role == .worker {
-      let group = ServiceGroup(
-        configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-      try await group.run()
+      try await workerApplication(onServerRunning: onServerRunning).runService()
     } else {
       try await application(onServerRunning: onServerRunning).runService()
     }

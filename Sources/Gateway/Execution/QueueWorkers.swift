@@ -77,6 +77,7 @@ public struct QueueWorkers: Service {
   func runClaimed(_ claim: ClaimedJob) async -> Bool {
     let logger = service.logger
     if claim.attempt > 1 {
+      service.metrics.jobsReclaimed.increment()
       logger.warning(
         "job claimed again after its worker stopped",
         metadata: ["job_id": "\(claim.job.id)", "attempt": "\(claim.attempt)"])
@@ -112,6 +113,7 @@ public struct QueueWorkers: Service {
     do {
       let recorded = try await queue.complete(claim, outcome: outcome)
       if !recorded {
+        service.metrics.resultsDiscarded.increment()
         logger.warning("result discarded: another worker holds the job", metadata: ["job_id": "\(claim.job.id)"])
       }
       return recorded

@@ -9,6 +9,8 @@ public final class GatewayMetrics: Sendable {
   let jobsCompleted: Counter
   let jobsFailed: Counter
   let jobsRefused: Counter
+  let jobsReclaimed: Counter
+  let resultsDiscarded: Counter
   let evaluationSeconds: DurationHistogram
 
   public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
@@ -21,6 +23,10 @@ public final class GatewayMetrics: Sendable {
     jobsCompleted = counter("jobs_completed", "Encrypted jobs completed.")
     jobsFailed = counter("jobs_failed", "Encrypted jobs failed.")
     jobsRefused = counter("jobs_refused", "Encrypted jobs refused because the evaluation queue was full.")
+    jobsReclaimed = counter(
+      "jobs_reclaimed", "Jobs of the shared queue claimed again after the worker holding them stopped.")
+    resultsDiscarded = counter(
+      "results_discarded", "Evaluations not recorded because another worker had taken over the job's lease.")
     evaluationSeconds = registry.makeDurationHistogram(
       descriptor: MetricNameDescriptor(
         namespace: "heinfer", metricName: "evaluation", unitName: "seconds",
