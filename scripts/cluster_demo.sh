@@ -83,7 +83,9 @@ wait_healthy "$WORKER1"
 wait_healthy "$WORKER2"
 
 mkdir -p "$WORK/nginx"
+# nginx's workers run as this user, so that they can write their buffers under $WORK.
 cat > "$WORK/nginx/nginx.conf" <<EOF
+user $(id -un);
 worker_processes 2;
 pid $WORK/nginx/nginx.pid;
 error_log $WORK/nginx/error.log warn;
@@ -132,10 +134,12 @@ if [[ "$MODE" != "--crash-only" ]]; then
   SINGLE_PID=$!
   BACKGROUND_PIDS+=("$SINGLE_PID")
   wait_healthy "$SINGLE"
-  "$BIN" bench --url "http://127.0.0.1:$SINGLE" --output "$WORK/single" "${BENCH[@]}" > "$WORK/single-bench.txt" 2>&1
+  "$BIN" bench --url "http://127.0.0.1:$SINGLE" --output "$WORK/single" "${BENCH[@]}" > "$WORK/single-bench.txt" 2>&1 ||
+    { cat "$WORK/single-bench.txt"; exit 1; }
   kill "$SINGLE_PID"
   wait "$SINGLE_PID" 2>/dev/null || true
-  "$BIN" bench --url "http://127.0.0.1:$BALANCER" --output "$WORK/cluster" "${BENCH[@]}" > "$WORK/cluster-bench.txt" 2>&1
+  "$BIN" bench --url "http://127.0.0.1:$BALANCER" --output "$WORK/cluster" "${BENCH[@]}" > "$WORK/cluster-bench.txt" 2>&1 ||
+    { cat "$WORK/cluster-bench.txt"; exit 1; }
   mkdir -p docs/cluster
   cp "$WORK/single/benchmark_results.json" docs/cluster/single_process.json
   cp "$WORK/cluster/benchmark_results.json" docs/cluster/two_fronts_two_workers.json

@@ -467,8 +467,7 @@ public final class InferenceService: Sendable {
     let usage: JobUsage
     let stored: Int
     do {
-      usage = try await store.usage(tenant: tenant)
-      stored = try await store.storedBytes()
+      (usage, stored) = try await store.admission(tenant: tenant)
     } catch {
       logger.error("job store read failed", metadata: ["error": "\(error)"])
       throw GatewayError(.internal, "the job store could not be read")
@@ -580,16 +579,15 @@ public final class InferenceService: Sendable {
   }
 
   /// Waits for a job of the shared queue, which a worker in any process may finish: reads the
-  /// store whenever the database says the job finished, and in any case after 20 ms, 40 ms, …
-  /// (at most a second apart), so that a lost notification costs time, not the answer.
+  /// store when the database says the job finished, and in any case after 20 ms, 40 ms, … (at
+  /// most a second apart), so that a lost notification costs time, not the answer.
   private func waitForSharedJob(_ submitted: JobRecord, timeout: Duration) async throws(GatewayError) -> JobRecord {
     let deadline = ContinuousClock.now + timeout
     var interval = Duration.milliseconds(20)
     while true {
+      _ = await completion(of: submitted.id, upTo: min(interval, max(deadline - .now, .zero)))
       let current = try await job(id: submitted.id, tenant: submitted.tenant, contract: submitted.contract)
-      let remaining = deadline - .now
-      if current.status.isFinal || remaining <= .zero { return current }
-      _ = await completion(of: submitted.id, upTo: min(interval, remaining))
+      if current.status.isFinal || ContinuousClock.now >= deadline { return current }
       interval = min(interval * 2, .seconds(1))
     }
   }

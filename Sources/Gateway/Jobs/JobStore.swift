@@ -105,4 +105,13 @@ public protocol JobStore: Sendable {
   func storedBytes() async throws(JobStoreError) -> Int
   /// Marks jobs left queued or running by a previous process as failed (called at start-up).
   func failUnfinishedJobs(message: String, now: Date) async throws(JobStoreError) -> Int
+  /// ``usage(tenant:)`` and ``storedBytes()`` together, for the check before a job is recorded
+  /// (a store may answer both in one read).
+  func admission(tenant: String) async throws(JobStoreError) -> (usage: JobUsage, storedBytes: Int)
+}
+
+extension JobStore {
+  public func admission(tenant: String) async throws(JobStoreError) -> (usage: JobUsage, storedBytes: Int) {
+    (try await usage(tenant: tenant), try await storedBytes())
+  }
 }

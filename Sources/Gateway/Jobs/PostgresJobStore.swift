@@ -1,250 +1,299 @@
 public import Foundation
 import Logging
 import PostgresNIO
+import Synchronization
 
 /// Jobs, their results and the queue of pending evaluations in PostgreSQL, shared by every gateway
 /// and worker process on the database (docs/deployment.md). A queued job keeps its request's
 /// ciphertexts until a worker records its outcome, so a process that dies loses no accepted job:
 /// its lease expires and another worker runs the job again.
+///
+/// Each operation is one SQL statement (data-modifying `WITH` clauses), so one round trip and one
+/// implicit transaction: a request costs the front two round trips and a job costs its worker
+/// two, however many ciphertexts it carries.
 public final class PostgresJobStore: SharedJobQueue {
   let backend: PostgresBackend
+  /// When this process last failed the jobs whose workers kept dying.
+  private let lastExhaustedSweep = Mutex<ContinuousClock.Instant?>(nil)
 
-  /// A store on `backend`'s database, which must be migrated (``PostgresBackend/migrate(settings:logger:)``)
-  /// and running.
+  /// A store on `backend`'s database, which must be migrated
+  /// (``PostgresBackend/migrate(settings:logger:)``) and running.
   public init(backend: PostgresBackend) {
     self.backend = backend
   }
 
   public var signals: QueueSignals { backend.signals }
 
-  /// The job columns, in the order ``decodeJob(_:)`` reads them.
-  private static func jobColumns(of table: String = "heinfer_job") -> String {
+  /// The job columns, in the order ``decodeJob(_:)`` reads them (indices 0…13).
+  private static func jobColumns(of table: String) -> String {
     [
       "id", "tenant", "model_id", "version", "contract", "status", "created_at", "updated_at",
       "requested_batch_size", "processed_batch_size", "evaluation_ms", "error_code", "error_message", "fetched_at",
     ].map { "\(table).\($0)" }.joined(separator: ", ")
   }
 
-  private static func decodeJob(_ row: PostgresRow) throws -> JobRecord {
-    let (id, tenant, modelId, version, contract, status, createdAt, updatedAt, requested) =
-      try row.decode((String, String, String, String, String, String, Double, Double, Int).self)
-    let columns = row.makeRandomAccess()
-    guard let contract = JobRecord.Contract(rawValue: contract), let status = JobRecord.Status(rawValue: status)
+  private static func decodeJob(_ row: PostgresRandomAccessRow) throws -> JobRecord {
+    guard let contract = JobRecord.Contract(rawValue: try row[4].decode(String.self)),
+      let status = JobRecord.Status(rawValue: try row[5].decode(String.self))
     else { throw JobStoreError.backend("unknown job contract or status in the database") }
     var job = JobRecord(
-      id: id, tenant: tenant, modelId: modelId, version: version, batchSize: requested,
-      now: Date(timeIntervalSince1970: createdAt), contract: contract)
+      id: try row[0].decode(String.self), tenant: try row[1].decode(String.self),
+      modelId: try row[2].decode(String.self), version: try row[3].decode(String.self),
+      batchSize: try row[8].decode(Int.self), now: Date(timeIntervalSince1970: try row[6].decode(Double.self)),
+      contract: contract)
     job.status = status
-    job.updatedAt = Date(timeIntervalSince1970: updatedAt)
-    job.processedBatchSize = try columns[9].decode(Int.self)
-    job.evaluationMilliseconds = try columns[10].decode(Double.self)
-    job.errorCode = try columns[11].decode(String?.self)
-    job.errorMessage = try columns[12].decode(String?.self)
-    job.fetchedAt = try columns[13].decode(Double?.self).map { Date(timeIntervalSince1970: $0) }
+    job.updatedAt = Date(timeIntervalSince1970: try row[7].decode(Double.self))
+    job.processedBatchSize = try row[9].decode(Int.self)
+    job.evaluationMilliseconds = try row[10].decode(Double.self)
+    job.errorCode = try row[11].decode(String?.self)
+    job.errorMessage = try row[12].decode(String?.self)
+    job.fetchedAt = try row[13].decode(Double?.self).map { Date(timeIntervalSince1970: $0) }
     return job
   }
 
-  private static func payloads(
-    _ table: String, of id: String, on connection: PostgresConnection, logger: Logger
-  ) async throws -> [Data] {
-    var payloads: [Data] = []
-    let rows = try await connection.query(
-      PostgresQuery(
-        unsafeSQL: "SELECT payload FROM \(table) WHERE job_id = $1 ORDER BY position",
-        binds: {
-          var binds = PostgresBindings()
-          binds.append(id)
-          return binds
-        }()), logger: logger)
-    for try await payload in rows.decode(Data.self) { payloads.append(payload) }
-    return payloads
+  /// A statement built piece by piece: literal SQL, and values sent as bound parameters.
+  private struct Statement {
+    var text = PostgresQuery.StringInterpolation(literalCapacity: 512, interpolationCount: 16)
+
+    mutating func sql(_ literal: String) { text.appendLiteral(literal) }
+    mutating func bind<Value: PostgresThrowingDynamicTypeEncodable>(_ value: Value) throws {
+      try text.appendInterpolation(value)
+    }
+    mutating func bind<Value: PostgresThrowingDynamicTypeEncodable>(_ value: Value?) throws {
+      try text.appendInterpolation(value)
+    }
+
+    /// `, name AS (INSERT INTO table … SELECT <job>.id, position, payload FROM <job>, (VALUES …))`,
+    /// nothing when `payloads` is empty.
+    mutating func insertPayloads(_ name: String, into table: String, _ payloads: [Data], from job: String) throws {
+      guard !payloads.isEmpty else { return }
+      sql(", \(name) AS (INSERT INTO \(table) (job_id, position, payload) SELECT \(job).id, v.position, v.payload ")
+      sql("FROM \(job), (VALUES ")
+      for (position, payload) in payloads.enumerated() {
+        sql(position == 0 ? "(" : ", (")
+        try bind(position)
+        sql("::integer, ")
+        try bind(payload)
+        sql("::bytea)")
+      }
+      sql(") AS v (position, payload))")
+    }
+
+    var query: PostgresQuery { PostgresQuery(stringInterpolation: text) }
   }
 
-  private static func insertPayloads(
-    _ table: String, _ payloads: [Data], of id: String, on connection: PostgresConnection, logger: Logger
-  ) async throws {
-    for (position, payload) in payloads.enumerated() {
-      var binds = PostgresBindings()
-      binds.append(id)
-      binds.append(position)
-      try binds.append(payload)
-      try await connection.query(
-        PostgresQuery(unsafeSQL: "INSERT INTO \(table) (job_id, position, payload) VALUES ($1, $2, $3)", binds: binds),
-        logger: logger)
+  /// Runs `statement` and returns its rows, turning errors into ``JobStoreError/backend(_:)``.
+  private func rows(_ statement: Statement) async throws(JobStoreError) -> [PostgresRandomAccessRow] {
+    let logger = backend.logger
+    let query = statement.query
+    return try await backend.withConnection { connection in
+      var rows: [PostgresRandomAccessRow] = []
+      for try await row in try await connection.query(query, logger: logger) { rows.append(row.makeRandomAccess()) }
+      return rows
     }
+  }
+
+  private func rows(_ build: (inout Statement) throws -> Void) async throws(JobStoreError) -> [PostgresRandomAccessRow] {
+    var statement = Statement()
+    do { try build(&statement) } catch { throw .backend("cannot encode a value: \(error)") }
+    return try await rows(statement)
+  }
+
+  /// The one integer of a one-row, one-column answer.
+  private func integer(_ rows: [PostgresRandomAccessRow], column: Int = 0) throws(JobStoreError) -> Int {
+    guard let row = rows.first else { throw .backend("no row") }
+    do { return try row[column].decode(Int.self) } catch { throw .backend("\(error)") }
   }
 
   // MARK: JobStore
 
   public func insert(_ job: JobRecord) async throws(JobStoreError) {
-    try await insert(job, inputs: [], work: nil)
+    _ = try await insert(job, work: nil, maximumQueued: nil)
   }
 
-  private func insert(_ job: JobRecord, inputs: [Data], work: PendingEvaluation?) async throws(JobStoreError) {
-    let logger = backend.logger
-    try await backend.transaction { connection in
-      let resultBytes = job.outputs.reduce(0) { $0 + $1.count }
-      let inserted = try await connection.query(
-        """
-        INSERT INTO heinfer_job (id, tenant, model_id, version, contract, status, created_at, updated_at,
-          requested_batch_size, processed_batch_size, evaluation_ms, error_code, error_message, input_bytes,
-          result_bytes, evaluation_key_id, seal_version)
-        VALUES (\(job.id), \(job.tenant), \(job.modelId), \(job.version), \(job.contract.rawValue),
-          \(job.status.rawValue), \(job.createdAt.timeIntervalSince1970), \(job.updatedAt.timeIntervalSince1970),
-          \(job.requestedBatchSize), \(job.processedBatchSize), \(job.evaluationMilliseconds), \(job.errorCode),
-          \(job.errorMessage), \(work?.byteCount ?? 0), \(resultBytes), \(work?.evaluationKeyId), \(work?.sealVersion))
-        ON CONFLICT (id) DO NOTHING
-        RETURNING id
-        """, logger: logger)
-      var any = false
-      for try await _ in inserted { any = true }
-      guard any else { throw JobStoreError.duplicate(job.id) }
-      try await Self.insertPayloads("heinfer_job_output", job.outputs, of: job.id, on: connection, logger: logger)
-      try await Self.insertPayloads("heinfer_job_input", inputs, of: job.id, on: connection, logger: logger)
-    }
-  }
-
-  public func update(_ job: JobRecord) async throws(JobStoreError) {
-    let logger = backend.logger
+  /// Inserts `job` (with `work`'s inputs, and a notification to the workers when given) unless
+  /// `maximumQueued` jobs already wait; returns whether it was inserted.
+  private func insert(_ job: JobRecord, work: PendingEvaluation?, maximumQueued: Int?) async throws(JobStoreError)
+    -> Bool
+  {
     let channel = backend.channel
-    let changed = try await backend.transaction { connection in
-      try await Self.recordOutcome(job, leaseToken: nil, channel: channel, on: connection, logger: logger)
-    }
-    guard changed else {
-      let exists = try await backend.withConnection { connection in
-        var found = false
-        for try await _ in try await connection.query("SELECT 1 FROM heinfer_job WHERE id = \(job.id)", logger: logger)
-        {
-          found = true
-        }
-        return found
+    let answer = try await rows { statement in
+      statement.sql("WITH room AS (SELECT ")
+      if let maximumQueued {
+        statement.sql("(SELECT count(*) FROM heinfer_job WHERE status = 'queued') < ")
+        try statement.bind(maximumQueued)
+        statement.sql(" AS ok)")
+      } else {
+        statement.sql("true AS ok)")
       }
-      throw exists ? .immutable(job.id) : .notFound(job.id)
+      statement.sql(
+        """
+        , job AS (INSERT INTO heinfer_job (id, tenant, model_id, version, contract, status, created_at, updated_at,
+          requested_batch_size, processed_batch_size, evaluation_ms, error_code, error_message, input_bytes,
+          result_bytes, evaluation_key_id, seal_version) SELECT
+        """)
+      let values: [any PostgresThrowingDynamicTypeEncodable] = [
+        job.id, job.tenant, job.modelId, job.version, job.contract.rawValue, job.status.rawValue,
+        job.createdAt.timeIntervalSince1970, job.updatedAt.timeIntervalSince1970, job.requestedBatchSize,
+        job.processedBatchSize, job.evaluationMilliseconds,
+      ]
+      for (index, value) in values.enumerated() {
+        statement.sql(index == 0 ? " " : ", ")
+        try statement.text.appendInterpolation(value)
+      }
+      statement.sql(", ")
+      try statement.bind(job.errorCode)
+      statement.sql("::text, ")
+      try statement.bind(job.errorMessage)
+      statement.sql("::text, ")
+      try statement.bind(work?.byteCount ?? 0)
+      statement.sql(", ")
+      try statement.bind(job.outputs.reduce(0) { $0 + $1.count })
+      statement.sql(", ")
+      try statement.bind(work?.evaluationKeyId)
+      statement.sql("::text, ")
+      try statement.bind(work?.sealVersion)
+      statement.sql("::text FROM room WHERE room.ok ON CONFLICT (id) DO NOTHING RETURNING id)")
+      try statement.insertPayloads("inputs", into: "heinfer_job_input", work?.inputs ?? [], from: "job")
+      try statement.insertPayloads("outputs", into: "heinfer_job_output", job.outputs, from: "job")
+      if work != nil {
+        statement.sql(", notified AS (SELECT pg_notify(")
+        try statement.bind(channel)
+        statement.sql(", 'queued') FROM job)")
+        statement.sql(" SELECT (SELECT ok FROM room)::integer, (SELECT count(*) FROM job), (SELECT count(*) FROM notified)")
+      } else {
+        statement.sql(" SELECT (SELECT ok FROM room)::integer, (SELECT count(*) FROM job)")
+      }
     }
-  }
-
-  /// Writes `job`'s state and outputs if it is not final yet (and, given a lease token, if it is
-  /// running under that lease); once final, drops its inputs and notifies its end. Returns whether
-  /// the row changed.
-  private static func recordOutcome(
-    _ job: JobRecord, leaseToken: String?, channel: String, on connection: PostgresConnection, logger: Logger
-  ) async throws -> Bool {
-    var binds = PostgresBindings()
-    binds.append(job.id)
-    binds.append(leaseToken)
-    binds.append(job.status.rawValue)
-    binds.append(job.updatedAt.timeIntervalSince1970)
-    binds.append(job.processedBatchSize)
-    binds.append(job.evaluationMilliseconds)
-    binds.append(job.errorCode)
-    binds.append(job.errorMessage)
-    binds.append(job.outputs.reduce(0) { $0 + $1.count })
-    let rows = try await connection.query(
-      PostgresQuery(
-        unsafeSQL: """
-          UPDATE heinfer_job SET status = $3, updated_at = $4, processed_batch_size = $5, evaluation_ms = $6,
-            error_code = $7, error_message = $8, result_bytes = $9,
-            lease_token = CASE WHEN $3 IN ('completed', 'failed') THEN NULL ELSE lease_token END
-          WHERE id = $1 AND status IN ('queued', 'running')
-            AND ($2::text IS NULL OR (status = 'running' AND lease_token = $2::text))
-          RETURNING id
-          """, binds: binds), logger: logger)
-    var changed = false
-    for try await _ in rows { changed = true }
-    guard changed else { return false }
-    try await connection.query("DELETE FROM heinfer_job_output WHERE job_id = \(job.id)", logger: logger)
-    try await insertPayloads("heinfer_job_output", job.outputs, of: job.id, on: connection, logger: logger)
-    if job.status.isFinal {
-      try await connection.query(
-        "UPDATE heinfer_job SET input_bytes = 0 WHERE id = \(job.id)", logger: logger)
-      try await connection.query("DELETE FROM heinfer_job_input WHERE job_id = \(job.id)", logger: logger)
-      try await connection.query(
-        "SELECT pg_notify(\(channel), \("finished:" + job.id))", logger: logger)
-    }
+    guard try integer(answer) == 1 else { return false }
+    guard try integer(answer, column: 1) == 1 else { throw .duplicate(job.id) }
     return true
   }
 
+  public func update(_ job: JobRecord) async throws(JobStoreError) {
+    guard try await recordOutcome(job, leaseToken: nil) else {
+      let found = try await rows { statement in
+        statement.sql("SELECT count(*) FROM heinfer_job WHERE id = ")
+        try statement.bind(job.id)
+      }
+      throw try integer(found) == 1 ? .immutable(job.id) : .notFound(job.id)
+    }
+  }
+
+  /// Writes `job`'s state, and its outputs when final, if it is not final yet (and, given a lease
+  /// token, if it is running under that lease); once final, drops its inputs and notifies its
+  /// end. Outputs are written once: a job gets them when it becomes final. Returns whether the
+  /// job changed.
+  private func recordOutcome(_ job: JobRecord, leaseToken: String?) async throws(JobStoreError) -> Bool {
+    let channel = backend.channel
+    let final = job.status.isFinal
+    let answer = try await rows { statement in
+      statement.sql("WITH done AS (UPDATE heinfer_job SET status = ")
+      try statement.bind(job.status.rawValue)
+      statement.sql(", updated_at = ")
+      try statement.bind(job.updatedAt.timeIntervalSince1970)
+      statement.sql(", processed_batch_size = ")
+      try statement.bind(job.processedBatchSize)
+      statement.sql(", evaluation_ms = ")
+      try statement.bind(job.evaluationMilliseconds)
+      statement.sql(", error_code = ")
+      try statement.bind(job.errorCode)
+      statement.sql("::text, error_message = ")
+      try statement.bind(job.errorMessage)
+      statement.sql("::text, result_bytes = ")
+      try statement.bind(final ? job.outputs.reduce(0) { $0 + $1.count } : 0)
+      if final { statement.sql(", input_bytes = 0, lease_token = NULL") }
+      statement.sql(" WHERE id = ")
+      try statement.bind(job.id)
+      statement.sql(" AND status IN ('queued', 'running')")
+      if let leaseToken {
+        statement.sql(" AND status = 'running' AND lease_token = ")
+        try statement.bind(leaseToken)
+      }
+      statement.sql(" RETURNING id)")
+      if final {
+        try statement.insertPayloads("outputs", into: "heinfer_job_output", job.outputs, from: "done")
+        statement.sql(", inputs AS (DELETE FROM heinfer_job_input WHERE job_id IN (SELECT id FROM done))")
+        statement.sql(", notified AS (SELECT pg_notify(")
+        try statement.bind(channel)
+        statement.sql(", 'finished:' || id) FROM done)")
+        statement.sql(" SELECT (SELECT count(*) FROM done), (SELECT count(*) FROM notified)")
+      } else {
+        statement.sql(" SELECT count(*) FROM done")
+      }
+    }
+    return try integer(answer) == 1
+  }
+
   public func job(id: String, tenant: String) async throws(JobStoreError) -> JobRecord? {
-    let logger = backend.logger
-    return try await backend.withConnection { connection in
-      var found: JobRecord?
-      for try await row in try await connection.query(
-        PostgresQuery(
-          unsafeSQL: "SELECT \(Self.jobColumns()) FROM heinfer_job WHERE id = $1 AND tenant = $2",
-          binds: {
-            var binds = PostgresBindings()
-            binds.append(id)
-            binds.append(tenant)
-            return binds
-          }()), logger: logger)
-      {
-        found = try Self.decodeJob(row)
-      }
-      guard var job = found else { return nil }
-      if job.status == .completed {
-        job.outputs = try await Self.payloads("heinfer_job_output", of: id, on: connection, logger: logger)
-      }
+    let answer = try await rows { statement in
+      statement.sql("SELECT \(Self.jobColumns(of: "job")), output.payload FROM heinfer_job AS job ")
+      statement.sql("LEFT JOIN heinfer_job_output AS output ON output.job_id = job.id AND job.status = 'completed' ")
+      statement.sql("WHERE job.id = ")
+      try statement.bind(id)
+      statement.sql(" AND job.tenant = ")
+      try statement.bind(tenant)
+      statement.sql(" ORDER BY output.position")
+    }
+    guard let first = answer.first else { return nil }
+    do {
+      var job = try Self.decodeJob(first)
+      job.outputs = try answer.compactMap { try $0[14].decode(Data?.self) }
       return job
+    } catch {
+      throw .backend("\(error)")
     }
   }
 
   public func deleteJobs(updatedBefore cutoff: Date, fetchedBefore fetchedCutoff: Date) async throws(JobStoreError)
     -> Int
   {
-    let logger = backend.logger
-    // Plain deletes: several processes may sweep at once; each row goes once.
-    return try await backend.withConnection { connection in
-      var count = 0
-      for try await _ in try await connection.query(
-        """
-        DELETE FROM heinfer_job WHERE updated_at < \(cutoff.timeIntervalSince1970)
-          OR fetched_at < \(fetchedCutoff.timeIntervalSince1970) RETURNING id
-        """, logger: logger)
-      {
-        count += 1
-      }
-      return count
+    // One statement: several processes may sweep at once; each row goes once.
+    let answer = try await rows { statement in
+      statement.sql("WITH gone AS (DELETE FROM heinfer_job WHERE updated_at < ")
+      try statement.bind(cutoff.timeIntervalSince1970)
+      statement.sql(" OR fetched_at < ")
+      try statement.bind(fetchedCutoff.timeIntervalSince1970)
+      statement.sql(" RETURNING id) SELECT count(*) FROM gone")
     }
+    return try integer(answer)
   }
 
   public func markFetched(id: String, tenant: String, at time: Date) async throws(JobStoreError) {
-    let logger = backend.logger
-    try await backend.withConnection { connection in
-      _ = try await connection.query(
-        """
-        UPDATE heinfer_job SET fetched_at = \(time.timeIntervalSince1970)
-        WHERE id = \(id) AND tenant = \(tenant) AND fetched_at IS NULL
-        """, logger: logger)
+    _ = try await rows { statement in
+      statement.sql("UPDATE heinfer_job SET fetched_at = ")
+      try statement.bind(time.timeIntervalSince1970)
+      statement.sql(" WHERE id = ")
+      try statement.bind(id)
+      statement.sql(" AND tenant = ")
+      try statement.bind(tenant)
+      statement.sql(" AND fetched_at IS NULL")
     }
   }
 
   public func usage(tenant: String) async throws(JobStoreError) -> JobUsage {
-    let logger = backend.logger
-    return try await backend.withConnection { connection in
-      var usage = JobUsage(jobs: 0, resultBytes: 0)
-      for try await (jobs, bytes) in try await connection.query(
-        "SELECT count(*)::bigint, COALESCE(sum(result_bytes), 0)::bigint FROM heinfer_job WHERE tenant = \(tenant)",
-        logger: logger
-      ).decode((Int, Int).self) {
-        usage = JobUsage(jobs: jobs, resultBytes: bytes)
-      }
-      return usage
-    }
+    try await admission(tenant: tenant).usage
   }
 
   /// Bytes of the inputs and results of the jobs held (not the database's files, which keep
   /// their size after deletes until PostgreSQL reuses the space).
   public func storedBytes() async throws(JobStoreError) -> Int {
-    let logger = backend.logger
-    return try await backend.withConnection { connection in
-      var total = 0
-      for try await bytes in try await connection.query(
-        "SELECT COALESCE(sum(input_bytes + result_bytes), 0)::bigint FROM heinfer_job", logger: logger
-      ).decode(Int.self) {
-        total = bytes
-      }
-      return total
+    try await admission(tenant: "").storedBytes
+  }
+
+  /// Both in one scan.
+  public func admission(tenant: String) async throws(JobStoreError) -> (usage: JobUsage, storedBytes: Int) {
+    let answer = try await rows { statement in
+      statement.sql("SELECT count(*) FILTER (WHERE tenant = ")
+      try statement.bind(tenant)
+      statement.sql("), COALESCE(sum(result_bytes) FILTER (WHERE tenant = ")
+      try statement.bind(tenant)
+      statement.sql("), 0)::bigint, COALESCE(sum(input_bytes + result_bytes), 0)::bigint FROM heinfer_job")
     }
+    return (
+      JobUsage(jobs: try integer(answer), resultBytes: try integer(answer, column: 1)),
+      try integer(answer, column: 2)
+    )
   }
 
   /// Nothing to do: a job left running by a process that died keeps its inputs, and another
@@ -256,119 +305,108 @@ public final class PostgresJobStore: SharedJobQueue {
   public func enqueue(_ job: JobRecord, work: PendingEvaluation, maximumQueued: Int) async throws(JobStoreError)
     -> Bool
   {
-    let logger = backend.logger
-    let channel = backend.channel
-    let queued = try await queuedCount()
-    // Fronts check and insert without a lock between them, so the bound holds to within the
-    // number of fronts submitting at the same moment.
-    guard queued < maximumQueued else { return false }
-    try await insert(job, inputs: work.inputs, work: work)
-    try await backend.withConnection { connection in
-      _ = try await connection.query("SELECT pg_notify(\(channel), 'queued')", logger: logger)
-    }
-    return true
+    // The count and the insert are one statement but not serialized against other fronts, so
+    // the bound holds to within the number of fronts submitting at the same moment.
+    try await insert(job, work: work, maximumQueued: maximumQueued)
   }
 
   public func queuedCount() async throws(JobStoreError) -> Int {
-    let logger = backend.logger
-    return try await backend.withConnection { connection in
-      var count = 0
-      for try await queued in try await connection.query(
-        "SELECT count(*)::bigint FROM heinfer_job WHERE status = 'queued'", logger: logger
-      ).decode(Int.self) {
-        count = queued
-      }
-      return count
-    }
+    try integer(try await rows { $0.sql("SELECT count(*) FROM heinfer_job WHERE status = 'queued'") })
   }
 
   public func claim(lease: Duration, maximumAttempts: Int) async throws(JobStoreError) -> ClaimedJob? {
-    let logger = backend.logger
-    let channel = backend.channel
+    try await failExhaustedJobs(maximumAttempts: maximumAttempts)
     let token = RandomIdentifier.make()
-    let seconds = lease / .seconds(1)
-    return try await backend.transaction { connection in
-      // Jobs whose workers died too often: fail them rather than let them kill more workers.
-      let exhausted = try await connection.query(
+    let answer = try await rows { statement in
+      statement.sql(
         """
-        UPDATE heinfer_job SET status = 'failed', error_code = 'JOB_FAILED',
-          error_message = 'evaluation was interrupted ' || attempts || ' times (its worker stopped); not retried',
-          updated_at = extract(epoch FROM clock_timestamp()), lease_token = NULL, input_bytes = 0
-        WHERE status = 'running' AND lease_expires_at < extract(epoch FROM clock_timestamp())
-          AND attempts >= \(maximumAttempts)
-        RETURNING id
-        """, logger: logger)
-      var failed: [String] = []
-      for try await id in exhausted.decode(String.self) { failed.append(id) }
-      for id in failed {
-        logger.error("job failed after repeated interrupted evaluations", metadata: ["job_id": "\(id)"])
-        try await connection.query("DELETE FROM heinfer_job_input WHERE job_id = \(id)", logger: logger)
-        try await connection.query(
-          "SELECT pg_notify(\(channel), \("finished:" + id))", logger: logger)
-      }
-      let claimed = try await connection.query(
-        PostgresQuery(
-          unsafeSQL: """
-            WITH next AS (
-              SELECT id FROM heinfer_job
-              WHERE status = 'queued'
-                OR (status = 'running' AND lease_expires_at < extract(epoch FROM clock_timestamp()))
-              ORDER BY created_at LIMIT 1
-              FOR UPDATE SKIP LOCKED)
-            UPDATE heinfer_job AS job SET status = 'running', attempts = job.attempts + 1, lease_token = $1,
-              lease_expires_at = extract(epoch FROM clock_timestamp()) + $2
-            FROM next WHERE job.id = next.id
-            RETURNING \(Self.jobColumns(of: "job")),
-              job.attempts, job.evaluation_key_id, job.seal_version
-            """,
-          binds: {
-            var binds = PostgresBindings()
-            binds.append(token)
-            binds.append(seconds)
-            return binds
-          }()), logger: logger)
-      var claim: ClaimedJob?
-      for try await row in claimed {
-        let job = try Self.decodeJob(row)
-        let columns = row.makeRandomAccess()
-        claim = ClaimedJob(
-          job: job,
-          work: PendingEvaluation(
-            inputs: [], evaluationKeyId: try columns[15].decode(String?.self),
-            sealVersion: try columns[16].decode(String?.self)),
-          leaseToken: token, attempt: try columns[14].decode(Int.self))
-      }
-      guard var claim else { return nil }
-      claim.work.inputs = try await Self.payloads("heinfer_job_input", of: claim.job.id, on: connection, logger: logger)
-      return claim
+        WITH next AS (
+          SELECT id FROM heinfer_job
+          WHERE status = 'queued'
+            OR (status = 'running' AND lease_expires_at < extract(epoch FROM clock_timestamp()) AND attempts <
+        """)
+      try statement.bind(maximumAttempts)
+      statement.sql(
+        """
+        )
+          ORDER BY created_at LIMIT 1
+          FOR UPDATE SKIP LOCKED),
+        claimed AS (
+          UPDATE heinfer_job AS job SET status = 'running', attempts = job.attempts + 1, lease_token =
+        """)
+      try statement.bind(token)
+      statement.sql(", lease_expires_at = extract(epoch FROM clock_timestamp()) + ")
+      try statement.bind(lease / .seconds(1))
+      statement.sql(
+        """
+          FROM next WHERE job.id = next.id
+          RETURNING \(Self.jobColumns(of: "job")), job.attempts, job.evaluation_key_id, job.seal_version)
+        SELECT \(Self.jobColumns(of: "claimed")), claimed.attempts, claimed.evaluation_key_id, claimed.seal_version,
+          input.payload
+        FROM claimed LEFT JOIN heinfer_job_input AS input ON input.job_id = claimed.id ORDER BY input.position
+        """)
+    }
+    guard let first = answer.first else { return nil }
+    do {
+      return ClaimedJob(
+        job: try Self.decodeJob(first),
+        work: PendingEvaluation(
+          inputs: try answer.compactMap { try $0[17].decode(Data?.self) },
+          evaluationKeyId: try first[15].decode(String?.self), sealVersion: try first[16].decode(String?.self)),
+        leaseToken: token, attempt: try first[14].decode(Int.self))
+    } catch {
+      throw .backend("\(error)")
+    }
+  }
+
+  /// Fails the jobs whose lease expired after their last allowed attempt (their workers keep
+  /// dying: better a failed job than a fleet killed one worker at a time); at most once a second
+  /// per process.
+  private func failExhaustedJobs(maximumAttempts: Int) async throws(JobStoreError) {
+    let now = ContinuousClock.now
+    let due = lastExhaustedSweep.withLock { last in
+      guard last.map({ now - $0 >= .seconds(1) }) ?? true else { return false }
+      last = now
+      return true
+    }
+    guard due else { return }
+    let channel = backend.channel
+    let answer = try await rows { statement in
+      statement.sql(
+        """
+        WITH failed AS (
+          UPDATE heinfer_job SET status = 'failed', error_code = 'JOB_FAILED',
+            error_message = 'evaluation was interrupted ' || attempts || ' times (its worker stopped); not retried',
+            updated_at = extract(epoch FROM clock_timestamp()), lease_token = NULL, input_bytes = 0
+          WHERE status = 'running' AND lease_expires_at < extract(epoch FROM clock_timestamp()) AND attempts >=
+        """)
+      try statement.bind(maximumAttempts)
+      statement.sql(" RETURNING id), inputs AS (DELETE FROM heinfer_job_input WHERE job_id IN (SELECT id FROM failed))")
+      statement.sql(", notified AS (SELECT pg_notify(")
+      try statement.bind(channel)
+      statement.sql(", 'finished:' || id) FROM failed) SELECT id, (SELECT count(*) FROM notified) FROM failed")
+    }
+    for row in answer {
+      let id = (try? row[0].decode(String.self)) ?? "?"
+      backend.logger.error("job failed after repeated interrupted evaluations", metadata: ["job_id": "\(id)"])
     }
   }
 
   public func renew(_ claim: ClaimedJob, lease: Duration) async throws(JobStoreError) -> Bool {
-    let logger = backend.logger
-    let seconds = lease / .seconds(1)
-    return try await backend.withConnection { connection in
-      var renewed = false
-      for try await _ in try await connection.query(
-        """
-        UPDATE heinfer_job SET lease_expires_at = extract(epoch FROM clock_timestamp()) + \(seconds)
-        WHERE id = \(claim.job.id) AND lease_token = \(claim.leaseToken) AND status = 'running'
-        RETURNING id
-        """, logger: logger)
-      {
-        renewed = true
-      }
-      return renewed
+    let answer = try await rows { statement in
+      statement.sql("WITH renewed AS (UPDATE heinfer_job SET lease_expires_at = extract(epoch FROM clock_timestamp()) + ")
+      try statement.bind(lease / .seconds(1))
+      statement.sql(" WHERE id = ")
+      try statement.bind(claim.job.id)
+      statement.sql(" AND lease_token = ")
+      try statement.bind(claim.leaseToken)
+      statement.sql(" AND status = 'running' RETURNING id) SELECT count(*) FROM renewed")
     }
+    return try integer(answer) == 1
   }
 
   public func complete(_ claim: ClaimedJob, outcome: JobRecord) async throws(JobStoreError) -> Bool {
     precondition(outcome.id == claim.job.id && outcome.status.isFinal)
-    let logger = backend.logger
-    let channel = backend.channel
-    return try await backend.transaction { connection in
-      try await Self.recordOutcome(
-        outcome, leaseToken: claim.leaseToken, channel: channel, on: connection, logger: logger)
-    }
+    return try await recordOutcome(outcome, leaseToken: claim.leaseToken)
   }
 }
