@@ -106,7 +106,6 @@ struct Bench: AsyncParsableCommand {
       await services.triggerGracefulShutdown()
       try await group.waitForAll()
     }
-    await assembly.pool?.shutdown()
   }
 
   // MARK: Measurement

@@ -54,7 +54,6 @@ struct ClusterTests {
         }
       }
     }
-    await w?.pool?.shutdown()
   }
 
   static func session(_ client: any TestClientProtocol, _ model: String) async throws -> ClientSession {
@@ -168,7 +167,6 @@ struct ClusterTests {
         #expect(abs(scores[0][0] - 0.507289) < 1e-6)
         group.cancelAll()
       }
-      await worker.pool?.shutdown()
     }
   }
 }

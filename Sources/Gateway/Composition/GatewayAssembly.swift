@@ -12,7 +12,8 @@ public struct GatewayAssembly: Sendable {
   public let service: InferenceService
   /// The evaluation threads of this process (none in a front without workers).
   public let pool: WorkerPool?
-  /// The background services, in start order (the database first, so that it stops last).
+  /// The background services, in start order; a service group stops them in reverse: cleanup,
+  /// queue workers, the worker pool (after its queued work), the database last.
   public let services: [any Service]
   let logger: Logger
 
@@ -36,6 +37,7 @@ public struct GatewayAssembly: Sendable {
       : WorkerPool(
         threads: settings.workers, queueCapacity: settings.queueCapacity, byteCapacity: settings.maximumQueuedBytes)
     var services: [any Service] = []
+    if let pool { services.append(WorkerPoolService(pool)) }
     let service: InferenceService
     switch settings.store {
     case .sqlite, .memory:
@@ -71,7 +73,8 @@ public struct GatewayAssembly: Sendable {
         throw GatewayConfigurationError("\(error)")
       }
       let backend = PostgresBackend(settings: database, logger: logger)
-      services.append(backend)
+      // First, so that it stops last: workers and cleanup still record on their way out.
+      services.insert(backend, at: 0)
       service = InferenceService(
         registry: registry, queue: PostgresJobStore(backend: backend), queueCapacity: settings.queueCapacity,
         logger: logger, metrics: metrics,
@@ -138,6 +141,5 @@ public struct GatewayAssembly: Sendable {
     } else {
       try await application(onServerRunning: onServerRunning).runService()
     }
-    await pool?.shutdown()
   }
 }

@@ -1,5 +1,6 @@
 import Dispatch
 public import Foundation
+public import ServiceLifecycle
 import Synchronization
 
 /// A fixed set of threads for CPU-bound evaluation, off Swift's cooperative pool and the event
@@ -136,5 +137,19 @@ public final class WorkerPool: Sendable {
       }
       work()
     }
+  }
+}
+
+/// A ``WorkerPool`` as a service: it runs until graceful shutdown (or cancellation), then lets the
+/// pool finish its queued work and stops its threads. In a service group it belongs before the
+/// services that submit work, so that it stops after them.
+public struct WorkerPoolService: Service {
+  public let pool: WorkerPool
+
+  public init(_ pool: WorkerPool) { self.pool = pool }
+
+  public func run() async {
+    try? await gracefulShutdown()
+    await pool.shutdown()
   }
 }

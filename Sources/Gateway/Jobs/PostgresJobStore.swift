@@ -93,7 +93,8 @@ public final class PostgresJobStore: SharedJobQueue {
     }
   }
 
-  private func rows(_ build: (inout Statement) throws -> Void) async throws(JobStoreError) -> [PostgresRandomAccessRow] {
+  private func rows(_ build: (inout Statement) throws -> Void) async throws(JobStoreError) -> [PostgresRandomAccessRow]
+  {
     var statement = Statement()
     do { try build(&statement) } catch { throw .backend("cannot encode a value: \(error)") }
     return try await rows(statement)
@@ -160,7 +161,8 @@ public final class PostgresJobStore: SharedJobQueue {
         statement.sql(", notified AS (SELECT pg_notify(")
         try statement.bind(channel)
         statement.sql(", 'queued') FROM job)")
-        statement.sql(" SELECT (SELECT ok FROM room)::integer, (SELECT count(*) FROM job), (SELECT count(*) FROM notified)")
+        statement.sql(
+          " SELECT (SELECT ok FROM room)::integer, (SELECT count(*) FROM job), (SELECT count(*) FROM notified)")
       } else {
         statement.sql(" SELECT (SELECT ok FROM room)::integer, (SELECT count(*) FROM job)")
       }
@@ -394,7 +396,8 @@ public final class PostgresJobStore: SharedJobQueue {
 
   public func renew(_ claim: ClaimedJob, lease: Duration) async throws(JobStoreError) -> Bool {
     let answer = try await rows { statement in
-      statement.sql("WITH renewed AS (UPDATE heinfer_job SET lease_expires_at = extract(epoch FROM clock_timestamp()) + ")
+      statement.sql(
+        "WITH renewed AS (UPDATE heinfer_job SET lease_expires_at = extract(epoch FROM clock_timestamp()) + ")
       try statement.bind(lease / .seconds(1))
       statement.sql(" WHERE id = ")
       try statement.bind(claim.job.id)
