@@ -36,4 +36,6 @@ else
   echo "TenSEAL could not run (see below): the MNIST comparison is left out of the results page" >&2
   tail -5 "$WORK/tenseal.log" >&2
 fi
+# The cluster's figures recorded by scripts/cluster_demo.sh, when present.
+if [[ -f docs/cluster/two_fronts_two_workers.json ]]; then extra+=(--cluster-results docs/cluster); fi
 "$BIN" bench "${extra[@]}" "$@"

@@ -48,6 +48,11 @@ struct Bench: AsyncParsableCommand {
     help: "JSON written by scripts/tenseal_mnist.py --output (TenSEAL's MNIST network on this machine) to include.")
   var tensealResults: String?
 
+  @Option(
+    help:
+      "Folder with the JSON of one process and of the cluster written by scripts/cluster_demo.sh, to include.")
+  var clusterResults: String?
+
   @Option(help: "Folder for the results and charts.")
   var output: String = "docs"
 
@@ -146,9 +151,20 @@ struct Bench: AsyncParsableCommand {
       decoder.keyDecodingStrategy = .convertFromSnakeCase
       tenseal = try decoder.decode(TenSEALReport.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
     }
+    var cluster: ClusterComparison?
+    if let folder = clusterResults {
+      let decoder = JSONDecoder()
+      decoder.keyDecodingStrategy = .convertFromSnakeCase
+      func load(_ name: String) throws -> BenchmarkResults {
+        try decoder.decode(
+          BenchmarkResults.self, from: Data(contentsOf: URL(fileURLWithPath: folder).appendingPathComponent(name)))
+      }
+      cluster = ClusterComparison(
+        singleProcess: try load("single_process.json"), cluster: try load("two_fronts_two_workers.json"))
+    }
     let results = BenchmarkResults(
       date: ISO8601DateFormatter().string(from: Date()), machine: Machine.current(), gateway: gatewayDescription,
-      runs: runs, warmup: warmup, models: reports, reference: reference, tenseal: tenseal)
+      runs: runs, warmup: warmup, models: reports, reference: reference, tenseal: tenseal, cluster: cluster)
     try BenchmarkReport(results: results).write(to: URL(fileURLWithPath: output))
     FileHandle.standardError.write(Data("wrote \(output)/benchmark_results.md, .json and benchmarks/*.svg\n".utf8))
   }
@@ -470,6 +486,20 @@ struct BenchmarkResults: Codable {
   var reference: ReferenceReport?
   /// TenSEAL's MNIST network on this machine, when given.
   var tenseal: TenSEALReport?
+  /// One process against fronts and workers on PostgreSQL, when given.
+  var cluster: ClusterComparison?
+}
+
+/// One process against the cluster, from `scripts/cluster_demo.sh` (a class: it holds results,
+/// which may hold one).
+final class ClusterComparison: Codable, Sendable {
+  let singleProcess: BenchmarkResults
+  let cluster: BenchmarkResults
+
+  init(singleProcess: BenchmarkResults, cluster: BenchmarkResults) {
+    self.singleProcess = singleProcess
+    self.cluster = cluster
+  }
 }
 
 /// What `scripts/tenseal_mnist.py --output` writes (the fields the report uses).

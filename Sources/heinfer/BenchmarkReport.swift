@@ -200,6 +200,7 @@ struct BenchmarkReport {
       rotations sharing a decomposition), each spread over the evaluation threads. Details: [models.md](models.md) and [api.md](api.md).
 
       """
+    if let cluster = results.cluster { text += clusterSection(cluster) }
     text += """
 
       ## Commands
@@ -212,6 +213,52 @@ struct BenchmarkReport {
       Each run replaces the figures: the machine is shared and noisy, so compare numbers from one
       run. The reference gateway's figures are its published results and one run of it on this
       machine; they are not re-measured by this harness.
+
+      """
+    return text
+  }
+
+  /// One `heinfer serve` process beside two fronts and two workers on PostgreSQL behind nginx,
+  /// measured by `scripts/cluster_demo.sh` in one run on this machine.
+  func clusterSection(_ comparison: ClusterComparison) -> String {
+    func ms(_ value: Double) -> String { String(format: "%.2f", value) }
+    func rates(_ model: ModelReport) -> String {
+      model.encrypted.throughputRps.sorted { (Int($0.key) ?? 0) < (Int($1.key) ?? 0) }
+        .map { "\($0.key): \(String(format: "%.0f", $0.value))" }.joined(separator: ", ")
+    }
+    var text = """
+
+      ## Fronts and workers on PostgreSQL
+
+      `scripts/cluster_demo.sh` on \(comparison.cluster.date), \(comparison.cluster.machine.cores) cores: the same \
+      benchmark (\(comparison.cluster.runs) requests per latency figure) against one `heinfer serve` process \
+      (SQLite) and against two `heinfer serve --no-workers` fronts behind nginx (round robin) with two \
+      `heinfer worker` processes on one PostgreSQL (`--store postgres`), all on this machine with the \
+      client. Raw results: `docs/cluster/`.
+
+      | model | encrypted p50 / p99 (ms), one process | same, fronts and workers | req/s by clients, one process | same, fronts and workers | ratio at the most clients |
+      |---|---|---|---|---|---|
+
+      """
+    let clustered = Dictionary(uniqueKeysWithValues: comparison.cluster.models.map { ($0.modelId, $0) })
+    for single in comparison.singleProcess.models {
+      guard let other = clustered[single.modelId] else { continue }
+      let most = single.encrypted.throughputRps.keys.max { (Int($0) ?? 0) < (Int($1) ?? 0) } ?? ""
+      let ratio = (other.encrypted.throughputRps[most] ?? 0) / max(single.encrypted.throughputRps[most] ?? 1, 1e-9)
+      text +=
+        "| \(single.modelId) | \(ms(single.encrypted.latencyMs.p50)) / \(ms(single.encrypted.latencyMs.p99)) | "
+        + "\(ms(other.encrypted.latencyMs.p50)) / \(ms(other.encrypted.latencyMs.p99)) | \(rates(single)) | "
+        + "\(rates(other)) | \(String(format: "%.2f×", ratio)) |\n"
+    }
+    text += """
+
+      Two cores hold seven processes here (PostgreSQL, nginx, two fronts, two workers, the \
+      client), so this run shows the price of the hops, not the gain of more machines: a job \
+      crosses nginx, is stored with its ciphertexts and a notification (one statement), claimed \
+      and recorded by a worker (one statement each, another notification), and read back by the \
+      front, which costs the cheap models most (their evaluation takes well under a millisecond) \
+      and the network least (its evaluation dominates). Fronts and workers scale apart on machines \
+      of their own; docs/deployment.md says how to size them and the database.
 
       """
     return text
