@@ -22,7 +22,8 @@ SECONDS_OF_LOAD=${CLUSTER_SECONDS:-30}
 source scripts/lib/gateway.sh
 
 if ! command -v nginx >/dev/null 2>&1 && [[ ! -x /usr/sbin/nginx ]]; then
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y -qq nginx-light >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq nginx-light >/dev/null; }
 fi
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 ./scripts/postgres.sh install >/dev/null

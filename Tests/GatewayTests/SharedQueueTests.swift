@@ -104,9 +104,11 @@ struct SharedQueueTests {
       let first = PostgresJobStore(backend: databases[0])
       let second = PostgresJobStore(backend: databases[1])
       _ = try await first.enqueue(Self.job(1), work: Self.work(1), maximumQueued: 10)
-      let stale = try #require(try await first.claim(lease: .milliseconds(300), maximumAttempts: 3))
+      let stale = try #require(try await first.claim(lease: .seconds(60), maximumAttempts: 3))
       #expect(try await second.claim(lease: .seconds(30), maximumAttempts: 3) == nil, "the lease still holds")
-      try await Task.sleep(for: .milliseconds(400))
+      // The worker stops renewing: its last renewal runs out (1 ms here instead of a lease's time).
+      #expect(try await first.renew(stale, lease: .milliseconds(1)))
+      try await Task.sleep(for: .milliseconds(50))
       let taken = try #require(try await second.claim(lease: .seconds(30), maximumAttempts: 3))
       #expect(taken.job.id == stale.job.id)
       #expect(taken.attempt == 2)
@@ -121,7 +123,7 @@ struct SharedQueueTests {
   @Test("A job whose workers keep dying is failed after the last attempt, not claimed again")
   func attemptsBounded() async throws {
     try await TestPostgres.withDatabase { (database) async throws -> Void in
-      let queue = PostgresJobStore(backend: database)
+      let queue = PostgresJobStore(backend: database, exhaustedSweepInterval: .zero)
       _ = try await queue.enqueue(Self.job(1), work: Self.work(1), maximumQueued: 10)
       for attempt in 1...2 {
         let claim = try #require(try await queue.claim(lease: .milliseconds(200), maximumAttempts: 2))
@@ -144,8 +146,7 @@ struct SharedQueueTests {
       let worker = PostgresJobStore(backend: databases[1])
       let finished = Mutex<[String]>([])
       front.signals.onJobFinished { id in finished.withLock { $0.append(id) } }
-      // Give both listeners time to subscribe.
-      try await Task.sleep(for: .milliseconds(300))
+      for database in databases { await database.untilListening() }
       let started = ContinuousClock.now
       async let woken: Void = worker.signals.waitForWork(upTo: .seconds(20))
       try await Task.sleep(for: .milliseconds(50))

@@ -3,6 +3,7 @@ public import Logging
 import NIOSSL
 import PostgresNIO
 public import ServiceLifecycle
+import Synchronization
 
 /// Why the PostgreSQL settings were refused.
 public struct PostgresSettingsError: Error, Sendable, CustomStringConvertible {
@@ -102,6 +103,8 @@ public final class PostgresBackend: Service, Sendable {
   public let signals = QueueSignals()
   /// The channel all processes notify and listen on; payloads are `queued` and `finished:<job id>`.
   let channel: String
+  /// Whether the listener is subscribed, and who waits for it to be.
+  private let listening = Mutex<(subscribed: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
 
   public init(settings: PostgresSettings, logger: Logger) {
     self.settings = settings
@@ -125,6 +128,8 @@ public final class PostgresBackend: Service, Sendable {
         do {
           try await self.client.withConnection { connection in
             try await connection.listen(on: self.channel) { notifications in
+              self.setListening(true)
+              defer { self.setListening(false) }
               // Whatever happened while nobody listened: let workers look for work now.
               self.signals.workQueued()
               for try await notification in notifications {
@@ -143,6 +148,29 @@ public final class PostgresBackend: Service, Sendable {
         }
         try? await Task.sleep(for: .seconds(1))
       }
+    }
+  }
+
+  private func setListening(_ subscribed: Bool) {
+    let waiters = listening.withLock { state in
+      state.subscribed = subscribed
+      guard subscribed else { return [CheckedContinuation<Void, Never>]() }
+      defer { state.waiters = [] }
+      return state.waiters
+    }
+    for waiter in waiters { waiter.resume() }
+  }
+
+  /// Returns once this process listens for notifications (tests use it to avoid racing the
+  /// subscription; the gateway does not need to wait: it also polls).
+  func untilListening() async {
+    await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+      let now = listening.withLock { state in
+        if state.subscribed { return true }
+        state.waiters.append(continuation)
+        return false
+      }
+      if now { continuation.resume() }
     }
   }
 

@@ -13,13 +13,20 @@ import Synchronization
 /// two, however many ciphertexts it carries.
 public final class PostgresJobStore: SharedJobQueue {
   let backend: PostgresBackend
-  /// When this process last failed the jobs whose workers kept dying.
+  /// Least time between two sweeps for jobs whose workers kept dying (see ``claim(lease:maximumAttempts:)``).
+  let exhaustedSweepInterval: Duration
+  /// When this process last swept.
   private let lastExhaustedSweep = Mutex<ContinuousClock.Instant?>(nil)
 
   /// A store on `backend`'s database, which must be migrated
   /// (``PostgresBackend/migrate(settings:logger:)``) and running.
-  public init(backend: PostgresBackend) {
+  public convenience init(backend: PostgresBackend) {
+    self.init(backend: backend, exhaustedSweepInterval: .seconds(1))
+  }
+
+  init(backend: PostgresBackend, exhaustedSweepInterval: Duration) {
     self.backend = backend
+    self.exhaustedSweepInterval = exhaustedSweepInterval
   }
 
   public var signals: QueueSignals { backend.signals }
@@ -362,12 +369,13 @@ public final class PostgresJobStore: SharedJobQueue {
   }
 
   /// Fails the jobs whose lease expired after their last allowed attempt (their workers keep
-  /// dying: better a failed job than a fleet killed one worker at a time); at most once a second
-  /// per process.
+  /// dying: better a failed job than a fleet killed one worker at a time); at most once per
+  /// ``exhaustedSweepInterval`` in this process.
   private func failExhaustedJobs(maximumAttempts: Int) async throws(JobStoreError) {
     let now = ContinuousClock.now
+    let interval = exhaustedSweepInterval
     let due = lastExhaustedSweep.withLock { last in
-      guard last.map({ now - $0 >= .seconds(1) }) ?? true else { return false }
+      guard last.map({ now - $0 >= interval }) ?? true else { return false }
       last = now
       return true
     }
