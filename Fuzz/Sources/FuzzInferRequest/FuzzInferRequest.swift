@@ -8,13 +8,13 @@ import Logging
 
 /// `POST /infer` bodies as the gateway reads them: the generated contract type, the schema's
 /// patterns and limits, then validation against the bundled models (base64 payloads, every
-/// ciphertext loaded and checked, key lookup).
+/// ciphertext loaded and checked; the key lookup after it is a store query, not a decoder).
 let service = InferenceService(
   registry: try! ModelRegistry.bundled(), store: InMemoryJobStore(), pool: WorkerPool(threads: 1, queueCapacity: 1),
   logger: Logger(label: "fuzz"))
 
 func check(_ body: Components.Schemas.InferRequest) throws(GatewayError) {
-  _ = try service.validate(GatewayAPIHandler.request(body), tenant: "fuzz")
+  _ = try service.checkedInputs(GatewayAPIHandler.request(body))
 }
 
 @_cdecl("FuzzInferRequest_main")

@@ -146,10 +146,18 @@ public final class InferenceService: Sendable {
     throw GatewayError(.unknownModel, "no model named \(id)", details: ["model_id": id])
   }
 
-  /// Checks the whole request and loads its ciphertexts; nothing is evaluated before this passes.
+  /// Checks the whole request, loads its ciphertexts and looks up its evaluation keys; nothing is
+  /// evaluated before this passes.
   func validate(_ request: EncryptedRequest, tenant: String) async throws(GatewayError) -> (
     CompiledModel, [Ciphertext], EvaluationKeySet?
   ) {
+    let (model, ciphertexts) = try checkedInputs(request)
+    return (model, ciphertexts, try await evaluationKeys(for: model, id: request.evaluationKeyId, tenant: tenant))
+  }
+
+  /// The request's model and ciphertexts, checked in the contract's order (API version, model,
+  /// batch size, then every ciphertext); everything but the key lookup.
+  func checkedInputs(_ request: EncryptedRequest) throws(GatewayError) -> (CompiledModel, [Ciphertext]) {
     try checkAPIVersion(request.apiVersion)
     let model = try model(id: request.modelId, version: request.version)
     let maximum = model.definition.maxBatchSize
@@ -203,7 +211,7 @@ public final class InferenceService: Sendable {
       }
       ciphertexts.append(ciphertext)
     }
-    return (model, ciphertexts, try await evaluationKeys(for: model, id: request.evaluationKeyId, tenant: tenant))
+    return (model, ciphertexts)
   }
 
   /// The registered key set a model needs (nil when it needs none), or `MISSING_EVALUATION_KEYS`.
