@@ -30,7 +30,7 @@ struct Serve: AsyncParsableCommand {
 /// `heinfer worker`: evaluation only, on the shared PostgreSQL queue.
 struct Worker: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
-    abstract: "Run evaluation workers on the shared queue (--store postgres), without HTTP.",
+    abstract: "Run evaluation workers on the shared queue (--store postgres); HTTP only for /health and /metrics.",
     discussion: SettingsCommandLine.discussion)
 
   @OptionGroup var settings: SettingsCommandLine

@@ -324,7 +324,7 @@ public struct GatewaySettings: Sendable {
 /// Reads settings from a `ConfigReader` strictly (a value of the wrong type is an error, not the
 /// default) and records each one it was asked for, so that the list of settings is the code
 /// that reads them.
-final class SettingsReader: @unchecked Sendable {
+final class SettingsReader {
   let config: ConfigReader
   /// The settings read so far, in order. Only touched during ``GatewaySettings/init(reading:role:)``.
   private(set) var described: [SettingDescription] = []
