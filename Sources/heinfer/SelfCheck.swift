@@ -136,12 +136,8 @@ func selfCheck() -> Bool {
 
   let tables = basis.nttTables[0]
   var data = Array(Sampler.uniform(in: basis, using: generator).limb(0))
-  let forward = data.withUnsafeMutableBufferPointer { buffer in
-    medianMicroseconds(runs: 301) { tables.forward(buffer.baseAddress!) }
-  }
-  let inverse = data.withUnsafeMutableBufferPointer { buffer in
-    medianMicroseconds(runs: 301) { tables.inverse(buffer.baseAddress!) }
-  }
+  let forward = medianMicroseconds(runs: 301) { tables.forward(inPlace: &data) }
+  let inverse = medianMicroseconds(runs: 301) { tables.inverse(inPlace: &data) }
   let threeLevels = basis.prefix(3)
   let sampling = medianMicroseconds(runs: 101) {
     _ = Sampler.ternary(in: threeLevels, using: generator)

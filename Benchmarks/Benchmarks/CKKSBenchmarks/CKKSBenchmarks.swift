@@ -279,7 +279,7 @@ let benchmarks: @Sendable () -> Void = {
     }
   }
 
-  // MARK: Depth 6 at N = 16384 (SEAL anchors 18.1 / 16.4 ms): SEAL's layout (dnum = 7, P = [60])
+  // MARK: Depth 6 at N = 16384 (SEAL's anchors in docs/benchmarks.md): SEAL's layout (dnum = 7, P = [60])
   // and three key-switching digits with P = [60, 60].
   for (label, description) in [
     ("", ParameterDescription.n16384_logq_60_6x40_logp_60),

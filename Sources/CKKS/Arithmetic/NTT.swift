@@ -115,8 +115,9 @@ public final class NTTTables: @unchecked Sendable {
   /// Cooley–Tukey stages per pass over memory); the last pass is fused with the final reduction.
   /// Builds with `CKKS_VECTORIZED_NTT` (set with `CKKS_TARGET_CPU`) use radix-2 stages, which
   /// the compiler vectorizes when the CPU has 64-bit vector multiplies, and the same last pass.
-  /// Invariant: every value stays in `[0, 4q)` between stages (4q < 2^63 because q < 2^61).
-  public func forward(_ values: UnsafeMutablePointer<UInt64>) {
+  /// Invariant: every value stays in `[0, 4q)` between stages (4q < 2^63 because q < 2^61);
+  /// debug builds assert it in every butterfly.
+  func forward(_ values: UnsafeMutablePointer<UInt64>) {
     let q = modulus.value
     let twoQ = q &* 2
     var groups = 1
@@ -161,8 +162,9 @@ public final class NTTTables: @unchecked Sendable {
       for j in 0..<half {
         // X in [0, 4q) -> [0, 2q); T = Y·w in [0, 2q); outputs X ± T in [0, 4q).
         var u = x[j]
-        u = min(u, u &- twoQ)
         let v = y[j]
+        assert(u < twoQ &* 2 && v < twoQ &* 2, "forward NTT input outside [0, 4q)")
+        u = min(u, u &- twoQ)
         let t = NTTTables.lazyShoup(v, w, wShoup, q)
         x[j] = u &+ t
         y[j] = u &- t &+ twoQ
@@ -201,6 +203,7 @@ public final class NTTTables: @unchecked Sendable {
   private static func forwardRadix4Butterfly(
     _ a0: UInt64, _ a1: UInt64, _ a2: UInt64, _ a3: UInt64, _ w: Radix4Twiddles, twoQ: UInt64, q: UInt64
   ) -> (UInt64, UInt64, UInt64, UInt64) {
+    assertFourQ(a0, a1, a2, a3, twoQ: twoQ)
     let x0 = min(a0, a0 &- twoQ)
     let x1 = min(a1, a1 &- twoQ)
     let t2 = lazyShoup(a2, w.first, w.firstShoup, q)
@@ -230,11 +233,12 @@ public final class NTTTables: @unchecked Sendable {
       let x3 = x2 + quarter
       for j in 0..<quarter {
         // The butterfly of `forwardRadix4Butterfly`, written out: in this hot loop the compiler
-        // allocates registers better this way (73 µs vs 76 µs per forward NTT at N = 8192).
+        // allocates registers better this way (docs/benchmarks.md).
         var a0 = x0[j]
         var a1 = x1[j]
         let a2 = x2[j]
         let a3 = x3[j]
+        NTTTables.assertFourQ(a0, a1, a2, a3, twoQ: twoQ)
         a0 = min(a0, a0 &- twoQ)
         a1 = min(a1, a1 &- twoQ)
         let t2 = NTTTables.lazyShoup(a2, w.first, w.firstShoup, q)
@@ -281,9 +285,23 @@ public final class NTTTables: @unchecked Sendable {
     values[1] = NTTTables.reduceFromFourQ(u &- t &+ twoQ, twoQ: twoQ, q: q)
   }
 
+  /// Debug check of the forward transform's lazy range: four values in `[0, 4q)`.
+  @inline(__always)
+  private static func assertFourQ(_ a0: UInt64, _ a1: UInt64, _ a2: UInt64, _ a3: UInt64, twoQ: UInt64) {
+    let fourQ = twoQ &* 2
+    assert(a0 < fourQ && a1 < fourQ && a2 < fourQ && a3 < fourQ, "forward NTT value outside [0, 4q)")
+  }
+
+  /// Debug check of the inverse transform's lazy range: four values in `[0, 2q)`.
+  @inline(__always)
+  private static func assertTwoQ(_ a0: UInt64, _ a1: UInt64, _ a2: UInt64, _ a3: UInt64, twoQ: UInt64) {
+    assert(a0 < twoQ && a1 < twoQ && a2 < twoQ && a3 < twoQ, "inverse NTT value outside [0, 2q)")
+  }
+
   /// Maps `[0, 4q)` to `[0, q)` with two branch-free conditional subtractions.
   @inline(__always)
   static func reduceFromFourQ(_ x: UInt64, twoQ: UInt64, q: UInt64) -> UInt64 {
+    assert(x < twoQ &* 2, "value outside [0, 4q)")
     let y = min(x, x &- twoQ)
     return min(y, y &- q)
   }
@@ -298,8 +316,9 @@ public final class NTTTables: @unchecked Sendable {
   /// Gentleman–Sande butterflies; the first two stages are fused in one radix-4 pass over
   /// blocks of four, the middle stages run as radix-4 passes (portable build) or radix-2 stages
   /// (`CKKS_VECTORIZED_NTT`), and N⁻¹ is folded into the last stage.
-  /// Invariant: every value stays in `[0, 2q)` between stages.
-  public func inverse(_ values: UnsafeMutablePointer<UInt64>) {
+  /// Invariant: every value stays in `[0, 2q)` between stages; debug builds assert it in every
+  /// butterfly.
+  func inverse(_ values: UnsafeMutablePointer<UInt64>) {
     let q = modulus.value
     let twoQ = q &* 2
     var groups = degree >> 1
@@ -333,6 +352,7 @@ public final class NTTTables: @unchecked Sendable {
     for j in 0..<half {
       let u = x[j]
       let v = y[j]
+      assert(u < twoQ && v < twoQ, "inverse NTT value outside [0, 2q)")
       let sum = u &+ v
       let difference = u &- v &+ twoQ
       let a = NTTTables.lazyShoup(sum, scale.value, scale.shoup, q)
@@ -356,6 +376,7 @@ public final class NTTTables: @unchecked Sendable {
         // X + Y in [0, 4q) -> [0, 2q); (X - Y + 2q) in (0, 4q) times w -> [0, 2q).
         let u = x[j]
         let v = y[j]
+        assert(u < twoQ && v < twoQ, "inverse NTT value outside [0, 2q)")
         let sum = u &+ v
         let difference = u &- v &+ twoQ
         x[j] = min(sum, sum &- twoQ)
@@ -370,6 +391,7 @@ public final class NTTTables: @unchecked Sendable {
   private static func inverseRadix4Butterfly(
     _ a0: UInt64, _ a1: UInt64, _ a2: UInt64, _ a3: UInt64, _ w: Radix4Twiddles, twoQ: UInt64, q: UInt64
   ) -> (UInt64, UInt64, UInt64, UInt64) {
+    assertTwoQ(a0, a1, a2, a3, twoQ: twoQ)
     let s01 = a0 &+ a1
     let b0 = min(s01, s01 &- twoQ)
     let b1 = lazyShoup(a0 &- a1 &+ twoQ, w.first, w.firstShoup, q)
@@ -422,19 +444,33 @@ public final class NTTTables: @unchecked Sendable {
     }
   }
 
-  /// Convenience forward transform of an array (allocates; for tests and tools).
+  /// Forward transform in place: N coefficients, each in `[0, 4q)`, become the N evaluations in
+  /// bit-reversed order, each in `[0, q)`. Allocates nothing when `values` is uniquely referenced.
+  /// - Precondition: `values.count == degree`.
+  public func forward(inPlace values: inout [UInt64]) {
+    precondition(values.count == degree, "the forward NTT takes exactly N values")
+    values.withUnsafeMutableBufferPointer { forward($0.baseAddress!) }
+  }
+
+  /// Inverse transform in place: N evaluations in bit-reversed order, each in `[0, 2q)`, become
+  /// the N coefficients, each in `[0, q)`. Allocates nothing when `values` is uniquely referenced.
+  /// - Precondition: `values.count == degree`.
+  public func inverse(inPlace values: inout [UInt64]) {
+    precondition(values.count == degree, "the inverse NTT takes exactly N values")
+    values.withUnsafeMutableBufferPointer { inverse($0.baseAddress!) }
+  }
+
+  /// The forward transform of a copy of `values` (see ``forward(inPlace:)``).
   public func forward(_ values: [UInt64]) -> [UInt64] {
-    precondition(values.count == degree)
     var copy = values
-    copy.withUnsafeMutableBufferPointer { forward($0.baseAddress!) }
+    forward(inPlace: &copy)
     return copy
   }
 
-  /// Convenience inverse transform of an array (allocates; for tests and tools).
+  /// The inverse transform of a copy of `values` (see ``inverse(inPlace:)``).
   public func inverse(_ values: [UInt64]) -> [UInt64] {
-    precondition(values.count == degree)
     var copy = values
-    copy.withUnsafeMutableBufferPointer { inverse($0.baseAddress!) }
+    inverse(inPlace: &copy)
     return copy
   }
 }

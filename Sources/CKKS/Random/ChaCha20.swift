@@ -4,8 +4,8 @@
 /// Key: 8 little-endian words; nonce: 3 little-endian words; 32-bit block counter.
 ///
 /// Scalar on purpose: with `SIMD4<UInt32>` lanes LLVM recognizes the rotations and, lacking a
-/// vector rotate before AVX-512, moves every lane through a general register; that ran 2.3×
-/// slower (3.3 ns/byte) than this scalar version (1.45 ns/byte) on the reference machine.
+/// vector rotate before AVX-512, moves every lane through a general register, which is slower
+/// (measured in docs/benchmarks.md).
 public enum ChaCha20 {
   /// Size of one keystream block in bytes.
   public static let blockSize = 64
@@ -28,7 +28,8 @@ public enum ChaCha20 {
 
   /// Writes the keystream block for `counter` to `output` as 16 words whose in-memory bytes are
   /// the RFC's serialized block (little-endian words on every platform).
-  public static func block(
+  /// - Precondition: `output` points at 16 writable words (``blockSize`` bytes).
+  static func block(
     key: SIMD8<UInt32>, nonce: SIMD3<UInt32>, counter: UInt32, into output: UnsafeMutablePointer<UInt32>
   ) {
     let c0: UInt32 = 0x6170_7865

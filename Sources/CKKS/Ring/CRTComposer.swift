@@ -19,6 +19,9 @@ struct CRTComposer {
   private let productLowWord: UInt64
   /// Whether the fast path's uniqueness argument holds: Q > 2^65.
   private let fastPathValid: Bool
+  /// `(Q/q_i)^-1 mod q_i` with its Shoup constant, and `1/q_i`, per prime.
+  private let inverses: [ShoupOperand]
+  private let reciprocals: [Double]
 
   init(basis: RNSBasis) {
     self.basis = basis
@@ -33,6 +36,8 @@ struct CRTComposer {
     productLowWord = basis.product.words.first ?? 0
     fastPathValid = basis.product.bitWidth > 65
     halfProductWords = CRTComposer.words(basis.product.quotientAndRemainder(dividingBy: 2).quotient, count: count + 1)
+    inverses = basis.crtInverseOfComplement
+    reciprocals = basis.moduli.map { 1 / Double($0.value) }
   }
 
   private static func words(_ value: MultiwordInteger, count: Int) -> [UInt64] {
@@ -44,90 +49,104 @@ struct CRTComposer {
   func centeredValues(_ residues: [UInt64], factor: Double) -> [Double] {
     let n = basis.degree
     let count = basis.count
-    var output = [Double](repeating: 0, count: n)
     if count == 1 {
       let q = basis.moduli[0].value
       let half = q >> 1
-      for j in 0..<n {
-        let r = residues[j]
-        output[j] = (r > half ? -Double(q - r) : Double(r)) * factor
-      }
-      return output
+      return residues.prefix(n).map { r in (r > half ? -Double(q - r) : Double(r)) * factor }
     }
-    let reducers = basis.moduli
-    let moduli = basis.moduli.map(\.value)
-    let inverses = basis.crtInverseOfComplement.map(\.value)
-    let inverseShoups = basis.crtInverseOfComplement.map(\.shoup)
-    let reciprocals = moduli.map { 1 / Double($0) }
-    let width = count + 1
-    let accumulator = UnsafeMutablePointer<UInt64>.allocate(capacity: width)
-    defer { accumulator.deallocate() }
+    var output = [Double](repeating: 0, count: n)
+    // Working memory for one coefficient at a time, reused: its digits y_i and the accumulator.
+    let digits = UnsafeMutablePointer<UInt64>.allocate(capacity: count)
+    let accumulator = UnsafeMutablePointer<UInt64>.allocate(capacity: count + 1)
+    defer {
+      digits.deallocate()
+      accumulator.deallocate()
+    }
     residues.withUnsafeBufferPointer { input in
-      output.withUnsafeMutableBufferPointer { out in
-        complementWords.withUnsafeBufferPointer { complements in
-          productWords.withUnsafeBufferPointer { product in
-            halfProductWords.withUnsafeBufferPointer { halfProduct in
-              for j in 0..<n {
-                // Fast path. Let y_i = [x_i·(Q/q_i)^-1]_{q_i}; then Σ y_i·(Q/q_i) = x + v·Q with
-                // v ≈ Σ y_i/q_i. Compute only the low 64 bits of x − v·Q (v rounded, so this is
-                // the centred value when it is small) and accept it if it matches every residue:
-                // an integer below 2^63 that is ≡ x modulo every prime equals the centred x
-                // because Q > 2^65.
-                if fastPathValid {
-                  var fraction = 0.0
-                  var low: UInt64 = 0
-                  for i in 0..<count {
-                    let q = moduli[i]
-                    let x = input[i &* n &+ j]
-                    let y = x &* inverses[i] &- x.multipliedFullWidth(by: inverseShoups[i]).high &* q
-                    let yReduced = y >= q ? y &- q : y
-                    fraction += Double(yReduced) * reciprocals[i]
-                    low &+= yReduced &* complementLowWords[i]
-                  }
-                  let candidate = Int64(bitPattern: low &- UInt64(fraction.rounded()) &* productLowWord)
-                  var matches = true
-                  for i in 0..<count {
-                    matches = matches && reducers[i].reduce(signed: candidate) == input[i &* n &+ j]
-                  }
-                  if matches {
-                    out[j] = Double(candidate) * factor
-                    continue
-                  }
-                }
-                accumulator.update(repeating: 0, count: width)
-                // x + v·Q = Σ y_i·(Q/q_i) with y_i = [x_i·(Q/q_i)^-1]_{q_i}; Σ y_i/q_i ≈ v + x/Q.
-                var fraction = 0.0
-                for i in 0..<count {
-                  let q = moduli[i]
-                  let x = input[i &* n &+ j]
-                  let y = x &* inverses[i] &- x.multipliedFullWidth(by: inverseShoups[i]).high &* q
-                  let yReduced = y >= q ? y &- q : y
-                  fraction += Double(yReduced) * reciprocals[i]
-                  CRTComposer.multiplyAdd(accumulator, complements.baseAddress! + i &* count, count, yReduced)
-                }
-                // Subtract the estimated multiple of Q, then fix the estimate by at most one.
-                let estimate = UInt64(fraction)
-                if CRTComposer.multiplySubtract(accumulator, product.baseAddress!, width, estimate) {
-                  CRTComposer.add(accumulator, product.baseAddress!, width)
-                }
-                if !CRTComposer.isLess(UnsafePointer(accumulator), product.baseAddress!, width) {
-                  CRTComposer.subtract(accumulator, product.baseAddress!, width)
-                }
-                // Centre: values above floor(Q/2) stand for value − Q.
-                let negative = CRTComposer.isLess(halfProduct.baseAddress!, UnsafePointer(accumulator), width)
-                if negative { CRTComposer.negateModulo(accumulator, product.baseAddress!, width) }
-                var value = 0.0
-                for w in stride(from: width &- 1, through: 0, by: -1) {
-                  value = value * 18_446_744_073_709_551_616.0 + Double(accumulator[w])
-                }
-                out[j] = (negative ? -value : value) * factor
-              }
-            }
-          }
+      for j in 0..<n {
+        let fraction = decompose(input.baseAddress! + j, stride: n, into: digits)
+        if fastPathValid, let value = smallCenteredValue(digits, fraction: fraction, residues: input.baseAddress! + j) {
+          output[j] = Double(value) * factor
+        } else {
+          output[j] = centeredValue(digits, fraction: fraction, accumulator: accumulator) * factor
         }
       }
     }
     return output
+  }
+
+  /// The CRT digits `y_i = [x_i·(Q/q_i)^-1]_{q_i}` of one coefficient (residue `i` at
+  /// `residues[i·stride]`) written to `digits`, and `Σ y_i/q_i`. Since `Σ y_i·(Q/q_i) = x + v·Q`
+  /// for an integer v, that sum is `v + x/Q` up to rounding.
+  @inline(__always)
+  private func decompose(_ residues: UnsafePointer<UInt64>, stride: Int, into digits: UnsafeMutablePointer<UInt64>)
+    -> Double
+  {
+    var fraction = 0.0
+    for i in 0..<basis.count {
+      let q = basis.moduli[i].value
+      let x = residues[i &* stride]
+      // Lazy Shoup product in [0, 2q), then one conditional subtraction.
+      let y = x &* inverses[i].value &- x.multipliedFullWidth(by: inverses[i].shoup).high &* q
+      digits[i] = y >= q ? y &- q : y
+      fraction += Double(digits[i]) * reciprocals[i]
+    }
+    return fraction
+  }
+
+  /// Fast path: the centred value when it is below 2^63 in magnitude, else nil. Computes only the
+  /// low 64 bits of `Σ y_i·(Q/q_i) − round(fraction)·Q` (the centred value when it is small) and
+  /// accepts it if it matches every residue: an integer below 2^63 that is ≡ x modulo every
+  /// prime equals the centred x because Q > 2^65.
+  @inline(__always)
+  private func smallCenteredValue(_ digits: UnsafePointer<UInt64>, fraction: Double, residues: UnsafePointer<UInt64>)
+    -> Int64?
+  {
+    let n = basis.degree
+    var low: UInt64 = 0
+    for i in 0..<basis.count { low &+= digits[i] &* complementLowWords[i] }
+    let candidate = Int64(bitPattern: low &- UInt64(fraction.rounded()) &* productLowWord)
+    for i in 0..<basis.count where basis.moduli[i].reduce(signed: candidate) != residues[i &* n] {
+      return nil
+    }
+    return candidate
+  }
+
+  /// General path: `x = Σ y_i·(Q/q_i) − v·Q` in a multiword accumulator, v estimated in floating
+  /// point and corrected exactly by at most one, centred in `(-Q/2, Q/2)` and converted to
+  /// `Double` from the most significant word.
+  private func centeredValue(
+    _ digits: UnsafePointer<UInt64>, fraction: Double, accumulator: UnsafeMutablePointer<UInt64>
+  )
+    -> Double
+  {
+    let count = basis.count
+    let width = count + 1
+    accumulator.update(repeating: 0, count: width)
+    return complementWords.withUnsafeBufferPointer { complements in
+      productWords.withUnsafeBufferPointer { product in
+        for i in 0..<count {
+          CRTComposer.multiplyAdd(accumulator, complements.baseAddress! + i &* count, count, digits[i])
+        }
+        // Subtract the estimated multiple of Q, then fix the estimate by at most one.
+        if CRTComposer.multiplySubtract(accumulator, product.baseAddress!, width, UInt64(fraction)) {
+          CRTComposer.add(accumulator, product.baseAddress!, width)
+        }
+        if !CRTComposer.isLess(UnsafePointer(accumulator), product.baseAddress!, width) {
+          CRTComposer.subtract(accumulator, product.baseAddress!, width)
+        }
+        // Centre: values above floor(Q/2) stand for value − Q.
+        let negative = halfProductWords.withUnsafeBufferPointer {
+          CRTComposer.isLess($0.baseAddress!, UnsafePointer(accumulator), width)
+        }
+        if negative { CRTComposer.negateModulo(accumulator, product.baseAddress!, width) }
+        var value = 0.0
+        for w in stride(from: width &- 1, through: 0, by: -1) {
+          value = value * 18_446_744_073_709_551_616.0 + Double(accumulator[w])
+        }
+        return negative ? -value : value
+      }
+    }
   }
 
   /// `acc[0..<count+1] += y · b[0..<count]`.

@@ -240,48 +240,52 @@ extension RNSPolynomial where Representation == Evaluation {
       "polynomials belong to different rings")
     let n = basis.degree
     let count = basis.count * n
-    var c1 = [UInt64](repeating: 0, count: count)
-    var c2 = [UInt64](repeating: 0, count: count)
-    let c0 = [UInt64](unsafeUninitializedCapacity: count) { c0, initialized in
-      c1.withUnsafeMutableBufferPointer { c1 in
-        c2.withUnsafeMutableBufferPointer { c2 in
-          a0.residues.withUnsafeBufferPointer { a0 in
-            a1.residues.withUnsafeBufferPointer { a1 in
-              b0.residues.withUnsafeBufferPointer { b0 in
-                b1.residues.withUnsafeBufferPointer { b1 in
-                  for (i, q) in basis.moduli.enumerated() {
-                    let maximum = UInt128(q.value - 1) * UInt128(q.value - 1)
-                    let singleReduction = 2 * maximum < UInt128(1) << UInt128(q.productReductionBits)
-                    let offset = i * n
-                    for j in offset..<(offset + n) {
-                      let x0 = a0[j]
-                      let x1 = a1[j]
-                      let y0 = b0[j]
-                      let y1 = b1[j]
-                      c0[j] = q.multiply(x0, y0)
-                      c2[j] = q.multiply(x1, y1)
-                      if singleReduction {
-                        let p = x0.multipliedFullWidth(by: y1)
-                        let r = x1.multipliedFullWidth(by: y0)
-                        let (low, carry) = p.low.addingReportingOverflow(r.low)
-                        c1[j] = q.reduceProduct(high: p.high &+ r.high &+ (carry ? 1 : 0), low: low)
-                      } else {
-                        c1[j] = q.add(q.multiply(x0, y1), q.multiply(x1, y0))
-                      }
-                    }
-                  }
-                }
-              }
-            }
-          }
+    var c0 = [UInt64](repeating: 0, count: count)
+    var c1 = c0
+    var c2 = c0
+    withMutableRows(&c0, &c1, &c2) { c0, c1, c2 in
+      withRows(a0.residues, a1.residues, b0.residues, b1.residues) { a0, a1, b0, b1 in
+        for (i, q) in basis.moduli.enumerated() {
+          let offset = i &* n
+          tensorLimb(
+            a0 + offset, a1 + offset, b0 + offset, b1 + offset, into: c0 + offset, c1 + offset, c2 + offset,
+            count: n, modulus: q)
         }
       }
-      initialized = count
     }
     return (
       RNSPolynomial(uncheckedBasis: basis, residues: c0), RNSPolynomial(uncheckedBasis: basis, residues: c1),
       RNSPolynomial(uncheckedBasis: basis, residues: c2)
     )
+  }
+
+  /// One limb of ``tensor(_:_:_:_:)``: `count` slots modulo `q`, every input below `q`.
+  @inline(__always)
+  private static func tensorLimb(
+    _ a0: UnsafePointer<UInt64>, _ a1: UnsafePointer<UInt64>, _ b0: UnsafePointer<UInt64>, _ b1: UnsafePointer<UInt64>,
+    into c0: UnsafeMutablePointer<UInt64>, _ c1: UnsafeMutablePointer<UInt64>, _ c2: UnsafeMutablePointer<UInt64>,
+    count: Int, modulus q: Modulus
+  ) {
+    // The middle sum of two products below (q − 1)² each is reduced once when it fits the
+    // reduction's input range.
+    let maximum = UInt128(q.value - 1) * UInt128(q.value - 1)
+    let singleReduction = 2 * maximum < UInt128(1) << UInt128(q.productReductionBits)
+    for j in 0..<count {
+      let x0 = a0[j]
+      let x1 = a1[j]
+      let y0 = b0[j]
+      let y1 = b1[j]
+      c0[j] = q.multiply(x0, y0)
+      c2[j] = q.multiply(x1, y1)
+      if singleReduction {
+        let p = x0.multipliedFullWidth(by: y1)
+        let r = x1.multipliedFullWidth(by: y0)
+        let (low, carry) = p.low.addingReportingOverflow(r.low)
+        c1[j] = q.reduceProduct(high: p.high &+ r.high &+ (carry ? 1 : 0), low: low)
+      } else {
+        c1[j] = q.add(q.multiply(x0, y1), q.multiply(x1, y0))
+      }
+    }
   }
 
   /// The negacyclic product (slot-wise in evaluation form; same ring required).

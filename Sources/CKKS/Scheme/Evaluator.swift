@@ -425,8 +425,8 @@ public struct Evaluator: Sendable {
     var c0 = a.polynomials[0]
     var c1 = a.polynomials[1]
     a.polynomials = []
-    Evaluator.permuteInPlace(&c0, permutation, row: &workspace.row)
-    Evaluator.permuteInPlace(&c1, permutation, row: &workspace.row)
+    Evaluator.permuteInPlace(&c0, permutation, row: workspace.row)
+    Evaluator.permuteInPlace(&c1, permutation, row: workspace.row)
     // c1 becomes the switched σ(c1); raise first so c1 is free to be overwritten.
     let layout = switcher.raise(c1, workspace: workspace)
     switcher.finish(layout, permuted: false, with: key, addingTo: &c0, &c1, assignC1: true, workspace: workspace)
@@ -436,15 +436,13 @@ public struct Evaluator: Sendable {
 
   /// Applies a slot permutation (evaluation-form automorphism) to every limb in place.
   private static func permuteInPlace(
-    _ polynomial: inout RNSPolynomial<Evaluation>, _ permutation: [Int], row: inout [UInt64]
+    _ polynomial: inout RNSPolynomial<Evaluation>, _ permutation: [Int], row temporary: UnsafeMutablePointer<UInt64>
   ) {
     let n = polynomial.degree
     permutation.withUnsafeBufferPointer { map in
-      row.withUnsafeMutableBufferPointer { temporary in
-        polynomial.forEachLimb { _, _, limb in
-          temporary.baseAddress!.update(from: limb, count: n)
-          for j in 0..<n { limb[j] = temporary[map[j]] }
-        }
+      polynomial.forEachLimb { _, _, limb in
+        temporary.update(from: limb, count: n)
+        for j in 0..<n { limb[j] = temporary[map[j]] }
       }
     }
   }

@@ -188,27 +188,23 @@ final class KeySwitcher: Sendable {
     let rowLength = extended.count * n
     let threads = workspace.threads
     let scratchStride = workspace.scratchStride
+    let source = workspace.coefficients
+    let out = workspace.raised
+    let scratch = workspace.scratch
     d.residues.withUnsafeBufferPointer { original in
-      workspace.coefficients.withUnsafeMutableBufferPointer { coefficients in
-        let source = coefficients.baseAddress!
-        source.update(from: original.baseAddress!, count: (level + 1) * n)
-        parallelForEach(level + 1, threads: threads) { limb, _ in tables[limb].inverse(source + limb * n) }
-        workspace.raised.withUnsafeMutableBufferPointer { out in
-          workspace.scratch.withUnsafeMutableBufferPointer { scratch in
-            // Digits are independent: each writes its own row and uses its worker's scratch.
-            parallelForEach(plans.count, threads: threads) { k, worker in
-              let plan = plans[k].1
-              let base = out.baseAddress! + k * rowLength
-              plan.converter.convert(
-                sources: plan.sourceLimbs.map { UnsafePointer(source + $0 * n) },
-                targets: plan.targetLimbs.map { base + $0 * n },
-                scratch: scratch.baseAddress! + worker * scratchStride)
-              for limb in plan.targetLimbs { tables[limb].forward(base + limb * n) }
-              for limb in plan.sourceLimbs {
-                (base + limb * n).update(from: original.baseAddress! + limb * n, count: n)
-              }
-            }
-          }
+      source.update(from: original.baseAddress!, count: (level + 1) * n)
+      parallelForEach(level + 1, threads: threads) { limb, _ in tables[limb].inverse(source + limb * n) }
+      // Digits are independent: each writes its own row and uses its worker's scratch.
+      parallelForEach(plans.count, threads: threads) { k, worker in
+        let plan = plans[k].1
+        let base = out + k * rowLength
+        plan.converter.convert(
+          sources: plan.sourceLimbs.map { UnsafePointer(source + $0 * n) },
+          targets: plan.targetLimbs.map { base + $0 * n },
+          scratch: scratch + worker * scratchStride)
+        for limb in plan.targetLimbs { tables[limb].forward(base + limb * n) }
+        for limb in plan.sourceLimbs {
+          (base + limb * n).update(from: original.baseAddress! + limb * n, count: n)
         }
       }
     }
@@ -221,15 +217,13 @@ final class KeySwitcher: Sendable {
   func permute(_ layout: RaisedLayout, by permutation: [Int], workspace: EvaluatorWorkspace) {
     let n = degree
     let rows = layout.digitIndices.count * layout.rowLength / n
-    workspace.raised.withUnsafeBufferPointer { source in
-      workspace.permuted.withUnsafeMutableBufferPointer { out in
-        permutation.withUnsafeBufferPointer { map in
-          for row in 0..<rows {
-            let input = source.baseAddress! + row * n
-            let output = out.baseAddress! + row * n
-            for j in 0..<n { output[j] = input[map[j]] }
-          }
-        }
+    let source = workspace.raised
+    let out = workspace.permuted
+    permutation.withUnsafeBufferPointer { map in
+      for row in 0..<rows {
+        let input = source + row * n
+        let output = out + row * n
+        for j in 0..<n { output[j] = input[map[j]] }
       }
     }
   }
@@ -241,8 +235,8 @@ final class KeySwitcher: Sendable {
   ) {
     accumulate(layout, permuted: permuted, with: key, workspace: workspace)
     lowerAccumulators(level: layout.level, workspace: workspace)
-    workspace.accumulator0.withUnsafeBufferPointer { add($0.baseAddress!, to: &c0, assign: false) }
-    workspace.accumulator1.withUnsafeBufferPointer { add($0.baseAddress!, to: &c1, assign: assignC1) }
+    add(workspace.accumulator0, to: &c0, assign: false)
+    add(workspace.accumulator1, to: &c1, assign: assignC1)
   }
 
   /// The inner products of the raised (or permuted) digits with `key`, left over Q_ℓ ∪ P in the
@@ -250,20 +244,13 @@ final class KeySwitcher: Sendable {
   func accumulate(_ layout: RaisedLayout, permuted: Bool, with key: KeySwitchingKey, workspace: EvaluatorWorkspace) {
     let level = layout.level
     let extendedCount = extendedBases[level].count
-    let digits = layout.digitIndices.map { key.digits[$0] }
+    let digits = layout.digitIndices
     let raised = permuted ? workspace.permuted : workspace.raised
-    let threads = workspace.threads
-    withRows(digits.map(\.b.residues)[...], []) { bRows in
-      withRows(digits.map(\.a.residues)[...], []) { aRows in
-        raised.withUnsafeBufferPointer { raisedBuffer in
-          workspace.accumulator0.withUnsafeMutableBufferPointer { out0 in
-            workspace.accumulator1.withUnsafeMutableBufferPointer { out1 in
-              innerProducts(
-                out0.baseAddress!, out1.baseAddress!, limbs: extendedCount, raised: raisedBuffer.baseAddress!,
-                rowLength: layout.rowLength, b: bRows, a: aRows, level: level, threads: threads)
-            }
-          }
-        }
+    withBaseAddresses(of: digits.lazy.map { key.digits[$0].b.residues }) { bRows in
+      withBaseAddresses(of: digits.lazy.map { key.digits[$0].a.residues }) { aRows in
+        innerProducts(
+          workspace.accumulator0, workspace.accumulator1, limbs: extendedCount, raised: raised,
+          rowLength: layout.rowLength, b: bRows, a: aRows, level: level, threads: workspace.threads)
       }
     }
   }
@@ -274,19 +261,11 @@ final class KeySwitcher: Sendable {
     let n = degree
     let qLimbs = level + 1
     let threads = workspace.threads
-    workspace.accumulator0.withUnsafeMutableBufferPointer { out0 in
-      workspace.accumulator1.withUnsafeMutableBufferPointer { out1 in
-        workspace.correction.withUnsafeMutableBufferPointer { correction in
-          workspace.scratch.withUnsafeMutableBufferPointer { scratch in
-            parallelForEach(2, threads: threads) { which, worker in
-              modDown(
-                which == 0 ? out0.baseAddress! : out1.baseAddress!, level: level,
-                correction: correction.baseAddress! + which * qLimbs * n,
-                scratch: scratch.baseAddress! + worker * workspace.scratchStride)
-            }
-          }
-        }
-      }
+    parallelForEach(2, threads: threads) { which, worker in
+      modDown(
+        which == 0 ? workspace.accumulator0 : workspace.accumulator1, level: level,
+        correction: workspace.correction + which * qLimbs * n,
+        scratch: workspace.scratch + worker * workspace.scratchStride)
     }
   }
 
@@ -298,13 +277,13 @@ final class KeySwitcher: Sendable {
     let level = basis.count - 1
     precondition(e0.basis.isSameRing(as: extendedBases[level]) && e1.basis.isSameRing(as: extendedBases[level]))
     let words = e0.residues.count
-    workspace.accumulator0.withUnsafeMutableBufferPointer { $0.baseAddress!.update(from: e0.residues, count: words) }
-    workspace.accumulator1.withUnsafeMutableBufferPointer { $0.baseAddress!.update(from: e1.residues, count: words) }
+    workspace.accumulator0.update(from: e0.residues, count: words)
+    workspace.accumulator1.update(from: e1.residues, count: words)
     lowerAccumulators(level: level, workspace: workspace)
     let qWords = (level + 1) * degree
     return (
-      RNSPolynomial(uncheckedBasis: basis, residues: Array(workspace.accumulator0[0..<qWords])),
-      RNSPolynomial(uncheckedBasis: basis, residues: Array(workspace.accumulator1[0..<qWords]))
+      RNSPolynomial(uncheckedBasis: basis, residues: workspace.words(workspace.accumulator0, count: qWords)),
+      RNSPolynomial(uncheckedBasis: basis, residues: workspace.words(workspace.accumulator1, count: qWords))
     )
   }
 
@@ -337,14 +316,6 @@ final class KeySwitcher: Sendable {
     }
   }
 
-  /// Calls `body` with a base pointer for each array (no copies), by nesting their scopes.
-  private func withRows<R>(
-    _ arrays: ArraySlice<[UInt64]>, _ collected: [UnsafePointer<UInt64>], _ body: ([UnsafePointer<UInt64>]) -> R
-  ) -> R {
-    guard let first = arrays.first else { return body(collected) }
-    return first.withUnsafeBufferPointer { withRows(arrays.dropFirst(), collected + [$0.baseAddress!], body) }
-  }
-
   /// `acc0 = Σ_k raised_k · b_k` and `acc1 = Σ_k raised_k · a_k` over Q_ℓ ∪ P (`limbs` limbs),
   /// reading the keys' matching limbs. Sums stay in 128 bits and are reduced once per coefficient
   /// instead of once per digit: with the one-multiplication ``Modulus/reduceProductSum(high:low:)``
@@ -353,8 +324,8 @@ final class KeySwitcher: Sendable {
   /// to 64 digits fit in 128 bits).
   private func innerProducts(
     _ out0: UnsafeMutablePointer<UInt64>, _ out1: UnsafeMutablePointer<UInt64>, limbs: Int,
-    raised: UnsafePointer<UInt64>, rowLength: Int, b: [UnsafePointer<UInt64>], a: [UnsafePointer<UInt64>], level: Int,
-    threads: Int
+    raised: UnsafePointer<UInt64>, rowLength: Int, b: UnsafeBufferPointer<UnsafePointer<UInt64>>,
+    a: UnsafeBufferPointer<UnsafePointer<UInt64>>, level: Int, threads: Int
   ) {
     precondition(b.count <= 64 && a.count == b.count)
     let n = degree
@@ -484,19 +455,21 @@ public final class EvaluatorWorkspace: @unchecked Sendable {
   public let parameters: CKKSParameters
   /// Threads one key switch may use (1: all on the calling thread).
   public let threads: Int
-  var coefficients: [UInt64]
-  var raised: [UInt64]
-  var permuted: [UInt64]
-  var accumulator0: [UInt64]
-  var accumulator1: [UInt64]
+  // The buffers are allocated once and owned by the workspace, so the key-switching loops use
+  // their addresses directly. Sizes in words, from `parameters` at the top level.
+  let coefficients: UnsafeMutablePointer<UInt64>
+  let raised: UnsafeMutablePointer<UInt64>
+  let permuted: UnsafeMutablePointer<UInt64>
+  let accumulator0: UnsafeMutablePointer<UInt64>
+  let accumulator1: UnsafeMutablePointer<UInt64>
   /// One conversion scratch of ``scratchStride`` words per thread that may convert at once (at
   /// most the digit count, and two for the ModDowns).
-  var scratch: [UInt64]
+  let scratch: UnsafeMutablePointer<UInt64>
   let scratchStride: Int
   /// Correction rows of both accumulators' ModDown.
-  var correction: [UInt64]
+  let correction: UnsafeMutablePointer<UInt64>
   /// One row, for permuting a limb in place.
-  var row: [UInt64]
+  let row: UnsafeMutablePointer<UInt64>
 
   /// Allocates the buffers for `parameters` (about (2·dnum + 5 + min(threads, dnum))·|Q ∪ P|·N words).
   /// - Parameter threads: threads one key switch may use, at least 1.
@@ -508,15 +481,31 @@ public final class EvaluatorWorkspace: @unchecked Sendable {
     let q = parameters.ciphertextModuli.count
     let p = parameters.specialModuli.count
     let digits = parameters.parameterDescription.keySwitchingDigits
-    coefficients = [UInt64](repeating: 0, count: q * n)
-    raised = [UInt64](repeating: 0, count: digits * (q + p) * n)
-    permuted = raised
-    accumulator0 = [UInt64](repeating: 0, count: (q + p) * n)
-    accumulator1 = accumulator0
+    func zeroed(_ count: Int) -> UnsafeMutablePointer<UInt64> {
+      let buffer = UnsafeMutablePointer<UInt64>.allocate(capacity: count)
+      buffer.initialize(repeating: 0, count: count)
+      return buffer
+    }
+    coefficients = zeroed(q * n)
+    raised = zeroed(digits * (q + p) * n)
+    permuted = zeroed(digits * (q + p) * n)
+    accumulator0 = zeroed((q + p) * n)
+    accumulator1 = zeroed((q + p) * n)
     scratchStride = max(q, p) * n
-    scratch = [UInt64](repeating: 0, count: min(threads, max(digits, 2)) * scratchStride)
-    correction = [UInt64](repeating: 0, count: 2 * q * n)
-    row = [UInt64](repeating: 0, count: n)
+    scratch = zeroed(min(threads, max(digits, 2)) * scratchStride)
+    correction = zeroed(2 * q * n)
+    row = zeroed(n)
+  }
+
+  deinit {
+    for buffer in [coefficients, raised, permuted, accumulator0, accumulator1, scratch, correction, row] {
+      buffer.deallocate()
+    }
+  }
+
+  /// A copy of the first `count` words of one of the buffers.
+  func words(_ buffer: UnsafeMutablePointer<UInt64>, count: Int) -> [UInt64] {
+    Array(UnsafeBufferPointer(start: buffer, count: count))
   }
 }
 

@@ -73,7 +73,7 @@ extension Evaluator {
       factors.withUnsafeBufferPointer { w in
         shoupFactors.withUnsafeBufferPointer { wShoup in
           for index in 0..<size {
-            Self.withRows(ciphertexts.map { $0.polynomials[index].residues }[...], []) { sources in
+            withBaseAddresses(of: ciphertexts.lazy.map { $0.polynomials[index].residues }) { sources in
               parallelForEach(limbs, threads: threads) { limb, _ in
                 let q = basis.moduli[limb]
                 let twiceQ = 2 &* q.value
@@ -170,13 +170,5 @@ extension Evaluator {
   static func residue(_ c: Int64, modulo q: Modulus) -> UInt64 {
     let magnitude = c.magnitude % q.value
     return c >= 0 || magnitude == 0 ? magnitude : q.value - magnitude
-  }
-
-  /// Runs `body` with read pointers to every array of `arrays`, without copying them.
-  static func withRows<R>(
-    _ arrays: ArraySlice<[UInt64]>, _ pointers: [UnsafePointer<UInt64>], _ body: ([UnsafePointer<UInt64>]) -> R
-  ) -> R {
-    guard let head = arrays.first else { return body(pointers) }
-    return head.withUnsafeBufferPointer { withRows(arrays.dropFirst(), pointers + [$0.baseAddress!], body) }
   }
 }

@@ -320,14 +320,14 @@ public struct LinearTransformation: Sendable {
           switcher.accumulate(layout, permuted: true, with: key, workspace: workspace)
           var c0 = switcher.raiseByP(x.polynomials[0].applyingGalois(permutation: permutation))
           let words = c0.residues.count
-          workspace.accumulator0.withUnsafeBufferPointer { accumulated in
-            c0.forEachLimb { limb, q, row in
-              let source = accumulated.baseAddress! + limb * degree
-              for k in 0..<degree { row[k] = q.add(row[k], source[k]) }
-            }
+          c0.forEachLimb { limb, q, row in
+            let source = workspace.accumulator0 + limb * degree
+            for k in 0..<degree { row[k] = q.add(row[k], source[k]) }
           }
           rotated[i] = (
-            c0, RNSPolynomial(uncheckedBasis: extendedBasis, residues: Array(workspace.accumulator1[0..<words]))
+            c0,
+            RNSPolynomial(
+              uncheckedBasis: extendedBasis, residues: workspace.words(workspace.accumulator1, count: words))
           )
         }
         return rotated
@@ -375,37 +375,36 @@ public struct LinearTransformation: Sendable {
 
   /// `result += Σ_t sources[t] ⊙ diagonals[t]` (residues of polynomials in evaluation form on
   /// `result`'s basis), each coefficient's products summed in 128 bits and reduced once per chunk
-  /// of terms instead of once per term.
+  /// of terms instead of once per term. The sums live in registers: no scratch memory.
   static func addInnerSum(into result: inout RNSPolynomial<Evaluation>, _ sources: [[UInt64]], _ diagonals: [[UInt64]])
   {
+    precondition(sources.count == diagonals.count)
     let n = result.degree
-    var low = [UInt64](repeating: 0, count: n)
-    var high = [UInt64](repeating: 0, count: n)
-    Evaluator.withRows(sources[...], []) { x in
-      Evaluator.withRows(diagonals[...], []) { d in
-        low.withUnsafeMutableBufferPointer { low in
-          high.withUnsafeMutableBufferPointer { high in
-            result.forEachLimb { limb, q, row in
-              // Invariant: a product of residues is below 2^(2·bitWidth), so a chunk of
-              // 2^(127 − 2·bitWidth) of them (capped at 2^20) sums below 2^128 without overflow;
-              // each chunk is reduced and added to the row, which stays in [0, q).
-              let chunk = 1 << min(20, max(0, 127 - 2 * q.bitWidth))
-              for start in stride(from: 0, to: x.count, by: chunk) {
-                low.update(repeating: 0)
-                high.update(repeating: 0)
-                for t in start..<min(start + chunk, x.count) {
-                  let (xs, ds) = (x[t] + limb * n, d[t] + limb * n)
-                  for k in 0..<n {
-                    assert(xs[k] < q.value && ds[k] < q.value)
-                    let product = xs[k].multipliedFullWidth(by: ds[k])
-                    let (sum, carry) = low[k].addingReportingOverflow(product.low)
-                    low[k] = sum
-                    high[k] &+= product.high &+ (carry ? 1 : 0)
-                  }
-                }
-                for k in 0..<n { row[k] = q.add(row[k], q.reduce(high: high[k], low: low[k])) }
+    let terms = sources.count
+    withBaseAddresses(of: sources) { x in
+      withBaseAddresses(of: diagonals) { d in
+        result.forEachLimb { limb, q, row in
+          // Invariant: a product of residues is below 2^(2·bitWidth), so a chunk of
+          // 2^(127 − 2·bitWidth) of them (capped at 2^20) sums below 2^128 without overflow;
+          // each chunk is reduced and added to the row, which stays in [0, q).
+          let chunk = 1 << min(20, max(0, 127 - 2 * q.bitWidth))
+          let offset = limb &* n
+          for k in 0..<n {
+            var total = row[k]
+            for start in stride(from: 0, to: terms, by: chunk) {
+              var low: UInt64 = 0
+              var high: UInt64 = 0
+              for t in start..<min(start &+ chunk, terms) {
+                let (xs, ds) = (x[t][offset &+ k], d[t][offset &+ k])
+                assert(xs < q.value && ds < q.value)
+                let product = xs.multipliedFullWidth(by: ds)
+                let (sum, carry) = low.addingReportingOverflow(product.low)
+                low = sum
+                high &+= product.high &+ (carry ? 1 : 0)
               }
+              total = q.add(total, q.reduce(high: high, low: low))
             }
+            row[k] = total
           }
         }
       }

@@ -15,7 +15,8 @@ extension ParameterDescription {
 
   /// N = 16384, Q = [60, 6 × 40], P = [60, 60], dnum = 3, Δ = 2^40, depth 6: the same ciphertext
   /// modulus with three key-switching digits instead of seven, so key switching needs about 45
-  /// NTTs instead of 72 (≈ 1.6× faster relinearization and rotation). 420 of 430 bits.
+  /// NTTs instead of 72 (docs/benchmarks.md measures relinearization and rotation with both). 420
+  /// of 430 bits.
   // swift-format-ignore: AlwaysUseLowerCamelCase
   public static let n16384_logq_60_6x40_logp_60_60_dnum3 = ParameterDescription(
     degree: 16384, ciphertextPrimeBits: [60, 40, 40, 40, 40, 40, 40], specialPrimeBits: [60, 60],

@@ -7,8 +7,8 @@
 /// A ciphertext at N = 8192 with three primes is 384 KiB, and the allocating evaluator forms
 /// create and free such buffers on every call. glibc's malloc serves blocks above its mmap
 /// threshold (128 KiB until it adapts) with fresh mappings and returns freed heap tops to the
-/// kernel, so every operation pays page faults and kernel zeroing for memory it just released —
-/// on this project's benchmark machine that tripled the cost of a ciphertext multiplication.
+/// kernel, so every operation pays page faults and kernel zeroing for memory it just released
+/// (docs/benchmarks.md measures the cost on a ciphertext multiplication).
 /// Keeping large blocks in the heap removes that churn at the price of holding the peak
 /// footprint. Executables (the gateway, the CLI, the benchmarks) opt in at start-up; the library
 /// never changes allocator settings by itself.
