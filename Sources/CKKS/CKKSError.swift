@@ -1,5 +1,8 @@
-/// Errors thrown by the CKKS library for invalid input. Programmer errors (for example
-/// mixing polynomials of different rings) are preconditions instead.
+/// Why the arithmetic and ring layers refused their input (degrees, primes, bases, Galois
+/// elements, seeds). Programmer errors (for example mixing polynomials of different rings or
+/// dropping the last prime of a polynomial) are preconditions instead. The layers above have
+/// their own errors: ``ParameterError``, ``EncodingError``, ``EvaluationError`` and
+/// ``SerializationError``.
 public enum CKKSError: Error, Sendable, Equatable, CustomStringConvertible {
   /// The ring degree is not a supported power of two.
   case invalidDegree(Int)
@@ -17,10 +20,6 @@ public enum CKKSError: Error, Sendable, Equatable, CustomStringConvertible {
   case invalidGaloisElement(Int, degree: Int)
   /// A seed for deterministic expansion has the wrong length (expected 32 bytes).
   case invalidSeedLength(Int)
-  /// A fixed Hamming weight outside `[0, N]`.
-  case invalidHammingWeight(Int, degree: Int)
-  /// An operation needs more primes than the polynomial has (e.g. rescaling a single prime).
-  case levelExhausted(operation: String)
 
   /// A sentence naming the offending value and the rule it breaks.
   public var description: String {
@@ -41,10 +40,6 @@ public enum CKKSError: Error, Sendable, Equatable, CustomStringConvertible {
       return "Galois element \(element) must be odd and in [1, \(2 * degree))"
     case .invalidSeedLength(let length):
       return "seed must be 32 bytes, got \(length)"
-    case .invalidHammingWeight(let weight, let degree):
-      return "Hamming weight \(weight) must be in [0, \(degree)]"
-    case .levelExhausted(let operation):
-      return "\(operation) needs at least two primes"
     }
   }
 }

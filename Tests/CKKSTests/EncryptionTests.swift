@@ -68,11 +68,13 @@ struct EncryptionTests {
     let other = try CKKSParameters(.n4096_logq_60_46)
     let secretKey = KeyGenerator.secretKey(parameters: parameters)
     let foreign = try CKKSEncoder(parameters: other).encode([1])
-    #expect(throws: SchemeError.parametersMismatch) { try Encryptor(secretKey: secretKey).encrypt(foreign) }
+    #expect(throws: EvaluationError.parametersMismatch) { try Encryptor(secretKey: secretKey).encrypt(foreign) }
     let foreignCiphertext = try Encryptor(secretKey: KeyGenerator.secretKey(parameters: other)).encrypt(foreign)
-    #expect(throws: SchemeError.parametersMismatch) { try Decryptor(secretKey: secretKey).decrypt(foreignCiphertext) }
-    #expect(throws: SchemeError.self) { try SecretKey(parameters: parameters, evaluationResidues: [1, 2, 3]) }
+    #expect(throws: EvaluationError.parametersMismatch) {
+      try Decryptor(secretKey: secretKey).decrypt(foreignCiphertext)
+    }
+    #expect(throws: EvaluationError.self) { try SecretKey(parameters: parameters, evaluationResidues: [1, 2, 3]) }
     let tooLarge = [UInt64](repeating: UInt64.max, count: parameters.keyBasis.count * parameters.degree)
-    #expect(throws: SchemeError.self) { try SecretKey(parameters: parameters, evaluationResidues: tooLarge) }
+    #expect(throws: EvaluationError.self) { try SecretKey(parameters: parameters, evaluationResidues: tooLarge) }
   }
 }

@@ -126,15 +126,19 @@ struct RandomTests {
   func hammingWeight(weight: Int) throws {
     let generator = try SecureRandomGenerator(
       seed: [UInt8](repeating: 3, count: 32), domain: SecureRandomGenerator.defaultDomain)
-    let values = Self.smallCoefficients(try Sampler.ternary(in: Self.basis, hammingWeight: weight, using: generator))
+    let values = Self.smallCoefficients(Sampler.ternary(in: Self.basis, hammingWeight: weight, using: generator))
     #expect(values.filter { $0 != 0 }.count == weight)
     #expect(values.allSatisfy { (-1...1).contains($0) })
     if weight >= 192 {
       let positives = values.filter { $0 == 1 }.count
       #expect(abs(Double(positives) - Double(weight) / 2) < 6 * (Double(weight) / 4).squareRoot())
     }
-    #expect(throws: CKKSError.invalidHammingWeight(8193, degree: 8192)) {
-      try Sampler.ternary(in: Self.basis, hammingWeight: 8193, using: generator)
+  }
+
+  @Test("A Hamming weight above N stops the process (ParameterDescription refuses it with a typed error)")
+  func hammingWeightAboveDegree() async {
+    await #expect(processExitsWith: .failure) {
+      _ = Sampler.ternary(in: Self.basis, hammingWeight: 8193, using: SecureRandomGenerator())
     }
   }
 

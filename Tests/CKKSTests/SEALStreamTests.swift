@@ -285,7 +285,7 @@ struct SEALStreamValidationTests {
     }
     // Public-key encryption cannot make seeded streams.
     let publicKey = KeyGenerator.publicKey(secretKey: secretKey)
-    #expect(throws: SchemeError.self) { try Encryptor(publicKey: publicKey).sealSeededBytes(encrypting: plaintext) }
+    #expect(throws: EvaluationError.self) { try Encryptor(publicKey: publicKey).sealSeededBytes(encrypting: plaintext) }
   }
 
   @Test("Truncations at every header byte and across the body are refused")

@@ -72,14 +72,13 @@ public enum Sampler {
 
   /// A secret with exactly `hammingWeight` non-zero coefficients, each ±1 with equal probability,
   /// at uniformly random positions.
-  /// - Throws: ``CKKSError/invalidHammingWeight(_:degree:)`` unless `0 ≤ h ≤ N`.
+  /// - Precondition: `0 ≤ hammingWeight ≤ N` (``ParameterDescription`` validates the weight of a
+  ///   sparse secret).
   public static func ternary(
     in basis: RNSBasis, hammingWeight: Int, using generator: SecureRandomGenerator
-  ) throws(CKKSError) -> RNSPolynomial<Coefficient> {
+  ) -> RNSPolynomial<Coefficient> {
     let n = basis.degree
-    guard hammingWeight >= 0, hammingWeight <= n else {
-      throw .invalidHammingWeight(hammingWeight, degree: n)
-    }
+    precondition(hammingWeight >= 0 && hammingWeight <= n, "Hamming weight outside [0, N]")
     // Partial Fisher–Yates: the first h entries of a uniformly shuffled index list.
     var positions = Array(0..<n)
     var values = [Int8](repeating: 0, count: n)

@@ -153,9 +153,9 @@ public struct RNSPolynomial<Representation: PolynomialRepresentation>: Sendable 
   // MARK: Levels
 
   /// Removes the last prime (keeps the value modulo the smaller Q). Same in both representations.
-  /// - Throws: ``CKKSError/levelExhausted(operation:)`` when only one prime is left.
-  public mutating func dropLastModulus() throws(CKKSError) {
-    guard let lower = basis.lowerLevel else { throw .levelExhausted(operation: "dropping a prime") }
+  /// - Precondition: the polynomial has at least two primes.
+  public mutating func dropLastModulus() {
+    guard let lower = basis.lowerLevel else { preconditionFailure("dropping a prime needs at least two primes") }
     residues.removeLast(degree)
     basis = lower
   }

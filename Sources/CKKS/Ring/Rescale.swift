@@ -6,9 +6,9 @@
 /// which is an exact division, so each remaining residue is `(x_i + h - r) · q_L^-1 mod q_i`.
 extension RNSPolynomial where Representation == Coefficient {
   /// Replaces `x` by `round(x / q_last)` over the basis without the last prime.
-  /// - Throws: ``CKKSError/levelExhausted(operation:)`` when only one prime is left.
-  public mutating func divideAndRoundByLastModulus() throws(CKKSError) {
-    guard let lower = basis.lowerLevel else { throw .levelExhausted(operation: "rescaling") }
+  /// - Precondition: the polynomial has at least two primes.
+  public mutating func divideAndRoundByLastModulus() {
+    guard let lower = basis.lowerLevel else { preconditionFailure("rescaling needs at least two primes") }
     let n = degree
     let last = basis.count - 1
     let lastModulus = basis.moduli[last]
@@ -40,9 +40,9 @@ extension RNSPolynomial where Representation == Coefficient {
 extension RNSPolynomial where Representation == Evaluation {
   /// Replaces `x` by `round(x / q_last)` over the basis without the last prime, staying in
   /// evaluation form: one inverse NTT of the last limb and one forward NTT per remaining prime.
-  /// - Throws: ``CKKSError/levelExhausted(operation:)`` when only one prime is left.
-  public mutating func divideAndRoundByLastModulus() throws(CKKSError) {
-    guard let lower = basis.lowerLevel else { throw .levelExhausted(operation: "rescaling") }
+  /// - Precondition: the polynomial has at least two primes.
+  public mutating func divideAndRoundByLastModulus() {
+    guard let lower = basis.lowerLevel else { preconditionFailure("rescaling needs at least two primes") }
     let n = degree
     let last = basis.count - 1
     let lastModulus = basis.moduli[last]

@@ -106,11 +106,12 @@ extension Evaluator {
   /// - Returns: a ciphertext at level `x.level − chebyshevDepth(…)` with exactly `scale`.
   /// - Throws: ``EvaluationError/constantPolynomial`` for degree 0, ``EvaluationError/levelExhausted``
   ///   when `x` has too few levels, ``EvaluationError/invalidBabySteps(_:)`` for a bad `babySteps`,
-  ///   ``EncodingError`` when a constant does not fit, and the errors of the underlying operations.
+  ///   ``EvaluationError/encoding(_:)`` when a constant does not fit, and the errors of the
+  ///   underlying operations.
   public func evaluateChebyshev(
     _ x: Ciphertext, series: ChebyshevSeries, relinearizationKey: RelinearizationKey, encoder: CKKSEncoder,
     scale: Double? = nil, babySteps: Int? = nil
-  ) throws -> Ciphertext {
+  ) throws(EvaluationError) -> Ciphertext {
     try check(x)
     guard x.size == 2 else { throw EvaluationError.notRelinearized(size: x.size) }
     let d = series.degree
@@ -174,8 +175,8 @@ extension Evaluator {
   }
 
   /// `Σ c_k·T_k(y)` (degree ≥ 1) at `level` with scale `scale` (up to rounding).
-  private func chebyshevPart(_ c: [Double], scale s: Double, level: Int, _ context: ChebyshevContext) throws
-    -> Ciphertext
+  private func chebyshevPart(_ c: [Double], scale s: Double, level: Int, _ context: ChebyshevContext)
+    throws(EvaluationError) -> Ciphertext
   {
     let series = ChebyshevSeries(coefficients: c)
     let d = series.degree
@@ -187,7 +188,7 @@ extension Evaluator {
         let term = try scaledTerm(
           power: i, constant: a[i], scale: s, level: level, powers: context.powers, encoder: context.encoder,
           relinearizationKey: context.relinearizationKey)
-        sum = try sum.map { try add($0, term) } ?? term
+        sum = try sum.map { (sum) throws(EvaluationError) in try add(sum, term) } ?? term
       }
       guard let sum else { throw EvaluationError.constantPolynomial }
       return try add(sum, constant: a[0], scale: s, encoder: context.encoder)

@@ -77,6 +77,7 @@ public final class CKKSEncoder: Sendable {
   }
 
   /// Encodes complex values into the first slots (the rest are zero). Same rules as ``encode(_:scale:level:)``.
+  /// - Throws: as ``encode(_:scale:level:)``.
   public func encode(complex values: [ComplexNumber], scale: Double? = nil, level: Int? = nil) throws(EncodingError)
     -> Plaintext
   {
@@ -109,6 +110,7 @@ public final class CKKSEncoder: Sendable {
   }
 
   /// Encodes one real value into every slot: the constant polynomial `round(value·Δ)`.
+  /// - Throws: as ``encode(_:scale:level:)``.
   public func encode(constant value: Double, scale: Double? = nil, level: Int? = nil) throws(EncodingError) -> Plaintext
   {
     guard value.isFinite else { throw .nonFiniteValue(index: 0) }
@@ -140,6 +142,7 @@ public final class CKKSEncoder: Sendable {
   /// For a dot product of x with weights w, encode x with this method and w reversed and
   /// negated, `w'_0 = w_0`, `w'_(N-j) = -w_j`, so that coefficient 0 of the product is `Σ x_j·w_j`
   /// (X^N = -1); see ``encodeCoefficientsForInnerProduct(_:scale:level:)``.
+  /// - Throws: as ``encode(_:scale:level:)``.
   public func encodeCoefficients(_ values: [Double], scale: Double? = nil, level: Int? = nil) throws(EncodingError)
     -> Plaintext
   {
@@ -155,6 +158,7 @@ public final class CKKSEncoder: Sendable {
 
   /// Encodes weights so that multiplying a ``encodeCoefficients(_:scale:level:)`` encoding of x
   /// by this plaintext puts the inner product `Σ x_j·w_j` in coefficient 0.
+  /// - Throws: as ``encode(_:scale:level:)``.
   public func encodeCoefficientsForInnerProduct(_ weights: [Double], scale: Double? = nil, level: Int? = nil)
     throws(EncodingError) -> Plaintext
   {

@@ -25,9 +25,9 @@ public struct Encryptor: Sendable {
 
   /// Encrypts `plaintext` at its level and scale.
   /// - Parameter generator: randomness; a new OS-seeded generator by default.
-  /// - Throws: ``SchemeError/parametersMismatch`` when the plaintext was encoded for other parameters.
+  /// - Throws: ``EvaluationError/parametersMismatch`` when the plaintext was encoded for other parameters.
   public func encrypt(_ plaintext: Plaintext, using generator: SecureRandomGenerator = SecureRandomGenerator())
-    throws(SchemeError) -> Ciphertext
+    throws(EvaluationError) -> Ciphertext
   {
     let level = plaintext.level
     guard level <= parameters.maximumLevel,
@@ -85,8 +85,8 @@ public struct Decryptor: Sendable {
   }
 
   /// `c0 + c1·s (+ c2·s²)` at the ciphertext's level, with its scale.
-  /// - Throws: ``SchemeError/parametersMismatch`` when the ciphertext belongs to other parameters.
-  public func decrypt(_ ciphertext: Ciphertext) throws(SchemeError) -> Plaintext {
+  /// - Throws: ``EvaluationError/parametersMismatch`` when the ciphertext belongs to other parameters.
+  public func decrypt(_ ciphertext: Ciphertext) throws(EvaluationError) -> Plaintext {
     let parameters = secretKey.parameters
     let level = ciphertext.level
     guard level <= parameters.maximumLevel, ciphertext.basis.isSameRing(as: parameters.basis(atLevel: level)) else {

@@ -1,134 +1,3 @@
-/// Why a homomorphic operation was refused. Messages name both values and what to do.
-public enum EvaluationError: Error, Sendable, Equatable, CustomStringConvertible {
-  /// Operands have different scales.
-  case scaleMismatch(Double, Double)
-  /// Operands are at different levels.
-  case levelMismatch(Int, Int)
-  /// No prime left to rescale or drop.
-  case levelExhausted
-  /// Rotation or conjugation needs a Galois key that was not generated.
-  case missingGaloisKey(element: Int)
-  /// The operation needs a ciphertext of size 2 (relinearize first).
-  case notRelinearized(size: Int)
-  /// Relinearization of a ciphertext that has only two polynomials.
-  case alreadyRelinearized
-  /// Key switching needs special primes, which these parameters lack.
-  case keySwitchingUnavailable
-  /// An operand belongs to other parameters.
-  case parametersMismatch
-  /// Rotation by more steps than there are slots.
-  case invalidRotation(Int)
-  /// Requested a level above the ciphertext's.
-  case invalidTargetLevel(Int, current: Int)
-  /// Polynomial evaluation needs degree ≥ 1 (a constant needs no encryption).
-  case constantPolynomial
-  /// A linear combination's operands or weights are unusable (the reason says which).
-  case invalidLinearCombination(String)
-  /// A result mask names a coefficient outside the ring or a flooding exponent out of range.
-  case invalidResultMask(String)
-  /// A linear transformation's matrix or step choice is unusable (the reason says which).
-  case invalidLinearTransformation(String)
-  /// A baby-step count that is not a positive power of two.
-  case invalidBabySteps(Int)
-
-  /// A sentence naming both values and what to do.
-  public var description: String {
-    switch self {
-    case .scaleMismatch(let a, let b):
-      return
-        "scales differ: \(a) (about 2^\(Int(a.exponent))) vs \(b) (about 2^\(Int(b.exponent))); "
-        + "rescale or re-encode one operand so both match"
-    case .levelMismatch(let a, let b):
-      return "levels differ: \(a) vs \(b); drop the higher operand to the lower level first"
-    case .levelExhausted:
-      return "no prime left: the ciphertext is at level 0"
-    case .missingGaloisKey(let element):
-      return "no Galois key for element \(element); generate Galois keys for this rotation"
-    case .notRelinearized(let size):
-      return "the ciphertext has \(size) polynomials; relinearize it first"
-    case .alreadyRelinearized:
-      return "the ciphertext already has 2 polynomials"
-    case .keySwitchingUnavailable:
-      return "these parameters have no special primes, so relinearization and rotation are unavailable"
-    case .parametersMismatch:
-      return "an operand was made with other encryption parameters"
-    case .invalidRotation(let steps):
-      return "rotation by \(steps) steps is outside (−slots, slots)"
-    case .invalidTargetLevel(let target, let current):
-      return "cannot move a ciphertext from level \(current) up to level \(target)"
-    case .constantPolynomial:
-      return "the polynomial has degree 0; encode the constant instead of evaluating it"
-    case .invalidLinearCombination(let reason):
-      return "invalid linear combination: \(reason)"
-    case .invalidResultMask(let reason):
-      return "invalid result mask: \(reason)"
-    case .invalidLinearTransformation(let reason):
-      return "invalid linear transformation: \(reason)"
-    case .invalidBabySteps(let steps):
-      return "baby steps \(steps) must be a positive power of two"
-    }
-  }
-}
-
-extension KeyGenerator {
-  /// The relinearization key of `secretKey` (switches s² to s).
-  /// - Throws: ``EvaluationError/keySwitchingUnavailable`` without special primes.
-  public static func relinearizationKey(
-    secretKey: SecretKey, using generator: SecureRandomGenerator = SecureRandomGenerator()
-  ) throws(EvaluationError) -> RelinearizationKey {
-    guard let switcher = secretKey.parameters.keySwitcher else { throw .keySwitchingUnavailable }
-    let square = secretKey.polynomial * secretKey.polynomial
-    return RelinearizationKey(key: switcher.makeKey(from: square, secretKey: secretKey, using: generator))
-  }
-
-  /// Galois keys for the given left-rotation steps (negative: right) and, optionally, conjugation.
-  /// - Throws: ``EvaluationError/keySwitchingUnavailable`` without special primes,
-  ///   ``EvaluationError/invalidRotation(_:)`` for steps outside (−slots, slots).
-  public static func galoisKeys(
-    secretKey: SecretKey, rotationSteps: [Int], conjugation: Bool = false,
-    using generator: SecureRandomGenerator = SecureRandomGenerator()
-  ) throws(EvaluationError) -> GaloisKeys {
-    let parameters = secretKey.parameters
-    var elements: [GaloisElement] = []
-    for steps in rotationSteps {
-      guard abs(steps) < parameters.slotCount else { throw .invalidRotation(steps) }
-      elements.append(GaloisElement.rotation(by: steps, degree: parameters.degree))
-    }
-    if conjugation { elements.append(GaloisElement.conjugation(degree: parameters.degree)) }
-    return try galoisKeys(secretKey: secretKey, elements: elements, using: generator)
-  }
-
-  /// Galois keys for the given Galois elements (e.g. the `galois_elements` a model declares).
-  /// - Throws: ``EvaluationError/keySwitchingUnavailable`` without special primes.
-  public static func galoisKeys(
-    secretKey: SecretKey, elements: [GaloisElement], using generator: SecureRandomGenerator = SecureRandomGenerator()
-  ) throws(EvaluationError) -> GaloisKeys {
-    guard let switcher = secretKey.parameters.keySwitcher else { throw .keySwitchingUnavailable }
-    precondition(elements.allSatisfy { $0.degree == secretKey.parameters.degree }, "elements of another ring degree")
-    var keys: [Int: KeySwitchingKey] = [:]
-    for element in elements where keys[element.value] == nil && element.value != 1 {
-      let rotated = secretKey.polynomial.applyingGalois(element)
-      keys[element.value] = switcher.makeKey(from: rotated, secretKey: secretKey, using: generator)
-    }
-    return GaloisKeys(keys: keys)
-  }
-}
-
-extension KeyGenerator {
-  /// Galois keys for the rotations by 1, 2, 4, …, N/4 that ``Evaluator/sumSlots(_:keys:)`` uses.
-  public static func galoisKeysForSlotSums(
-    secretKey: SecretKey, using generator: SecureRandomGenerator = SecureRandomGenerator()
-  ) throws(EvaluationError) -> GaloisKeys {
-    var steps: [Int] = []
-    var step = 1
-    while step < secretKey.parameters.slotCount {
-      steps.append(step)
-      step *= 2
-    }
-    return try galoisKeys(secretKey: secretKey, rotationSteps: steps, using: generator)
-  }
-}
-
 /// Homomorphic operations on ciphertexts. Scales are tracked exactly in ciphertext metadata;
 /// operands must agree in level (and, for additions, in scale), otherwise a typed error says so.
 public struct Evaluator: Sendable {
@@ -191,6 +60,7 @@ public struct Evaluator: Sendable {
   // MARK: Addition
 
   /// `a + b` (same level, same scale up to ``scaleTolerance``, the smaller one kept; sizes may differ).
+  /// - Throws: ``EvaluationError/parametersMismatch`` for operands of other parameters, ``EvaluationError/levelMismatch(_:_:)`` or ``EvaluationError/scaleMismatch(_:_:)``.
   public func add(_ a: Ciphertext, _ b: Ciphertext) throws(EvaluationError) -> Ciphertext {
     try checkCompatible(a, b, sameScale: true)
     // The result has the larger size; the shorter operand's missing polynomials are zero.
@@ -203,11 +73,13 @@ public struct Evaluator: Sendable {
   }
 
   /// `a − b` (as ``add(_:_:)-(Ciphertext,Ciphertext)``).
+  /// - Throws: as ``add(_:_:)-(Ciphertext,Ciphertext)``.
   public func subtract(_ a: Ciphertext, _ b: Ciphertext) throws(EvaluationError) -> Ciphertext {
     try add(a, negate(b))
   }
 
   /// `−a`.
+  /// - Throws: ``EvaluationError/parametersMismatch`` for a ciphertext of other parameters.
   public func negate(_ a: Ciphertext) throws(EvaluationError) -> Ciphertext {
     try check(a)
     var result = a
@@ -217,6 +89,7 @@ public struct Evaluator: Sendable {
   }
 
   /// `a + p` (same level, same scale up to ``scaleTolerance``); the result has `p`'s scale.
+  /// - Throws: ``EvaluationError/parametersMismatch`` for operands of other parameters, ``EvaluationError/levelMismatch(_:_:)`` or ``EvaluationError/scaleMismatch(_:_:)``.
   public func add(_ a: Ciphertext, _ p: Plaintext) throws(EvaluationError) -> Ciphertext {
     try checkCompatible(a, p, sameScale: true)
     var result = a
@@ -226,6 +99,7 @@ public struct Evaluator: Sendable {
   }
 
   /// `a − p` (as ``add(_:_:)-(Ciphertext,Plaintext)``); the result has `p`'s scale.
+  /// - Throws: as ``add(_:_:)-(Ciphertext,Plaintext)``.
   public func subtract(_ a: Ciphertext, _ p: Plaintext) throws(EvaluationError) -> Ciphertext {
     try checkCompatible(a, p, sameScale: true)
     var result = a
@@ -237,6 +111,7 @@ public struct Evaluator: Sendable {
   // MARK: Multiplication
 
   /// `a · p`; the scale becomes `a.scale · p.scale`.
+  /// - Throws: ``EvaluationError/parametersMismatch`` for operands of other parameters, ``EvaluationError/levelMismatch(_:_:)``.
   public func multiply(_ a: Ciphertext, _ p: Plaintext) throws(EvaluationError) -> Ciphertext {
     try checkCompatible(a, p, sameScale: false)
     var result = a
@@ -257,6 +132,7 @@ public struct Evaluator: Sendable {
   }
 
   /// `a · b` followed by relinearization.
+  /// - Throws: as ``multiply(_:_:)-(Ciphertext,Ciphertext)`` and ``relinearize(_:key:)``.
   public func multiplyRelinearize(_ a: Ciphertext, _ b: Ciphertext, key: RelinearizationKey) throws(EvaluationError)
     -> Ciphertext
   {
@@ -264,6 +140,8 @@ public struct Evaluator: Sendable {
   }
 
   /// Turns a size-3 ciphertext back into size 2 with the relinearization key.
+  /// - Throws: ``EvaluationError/alreadyRelinearized``, ``EvaluationError/keySwitchingUnavailable`` or
+  ///   ``EvaluationError/parametersMismatch``.
   public func relinearize(_ a: Ciphertext, key: RelinearizationKey) throws(EvaluationError) -> Ciphertext {
     var result = a
     try workspaces.withWorkspace { (workspace) throws(EvaluationError) in
@@ -274,6 +152,7 @@ public struct Evaluator: Sendable {
 
   /// In place: turns a size-3 ciphertext into size 2, using `workspace` for all working memory;
   /// c0 and c1 are updated where they are (no allocation when they are not shared).
+  /// - Throws: as ``relinearize(_:key:)``.
   public func relinearize(_ a: inout Ciphertext, key: RelinearizationKey, workspace: EvaluatorWorkspace)
     throws(EvaluationError)
   {
@@ -294,24 +173,27 @@ public struct Evaluator: Sendable {
   // MARK: Levels
 
   /// Divides by the last prime with rounding: one level down, scale divided by that prime.
+  /// - Throws: ``EvaluationError/levelExhausted`` at level 0, ``EvaluationError/parametersMismatch``.
   public func rescale(_ a: Ciphertext) throws(EvaluationError) -> Ciphertext {
     try check(a)
     guard a.level > 0 else { throw .levelExhausted }
     var result = a
     let last = Double(a.basis.moduli[a.level].value)
-    for i in 0..<result.size { try! result.polynomials[i].divideAndRoundByLastModulus() }
+    for i in 0..<result.size { result.polynomials[i].divideAndRoundByLastModulus() }
     result.scale = a.scale / last
     result.seed = nil
     return result
   }
 
   /// Drops primes down to `level` without changing the scale (exact modular reduction).
+  /// - Throws: ``EvaluationError/invalidTargetLevel(_:current:)`` for a level above `a`'s or below 0,
+  ///   ``EvaluationError/parametersMismatch``.
   public func dropLevel(_ a: Ciphertext, to level: Int) throws(EvaluationError) -> Ciphertext {
     try check(a)
     guard level >= 0, level <= a.level else { throw .invalidTargetLevel(level, current: a.level) }
     var result = a
     for i in 0..<result.size {
-      while result.polynomials[i].basis.count > level + 1 { try! result.polynomials[i].dropLastModulus() }
+      while result.polynomials[i].basis.count > level + 1 { result.polynomials[i].dropLastModulus() }
     }
     // The seed stays valid: the seeded expansion is limb by limb, so dropping primes keeps c1
     // equal to the seed's expansion on the remaining primes.
@@ -371,6 +253,7 @@ public struct Evaluator: Sendable {
 
   /// Every slot receives the sum of all slots: log2(N/2) rotate-and-add steps by 1, 2, 4, …
   /// (generate the keys with ``KeyGenerator/galoisKeysForSlotSums(secretKey:using:)``).
+  /// - Throws: ``EvaluationError/missingGaloisKey(element:)`` without one of the keys.
   public func sumSlots(_ a: Ciphertext, keys: GaloisKeys) throws(EvaluationError) -> Ciphertext {
     var accumulator = a
     var step = 1
@@ -383,12 +266,14 @@ public struct Evaluator: Sendable {
 
   /// The inner product of the encrypted slots with plaintext `weights` (encoded in slots), in
   /// every slot: multiply, rescale, then ``sumSlots(_:keys:)``. Uses one level.
+  /// - Throws: as ``multiply(_:_:)-(Ciphertext,Plaintext)``, ``rescale(_:)`` and ``sumSlots(_:keys:)``.
   public func innerProduct(_ a: Ciphertext, weights: Plaintext, keys: GaloisKeys) throws(EvaluationError) -> Ciphertext
   {
     try sumSlots(rescale(multiply(a, weights)), keys: keys)
   }
 
   /// Complex conjugation of every slot.
+  /// - Throws: ``EvaluationError/missingGaloisKey(element:)`` without the conjugation key.
   public func conjugate(_ a: Ciphertext, keys: GaloisKeys) throws(EvaluationError) -> Ciphertext {
     try applyGalois(a, element: GaloisElement.conjugation(degree: parameters.degree), keys: keys)
   }
@@ -404,6 +289,7 @@ public struct Evaluator: Sendable {
   }
 
   /// In place: rotates the slots left by `steps` (negative: right) using `workspace`.
+  /// - Throws: as ``rotate(_:by:keys:)``.
   public func rotate(_ a: inout Ciphertext, by steps: Int, keys: GaloisKeys, workspace: EvaluatorWorkspace)
     throws(EvaluationError)
   {

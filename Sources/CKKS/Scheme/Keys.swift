@@ -1,25 +1,3 @@
-/// Errors of the scheme layer: mismatched parameters, levels, scales or keys.
-public enum SchemeError: Error, Sendable, Equatable, CustomStringConvertible {
-  /// An object belongs to other parameters (its ring or primes differ).
-  case parametersMismatch
-  /// Key material has the wrong size or a residue not below its prime.
-  case invalidKeyMaterial(String)
-  /// A ciphertext has an unsupported number of polynomials.
-  case invalidCiphertextSize(Int)
-
-  /// A sentence naming the problem.
-  public var description: String {
-    switch self {
-    case .parametersMismatch:
-      return "the object was made with other encryption parameters"
-    case .invalidKeyMaterial(let reason):
-      return "invalid key material: \(reason)"
-    case .invalidCiphertextSize(let size):
-      return "a ciphertext must have 2 or 3 polynomials, not \(size)"
-    }
-  }
-}
-
 /// The secret key s (ternary), kept in evaluation form over Q ∪ P as SEAL keeps it.
 ///
 /// Never leaves the client. Its residues are overwritten with zeros when the key is released;
@@ -39,8 +17,8 @@ public final class SecretKey: @unchecked Sendable {
 
   /// Imports a secret key from its evaluation-form residues over Q ∪ P (limb-major), for example
   /// SEAL's `SecretKey` data.
-  /// - Throws: ``SchemeError/invalidKeyMaterial(_:)`` for a wrong count or out-of-range residue.
-  public convenience init(parameters: CKKSParameters, evaluationResidues residues: [UInt64]) throws(SchemeError) {
+  /// - Throws: ``EvaluationError/invalidKeyMaterial(_:)`` for a wrong count or out-of-range residue.
+  public convenience init(parameters: CKKSParameters, evaluationResidues residues: [UInt64]) throws(EvaluationError) {
     let basis = parameters.keyBasis
     guard residues.count == basis.count * basis.degree else {
       throw .invalidKeyMaterial("expected \(basis.count * basis.degree) residues, got \(residues.count)")
@@ -96,7 +74,7 @@ public enum KeyGenerator {
       coefficients = Sampler.ternary(in: basis, using: generator)
     case .sparseTernary(let weight):
       // Validated parameters guarantee 1 ≤ weight ≤ N.
-      coefficients = try! Sampler.ternary(in: basis, hammingWeight: weight, using: generator)
+      coefficients = Sampler.ternary(in: basis, hammingWeight: weight, using: generator)
     }
     return SecretKey(parameters: parameters, polynomial: coefficients.forwardNTT())
   }

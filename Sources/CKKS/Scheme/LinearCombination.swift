@@ -135,9 +135,13 @@ extension Evaluator {
   /// `a · value` with the constant at `scale` (scale `a.scale · scale`): the scalar
   /// `round(value · scale)` times every residue, which is what multiplying by the encoded
   /// constant does, without encoding it; `encoder` encodes it when the scalar reaches 2^62.
-  func multiply(_ a: Ciphertext, constant value: Double, scale: Double, encoder: CKKSEncoder) throws -> Ciphertext {
+  func multiply(_ a: Ciphertext, constant value: Double, scale: Double, encoder: CKKSEncoder)
+    throws(EvaluationError) -> Ciphertext
+  {
     guard let constant = Self.roundedConstant(value, scale: scale) else {
-      return try multiply(a, encoder.encode(constant: value, scale: scale, level: a.level))
+      return try multiply(
+        a,
+        encodingStep { () throws(EncodingError) in try encoder.encode(constant: value, scale: scale, level: a.level) })
     }
     try check(a)
     var result = a
@@ -149,10 +153,14 @@ extension Evaluator {
 
   /// `a + value` with the constant at `scale`, which must be `a`'s up to ``scaleTolerance``; the
   /// result has exactly `scale` (as adding the encoded constant would), without encoding it.
-  func add(_ a: Ciphertext, constant value: Double, scale: Double, encoder: CKKSEncoder) throws -> Ciphertext {
+  func add(_ a: Ciphertext, constant value: Double, scale: Double, encoder: CKKSEncoder)
+    throws(EvaluationError) -> Ciphertext
+  {
     guard Self.isSameScale(a.scale, scale) else { throw EvaluationError.scaleMismatch(a.scale, scale) }
     guard Self.roundedConstant(value, scale: scale) != nil else {
-      return try add(a, encoder.encode(constant: value, scale: scale, level: a.level))
+      return try add(
+        a,
+        encodingStep { () throws(EncodingError) in try encoder.encode(constant: value, scale: scale, level: a.level) })
     }
     var shifted = a
     shifted.scale = scale

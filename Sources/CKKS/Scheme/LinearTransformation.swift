@@ -72,12 +72,12 @@ public struct LinearTransformation: Sendable {
   ///   - inputs: the columns form this many equal blocks, block m applied to the m-th of the
   ///     inputs `apply` takes and the products summed (the inputs share the giant steps).
   /// - Throws: ``EvaluationError/invalidLinearTransformation(_:)`` for an empty, ragged, non-finite
-  ///   or oversized matrix or a bad `babySteps`, `interleaving` or `inputs`; ``EncodingError``
-  ///   when a diagonal does not fit.
+  ///   or oversized matrix or a bad `babySteps`, `interleaving` or `inputs`;
+  ///   ``EvaluationError/encoding(_:)`` when a diagonal does not fit.
   public init(
     matrix: [[Double]], encoder: CKKSEncoder, scale: Double, level: Int, babySteps: Int? = nil,
     interleaving: Int = 1, inputs: Int = 1
-  ) throws {
+  ) throws(EvaluationError) {
     try self.init(
       complexMatrix: matrix.map { row in row.map { ComplexNumber($0) } }, encoder: encoder, scale: scale, level: level,
       babySteps: babySteps, interleaving: interleaving, inputs: inputs)
@@ -85,10 +85,11 @@ public struct LinearTransformation: Sendable {
 
   /// Compiles a complex `matrix` (rows × columns, each at most N/2), e.g. one that also maps slots
   /// to coefficients. Same rules as ``init(matrix:encoder:scale:level:babySteps:interleaving:inputs:)``.
+  /// - Throws: as ``init(matrix:encoder:scale:level:babySteps:interleaving:inputs:)``.
   public init(
     complexMatrix matrix: [[ComplexNumber]], encoder: CKKSEncoder, scale: Double, level: Int, babySteps: Int? = nil,
     interleaving: Int = 1, inputs: Int = 1
-  ) throws {
+  ) throws(EvaluationError) {
     let slotCount = encoder.parameters.slotCount
     let rows = matrix.count
     let allColumns = matrix.first?.count ?? 0
@@ -153,7 +154,7 @@ public struct LinearTransformation: Sendable {
     }
     let parameters = encoder.parameters
     guard level >= 0, level <= parameters.maximumLevel else {
-      throw EncodingError.levelOutOfRange(level, maximum: parameters.maximumLevel)
+      throw .encoding(.levelOutOfRange(level, maximum: parameters.maximumLevel))
     }
     // Double hoisting saves a ModDown per baby-step rotation and costs one per giant step (and
     // products over the special primes too): it pays when the baby-step rotations outnumber the
@@ -172,7 +173,11 @@ public struct LinearTransformation: Sendable {
       let shift = g * j
       let slots = (0..<slotCount).map { t in diagonal[((t / b - shift) % n + n) % n] }
       encoded[j, default: []].append(
-        Term(input: m, babyStep: i, diagonal: try encoder.encode(complex: slots, scale: scale, basis: diagonalBasis)))
+        Term(
+          input: m, babyStep: i,
+          diagonal: try encodingStep { () throws(EncodingError) in
+            try encoder.encode(complex: slots, scale: scale, basis: diagonalBasis)
+          }))
       babyUsed[m].insert(i)
     }
     var folds: [Int] = []

@@ -20,18 +20,18 @@ extension Evaluator {
   ///   - scale: the scale of the result (default: the input's scale).
   /// - Returns: a ciphertext at level `x.level − ⌈log2(d + 1)⌉` with exactly `scale`.
   /// - Throws: ``EvaluationError/constantPolynomial`` for degree 0, ``EvaluationError/levelExhausted``
-  ///   when `x` has too few levels, ``EncodingError`` when a coefficient is not finite or does not
-  ///   fit the modulus, and the errors of the underlying operations.
+  ///   when `x` has too few levels, ``EvaluationError/encoding(_:)`` when a coefficient is not
+  ///   finite or does not fit the modulus, and the errors of the underlying operations.
   public func evaluatePolynomial(
     _ x: Ciphertext, coefficients: [Double], relinearizationKey: RelinearizationKey?, encoder: CKKSEncoder,
     scale: Double? = nil
-  ) throws -> Ciphertext {
+  ) throws(EvaluationError) -> Ciphertext {
     try check(x)
     guard x.size == 2 else { throw EvaluationError.notRelinearized(size: x.size) }
     let degree = coefficients.lastIndex(where: { $0 != 0 }) ?? 0
     guard degree >= 1 else { throw EvaluationError.constantPolynomial }
     guard coefficients.allSatisfy(\.isFinite) else {
-      throw EncodingError.nonFiniteValue(index: coefficients.firstIndex { !$0.isFinite }!)
+      throw .encoding(.nonFiniteValue(index: coefficients.firstIndex { !$0.isFinite }!))
     }
     let target = scale ?? x.scale
     // ⌈log2(d + 1)⌉ levels: the bit width of d.
@@ -50,7 +50,7 @@ extension Evaluator {
       let term = try scaledTerm(
         power: i, constant: coefficients[i], scale: target, level: outputLevel, powers: powers, encoder: encoder,
         relinearizationKey: relinearizationKey)
-      sum = try sum.map { try add($0, term) } ?? term
+      sum = try sum.map { (sum) throws(EvaluationError) in try add(sum, term) } ?? term
     }
     // degree ≥ 1 guarantees at least one term.
     return try add(sum!, constant: coefficients[0], scale: target, encoder: encoder)
@@ -60,7 +60,7 @@ extension Evaluator {
   func scaledTerm(
     power i: Int, constant c: Double, scale target: Double, level: Int, powers: [Ciphertext], encoder: CKKSEncoder,
     relinearizationKey: RelinearizationKey?
-  ) throws -> Ciphertext {
+  ) throws(EvaluationError) -> Ciphertext {
     let m = i.bitWidthNeeded - 1  // 2^m ≤ i < 2^(m+1)
     let r = i - (1 << m)
     let base = powers[m]

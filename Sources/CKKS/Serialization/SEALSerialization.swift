@@ -59,12 +59,12 @@ extension Encryptor {
   /// (what SEAL's `Serializable<Ciphertext>::save` writes): c0 in full, then a 64-byte seed from
   /// which SEAL (and ``Ciphertext/init(sealBytes:parameters:)``) expands c1 = a with BLAKE2Xb.
   /// About half the size of the full form.
-  /// - Throws: ``SchemeError/parametersMismatch`` for a plaintext of other parameters, and
-  ///   ``SchemeError/invalidKeyMaterial(_:)`` when this encryptor holds a public key.
+  /// - Throws: ``EvaluationError/parametersMismatch`` for a plaintext of other parameters, and
+  ///   ``EvaluationError/invalidKeyMaterial(_:)`` when this encryptor holds a public key.
   public func sealSeededBytes(
     encrypting plaintext: Plaintext, version: SEALFormat.Version = .compatible,
     using generator: SecureRandomGenerator = SecureRandomGenerator()
-  ) throws(SchemeError) -> [UInt8] {
+  ) throws(EvaluationError) -> [UInt8] {
     guard case .secretKey(let secretKey) = key else {
       throw .invalidKeyMaterial("seeded encryption needs the secret key")
     }

@@ -119,9 +119,12 @@ extension Ciphertext {
   /// prime), converted to coefficient form, and the `droppedLowBits` least significant bits of
   /// every coefficient are rounded away. Decryption then carries an extra error of at most about
   /// `2^droppedLowBits · (1 + ‖s‖₁) / Δ` in each coefficient of the message.
-  /// - Throws: ``EvaluationError/notRelinearized(size:)`` for size-3 ciphertexts and
-  ///   ``SerializationError/invalidField(_:)`` when fewer than 1 bit per residue would remain.
-  public func serializedForDecryption(parameters: CKKSParameters, droppedLowBits: Int) throws -> [UInt8] {
+  /// - Throws: ``SerializationError/invalidPolynomialCount(_:)`` for a size-3 ciphertext
+  ///   (relinearize first) and ``SerializationError/invalidField(_:)`` when fewer than 1 bit per
+  ///   residue would remain.
+  public func serializedForDecryption(parameters: CKKSParameters, droppedLowBits: Int) throws(SerializationError)
+    -> [UInt8]
+  {
     try serializedForDecryption(parameters: parameters, droppedLowBits: (droppedLowBits, droppedLowBits))
   }
 
@@ -129,15 +132,15 @@ extension Ciphertext {
   /// c1's rounding reaches the message multiplied by the secret key (up to ‖s‖₁ times, about
   /// √(2N/3) times in deviation), c0's directly, so c0 can drop more bits for the same error.
   /// - Throws: as ``serializedForDecryption(parameters:droppedLowBits:)``.
-  public func serializedForDecryption(parameters: CKKSParameters, droppedLowBits: (c0: Int, c1: Int)) throws
-    -> [UInt8]
+  public func serializedForDecryption(parameters: CKKSParameters, droppedLowBits: (c0: Int, c1: Int))
+    throws(SerializationError) -> [UInt8]
   {
     precondition(basis.isSameRing(as: parameters.basis(atLevel: level)), "ciphertext of other parameters")
-    guard size == 2 else { throw EvaluationError.notRelinearized(size: size) }
+    guard size == 2 else { throw .invalidPolynomialCount(size) }
     let q = basis.moduli[0]
     let dropped = [droppedLowBits.c0, droppedLowBits.c1]
     guard dropped.allSatisfy({ $0 >= 0 && $0 < q.bitWidth }) else {
-      throw SerializationError.invalidField("droppedLowBits must be in [0, \(q.bitWidth - 1)]")
+      throw .invalidField("droppedLowBits must be in [0, \(q.bitWidth - 1)]")
     }
     let lowest = parameters.basis(atLevel: 0)
     let n = parameters.degree
@@ -151,7 +154,7 @@ extension Ciphertext {
     for bits in dropped { writer.write(UInt8(bits)) }
     for (polynomial, droppedLowBits) in zip(polynomials, dropped) {
       var reduced = polynomial
-      while reduced.basis.count > 1 { try! reduced.dropLastModulus() }
+      while reduced.basis.count > 1 { reduced.dropLastModulus() }
       var coefficients = reduced.inverseNTT().residues
       if droppedLowBits > 0 {
         let half = UInt64(1) << UInt64(droppedLowBits - 1)
@@ -238,6 +241,8 @@ extension Plaintext {
   }
 
   /// Loads and validates a plaintext for `parameters`.
+  /// - Throws: ``SerializationError`` naming the first failed check; nothing large is allocated
+  ///   before the header and sizes are checked.
   public init(deserializing bytes: [UInt8], parameters: CKKSParameters) throws(SerializationError) {
     var reader = ByteReader(bytes)
     let (flags, fingerprint) = try SerializationFormat.readHeader(&reader, type: .plaintext)
@@ -274,6 +279,8 @@ extension PublicKey {
   }
 
   /// Loads and validates a public key for `parameters`.
+  /// - Throws: ``SerializationError`` naming the first failed check; nothing large is allocated
+  ///   before the header and sizes are checked.
   public init(deserializing bytes: [UInt8], parameters: CKKSParameters) throws(SerializationError) {
     var reader = ByteReader(bytes)
     let (flags, fingerprint) = try SerializationFormat.readHeader(&reader, type: .publicKey)
@@ -355,6 +362,8 @@ extension RelinearizationKey {
   }
 
   /// Loads and validates a relinearization key for `parameters`.
+  /// - Throws: ``SerializationError`` naming the first failed check; nothing large is allocated
+  ///   before the header and sizes are checked.
   public init(deserializing bytes: [UInt8], parameters: CKKSParameters) throws(SerializationError) {
     var reader = ByteReader(bytes)
     let (flags, fingerprint) = try SerializationFormat.readHeader(&reader, type: .relinearizationKey)
@@ -385,6 +394,8 @@ extension GaloisKeys {
   }
 
   /// Loads and validates Galois keys for `parameters`.
+  /// - Throws: ``SerializationError`` naming the first failed check; nothing large is allocated
+  ///   before the header and sizes are checked.
   public init(deserializing bytes: [UInt8], parameters: CKKSParameters) throws(SerializationError) {
     var reader = ByteReader(bytes)
     let (flags, fingerprint) = try SerializationFormat.readHeader(&reader, type: .galoisKeys)
@@ -432,6 +443,8 @@ extension SecretKey {
   }
 
   /// Loads a secret key stored by ``serialized()``.
+  /// - Throws: ``SerializationError`` naming the first failed check; nothing large is allocated
+  ///   before the header and sizes are checked.
   public convenience init(deserializing bytes: [UInt8], parameters: CKKSParameters) throws(SerializationError) {
     var reader = ByteReader(bytes)
     let (flags, fingerprint) = try SerializationFormat.readHeader(&reader, type: .secretKey)

@@ -35,6 +35,7 @@ extension InferenceProgram {
   public var resultDroppedBits: (c0: Int, c1: Int)? { nil }
 
   /// Evaluates a group of one ciphertext (every layout but ``ImageBatchLayout``).
+  /// - Throws: as the requirement that evaluates a group of ciphertexts.
   public func evaluate(_ input: Ciphertext, sampleCount: Int, keys: EvaluationKeys, evaluator: Evaluator) throws
     -> Ciphertext
   {
