@@ -1,13 +1,25 @@
 // swift-tools-version: 6.2
 //
-// One package, layered targets:
-//   CKKS        — pure-Swift RNS-CKKS library, no dependencies at all (usable alone).
-//   GatewayAPI  — types and server/client stubs generated from schemas/openapi.yaml (the contract).
-//   Gateway     — the server: registry → validation → execution → jobs, on Hummingbird.
-//   HEInferenceSDK — the client SDK.
-//   heinfer     — command-line entry point: `serve`, `models`, `infer`, `keys`, `bench`, `selfcheck`.
-//   Snippets/   — the documentation's examples, built with the package and run by the test command.
-// docs/architecture.md describes the layers.
+// One package, layered targets (docs/architecture.md describes the layers):
+//   CKKS                — pure-Swift RNS-CKKS library, no dependencies at all (usable alone).
+//   InferencePrograms   — layouts and programs shared by gateway and SDK: where samples and scores
+//                         sit in ciphertexts, and the homomorphic evaluation of each model kind.
+//   GatewayAPI          — types and server/client stubs generated from schemas/openapi.yaml (the
+//                         contract), and the contract version.
+//   Gateway             — the server on Hummingbird: contract rules, model registry, execution
+//                         (validation, worker pool, shared-queue workers), job and key stores
+//                         (memory, SQLite, PostgreSQL), HTTP server, and the composition root.
+//   HEInferenceSDK      — the client SDK: discovery, session, encryption, submission, decryption.
+//   heinfer             — command-line entry point: `serve`, `worker`, `models`, `infer`, `keys`,
+//                         `bench`, `load`, `selfcheck`.
+//   ckks-reference-tool — development tool for the SEAL interoperability fixtures.
+//   TestSupport         — helpers shared by the test targets (gateway set-up, precision checks,
+//                         dataset CSV readers).
+//   CKKSTests, InferenceProgramsTests, GatewayTests, SDKTests — the test targets.
+//   Snippets/           — the documentation's examples, built with the package and run by the
+//                         test command.
+//   Fuzz/, Benchmarks/  — nested packages with their own Package.swift: libFuzzer harnesses and
+//                         CKKS micro-benchmarks, outside normal builds.
 import PackageDescription
 
 #if canImport(Glibc)
@@ -154,6 +166,8 @@ let package = Package(
         "CKKS", "Gateway", "GatewayAPI", "HEInferenceSDK", "InferencePrograms",
         .product(name: "HummingbirdTesting", package: "hummingbird"),
         .product(name: "Logging", package: "swift-log"),
+        .product(name: "HTTPTypes", package: "swift-http-types"),
+        .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
       ],
       swiftSettings: strictSwift6),
     .testTarget(

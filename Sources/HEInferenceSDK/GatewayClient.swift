@@ -1,6 +1,6 @@
 import AsyncHTTPClient
 public import Foundation
-public import GatewayAPI
+import GatewayAPI
 import OpenAPIAsyncHTTPClient
 import OpenAPIRuntime
 import Synchronization
@@ -22,25 +22,6 @@ public struct Prediction: Sendable, Equatable {
   }
 }
 
-/// How long each stage of an encrypted inference took (seconds), for benchmarks.
-public struct StageTimings: Sendable {
-  /// Encoding and encryption on the client.
-  public var encrypt: Double = 0
-  /// The `POST /infer` call: upload, validation, queueing and (with `wait_ms`) evaluation.
-  public var submit: Double = 0
-  /// Evaluation on the server, as its job diagnostics report it.
-  public var evaluate: Double = 0
-  /// Polling for a result that was not ready when `POST /infer` answered.
-  public var wait: Double = 0
-  /// Decryption and decoding on the client.
-  public var decrypt: Double = 0
-  /// Serialized ciphertext bytes sent and received (before base64).
-  public var requestBytes = 0
-  public var responseBytes = 0
-
-  public init() {}
-}
-
 /// The SDK's entry point: async calls over the gateway's contract (the generated client on
 /// AsyncHTTPClient), and one-call encrypted inference.
 ///
@@ -59,15 +40,25 @@ public final class GatewayClient: Sendable {
   ///   - apiKey: sent as `Authorization: Bearer`; nil for a gateway in open mode.
   ///   - requestTimeout: per HTTP request.
   ///   - jobTimeout: total wait for a job's result.
-  public init(
+  public convenience init(
     baseURL: URL, apiKey: String? = nil, requestTimeout: Duration = .seconds(30), jobTimeout: Duration = .seconds(60)
+  ) {
+    self.init(
+      baseURL: baseURL, apiKey: apiKey, requestTimeout: requestTimeout, jobTimeout: jobTimeout, observers: [])
+  }
+
+  /// As the public initializer, with `observers` seeing every request before the SDK's own
+  /// middleware (tests use it to record what is sent).
+  init(
+    baseURL: URL, apiKey: String?, requestTimeout: Duration, jobTimeout: Duration,
+    observers: [any ClientMiddleware]
   ) {
     // The process-wide shared HTTP client needs no shutdown (a client shut down from `deinit` could
     // run on an event loop, which AsyncHTTPClient forbids).
     client = Client(
       serverURL: baseURL,
       transport: AsyncHTTPClientTransport(configuration: .init(client: .shared, timeout: .init(requestTimeout))),
-      middlewares: [GatewayClientMiddleware(apiKey: apiKey)])
+      middlewares: observers + [GatewayClientMiddleware(apiKey: apiKey)])
     self.jobTimeout = jobTimeout
   }
 
@@ -159,8 +150,12 @@ public final class GatewayClient: Sendable {
   /// Encrypts and submits `samples`; returns the job (possibly already finished when `wait` > 0).
   /// When the gateway no longer holds the session's keys (a restart or expiry), registers them
   /// again and submits once more.
+  /// The samples are encrypted once: the resubmission sends the same ciphertexts.
+  /// - Throws: ``SDKError/invalidInput(_:)`` for samples that do not fit the model (nothing is
+  ///   sent), ``SDKError/server(code:status:message:details:retryAfter:)`` for a refusal, and
+  ///   ``SDKError/transport(_:)``.
   public func submit(_ samples: [[Double]], session: InferenceSession, wait: Duration = .zero)
-    async throws(SDKError) -> Components.Schemas.Job
+    async throws(SDKError) -> InferenceJob
   {
     var timings = StageTimings()
     return try await submit(samples, session: session, wait: wait, timings: &timings)
@@ -168,11 +163,11 @@ public final class GatewayClient: Sendable {
 
   func submit(
     _ samples: [[Double]], session: InferenceSession, wait: Duration, timings: inout StageTimings
-  ) async throws(SDKError) -> Components.Schemas.Job {
+  ) async throws(SDKError) -> InferenceJob {
     let clock = ContinuousClock()
     let start = clock.now
     let ciphertexts = try session.encrypt(samples)
-    timings.encrypt = Self.seconds(clock.now - start)
+    timings.encrypt = (clock.now - start).seconds
     return try await submitRegistered(
       ciphertexts, sampleCount: samples.count, session: session, wait: wait, timings: &timings)
   }
@@ -183,7 +178,7 @@ public final class GatewayClient: Sendable {
   ///   the ciphertexts are not as many as the layout needs for it (nothing is sent).
   public func submit(
     encrypted ciphertexts: [[UInt8]], sampleCount: Int, session: InferenceSession, wait: Duration = .zero
-  ) async throws(SDKError) -> Components.Schemas.Job {
+  ) async throws(SDKError) -> InferenceJob {
     let model = session.model
     guard sampleCount >= 1, sampleCount <= model.maxBatchSize else {
       throw .invalidInput("\(sampleCount) samples are outside 1…\(model.maxBatchSize), the model's max_batch_size")
@@ -202,7 +197,7 @@ public final class GatewayClient: Sendable {
   private func submitRegistered(
     _ ciphertexts: [[UInt8]], sampleCount: Int, session: InferenceSession, wait: Duration,
     timings: inout StageTimings
-  ) async throws(SDKError) -> Components.Schemas.Job {
+  ) async throws(SDKError) -> InferenceJob {
     try await registerKeys(session)
     let sent = session.evaluationKeyId
     do {
@@ -219,7 +214,7 @@ public final class GatewayClient: Sendable {
   private func submitOnce(
     encrypted ciphertexts: [[UInt8]], sampleCount: Int, session: InferenceSession, wait: Duration,
     timings: inout StageTimings
-  ) async throws(SDKError) -> Components.Schemas.Job {
+  ) async throws(SDKError) -> InferenceJob {
     let clock = ContinuousClock()
     timings.requestBytes = ciphertexts.reduce(0) { $0 + $1.count }
     let body = Components.Schemas.InferRequest(
@@ -227,30 +222,32 @@ public final class GatewayClient: Sendable {
       batchSize: sampleCount,
       inputs: ciphertexts.map { .init(encoding: .base64, format: .heinferCkksV1, payload: .init($0)) },
       evaluationKeyId: session.evaluationKeyId,
-      waitMs: Int(
-        min(10_000, max(0, wait.components.seconds * 1000 + wait.components.attoseconds / 1_000_000_000_000_000))))
+      waitMs: Int(min(10_000, max(0, wait.milliseconds))))
     let sent = clock.now
     let output = try await mappingErrors { try await client.inferEncrypted(body: .json(body)) }
-    timings.submit = Self.seconds(clock.now - sent)
+    timings.submit = (clock.now - sent).seconds
     switch output {
-    case .ok(let ok): if case .json(let job) = ok.body { return job }
-    case .accepted(let accepted): if case .json(let job) = accepted.body { return job }
+    case .ok(let ok): if case .json(let job) = ok.body { return InferenceJob(job) }
+    case .accepted(let accepted): if case .json(let job) = accepted.body { return InferenceJob(job) }
     default: break
     }
     throw Self.unexpected(output)
   }
 
   /// The job's current state.
-  public func job(id: String) async throws(SDKError) -> Components.Schemas.Job {
+  /// - Throws: ``SDKError/server(code:status:message:details:retryAfter:)`` with `JOB_NOT_FOUND`
+  ///   for an unknown, expired or another tenant's job, and ``SDKError/transport(_:)``.
+  public func job(id: String) async throws(SDKError) -> InferenceJob {
     let output = try await mappingErrors { try await client.getJob(path: .init(jobId: id)) }
     guard case .ok(let ok) = output, case .json(let job) = ok.body else { throw Self.unexpected(output) }
-    return job
+    return InferenceJob(job)
   }
 
   /// Polls the job with exponential backoff (1 ms doubling to 100 ms) until it is final or
   /// ``jobTimeout`` passes.
-  public func waitForResult(_ submitted: Components.Schemas.Job) async throws(SDKError) -> Components.Schemas.JobResult
-  {
+  /// - Throws: ``SDKError/jobFailed(jobId:code:message:)`` when the job failed,
+  ///   ``SDKError/timeout(jobId:waitedSeconds:)`` after ``jobTimeout``, and the errors of ``job(id:)``.
+  public func waitForResult(_ submitted: InferenceJob) async throws(SDKError) -> EncryptedResult {
     let clock = ContinuousClock()
     let start = clock.now
     var current = submitted
@@ -263,23 +260,23 @@ public final class GatewayClient: Sendable {
         }
         return result
       case .failed:
-        throw .jobFailed(jobId: current.jobId, code: current.errorCode?.rawValue, message: current.error ?? "failed")
+        throw .jobFailed(jobId: current.id, code: current.failure?.code, message: current.failure?.message ?? "failed")
       case .queued, .running:
         let waited = clock.now - start
-        guard waited < jobTimeout else { throw .timeout(jobId: current.jobId, waitedSeconds: Self.seconds(waited)) }
+        guard waited < jobTimeout else { throw .timeout(jobId: current.id, waitedSeconds: waited.seconds) }
         try? await Task.sleep(for: delay)
         delay = min(delay * 2, .milliseconds(100))
-        current = try await job(id: current.jobId)
+        current = try await job(id: current.id)
       }
     }
   }
 
   /// Decrypts a result into predictions for the first `sampleCount` samples.
-  public func predictions(from result: Components.Schemas.JobResult, session: InferenceSession, sampleCount: Int)
+  /// - Throws: ``SDKError/invalidResult(_:)`` when the result does not decrypt with this session.
+  public func predictions(from result: EncryptedResult, session: InferenceSession, sampleCount: Int)
     throws(SDKError) -> [Prediction]
   {
-    let payloads = [result.payload] + (result.additionalPayloads ?? [])
-    let scores = try session.decryptScores(payloads.map { Array($0.data) }, sampleCount: sampleCount)
+    let scores = try session.decryptScores(result.ciphertexts, sampleCount: sampleCount)
     return scores.map { Prediction(scores: $0, outputs: session.model.transform.apply(to: $0)) }
   }
 
@@ -302,6 +299,7 @@ public final class GatewayClient: Sendable {
   }
 
   /// As ``infer(model:version:batch:)``, recording how long each stage took.
+  @_spi(Benchmarking)
   public func infer(model id: String, version: String? = nil, batch: [[Double]], timings: inout StageTimings)
     async throws(SDKError) -> [Prediction]
   {
@@ -310,12 +308,12 @@ public final class GatewayClient: Sendable {
     let job = try await submit(batch, session: session, wait: .seconds(5), timings: &timings)
     let start = clock.now
     let result = try await waitForResult(job)
-    timings.wait = Self.seconds(clock.now - start)
+    timings.wait = (clock.now - start).seconds
     let decryptStart = clock.now
     let predictions = try predictions(from: result, session: session, sampleCount: batch.count)
-    timings.decrypt = Self.seconds(clock.now - decryptStart)
-    timings.evaluate = result.diagnostics.evaluationMs / 1000
-    timings.responseBytes = ([result.payload] + (result.additionalPayloads ?? [])).reduce(0) { $0 + $1.data.count }
+    timings.decrypt = (clock.now - decryptStart).seconds
+    timings.evaluate = result.evaluationSeconds
+    timings.responseBytes = result.ciphertexts.reduce(0) { $0 + $1.count }
     return predictions
   }
 
@@ -329,10 +327,6 @@ public final class GatewayClient: Sendable {
   }
 
   // MARK: Helpers
-
-  static func seconds(_ duration: Duration) -> Double {
-    Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
-  }
 
   static func unexpected(_ output: some Sendable) -> SDKError {
     .unexpectedResponse(status: 0, detail: "\(output)")

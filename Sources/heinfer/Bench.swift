@@ -3,7 +3,7 @@ import CKKS
 import Foundation
 import Gateway
 import GatewayAPI
-import HEInferenceSDK
+@_spi(Benchmarking) import HEInferenceSDK
 import Hummingbird
 import InferencePrograms
 import Logging
@@ -213,7 +213,7 @@ struct Bench: AsyncParsableCommand {
       let outputs = try await plainTraffic.record {
         try await gateway.inferPlain(model: model.id, version: model.version, inputs: sample)
       }
-      plainLatencies.append(secondsOf(clock.now - start))
+      plainLatencies.append((clock.now - start).seconds)
       plainOutputs.append(outputs)
     }
     // Encrypted, one sample per request, with stage timings and errors against the plain route.
@@ -228,7 +228,7 @@ struct Bench: AsyncParsableCommand {
       let prediction = try await traffic.record {
         try await gateway.infer(model: model.id, version: model.version, batch: [sample], timings: &timings)[0]
       }
-      latencies.append(secondsOf(clock.now - start))
+      latencies.append((clock.now - start).seconds)
       stages["encode+encrypt", default: 0] += timings.encrypt
       stages["upload+queue", default: 0] += max(0, timings.submit - timings.evaluate)
       stages["evaluate", default: 0] += timings.evaluate
@@ -261,7 +261,7 @@ struct Bench: AsyncParsableCommand {
     for _ in 0..<3 {
       let start = clock.now
       _ = try await gateway.infer(model: model.id, version: model.version, batch: batch)
-      best = min(best, secondsOf(clock.now - start))
+      best = min(best, (clock.now - start).seconds)
     }
     // A layout with many samples per group of ciphertexts is for throughput: full batches,
     // encrypted beforehand, submitted by 1 and 2 concurrent clients (what the server sustains).
@@ -286,7 +286,7 @@ struct Bench: AsyncParsableCommand {
           }
           try await group.waitForAll()
         }
-        perSecond[String(clients)] = Double(requestsPerRun * batch.count) / secondsOf(clock.now - start)
+        perSecond[String(clients)] = Double(requestsPerRun * batch.count) / (clock.now - start).seconds
       }
       preEncrypted = .init(
         requestsPerRun: requestsPerRun, ciphertextBytesPerRequest: prepared[0].reduce(0) { $0 + $1.count },
@@ -339,7 +339,7 @@ struct Bench: AsyncParsableCommand {
         let start = clock.now
         _ = try evaluator.sanitized(
           ciphertext, revealing: revealed, floodingBits: settings.floodingBits, publicKey: publicKey)
-        times.append(1000 * secondsOf(clock.now - start))
+        times.append(1000 * (clock.now - start).seconds)
       }
       milliseconds = times.sorted()[times.count / 2]
     }
@@ -363,13 +363,8 @@ struct Bench: AsyncParsableCommand {
       }
       try await group.waitForAll()
     }
-    return Double(perClient * clients) / secondsOf(clock.now - start)
+    return Double(perClient * clients) / (clock.now - start).seconds
   }
-}
-
-/// A duration in seconds.
-func secondsOf(_ duration: Duration) -> Double {
-  Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
 }
 
 // MARK: Results

@@ -91,8 +91,8 @@ struct Load: AsyncParsableCommand {
                 operation = roll < 35 ? "encrypted \(modelId)" : "encrypted batch \(modelId)"
                 let session = try gateway.session(for: model)
                 let job = try await gateway.submit(batch, session: session, wait: .seconds(5))
-                jobId = job.jobId
-                status = job.status == .completed || job.status == .failed ? "200" : "202"
+                jobId = job.id
+                status = job.isFinished ? "200" : "202"
                 let result = try await gateway.waitForResult(job)
                 _ = try gateway.predictions(from: result, session: session, sampleCount: batch.count)
               case 45..<85:
@@ -116,7 +116,7 @@ struct Load: AsyncParsableCommand {
                   let input = (0..<privateModel.inputDimension).map { _ in Double.random(in: -1...1, using: &generator)
                   }
                   let job = try await gateway.submit([input], session: fresh, wait: .seconds(5))
-                  jobId = job.jobId
+                  jobId = job.id
                   _ = try await gateway.waitForResult(job)
                 } catch {
                   try? await gateway.deleteKeys(fresh)
@@ -129,15 +129,13 @@ struct Load: AsyncParsableCommand {
               switch error as? SDKError {
               case .server(_, let code, _, _, _)?: status = String(code)
               case .unexpectedResponse(let code, _)?: status = "unexpected \(code)"
-              case .jobFailed(_, let code, _)?: status = "job failed \(code ?? "")"
+              case .jobFailed(_, let code, _)?: status = "job failed \(code?.rawValue ?? "")"
               case .timeout?: status = "timeout"
               default: status = "client error"
               }
               tally.state.withLock { $0.failures.append("\(error)") }
             }
-            let milliseconds =
-              1000 * Double((clock.now - began).components.attoseconds) / 1e18
-              + 1000 * Double((clock.now - began).components.seconds)
+            let milliseconds = 1000 * (clock.now - began).seconds
             tally.state.withLock { tally in
               tally.latencies[operation, default: []].append(milliseconds)
               tally.statuses[status, default: 0] += 1
@@ -147,8 +145,7 @@ struct Load: AsyncParsableCommand {
         }
       }
     }
-    let elapsed = clock.now - start
-    let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+    let seconds = (clock.now - start).seconds
     let result = tally.state.withLock { $0 }
     let total = result.latencies.values.reduce(0) { $0 + $1.count }
     func percentile(_ values: [Double], _ p: Double) -> Double {

@@ -46,7 +46,7 @@ struct ReferenceScenario {
       try Encryptor(publicKey: publicKey).encrypt(try encoder.encode([value], scale: scale))
         .sealBytes(parameters: parameters, version: version)
     }
-    let encryptSeconds = secondsOf(clock.now - encryptStart)
+    let encryptSeconds = (clock.now - encryptStart).seconds
     var body = ByteBuffer()
     body.writeString(#"{"model_id":"logistic_v1","version":"1.0.0","batch_size":1,"inputs":["#)
     for (index, stream) in streams.enumerated() {
@@ -74,8 +74,8 @@ struct ReferenceScenario {
         throw BenchError("GET /reference/jobs answered no result")
       }
       if run >= warmup {
-        postSeconds.append(secondsOf(posted - start))
-        getSeconds.append(secondsOf(fetched - posted))
+        postSeconds.append((posted - start).seconds)
+        getSeconds.append((fetched - posted).seconds)
       }
       responseBytes = job.bytes
       lastPayload = payload
@@ -84,7 +84,7 @@ struct ReferenceScenario {
     guard let resultStream = HexCodec.decode(lastPayload) else { throw BenchError("the result payload is not hex") }
     let decrypted = encoder.decode(
       try Decryptor(secretKey: secretKey).decrypt(try Ciphertext(sealBytes: resultStream, parameters: parameters)))[0]
-    let decryptSeconds = secondsOf(clock.now - decryptStart)
+    let decryptSeconds = (clock.now - decryptStart).seconds
     let z = zip(weights, Self.sample).reduce(bias) { $0 + $1.0 * $1.1 }
     let expected = activation[0] + activation[1] * z + activation[2] * z * z
     return ReferenceReport(

@@ -34,7 +34,7 @@ func medianMicroseconds(runs: Int, _ body: () -> Void) -> Double {
   var samples: [Double] = []
   for _ in 0..<runs {
     let elapsed = clock.measure(body)
-    samples.append(Double(elapsed.components.attoseconds) / 1e12 + Double(elapsed.components.seconds) * 1e6)
+    samples.append(elapsed.seconds * 1e6)
   }
   return samples.sorted()[runs / 2]
 }

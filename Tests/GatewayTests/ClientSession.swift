@@ -106,7 +106,7 @@ struct ClientSession: Sendable {
       }
     }
     var object: [String: Any] = [
-      "api_version": ContractVersion.current, "model_id": modelId, "version": version,
+      "api_version": ContractInfo.version, "model_id": modelId, "version": version,
       "batch_size": samples.count, "inputs": inputs,
     ]
     if let waitMilliseconds { object["wait_ms"] = waitMilliseconds }
@@ -117,7 +117,7 @@ struct ClientSession: Sendable {
   /// The `POST /infer` body for already serialized inputs.
   func request(payloads: [String], batchSize: Int, keyId: String?) throws -> ByteBuffer {
     var object: [String: Any] = [
-      "api_version": ContractVersion.current, "model_id": modelId, "version": version, "batch_size": batchSize,
+      "api_version": ContractInfo.version, "model_id": modelId, "version": version, "batch_size": batchSize,
       "inputs": payloads.map { ["encoding": "base64", "format": "heinfer-ckks-v1", "payload": $0] },
       "wait_ms": 10_000,
     ]
@@ -138,7 +138,7 @@ struct ClientSession: Sendable {
   /// declares.
   func keyRegistration(galoisElements elements: [Int]? = nil) throws -> ByteBuffer {
     var object: [String: Any] = [
-      "api_version": ContractVersion.current, "model_id": modelId, "version": version,
+      "api_version": ContractInfo.version, "model_id": modelId, "version": version,
     ]
     if needsRelinearization {
       let key = try KeyGenerator.relinearizationKey(secretKey: secretKey)

@@ -48,7 +48,7 @@ struct GatewayRouteTests {
         #expect(response.status == .ok)
         let body = Self.decode(response.body)
         #expect(body["status"] as? String == "ok")
-        #expect(body["api_version"] as? String == ContractVersion.current)
+        #expect(body["api_version"] as? String == ContractInfo.version)
       }
     }
   }
@@ -396,21 +396,21 @@ struct ContractTests {
       .deletingLastPathComponent().appendingPathComponent("schemas/openapi.yaml")
     let text = try String(contentsOf: document, encoding: .utf8)
     let infoVersion = text.split(separator: "\n").first { $0.hasPrefix("  version: ") }
-    #expect(infoVersion.map { String($0.dropFirst("  version: ".count)) } == ContractVersion.current)
+    #expect(infoVersion.map { String($0.dropFirst("  version: ".count)) } == ContractInfo.version)
   }
 
   @Test("API versions: same major (and minor before 1.0.0) accepted, others refused")
   func compatibility() {
-    #expect(ContractVersion.isCompatible(ContractVersion.current))
-    #expect(ContractVersion.isCompatible("0.8.7"))
-    #expect(ContractVersion.isCompatible("0.8.100000000000000000000000000"))
-    #expect(!ContractVersion.isCompatible("0.7.1"))
-    #expect(!ContractVersion.isCompatible("0.9.0"))
-    #expect(!ContractVersion.isCompatible("1.1.0"))
-    #expect(!ContractVersion.isCompatible("0.1"))
-    #expect(!ContractVersion.isCompatible("x.y.z"))
-    #expect(!ContractVersion.isCompatible("0.8."))
-    #expect(!ContractVersion.isCompatible("0.8.0.2"))
+    #expect(ContractInfo.isCompatible(ContractInfo.version))
+    #expect(ContractInfo.isCompatible("0.8.7"))
+    #expect(ContractInfo.isCompatible("0.8.100000000000000000000000000"))
+    #expect(!ContractInfo.isCompatible("0.7.1"))
+    #expect(!ContractInfo.isCompatible("0.9.0"))
+    #expect(!ContractInfo.isCompatible("1.1.0"))
+    #expect(!ContractInfo.isCompatible("0.1"))
+    #expect(!ContractInfo.isCompatible("x.y.z"))
+    #expect(!ContractInfo.isCompatible("0.8."))
+    #expect(!ContractInfo.isCompatible("0.8.0.2"))
   }
 }
 

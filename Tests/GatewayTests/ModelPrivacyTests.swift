@@ -233,7 +233,7 @@ struct ModelPrivacyTests {
       let (privateSession, _) = try await Self.connect(client, Self.privateModel)
       let parameters = privateSession.parameters
       func registration(_ model: String, publicKey: [UInt8]?) throws -> ByteBuffer {
-        var object: [String: Any] = ["api_version": ContractVersion.current, "model_id": model, "version": "1.0.0"]
+        var object: [String: Any] = ["api_version": ContractInfo.version, "model_id": model, "version": "1.0.0"]
         if let publicKey {
           object["public_key"] = [
             "encoding": "base64", "format": "heinfer-ckks-v1", "payload": Data(publicKey).base64EncodedString(),

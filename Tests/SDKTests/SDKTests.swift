@@ -3,11 +3,15 @@ import Dispatch
 import Foundation
 import Gateway
 import GatewayAPI
-import HEInferenceSDK
+import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import Logging
+import OpenAPIRuntime
+import Synchronization
 import Testing
+
+@testable import HEInferenceSDK
 
 /// The SDK against a real gateway listening on an ephemeral loopback port.
 @Suite("SDK end to end")
@@ -20,7 +24,7 @@ struct SDKTests {
   static func withGateway<T: Sendable>(
     configuration: GatewayConfiguration = GatewayConfiguration(port: 0, tenants: .open, requestsPerSecond: nil),
     pool: WorkerPool = WorkerPool(threads: 2, queueCapacity: 32), keys: EvaluationKeyStore = EvaluationKeyStore(),
-    apiKey: String? = nil, jobTimeout: Duration = .seconds(60),
+    apiKey: String? = nil, jobTimeout: Duration = .seconds(60), observers: [any ClientMiddleware] = [],
     _ body: @escaping @Sendable (GatewayClient, Int) async throws -> T
   ) async throws -> T {
     let logger = Logger(label: "test")
@@ -32,7 +36,8 @@ struct SDKTests {
     let result = try await app.test(.live) { client in
       let port = try #require(client.port)
       let gateway = GatewayClient(
-        baseURL: URL(string: "http://127.0.0.1:\(port)")!, apiKey: apiKey, jobTimeout: jobTimeout)
+        baseURL: URL(string: "http://127.0.0.1:\(port)")!, apiKey: apiKey, requestTimeout: .seconds(30),
+        jobTimeout: jobTimeout, observers: observers)
       return try await body(gateway, port)
     }
     await pool.shutdown()
@@ -190,7 +195,7 @@ struct SDKTests {
       await #expect {
         try await gateway.waitForResult(job)
       } throws: { error in
-        guard case SDKError.timeout(jobId: job.jobId, _) = error else { return false }
+        guard case SDKError.timeout(jobId: job.id, _) = error else { return false }
         return true
       }
       release.signal()
@@ -206,6 +211,46 @@ struct SDKTests {
       #expect(keys.removeExpired(now: Date().addingTimeInterval(7200)) == 1)
       let second = try await gateway.infer(model: "iris_mlp", inputs: sample)
       #expect(zip(first.outputs, second.outputs).allSatisfy { abs($0 - $1) < 1e-5 })
+    }
+  }
+
+  /// Records the bodies of encrypted inference requests as they leave the client.
+  final class InferRequestRecorder: ClientMiddleware, Sendable {
+    let bodies = Mutex<[Data]>([])
+
+    func intercept(
+      _ request: HTTPRequest, body: HTTPBody?, baseURL: URL, operationID: String,
+      next: @Sendable (HTTPRequest, HTTPBody?, URL) async throws -> (HTTPResponse, HTTPBody?)
+    ) async throws -> (HTTPResponse, HTTPBody?) {
+      guard operationID == "inferEncrypted", let body else { return try await next(request, body, baseURL) }
+      let data = try await Data(collecting: body, upTo: 64 << 20)
+      bodies.withLock { $0.append(data) }
+      return try await next(request, HTTPBody(data), baseURL)
+    }
+  }
+
+  @Test("A submission refused for missing keys registers them again and resends the same ciphertexts")
+  func resubmissionSendsTheSameCiphertexts() async throws {
+    let keys = EvaluationKeyStore(timeToLive: .seconds(3600))
+    let recorder = InferRequestRecorder()
+    try await Self.withGateway(keys: keys, observers: [recorder]) { gateway, _ in
+      let session = try gateway.session(for: try await gateway.model(id: "iris_mlp"))
+      try await gateway.registerKeys(session)
+      let lost = try #require(session.evaluationKeyId)
+      #expect(keys.removeExpired(now: Date().addingTimeInterval(7200)) == 1)
+      let job = try await gateway.submit([[0.1, -0.2, 0.3, -0.4]], session: session, wait: .seconds(5))
+      let result = try await gateway.waitForResult(job)
+      #expect(try gateway.predictions(from: result, session: session, sampleCount: 1).count == 1)
+      let sent = try recorder.bodies.withLock { $0 }.map {
+        try #require(try JSONSerialization.jsonObject(with: $0) as? [String: Any])
+      }
+      try #require(sent.count == 2, "the refused submission and its resubmission")
+      #expect(sent[0]["evaluation_key_id"] as? String == lost)
+      #expect(sent[1]["evaluation_key_id"] as? String == session.evaluationKeyId)
+      #expect(session.evaluationKeyId != lost)
+      // Encryption is randomized: equal payloads mean the samples were encrypted once.
+      let payloads = sent.map { ($0["inputs"] as? [[String: Any]] ?? []).compactMap { $0["payload"] as? String } }
+      #expect(!payloads[0].isEmpty && payloads[0] == payloads[1])
     }
   }
 
@@ -289,7 +334,7 @@ struct SDKTests {
       #expect(pool.submit { release.wait() })
       let job = try await gateway.submit([[0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8]], session: session)
       // The job is queued behind the held worker; mark it failed as a restart would.
-      var failed = try #require(try await store.job(id: job.jobId, tenant: TenantDirectory.openTenant))
+      var failed = try #require(try await store.job(id: job.id, tenant: TenantDirectory.openTenant))
       failed.status = .failed
       failed.errorCode = "JOB_FAILED"
       failed.errorMessage = "the gateway restarted before the job finished"
@@ -298,8 +343,8 @@ struct SDKTests {
       await #expect {
         try await gateway.waitForResult(job)
       } throws: { error in
-        guard case SDKError.jobFailed(let id, "JOB_FAILED", _) = error else { return false }
-        return id == job.jobId
+        guard case SDKError.jobFailed(let id, .jobFailed?, let message) = error else { return false }
+        return id == job.id && message == "the gateway restarted before the job finished"
       }
       #expect {
         try session.decryptScores([[1, 2, 3]], sampleCount: 1)

@@ -64,21 +64,3 @@ public struct GatewayError: Error, Sendable, Equatable {
     self.details = details.mapValues { bounded($0, 200) }
   }
 }
-
-/// The contract's version, sent as `api_version` and checked against clients' `api_version`.
-public enum ContractVersion {
-  /// This server's contract version (equals `info.version` of schemas/openapi.yaml; a test checks).
-  public static var current: String { ContractInfo.version }
-
-  /// Whether a client built against `version` can talk to this server: same major version, and
-  /// before 1.0.0 the same minor version too.
-  public static func isCompatible(_ version: String) -> Bool {
-    // MAJOR.MINOR.PATCH; only major and minor are compared (the patch may be any digits).
-    let mine = current.split(separator: ".")
-    let theirs = version.split(separator: ".", omittingEmptySubsequences: false)
-    guard theirs.count == 3, theirs.allSatisfy({ !$0.isEmpty && $0.allSatisfy { ("0"..."9").contains($0) } }) else {
-      return false
-    }
-    return theirs[0] == mine[0] && (mine[0] != "0" || theirs[1] == mine[1])
-  }
-}

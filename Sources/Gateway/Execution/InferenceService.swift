@@ -1,6 +1,7 @@
 import CKKS
 import Dispatch
 import Foundation
+import GatewayAPI
 import InferencePrograms
 public import Logging
 import Synchronization
@@ -128,11 +129,11 @@ public final class InferenceService: Sendable {
   /// Refuses an `api_version` this server does not speak.
   public func checkAPIVersion(_ version: String?) throws(GatewayError) {
     guard let version else { return }
-    guard ContractVersion.isCompatible(version) else {
+    guard ContractInfo.isCompatible(version) else {
       throw GatewayError(
         .unsupportedAPIVersion,
-        "api_version \(version) is not supported; this server speaks \(ContractVersion.current)",
-        details: ["supported": ContractVersion.current])
+        "api_version \(version) is not supported; this server speaks \(ContractInfo.version)",
+        details: ["supported": ContractInfo.version])
     }
   }
 

@@ -44,8 +44,8 @@ public struct JobCleanup: Service {
       }
     }
     return try await store.deleteJobs(
-      updatedBefore: now.addingTimeInterval(-(timeToLive / .seconds(1))),
-      fetchedBefore: now.addingTimeInterval(-(retentionAfterFetch / .seconds(1))))
+      updatedBefore: now.addingTimeInterval(-timeToLive.seconds),
+      fetchedBefore: now.addingTimeInterval(-retentionAfterFetch.seconds))
   }
 
   public func run() async throws {

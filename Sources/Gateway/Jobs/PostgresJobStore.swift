@@ -345,7 +345,7 @@ public final class PostgresJobStore: SharedJobQueue {
         """)
       try statement.bind(token)
       statement.sql(", lease_expires_at = extract(epoch FROM clock_timestamp()) + ")
-      try statement.bind(lease / .seconds(1))
+      try statement.bind(lease.seconds)
       statement.sql(
         """
           FROM next WHERE job.id = next.id
@@ -406,7 +406,7 @@ public final class PostgresJobStore: SharedJobQueue {
     let answer = try await rows { statement in
       statement.sql(
         "WITH renewed AS (UPDATE heinfer_job SET lease_expires_at = extract(epoch FROM clock_timestamp()) + ")
-      try statement.bind(lease / .seconds(1))
+      try statement.bind(lease.seconds)
       statement.sql(" WHERE id = ")
       try statement.bind(claim.job.id)
       statement.sql(" AND lease_token = ")

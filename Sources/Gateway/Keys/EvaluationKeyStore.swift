@@ -135,7 +135,7 @@ extension EvaluationKeySet {
       id: id, tenant: registration.tenant, modelId: registration.modelId, version: registration.version,
       relinearizationKey: registration.relinearizationKey, galoisKeys: registration.galoisKeys,
       publicKey: registration.publicKey, sizeBytes: registration.sizeBytes, createdAt: now,
-      expiresAt: now.addingTimeInterval(timeToLive / .seconds(1)))
+      expiresAt: now.addingTimeInterval(timeToLive.seconds))
   }
 }
 

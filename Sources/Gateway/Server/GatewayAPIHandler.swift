@@ -15,7 +15,7 @@ struct GatewayAPIHandler: APIProtocol {
   var tenant: String { RequestTenant.current }
 
   func getHealth(_ input: Operations.GetHealth.Input) async throws -> Operations.GetHealth.Output {
-    .ok(.init(body: .json(.init(status: .ok, apiVersion: ContractVersion.current))))
+    .ok(.init(body: .json(.init(status: .ok, apiVersion: ContractInfo.version))))
   }
 
   func getMetrics(_ input: Operations.GetMetrics.Input) async throws -> Operations.GetMetrics.Output {
@@ -24,7 +24,7 @@ struct GatewayAPIHandler: APIProtocol {
 
   func listModels(_ input: Operations.ListModels.Input) async throws -> Operations.ListModels.Output {
     .ok(
-      .init(body: .json(.init(apiVersion: ContractVersion.current, models: service.registry.models.map(Self.describe))))
+      .init(body: .json(.init(apiVersion: ContractInfo.version, models: service.registry.models.map(Self.describe))))
     )
   }
 

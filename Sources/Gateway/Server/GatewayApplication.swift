@@ -116,12 +116,10 @@ public enum GatewayApplication {
     onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
   ) throws -> some ApplicationProtocol {
     try configuration.validate()
-    let idle = configuration.idleTimeout.components
     return Application(
       router: try router(service: service, configuration: configuration, logger: logger),
       server: .http1(
-        configuration: .init(idleTimeout: .nanoseconds(idle.seconds * 1_000_000_000 + idle.attoseconds / 1_000_000_000))
-      ),
+        configuration: .init(idleTimeout: .nanoseconds(Int64(configuration.idleTimeout / .nanoseconds(1))))),
       configuration: .init(
         address: .hostname(configuration.host, port: configuration.port), serverName: "heinfer",
         availableConnectionsDelegate: MaximumAvailableConnections(configuration.maximumConnections, logger: logger)),

@@ -119,9 +119,7 @@ public final class RateLimiter: Sendable {
   public func take(tenant: String, now: ContinuousClock.Instant = .now) -> Int? {
     buckets.withLock { buckets in
       var bucket = buckets[tenant] ?? Bucket(tokens: burst, updated: now)
-      let elapsed = now - bucket.updated
-      let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-      bucket.tokens = min(burst, bucket.tokens + max(0, seconds) * perSecond)
+      bucket.tokens = min(burst, bucket.tokens + max(0, (now - bucket.updated).seconds) * perSecond)
       bucket.updated = now
       if bucket.tokens >= 1 {
         bucket.tokens -= 1
