@@ -148,10 +148,23 @@ let package = Package(
       swiftSettings: strictSwift6),
     // Development tool used by scripts/generate_reference_vectors.py (SEAL interoperability).
     .executableTarget(name: "ckks-reference-tool", dependencies: ["CKKS"], swiftSettings: strictSwift6),
+    // Helpers every test target shares: the gateway as tests build it, the contract check on its
+    // responses, JSON, datasets and precision.
+    .target(
+      name: "TestSupport",
+      dependencies: [
+        "CKKS", "Gateway", "GatewayAPI",
+        .product(name: "Hummingbird", package: "hummingbird"),
+        .product(name: "HummingbirdTesting", package: "hummingbird"),
+        .product(name: "Logging", package: "swift-log"),
+        .product(name: "Yams", package: "Yams"),
+      ],
+      path: "Tests/TestSupport",
+      swiftSettings: strictSwift6),
     .testTarget(
       name: "GatewayTests",
       dependencies: [
-        "CKKS", "Gateway", "GatewayAPI", "InferencePrograms",
+        "CKKS", "Gateway", "GatewayAPI", "InferencePrograms", "TestSupport",
         .product(name: "HummingbirdTesting", package: "hummingbird"),
         .product(name: "Logging", package: "swift-log"),
         .product(name: "Yams", package: "Yams"),
@@ -163,7 +176,7 @@ let package = Package(
     .testTarget(
       name: "SDKTests",
       dependencies: [
-        "CKKS", "Gateway", "GatewayAPI", "HEInferenceSDK", "InferencePrograms",
+        "CKKS", "Gateway", "GatewayAPI", "HEInferenceSDK", "InferencePrograms", "TestSupport",
         .product(name: "HummingbirdTesting", package: "hummingbird"),
         .product(name: "Logging", package: "swift-log"),
         .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -171,10 +184,11 @@ let package = Package(
       ],
       swiftSettings: strictSwift6),
     .testTarget(
-      name: "InferenceProgramsTests", dependencies: ["CKKS", "InferencePrograms"], swiftSettings: strictSwift6),
+      name: "InferenceProgramsTests", dependencies: ["CKKS", "InferencePrograms", "TestSupport"],
+      swiftSettings: strictSwift6),
     .testTarget(
       name: "CKKSTests",
-      dependencies: ["CKKS"],
+      dependencies: ["CKKS", "TestSupport"],
       resources: [.copy("Fixtures")],
       swiftSettings: strictSwift6),
   ]

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 @testable import CKKS
@@ -62,7 +63,7 @@ struct ChebyshevTests {
     let expected = xs.map(series.value(at:))
     for babySteps in [nil, 2, 8] {
       let decrypted = try Self.evaluate(series, xs, context: context, babySteps: babySteps)
-      #expect(EvaluatorTests.bits(decrypted, expected) > 12, "baby steps \(babySteps ?? 0)")
+      #expect(Precision.bits(decrypted, expected) > 12, "baby steps \(babySteps ?? 0)")
     }
   }
 
@@ -72,8 +73,8 @@ struct ChebyshevTests {
     let series = ChebyshevSeries(interpolating: Self.sigmoid, degree: 31, interval: -8...8)
     let xs = Self.points(64, in: -8...8, seed: 5)
     let decrypted = try Self.evaluate(series, xs, context: context)
-    #expect(EvaluatorTests.bits(decrypted, xs.map(series.value(at:))) > 14)
-    #expect(EvaluatorTests.bits(decrypted, xs.map(Self.sigmoid)) > 9)
+    #expect(Precision.bits(decrypted, xs.map(series.value(at:))) > 14)
+    #expect(Precision.bits(decrypted, xs.map(Self.sigmoid)) > 9)
   }
 
   @Test("A constant series and too few levels are refused")

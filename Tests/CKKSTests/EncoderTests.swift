@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 @testable import CKKS
@@ -62,11 +63,6 @@ struct EncoderTests {
   }
 
   /// Bits of precision: -log2(max |decoded - expected|).
-  static func precisionBits(_ decoded: [Double], _ expected: [Double]) -> Double {
-    let error = zip(decoded, expected).map { abs($0 - $1) }.max() ?? 0
-    return error == 0 ? 64 : -log2(error)
-  }
-
   @Test("Round trips keep the precision the scale allows on every preset")
   func roundTrips() throws {
     for (name, description) in ParameterDescription.presets {
@@ -76,7 +72,7 @@ struct EncoderTests {
       let values = (0..<parameters.slotCount).map { _ in Double(rng.next() % 2_000_001) / 1_000_000 - 1 }
       for level in 0...parameters.maximumLevel {
         let plaintext = try encoder.encode(values, level: level)
-        let bits = Self.precisionBits(encoder.decode(plaintext), values)
+        let bits = Precision.bits(encoder.decode(plaintext), values)
         // Rounding to integers costs about log2(Δ) - log2(N)/2 bits; demand a margin below that.
         let expectedBits =
           Double(parameters.defaultScale.exponent) - Double(parameters.degree.trailingZeroBitCount) / 2 - 4
@@ -84,7 +80,7 @@ struct EncoderTests {
       }
       let complexValues = values.map { ComplexNumber($0, -$0 / 2) }
       let decoded = encoder.decodeComplex(try encoder.encode(complex: complexValues))
-      #expect(Self.precisionBits(decoded.map(\.imaginary), values.map { -$0 / 2 }) > 20)
+      #expect(Precision.bits(decoded.map(\.imaginary), values.map { -$0 / 2 }) > 20)
       let constant = encoder.decode(try encoder.encode(constant: -3.25))
       #expect(constant.allSatisfy { abs($0 + 3.25) < 1e-9 })
     }
@@ -97,7 +93,7 @@ struct EncoderTests {
     let x = (0..<8).map { Double($0 + 1) / 10 }
     let w = [0.15, -0.08, 0.11, 0.07, -0.12, 0.09, 0.05, -0.04]
     let encodedX = try encoder.encodeCoefficients(x, scale: 0x1p30)
-    #expect(Self.precisionBits(Array(encoder.decodeCoefficients(encodedX).prefix(8)), x) > 28)
+    #expect(Precision.bits(Array(encoder.decodeCoefficients(encodedX).prefix(8)), x) > 28)
     let encodedW = try encoder.encodeCoefficientsForInnerProduct(w, scale: 0x1p25)
     let product = Plaintext(polynomial: encodedX.polynomial * encodedW.polynomial, scale: 0x1p55)
     let expected = zip(x, w).map(*).reduce(0, +)

@@ -1,15 +1,11 @@
 import Foundation
+import TestSupport
 import Testing
 
 @testable import CKKS
 
 @Suite("Keys, encryption and decryption")
 struct EncryptionTests {
-  static func precisionBits(_ decoded: [Double], _ expected: [Double]) -> Double {
-    let error = zip(decoded, expected).map { abs($0 - $1) }.max() ?? 0
-    return error == 0 ? 64 : -log2(error)
-  }
-
   @Test("Public- and secret-key encryption decrypt to the message on every preset and level")
   func roundTrips() throws {
     for (name, description) in ParameterDescription.presets {
@@ -29,7 +25,7 @@ struct EncryptionTests {
           #expect(ciphertext.level == level && ciphertext.size == 2 && ciphertext.scale == plaintext.scale)
           let decoded = encoder.decode(try decryptor.decrypt(ciphertext))
           // Fresh noise is a few units of N·σ; at Δ ≥ 2^40 that leaves at least ~20 bits.
-          let bits = Self.precisionBits(decoded, values)
+          let bits = Precision.bits(decoded, values)
           #expect(bits > Double(parameters.defaultScale.exponent) - 22, "\(name) level \(level): \(bits) bits")
         }
       }

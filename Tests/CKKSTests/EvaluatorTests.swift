@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 @testable import CKKS
@@ -41,11 +42,6 @@ struct EvaluatorTests {
   }
 
   /// Bits of precision: -log2(max |decoded - expected|).
-  static func bits(_ decoded: [Double], _ expected: [Double]) -> Double {
-    let error = zip(decoded, expected).map { abs($0 - $1) }.max() ?? 0
-    return error == 0 ? 64 : -log2(error)
-  }
-
   @Test("Additions, negation and plaintext operations keep full precision")
   func linearOperations() throws {
     let context = try Context(.n8192_logq_60_40_40_logp_60)
@@ -54,15 +50,15 @@ struct EvaluatorTests {
     let a = try context.encrypt(x)
     let b = try context.encrypt(y)
     let evaluator = context.evaluator
-    #expect(Self.bits(try context.decrypt(try evaluator.add(a, b)), zip(x, y).map(+)) > 20)
-    #expect(Self.bits(try context.decrypt(try evaluator.subtract(a, b)), zip(x, y).map(-)) > 20)
-    #expect(Self.bits(try context.decrypt(try evaluator.negate(a)), x.map { -$0 }) > 20)
+    #expect(Precision.bits(try context.decrypt(try evaluator.add(a, b)), zip(x, y).map(+)) > 20)
+    #expect(Precision.bits(try context.decrypt(try evaluator.subtract(a, b)), zip(x, y).map(-)) > 20)
+    #expect(Precision.bits(try context.decrypt(try evaluator.negate(a)), x.map { -$0 }) > 20)
     let plain = try context.encoder.encode(y)
-    #expect(Self.bits(try context.decrypt(try evaluator.add(a, plain)), zip(x, y).map(+)) > 20)
-    #expect(Self.bits(try context.decrypt(try evaluator.subtract(a, plain)), zip(x, y).map(-)) > 20)
+    #expect(Precision.bits(try context.decrypt(try evaluator.add(a, plain)), zip(x, y).map(+)) > 20)
+    #expect(Precision.bits(try context.decrypt(try evaluator.subtract(a, plain)), zip(x, y).map(-)) > 20)
     let product = try evaluator.rescale(try evaluator.multiply(a, plain))
     #expect(product.level == a.level - 1)
-    #expect(Self.bits(try context.decrypt(product), zip(x, y).map(*)) > 18)
+    #expect(Precision.bits(try context.decrypt(product), zip(x, y).map(*)) > 18)
   }
 
   @Test("Ciphertext multiplication, relinearization and rescale on every preset with keys")
@@ -82,10 +78,10 @@ struct EvaluatorTests {
         #expect(product.size == 3)
         // The size-3 ciphertext already decrypts correctly.
         expected = expected.map { $0 * $0 }
-        #expect(Self.bits(try context.decrypt(try context.evaluator.rescale(product)), expected) > 14)
+        #expect(Precision.bits(try context.decrypt(try context.evaluator.rescale(product)), expected) > 14)
         ciphertext = try context.evaluator.rescale(try context.evaluator.relinearize(product, key: relinearization))
         #expect(ciphertext.size == 2)
-        let bits = Self.bits(try context.decrypt(ciphertext), expected)
+        let bits = Precision.bits(try context.decrypt(ciphertext), expected)
         #expect(bits > 14, "N=\(context.parameters.degree) level \(ciphertext.level): \(bits) bits")
       }
       #expect(ciphertext.level == 0)
@@ -106,7 +102,7 @@ struct EvaluatorTests {
       // SEAL: a left rotation by r puts slot i + r in slot i. Key switching adds noise of about
       // σ·√N·q_digit/P per coefficient (×√N in the slots), ≈ 2^-20 relative to Δ = 2^40 here.
       let expected = (0..<slots).map { x[(($0 + steps) % slots + slots) % slots] }
-      let bits = Self.bits(try context.decrypt(rotated), expected)
+      let bits = Precision.bits(try context.decrypt(rotated), expected)
       #expect(bits > 17, "steps \(steps): \(bits) bits")
     }
     let complexValues = x.map { ComplexNumber($0, $0 / 3) }
@@ -114,8 +110,8 @@ struct EvaluatorTests {
       context.encoder.encode(complex: complexValues), using: context.generator)
     let conjugated = context.encoder.decodeComplex(
       try context.decryptor.decrypt(try context.evaluator.conjugate(complexCiphertext, keys: keys)))
-    #expect(Self.bits(conjugated.map(\.imaginary), x.map { -$0 / 3 }) > 17)
-    #expect(Self.bits(conjugated.map(\.real), x) > 17)
+    #expect(Precision.bits(conjugated.map(\.imaginary), x.map { -$0 / 3 }) > 17)
+    #expect(Precision.bits(conjugated.map(\.real), x) > 17)
     #expect(throws: EvaluationError.missingGaloisKey(element: GaloisElement.rotation(by: 2, degree: 8192).value)) {
       try context.evaluator.rotate(ciphertext, by: 2, keys: keys)
     }
@@ -135,12 +131,12 @@ struct EvaluatorTests {
     let sum = try context.evaluator.add(a, b)
     #expect(sum.scale == min(a.scale, b.scale))
     #expect(try context.evaluator.add(b, a).scale == sum.scale)
-    #expect(Self.bits(try context.decrypt(sum), zip(x, y).map(+)) > 20)
+    #expect(Precision.bits(try context.decrypt(sum), zip(x, y).map(+)) > 20)
     let plaintext = try context.encoder.encode(y)
     let plus = try context.evaluator.add(b, plaintext)
     #expect(plus.scale == plaintext.scale)
     #expect(try context.evaluator.subtract(b, plaintext).scale == plaintext.scale)
-    #expect(Self.bits(try context.decrypt(plus), y.map { 2 * $0 }) > 20)
+    #expect(Precision.bits(try context.decrypt(plus), y.map { 2 * $0 }) > 20)
     // Beyond the tolerance the scales are really different.
     let far = try context.encryptor.encrypt(
       context.encoder.encode(y, scale: a.scale * (1 + 0x1p-30)), using: context.generator)
@@ -195,9 +191,9 @@ struct EvaluatorCompositeTests {
     for step in steps {
       let expected = (0..<slots).map { x[(($0 + step) % slots + slots) % slots] }
       let hoisted = try context.decrypt(try #require(rotated[step]))
-      #expect(EvaluatorTests.bits(hoisted, expected) > 17, "step \(step)")
+      #expect(Precision.bits(hoisted, expected) > 17, "step \(step)")
       let single = try context.decrypt(try context.evaluator.rotate(ciphertext, by: step, keys: keys))
-      #expect(EvaluatorTests.bits(hoisted, single) > 17)
+      #expect(Precision.bits(hoisted, single) > 17)
     }
     #expect(throws: EvaluationError.self) { try context.evaluator.rotations(ciphertext, by: [5], keys: keys) }
   }
@@ -241,7 +237,7 @@ struct PolynomialEvaluationTests {
       #expect(result.level == context.parameters.maximumLevel - depth)
       #expect(result.scale == ciphertext.scale)
       let expected = x.map { Self.evaluate(coefficients, at: $0) }
-      let bits = EvaluatorTests.bits(try context.decrypt(result), expected)
+      let bits = Precision.bits(try context.decrypt(result), expected)
       #expect(bits > 12, "\(coefficients): \(bits) bits")
     }
   }
@@ -255,7 +251,7 @@ struct PolynomialEvaluationTests {
     let result = try context.evaluator.evaluatePolynomial(
       try context.encrypt(x), coefficients: coefficients, relinearizationKey: key, encoder: context.encoder)
     #expect(result.level == context.parameters.maximumLevel - 3)
-    let bits = EvaluatorTests.bits(try context.decrypt(result), x.map { Self.evaluate(coefficients, at: $0) })
+    let bits = Precision.bits(try context.decrypt(result), x.map { Self.evaluate(coefficients, at: $0) })
     #expect(bits > 12, "\(bits) bits")
   }
 
@@ -296,19 +292,19 @@ struct InPlaceEvaluatorTests {
     for step in [1, -3, 1] {
       try context.evaluator.rotate(&ciphertext, by: step, keys: keys, workspace: workspace)
       x = (0..<slots).map { x[(($0 + step) % slots + slots) % slots] }
-      #expect(EvaluatorTests.bits(try context.decrypt(ciphertext), x) > 15, "rotation \(step)")
+      #expect(Precision.bits(try context.decrypt(ciphertext), x) > 15, "rotation \(step)")
     }
     var product = try context.evaluator.multiply(ciphertext, ciphertext)
     try context.evaluator.relinearize(&product, key: relinearization, workspace: workspace)
     product = try context.evaluator.rescale(product)
-    #expect(EvaluatorTests.bits(try context.decrypt(product), x.map { $0 * $0 }) > 14)
+    #expect(Precision.bits(try context.decrypt(product), x.map { $0 * $0 }) > 14)
     var lower = try context.evaluator.rescale(
       try context.evaluator.multiply(product, try context.encoder.encode([1], level: 1)))
     try context.evaluator.rotate(&lower, by: 1, keys: keys, workspace: workspace)
     #expect(lower.level == 0)
     // The ciphertext copied before the in-place operations still holds the original values.
     let again = try context.decrypt(original)
-    #expect(EvaluatorTests.bits(again, context.randomValues(seed: 21)) > 20)
+    #expect(Precision.bits(again, context.randomValues(seed: 21)) > 20)
   }
 }
 
@@ -351,6 +347,6 @@ struct ParallelKeySwitchingTests {
     // a public-key encryption at Δ = 2^30 starts with about 13 bits).
     let slots = context.parameters.slotCount
     let x = context.randomValues(seed: 5)
-    #expect(EvaluatorTests.bits(try context.decrypt(sequential[0]), (0..<slots).map { x[($0 + 5) % slots] }) > 10)
+    #expect(Precision.bits(try context.decrypt(sequential[0]), (0..<slots).map { x[($0 + 5) % slots] }) > 10)
   }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 @testable import CKKS
@@ -36,7 +37,7 @@ struct LinearCombinationTests {
     let expected = (0..<context.parameters.slotCount).map { j in zip(weights, inputs).reduce(0) { $0 + $1.0 * $1.1[j] }
     }
     // Public-key noise at scale 2^30 times weights up to 3.5 over seven terms: about 12 bits here.
-    #expect(EvaluatorTests.bits(decoded, expected) > 10)
+    #expect(Precision.bits(decoded, expected) > 10)
   }
 
   @Test("Several rows at once equal the plaintext-constant products of each row, on one thread or two")
@@ -79,7 +80,7 @@ struct LinearCombinationTests {
       let reference = try evaluator.add(
         ciphertext, try context.encoder.encode(constant: constant, scale: ciphertext.scale, level: ciphertext.level))
       #expect(added == reference)
-      #expect(EvaluatorTests.bits(try context.decrypt(added), values.map { $0 + constant }) > 10)
+      #expect(Precision.bits(try context.decrypt(added), values.map { $0 + constant }) > 10)
     }
     #expect(throws: EvaluationError.self) { try evaluator.add(ciphertext, constant: 0x1p40) }
     #expect(throws: EvaluationError.self) { try evaluator.add(ciphertext, constant: .infinity) }

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 @testable import CKKS
@@ -73,7 +74,7 @@ struct LinearTransformationTests {
       // Sums of 256 products reach about ±16; at Δ = 2^30 that leaves 10 bits after the point
       // (a misplaced diagonal would be wrong in the units).
       let expected = Self.product(m, v)
-      for copy in copies { #expect(EvaluatorTests.bits(copy, expected) > 10, "rescaling \(rescaling)") }
+      for copy in copies { #expect(Precision.bits(copy, expected) > 10, "rescaling \(rescaling)") }
     }
   }
 
@@ -116,7 +117,7 @@ struct LinearTransformationTests {
       let copies = stride(from: 0, to: slots.count, by: rows * b).map { start in
         (0..<rows).map { slots[start + $0 * b + j] }
       }
-      for copy in copies { #expect(EvaluatorTests.bits(copy, expected) > 10, "vector \(j)") }
+      for copy in copies { #expect(Precision.bits(copy, expected) > 10, "vector \(j)") }
     }
     #expect(throws: EvaluationError.invalidLinearTransformation("1 inputs for a transformation of 2")) {
       try transformation.apply(ciphertexts[0], evaluator: context.evaluator, keys: keys)
@@ -150,7 +151,7 @@ struct LinearTransformationTests {
       // Both forms: 15 baby-step rotations for one giant step are double hoisted, the rest not.
       #expect(transformation.doubleHoisted == (babySteps == 16))
       let copies = try Self.run(transformation, v, context: context, keys: keys)
-      #expect(EvaluatorTests.bits(copies[3], Self.product(m, v)) > 12, "baby steps \(babySteps)")
+      #expect(Precision.bits(copies[3], Self.product(m, v)) > 12, "baby steps \(babySteps)")
     }
     // A tall 32 × 8 matrix: 8 extended diagonals over a period-8 input, the output with period 32.
     let tall = Self.matrix(rows: 32, columns: 8, seed: 6)
@@ -158,7 +159,7 @@ struct LinearTransformationTests {
     #expect(transformation.inputPeriod == 8 && transformation.outputPeriod == 32)
     let w = (0..<8).map { Double($0) / 8 - 0.5 }
     let copies = try Self.run(transformation, w, context: context, keys: keys)
-    #expect(EvaluatorTests.bits(copies[2], Self.product(tall, w)) > 12)
+    #expect(Precision.bits(copies[2], Self.product(tall, w)) > 12)
   }
 
   @Test("Zero diagonals cost nothing: a diagonal matrix needs no rotation, a band only its offsets")
@@ -170,14 +171,14 @@ struct LinearTransformationTests {
     #expect(identity.galoisElements.isEmpty)
     let v = (0..<8).map { Double($0) / 8 }
     let copies = try Self.run(identity, v, context: context, keys: GaloisKeys(keys: [:]))
-    #expect(EvaluatorTests.bits(copies[5], v.enumerated().map { Double($0.offset + 1) * $0.element }) > 14)
+    #expect(Precision.bits(copies[5], v.enumerated().map { Double($0.offset + 1) * $0.element }) > 14)
     // A cyclic band: diagonals 0 and 1 only, so one baby step and no giant step.
     let band = (0..<8).map { i in (0..<8).map { j in j == i ? 1.0 : (j == (i + 1) % 8 ? -0.5 : 0) } }
     let banded = try LinearTransformation(matrix: band, encoder: context.encoder, scale: q, level: 2, babySteps: 2)
     #expect(banded.galoisElements == [GaloisElement.rotation(by: 1, degree: 8192).value])
     let keys = try KeyGenerator.galoisKeys(secretKey: context.secretKey, rotationSteps: [1], using: context.generator)
     let result = try Self.run(banded, v, context: context, keys: keys)
-    #expect(EvaluatorTests.bits(result[0], Self.product(band, v)) > 14)
+    #expect(Precision.bits(result[0], Self.product(band, v)) > 14)
     // Strided diagonals (0 and 8 of 16, as a convolution's): a hoisted baby step by 8 costs less
     // than a giant step by 8, so the default takes all 16 as baby steps: one rotation by 8.
     var strided = [[Double]](repeating: [Double](repeating: 0, count: 16), count: 16)
@@ -191,7 +192,7 @@ struct LinearTransformationTests {
     let eight = try KeyGenerator.galoisKeys(secretKey: context.secretKey, rotationSteps: [8], using: context.generator)
     let w = (0..<16).map { Double($0) / 16 }
     #expect(
-      EvaluatorTests.bits(try Self.run(convolution, w, context: context, keys: eight)[1], Self.product(strided, w)) > 14
+      Precision.bits(try Self.run(convolution, w, context: context, keys: eight)[1], Self.product(strided, w)) > 14
     )
   }
 

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 @testable import CKKS
@@ -52,10 +53,6 @@ struct SEALStreamTests {
 
   static func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", $0) }.joined() }
 
-  static func maxError(_ a: [Double], _ b: [Double]) -> Double {
-    zip(a, b).map { abs($0 - $1) }.max()!
-  }
-
   let parameters = SEALStreamTests.parameters
   let secretKey = try! SecretKey(sealBytes: bytes(file.fromSeal.secretKey), parameters: parameters)
 
@@ -73,8 +70,8 @@ struct SEALStreamTests {
       ][name]!
       let ciphertext = try Ciphertext(sealBytes: Self.bytes(stream), parameters: parameters)
       let values = try decoded(ciphertext)
-      #expect(Self.maxError(values, Self.message) < 1e-3, "\(name)")
-      #expect(Self.maxError(values, try #require(seal.decoded[name])) < 1e-7, "\(name)")
+      #expect(Precision.maximumError(values, Self.message) < 1e-3, "\(name)")
+      #expect(Precision.maximumError(values, try #require(seal.decoded[name])) < 1e-7, "\(name)")
     }
     let lower = try Ciphertext(sealBytes: Self.bytes(seal.lowerLevelCiphertext), parameters: parameters)
     #expect(lower.level == parameters.maximumLevel - 1)
@@ -85,7 +82,7 @@ struct SEALStreamTests {
     let evaluator = Evaluator(parameters: parameters)
     let result = try evaluator.rescale(try evaluator.relinearize(product, key: relinearizationKey))
     let sealResult = try #require(seal.decoded["productRelinearizedRescaled"])
-    #expect(Self.maxError(try decoded(result), sealResult) < 1e-5)
+    #expect(Precision.maximumError(try decoded(result), sealResult) < 1e-5)
   }
 
   @Test("SEAL's keys load and work in our evaluator and encryptor")
@@ -94,7 +91,7 @@ struct SEALStreamTests {
     let publicKey = try PublicKey(sealBytes: Self.bytes(seal.publicKey), parameters: parameters)
     let plaintext = try CKKSEncoder(parameters: parameters).encode(Self.message)
     let encrypted = try Encryptor(publicKey: publicKey).encrypt(plaintext)
-    #expect(Self.maxError(try decoded(encrypted), Self.message) < 1e-3)
+    #expect(Precision.maximumError(try decoded(encrypted), Self.message) < 1e-3)
 
     let galoisKeys = try GaloisKeys(sealBytes: Self.bytes(seal.galoisKeys), parameters: parameters)
     #expect(
@@ -104,7 +101,7 @@ struct SEALStreamTests {
     for step in Self.file.rotationSteps {
       let rotated = try Evaluator(parameters: parameters).rotate(sealCiphertext, by: step, keys: galoisKeys)
       let expected = try #require(seal.rotated[String(step)])
-      #expect(Self.maxError(try decoded(rotated), expected) < 1e-5, "step \(step)")
+      #expect(Precision.maximumError(try decoded(rotated), expected) < 1e-5, "step \(step)")
     }
   }
 
@@ -154,25 +151,25 @@ struct SEALStreamTests {
     // What SEAL computed with them (recorded) is the message, squared or rotated.
     for (name, values) in ours.decodedBySeal {
       let expected = name.contains("Squared") ? Self.message.map { $0 * $0 } : Self.message
-      #expect(Self.maxError(values, expected) < 1e-3, "\(name)")
+      #expect(Precision.maximumError(values, expected) < 1e-3, "\(name)")
     }
     for (step, values) in ours.rotatedBySealWithOurKeys {
       let k = Int(step)!
       let expected = (0..<values.count).map { Self.message[($0 + k + Self.message.count) % Self.message.count] }
-      #expect(Self.maxError(values, expected) < 1e-3, "step \(step)")
+      #expect(Precision.maximumError(values, expected) < 1e-3, "step \(step)")
     }
     // Our seeded stream expands (with our BLAKE2Xb) to exactly what SEAL expanded it to.
     let seeded = try Ciphertext(sealBytes: try #require(streams["seededCiphertext"]), parameters: parameters)
     let resaved = Array(seeded.sealBytes(parameters: parameters, version: Self.sealVersion).dropFirst(16))
     #expect(Self.hex(BLAKE2b.hash(resaved, digestLength: 32)) == ours.sealResavedSeededCiphertextDigest)
-    #expect(Self.maxError(try decoded(seeded), Self.message) < 1e-3)
+    #expect(Precision.maximumError(try decoded(seeded), Self.message) < 1e-3)
     // Our seeded public key (SEAL's create_public_key form): SEAL expanded `a` to what we load.
     let seededPublicKey = try PublicKey(sealBytes: try #require(streams["seededPublicKey"]), parameters: parameters)
     let publicResaved = Array(seededPublicKey.sealBytes(version: Self.sealVersion).dropFirst(16))
     #expect(Self.hex(BLAKE2b.hash(publicResaved, digestLength: 32)) == ours.sealResavedSeededPublicKeyDigest)
     let encrypted = try Encryptor(publicKey: seededPublicKey).encrypt(
       try CKKSEncoder(parameters: parameters).encode(Self.message))
-    #expect(Self.maxError(try decoded(encrypted), Self.message) < 1e-3)
+    #expect(Precision.maximumError(try decoded(encrypted), Self.message) < 1e-3)
     // The seeded form replaces c1 (8·k·N bytes) with the 81-byte generator information.
     let residueBytes = 8 * parameters.ciphertextModuli.count * parameters.degree
     #expect(streams["seededCiphertext"]!.count == streams["publicKeyCiphertext"]!.count - residueBytes + 81)

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 @testable import CKKS
@@ -41,7 +42,7 @@ struct SerializationTests {
     let loadedSecret = try SecretKey(deserializing: secretBytes, parameters: parameters)
     #expect(loadedSecret.polynomial == context.secretKey.polynomial)
     #expect(
-      EvaluatorTests.bits(context.encoder.decode(try Decryptor(secretKey: loadedSecret).decrypt(loadedSeeded)), x) > 20)
+      Precision.bits(context.encoder.decode(try Decryptor(secretKey: loadedSecret).decrypt(loadedSeeded)), x) > 20)
   }
 
   @Test("Sizes meet the targets: seeded ciphertext, relinearization and Galois keys at N = 8192")
@@ -78,14 +79,14 @@ struct SerializationTests {
     let loaded = try Ciphertext(deserializing: shrunk, parameters: parameters)
     #expect(loaded.level == 0)
     // Extra error ≈ 2^10·(1 + ‖s‖₁)/Δ ≈ 2^10·2^13/2^40 = 2^-17 per coefficient, more in the slots.
-    #expect(EvaluatorTests.bits(try context.decrypt(loaded), x) > 12)
+    #expect(Precision.bits(try context.decrypt(loaded), x) > 12)
     #expect(throws: SerializationError.self) {
       try ciphertext.serializedForDecryption(parameters: parameters, droppedLowBits: 60)
     }
     // c0 may drop more than c1 (its rounding is not multiplied by the key): 60 − 16 and 60 − 10 bits.
     let uneven = try ciphertext.serializedForDecryption(parameters: parameters, droppedLowBits: (c0: 16, c1: 10))
     #expect(uneven.count == 40 + 2 + 1 + 1 + 8 + 2 + 8192 * 44 / 8 + 8192 * 50 / 8)
-    #expect(EvaluatorTests.bits(try context.decrypt(Ciphertext(deserializing: uneven, parameters: parameters)), x) > 12)
+    #expect(Precision.bits(try context.decrypt(Ciphertext(deserializing: uneven, parameters: parameters)), x) > 12)
     #expect(throws: SerializationError.self) {
       try ciphertext.serializedForDecryption(parameters: parameters, droppedLowBits: (c0: 60, c1: 0))
     }

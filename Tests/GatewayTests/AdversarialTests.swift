@@ -5,6 +5,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import NIOCore
+import TestSupport
 import Testing
 
 /// A hostile client over HTTP: every malformed ciphertext, envelope and transfer it can send gets a
@@ -65,18 +66,15 @@ struct AdversarialTests {
 
   @Test("Every mutation of a valid ciphertext is refused with a documented 4xx and the JSON error")
   func ciphertextMutations() async throws {
-    try await GatewayRouteTests().withGateway { client in
-      let model = try await client.execute(uri: "/models/logistic_v1/1.0.0", method: .get) {
-        GatewayRouteTests.decode($0.body)
-      }
-      let session = try ClientSession(model: model)
+    try await TestGateway.withGateway { client in
+      let session = try await ClientSession.fetch("logistic_v1", from: client)
       let valid = Array(try #require(Data(base64Encoded: try session.payload(samples: [[0.5, 0.25]]))))
       #expect(valid.count > 86 && valid[6] == 1, "a seeded ciphertext")
       for (name, bytes) in Self.mutations(of: valid) {
         let body = try session.request(payloads: [Data(bytes).base64EncodedString()], batchSize: 1, keyId: nil)
         try await client.execute(uri: "/infer", method: .post, body: body) { response in
           #expect([400, 422].contains(response.status.code), "\(name): \(response.status)")
-          let error = GatewayRouteTests.decode(response.body)["error"] as? [String: Any]
+          let error = ContractJSON.object(response.body)["error"] as? [String: Any]
           #expect(error?["code"] is String && error?["message"] is String, "\(name)")
         }
       }
@@ -84,15 +82,15 @@ struct AdversarialTests {
       let good = try session.request(payloads: [Data(valid).base64EncodedString()], batchSize: 1, keyId: nil)
       try await client.execute(uri: "/infer", method: .post, body: good) { response in
         #expect(response.status == .ok)
-        #expect(GatewayRouteTests.decode(response.body)["status"] as? String == "completed")
+        #expect(ContractJSON.object(response.body)["status"] as? String == "completed")
       }
     }
   }
 
   @Test("SEAL streams through the reference contract: mutations and lying sizes get 4xx in its shape")
   func sealMutations() async throws {
-    try await GatewayRouteTests().withGateway { client in
-      let registry = GatewayRouteTests.registry
+    try await TestGateway.withGateway { client in
+      let registry = TestGateway.registry
       let program = try #require(registry.model(id: "logistic_v1", version: "1.0.0")?.sealProgram)
       let parameters = program.parameters
       let plaintext = try CKKSEncoder(parameters: parameters).encode([0.5], scale: program.layout.scale)
@@ -125,13 +123,13 @@ struct AdversarialTests {
         cases.append(("scale \(scale)", copy))
       }
       for (name, bytes) in cases {
-        let body = GatewayRouteTests.json([
+        let body = ContractJSON.body([
           "model_id": "logistic_v1", "version": "1.0.0", "batch_size": 1,
           "inputs": Array(repeating: ["encoding": "hex", "payload": HexCodec.encode(bytes)], count: 8),
         ])
         try await client.execute(uri: "/reference/infer", method: .post, body: body) { response in
           #expect([400, 422].contains(response.status.code), "\(name): \(response.status)")
-          #expect(GatewayRouteTests.decode(response.body)["detail"] is String, "\(name)")
+          #expect(ContractJSON.object(response.body)["detail"] is String, "\(name)")
         }
       }
     }
@@ -143,7 +141,7 @@ struct AdversarialTests {
     let deepObject = String(repeating: "{\"a\":", count: 50_000) + "1" + String(repeating: "}", count: 50_000)
     let nestedField = "{\"model_id\": " + deepObject + ", \"version\": \"1.0.0\", \"batch_size\": 1, \"inputs\": []}"
     let bodies = [deepArray, deepObject, nestedField, "{", "{\"model_id\": \"logistic_v1\"", "\u{0}", "null", "[]"]
-    try await GatewayRouteTests().withGateway { client in
+    try await TestGateway.withGateway { client in
       for uri in ["/infer", "/infer/plain", "/keys", "/reference/infer", "/reference/infer/plain"] {
         for body in bodies {
           try await client.execute(
@@ -168,7 +166,9 @@ struct AdversarialTests {
   func chunkedOversized() async throws {
     let configuration = GatewayConfiguration(
       port: 0, tenants: .open, requestsPerSecond: nil, maximumBodyBytes: 64 << 10)
-    try await HardeningTests.withLiveGateway(configuration) { port in
+    try await TestGateway.withLiveGateway(configuration: configuration, pool: WorkerPool(threads: 1, queueCapacity: 16))
+    {
+      port in
       for (path, isReference) in [("/infer", false), ("/keys", false), ("/reference/infer", true)] {
         let answer = try await HardeningTests.blocking {
           let connection = try HardeningTests.RawConnection(port: port, receiveTimeout: 60)

@@ -6,6 +6,7 @@ import HummingbirdTesting
 import InferencePrograms
 import Logging
 import NIOCore
+import TestSupport
 import Testing
 
 /// Every bundled linear model on its held-out test split (datasets/, written by
@@ -24,65 +25,40 @@ struct BundledModelTests {
     Case(modelId: "wine_multiclass", dataset: "wine"),
   ]
 
-  /// Features and labels of a test split.
-  static func split(_ name: String) throws -> (features: [[Double]], labels: [Int]) {
-    let file = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-      .deletingLastPathComponent().appendingPathComponent("datasets/\(name)/test.csv")
-    let rows = try String(contentsOf: file, encoding: .utf8).split(whereSeparator: \.isNewline).dropFirst()
-    var features: [[Double]] = []
-    var labels: [Int] = []
-    for row in rows {
-      let fields = row.split(separator: ",")
-      features.append(try fields.dropLast().map { try #require(Double(String($0))) })
-      labels.append(try #require(Int(String(fields.last!))))
-    }
-    try #require(!features.isEmpty, "empty test split \(name)")
-    return (features, labels)
-  }
-
   static func predictedClass(_ outputs: [Double]) -> Int {
     outputs.count == 1 ? (outputs[0] >= 0.5 ? 1 : 0) : outputs.indices.max { outputs[$0] < outputs[$1] }!
   }
 
   @Test("Encrypted predictions equal the plain route's, and so does the accuracy", arguments: cases)
   func encryptedAgreesWithPlain(testCase: Case) async throws {
-    let (features, labels) = try Self.split(testCase.dataset)
-    let logger = Logger(label: "test")
-    let pool = WorkerPool(threads: 2, queueCapacity: 16)
-    let service = InferenceService(
-      registry: GatewayRouteTests.registry, store: InMemoryJobStore(), pool: pool, logger: logger)
-    let app = try TestGateway.application(service: service)
-    try await app.test(.router) { client in
-      let modelBody = try await client.execute(uri: "/models/\(testCase.modelId)/1.0.0", method: .get) {
-        Data(buffer: $0.body)
+    let (features, labels) = try Datasets.testSplit(testCase.dataset)
+    try #require(!features.isEmpty, "empty test split \(testCase.dataset)")
+    try await TestGateway.withGateway { client in
+      let model = try await client.execute(uri: "/models/\(testCase.modelId)/1.0.0", method: .get) {
+        try ContractJSON.decode(Components.Schemas.Model.self, $0.body)
       }
-      let model = try #require(try JSONSerialization.jsonObject(with: modelBody) as? [String: Any])
-      let transform = try #require((model["inference"] as? [String: Any])?["output_transform"] as? String)
+      let transform = model.inference.outputTransform.rawValue
       let session = try ClientSession(model: model)
       // Models with private weights need the client's public key (results are re-randomized).
       var keyId: String?
       if session.needsPublicKey {
         keyId = try await client.execute(uri: "/keys", method: .post, body: try session.keyRegistration()) {
-          try #require(try JSONSerialization.jsonObject(with: Data(buffer: $0.body)) as? [String: Any])["key_id"]
-            as? String
+          try ContractJSON.decode(Components.Schemas.EvaluationKeySet.self, $0.body).keyId
         }
       }
       // Probabilities move by at most half the largest score error (sigmoid: a quarter).
-      let privacy = try #require((model["encrypted_layout"] as? [String: Any])?["result_privacy"] as? [String: Any])
-      let tolerance = (privacy["score_error_bound"] as? Double).map { $0 / 2 } ?? 1e-4
+      let tolerance = model.encryptedLayout.resultPrivacy.scoreErrorBound.map { $0 / 2 } ?? 1e-4
       let request = try session.request(samples: features, waitMilliseconds: 10_000, keyId: keyId)
-      let jobBody = try await client.execute(uri: "/infer", method: .post, body: request) { response in
+      let scores = try await client.execute(uri: "/infer", method: .post, body: request) { response in
         #expect(response.status == .ok, "\(String(buffer: response.body))")
-        return Data(buffer: response.body)
+        return try session.decrypt(jobBody: response.body, sampleCount: features.count)
       }
-      let job = try #require(try JSONSerialization.jsonObject(with: jobBody) as? [String: Any])
-      let scores = try session.decrypt(job: job, sampleCount: features.count)
       var encryptedCorrect = 0
       var plainCorrect = 0
       var maximumError = 0.0
       for (index, sample) in features.enumerated() {
         let encrypted = try #require(ScoreTransform(rawValue: transform)).apply(to: scores[index])
-        let plainBody = GatewayRouteTests.json(["model_id": testCase.modelId, "version": "1.0.0", "inputs": sample])
+        let plainBody = ContractJSON.body(["model_id": testCase.modelId, "version": "1.0.0", "inputs": sample])
         let plainData = try await client.execute(uri: "/infer/plain", method: .post, body: plainBody) {
           Data(buffer: $0.body)
         }
@@ -100,6 +76,5 @@ struct BundledModelTests {
       #expect(accuracy > 0.9, "accuracy \(accuracy)")
       print("\(testCase.modelId): encrypted accuracy \(accuracy) = plain, max |Δp| \(maximumError)")
     }
-    await pool.shutdown()
   }
 }

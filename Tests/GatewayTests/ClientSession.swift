@@ -2,8 +2,10 @@ import CKKS
 import Foundation
 import Gateway
 import GatewayAPI
+import HummingbirdTesting
 import InferencePrograms
 import NIOCore
+import TestSupport
 import Testing
 
 /// The client side, done with the CKKS library directly from the metadata (parameters, a secret
@@ -25,41 +27,46 @@ struct ClientSession: Sendable {
   var needsPublicKey = false
   let secretKey: SecretKey
 
-  init(model: [String: Any]) throws {
-    let encryption = try #require(model["encryption_parameters"] as? [String: Any])
-    let layout = try #require(model["encrypted_layout"] as? [String: Any])
-    let inference = try #require(model["inference"] as? [String: Any])
+  init(model: Components.Schemas.Model) throws {
+    let encryption = model.encryptionParameters
+    let layout = model.encryptedLayout
     let description = ParameterDescription(
-      degree: try #require(encryption["poly_modulus_degree"] as? Int),
-      ciphertextPrimeBits: try #require(encryption["coeff_modulus_bits"] as? [Int]),
-      specialPrimeBits: try #require(encryption["special_modulus_bits"] as? [Int]),
-      defaultScale: try #require(layout["input_scale"] as? Double))
-    let inputs = try #require(inference["input_dimension"] as? Int)
-    let outputs = try #require(inference["output_dimension"] as? Int)
-    let kindName = try #require(layout["kind"] as? String)
+      degree: encryption.polyModulusDegree, ciphertextPrimeBits: encryption.coeffModulusBits,
+      specialPrimeBits: encryption.specialModulusBits, defaultScale: layout.inputScale,
+      keySwitchingDigits: encryption.keySwitchingDigits)
     let shape = try LayoutDescription(
-      kind: try #require(LayoutDescription.Kind(rawValue: kindName)),
-      samplesPerCiphertext: try #require(layout["samples_per_ciphertext"] as? Int),
-      ciphertextsPerGroup: try #require(layout["ciphertexts_per_group"] as? Int),
-      sampleStride: try #require(layout["sample_stride"] as? Int),
-      resultOffset: try #require(layout["result_offset"] as? Int),
-      classStride: try #require(layout["class_stride"] as? Int),
-      inputReplicaOffset: layout["input_replica_offset"] as? Int,
-      image: (layout["image"] as? [String: Int]).map {
-        LayoutDescription.ImageGeometry(side: $0["side"] ?? 0, kernel: $0["kernel"] ?? 0, stride: $0["stride"] ?? 0)
-      }
-    ).layout(degree: description.degree, inputDimension: inputs, outputDimension: outputs)
+      kind: try #require(LayoutDescription.Kind(rawValue: layout.kind.rawValue)),
+      samplesPerCiphertext: layout.samplesPerCiphertext, ciphertextsPerGroup: layout.ciphertextsPerGroup,
+      sampleStride: layout.sampleStride, resultOffset: layout.resultOffset, classStride: layout.classStride,
+      inputReplicaOffset: layout.inputReplicaOffset,
+      image: layout.image.map { LayoutDescription.ImageGeometry(side: $0.side, kernel: $0.kernel, stride: $0.stride) }
+    ).layout(
+      degree: description.degree, inputDimension: model.inference.inputDimension,
+      outputDimension: model.inference.outputDimension)
     try self.init(
-      parameters: description, layout: shape, inputDimension: inputs,
-      inputLevel: try #require(layout["input_level"] as? Int),
-      fingerprint: try #require(encryption["parameter_fingerprint"] as? String),
-      resultScale: try #require(layout["result_scale"] as? Double))
-    modelId = try #require(model["model_id"] as? String)
-    version = try #require(model["version"] as? String)
-    let keys = try #require(layout["required_evaluation_keys"] as? [String: Any])
-    galoisElements = try #require(keys["galois_elements"] as? [Int])
-    needsRelinearization = try #require(keys["relinearization"] as? Bool)
-    needsPublicKey = try #require(keys["public_key"] as? Bool)
+      parameters: description, layout: shape, inputDimension: model.inference.inputDimension,
+      inputLevel: layout.inputLevel, fingerprint: encryption.parameterFingerprint, resultScale: layout.resultScale)
+    modelId = model.modelId
+    version = model.version
+    galoisElements = layout.requiredEvaluationKeys.galoisElements
+    needsRelinearization = layout.requiredEvaluationKeys.relinearization
+    needsPublicKey = layout.requiredEvaluationKeys.publicKey
+  }
+
+  /// The session for a `GET /models/{id}/{version}` response body.
+  init(modelBody: ByteBuffer) throws {
+    try self.init(model: try ContractJSON.decode(Components.Schemas.Model.self, modelBody))
+  }
+
+  /// Reads `GET /models/{id}/{version}` and builds the session for it.
+  static func fetch(
+    _ modelId: String, version: String = "1.0.0", from client: any TestClientProtocol
+  ) async throws -> ClientSession {
+    let body = try await client.execute(uri: "/models/\(modelId)/\(version)", method: .get) { response in
+      guard response.status == .ok else { throw TestFailure("GET /models/\(modelId)/\(version): \(response.status)") }
+      return response.body
+    }
+    return try ClientSession(modelBody: body)
   }
 
   init(
@@ -125,13 +132,30 @@ struct ClientSession: Sendable {
     return ByteBuffer(data: try JSONSerialization.data(withJSONObject: object))
   }
 
-  /// The result ciphertexts of a completed job.
-  func results(job: [String: Any]) throws -> [Ciphertext] {
-    let result = try #require(job["result"] as? [String: Any])
-    let first = try #require(result["payload"] as? String)
-    return try ([first] + (result["additional_payloads"] as? [String] ?? [])).map { text in
-      try Ciphertext(deserializing: Array(try #require(Data(base64Encoded: text))), parameters: parameters)
+  /// Polls `GET /jobs/{id}` on `client` until the job is final (at most 30 s), as a client does.
+  static func poll(_ client: any TestClientProtocol, _ jobId: String) async throws -> Components.Schemas.Job {
+    let deadline = ContinuousClock.now + .seconds(30)
+    while true {
+      let job = try await client.execute(uri: "/jobs/\(jobId)", method: .get) { response in
+        #expect(response.status == .ok)
+        return try ContractJSON.decode(Components.Schemas.Job.self, response.body)
+      }
+      if job.status == .completed || job.status == .failed || ContinuousClock.now > deadline { return job }
+      try await Task.sleep(for: .milliseconds(20))
     }
+  }
+
+  /// The result ciphertexts of a completed job.
+  func results(job: Components.Schemas.Job) throws -> [Ciphertext] {
+    let result = try #require(job.result, "job \(job.jobId) has no result (\(job.status))")
+    return try ([result.payload] + (result.additionalPayloads ?? [])).map {
+      try Ciphertext(deserializing: Array($0.data), parameters: parameters)
+    }
+  }
+
+  /// The result ciphertexts of the job in a `POST /infer` or `GET /jobs/{id}` response body.
+  func results(jobBody: ByteBuffer) throws -> [Ciphertext] {
+    try results(job: try ContractJSON.decode(Components.Schemas.Job.self, jobBody))
   }
 
   /// The `POST /keys` body: the relinearization key, the Galois keys and the public key the model
@@ -165,16 +189,11 @@ struct ClientSession: Sendable {
   }
 
   /// Decrypts a completed job's outputs into `sampleCount` score vectors.
-  func decrypt(job: [String: Any], sampleCount: Int) throws -> [[Double]] {
-    let result = try #require(job["result"] as? [String: Any])
-    let first = try #require(result["payload"] as? String)
-    let outputs = [first] + (result["additional_payloads"] as? [String] ?? [])
+  func decrypt(job: Components.Schemas.Job, sampleCount: Int) throws -> [[Double]] {
     let encoder = CKKSEncoder(parameters: parameters)
     let decryptor = Decryptor(secretKey: secretKey)
     var scores: [[Double]] = []
-    for text in outputs {
-      let bytes = try #require(Data(base64Encoded: text))
-      let ciphertext = try Ciphertext(deserializing: Array(bytes), parameters: parameters)
+    for ciphertext in try results(job: job) {
       #expect(ciphertext.scale == resultScale)
       let plaintext = try decryptor.decrypt(ciphertext)
       let count = min(layout.samplesPerCiphertext, sampleCount - scores.count)
@@ -182,10 +201,9 @@ struct ClientSession: Sendable {
     }
     return scores
   }
-}
 
-/// A failed precondition of a test, thrown with what went wrong.
-struct TestFailure: Error, CustomStringConvertible {
-  let description: String
-  init(_ description: String) { self.description = description }
+  /// Decrypts the job in a `POST /infer` or `GET /jobs/{id}` response body.
+  func decrypt(jobBody: ByteBuffer, sampleCount: Int) throws -> [[Double]] {
+    try decrypt(job: try ContractJSON.decode(Components.Schemas.Job.self, jobBody), sampleCount: sampleCount)
+  }
 }

@@ -1,8 +1,10 @@
 import Foundation
+import GatewayAPI
 import Hummingbird
 import HummingbirdTesting
 import Logging
 import NIOCore
+import TestSupport
 import Testing
 
 @testable import Gateway
@@ -36,7 +38,7 @@ struct ClusterTests {
     var logger = Logger(label: "cluster")
     logger.logLevel = .error
     let front = settings(.front, database: database)
-    let registry = GatewayRouteTests.registry
+    let registry = TestGateway.registry
     let a = try await GatewayAssembly.build(front, registry: registry, logger: logger)
     let b = try await GatewayAssembly.build(front, registry: registry, logger: logger)
     let w =
@@ -56,52 +58,33 @@ struct ClusterTests {
     }
   }
 
-  static func session(_ client: any TestClientProtocol, _ model: String) async throws -> ClientSession {
-    let data = try await client.execute(uri: "/models/\(model)/1.0.0", method: .get) { Data(buffer: $0.body) }
-    return try ClientSession(model: try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any]))
-  }
-
-  static func object(_ buffer: ByteBuffer) -> [String: Any] { GatewayRouteTests.decode(buffer) }
-
-  /// Polls `GET /jobs/{id}` on `client` until the job is final (at most 30 s), as a client does.
-  static func poll(_ client: any TestClientProtocol, _ jobId: String) async throws -> [String: Any] {
-    let deadline = ContinuousClock.now + .seconds(30)
-    while true {
-      let job = try await client.execute(uri: "/jobs/\(jobId)", method: .get) { response in
-        #expect(response.status == .ok)
-        return Self.object(response.body)
-      }
-      let status = job["status"] as? String
-      if status == "completed" || status == "failed" || ContinuousClock.now > deadline { return job }
-      try await Task.sleep(for: .milliseconds(20))
-    }
-  }
-
   @Test("Submitted on front A and evaluated by a worker process; fetched and awaited on front B")
   func submitOnAFetchOnB() async throws {
     try await Self.withCluster { a, b, _ in
-      let session = try await Self.session(a, "logistic_v1")
+      let session = try await ClientSession.fetch("logistic_v1", from: a)
       let samples = [[0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8], [0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1]]
       // Without wait_ms: A answers 202 at once.
       let jobId = try await a.execute(uri: "/infer", method: .post, body: try session.request(samples: samples)) {
         response in
         #expect(response.status == .accepted)
-        return Self.object(response.body)["job_id"] as? String ?? ""
+        return try ContractJSON.decode(Components.Schemas.Job.self, response.body).jobId
       }
       // B finds it and its result.
-      let job = try await Self.poll(b, jobId)
-      #expect(job["status"] as? String == "completed")
+      let job = try await ClientSession.poll(b, jobId)
+      #expect(job.status == .completed)
       let scores = try session.decrypt(job: job, sampleCount: 2)
       #expect(abs(scores[0][0] - 0.507289) < 1e-6)
       // A reads the same record.
-      let again = try await a.execute(uri: "/jobs/\(jobId)", method: .get) { Self.object($0.body) }
-      #expect(again["result"] as? [String: Any] != nil)
+      let again = try await a.execute(uri: "/jobs/\(jobId)", method: .get) {
+        try ContractJSON.decode(Components.Schemas.Job.self, $0.body)
+      }
+      #expect(again.result != nil)
       // With wait_ms, A answers with the result the worker recorded (woken by its notification).
       let started = ContinuousClock.now
       let waited = try await a.execute(
         uri: "/infer", method: .post, body: try session.request(samples: samples, waitMilliseconds: 10_000)
-      ) { Self.object($0.body) }
-      #expect(waited["status"] as? String == "completed")
+      ) { try ContractJSON.decode(Components.Schemas.Job.self, $0.body) }
+      #expect(waited.status == .completed)
       #expect(ContinuousClock.now - started < .seconds(9))
     }
   }
@@ -109,18 +92,18 @@ struct ClusterTests {
   @Test("Keys registered on front A serve requests through front B; deleting them on B refuses them on A")
   func keysAcrossFronts() async throws {
     try await Self.withCluster { a, b, _ in
-      let (features, labels) = try BundledModelTests.split("iris")
-      let session = try await Self.session(a, "iris_mlp")
+      let (features, labels) = try Datasets.testSplit("iris")
+      let session = try await ClientSession.fetch("iris_mlp", from: a)
       let keyId = try await a.execute(uri: "/keys", method: .post, body: try session.keyRegistration()) { response in
         #expect(response.status == .created)
-        return Self.object(response.body)["key_id"] as? String ?? ""
+        return try ContractJSON.decode(Components.Schemas.EvaluationKeySet.self, response.body).keyId
       }
       try await b.execute(uri: "/keys/\(keyId)", method: .get) { #expect($0.status == .ok) }
       let sample = Array(features.prefix(8))
       let job = try await b.execute(
         uri: "/infer", method: .post, body: try session.request(samples: sample, waitMilliseconds: 10_000, keyId: keyId)
-      ) { Self.object($0.body) }
-      #expect(job["status"] as? String == "completed")
+      ) { try ContractJSON.decode(Components.Schemas.Job.self, $0.body) }
+      #expect(job.status == .completed)
       let probabilities = try session.decrypt(job: job, sampleCount: sample.count)
       let predicted = probabilities.map { row in row.indices.max { row[$0] < row[$1] } ?? -1 }
       #expect(predicted.count == sample.count)
@@ -132,7 +115,7 @@ struct ClusterTests {
         uri: "/infer", method: .post, body: try session.request(samples: sample, waitMilliseconds: 1000, keyId: keyId)
       ) { response in
         #expect(response.status == .conflict)
-        #expect(GatewayRouteTests.errorCode(response.body) == "MISSING_EVALUATION_KEYS")
+        #expect(ContractJSON.errorCode(response.body) == "MISSING_EVALUATION_KEYS")
       }
     }
   }
@@ -140,10 +123,10 @@ struct ClusterTests {
   @Test("A worker that dies holding a job: another worker takes it when the lease expires and records it once")
   func deadWorker() async throws {
     try await Self.withCluster(worker: false) { a, _, database in
-      let session = try await Self.session(a, "logistic_v1")
+      let session = try await ClientSession.fetch("logistic_v1", from: a)
       let jobId = try await a.execute(
         uri: "/infer", method: .post, body: try session.request(samples: [[0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8]])
-      ) { Self.object($0.body)["job_id"] as? String ?? "" }
+      ) { try ContractJSON.decode(Components.Schemas.Job.self, $0.body).jobId }
       var logger = Logger(label: "cluster")
       logger.logLevel = .error
       // A worker claims the job and dies: it never renews nor records.
@@ -154,15 +137,17 @@ struct ClusterTests {
         #expect(claim?.job.id == jobId)
         group.cancelAll()
       }
-      let running = try await a.execute(uri: "/jobs/\(jobId)", method: .get) { Self.object($0.body) }
-      #expect(running["status"] as? String == "running")
+      let running = try await a.execute(uri: "/jobs/\(jobId)", method: .get) {
+        try ContractJSON.decode(Components.Schemas.Job.self, $0.body)
+      }
+      #expect(running.status == .running)
       // A new worker process starts; after the lease, it takes the job over.
       let worker = try await GatewayAssembly.build(
-        Self.settings(.worker, database: database), registry: GatewayRouteTests.registry, logger: logger)
+        Self.settings(.worker, database: database), registry: TestGateway.registry, logger: logger)
       try await withThrowingTaskGroup(of: Void.self) { group in
         for service in worker.services { group.addTask { try await service.run() } }
-        let job = try await Self.poll(a, jobId)
-        #expect(job["status"] as? String == "completed")
+        let job = try await ClientSession.poll(a, jobId)
+        #expect(job.status == .completed)
         let scores = try session.decrypt(job: job, sampleCount: 1)
         #expect(abs(scores[0][0] - 0.507289) < 1e-6)
         group.cancelAll()

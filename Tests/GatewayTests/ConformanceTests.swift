@@ -1,92 +1,15 @@
 import Foundation
-import GatewayAPI
 import Gateway
+import GatewayAPI
 import Hummingbird
 import HummingbirdTesting
 import Logging
 import NIOCore
+import TestSupport
 import Testing
-
-/// Wraps the gateway's responder so that every response any test sees is checked against the
-/// contract: the status must be declared for the operation and the JSON body must validate
-/// against its schema. Violations are recorded as test issues of the test that made the request.
-struct ConformingResponder<Inner: HTTPResponder>: HTTPResponder where Inner.Context == BasicRequestContext {
-  let inner: Inner
-
-  struct Collector: ResponseBodyWriter {
-    let sink: (ByteBuffer) -> Void
-    mutating func write(_ buffer: ByteBuffer) async throws { sink(buffer) }
-    consuming func finish(_ trailingHeaders: HTTPFields?) async throws {}
-  }
-
-  final class Buffer: @unchecked Sendable {
-    var bytes = ByteBuffer()
-  }
-
-  @Sendable func respond(to request: Request, context: BasicRequestContext) async throws -> Response {
-    let response = try await inner.respond(to: request, context: context)
-    let buffer = Buffer()
-    try await response.body.write(
-      Collector {
-        var chunk = $0
-        buffer.bytes.writeBuffer(&chunk)
-      })
-    let path = request.uri.path
-    let (contract, relativePath) = Contract.serving(path)
-    if response.status.code == 405 {
-      // Only for a method the contract does not declare on a path it declares, naming in Allow
-      // exactly the declared ones.
-      let declared = contract.methods(for: relativePath)
-      let allowed = Set(
-        (response.headers[.allow] ?? "").split(separator: ",").map {
-          $0.trimmingCharacters(in: .whitespaces).lowercased()
-        })
-      if declared.isEmpty || declared.contains(request.method.rawValue.lowercased()) || allowed != Set(declared) {
-        Issue.record("contract: 405 for \(request.method) \(path) (declared \(declared), Allow \(allowed))")
-      }
-      var rebuilt = response
-      rebuilt.body = ResponseBody(byteBuffer: buffer.bytes)
-      return rebuilt
-    }
-    switch contract.responseSchema(method: request.method.rawValue, path: relativePath, status: response.status.code) {
-    case .failure(let violation):
-      Issue.record("contract: \(violation)")
-    case .success(let schema?):
-      do {
-        let value = try JSONValue.parse(Data(buffer: buffer.bytes))
-        let errors = contract.validator.validate(value, against: schema)
-        if !errors.isEmpty {
-          Issue.record("contract: \(request.method) \(path) \(response.status.code) body violates \(schema): \(errors)")
-        }
-      } catch {
-        Issue.record("contract: \(request.method) \(path) \(response.status.code) body is not JSON")
-      }
-    case .success(nil):
-      break
-    }
-    var rebuilt = response
-    rebuilt.body = ResponseBody(byteBuffer: buffer.bytes)
-    return rebuilt
-  }
-}
-
-/// The gateway as tests run it: contract routes behind the conformance check.
-enum TestGateway {
-  static func application(
-    service: InferenceService,
-    configuration: GatewayConfiguration = GatewayConfiguration(tenants: .open, requestsPerSecond: nil)
-  ) throws -> some ApplicationProtocol {
-    let router = try GatewayApplication.router(
-      service: service, configuration: configuration, logger: Logger(label: "test"))
-    return Application(responder: ConformingResponder(inner: router.buildResponder()))
-  }
-}
 
 @Suite("Contract conformance")
 struct ConformanceTests {
-  static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    .deletingLastPathComponent()
-
   @Test(
     "Every *.schema.json is the OpenAPI component it names, for both contracts (scripts/export_schemas.py)",
     arguments: [
@@ -94,7 +17,7 @@ struct ConformanceTests {
       ("schemas/reference-v1", "reference-v1/", Contract.reference, ReferenceRoutes.apiVersion),
     ])
   func exportedSchemasMatch(folderPath: String, idPrefix: String, contract: Contract, version: String) throws {
-    let folder = Self.root.appendingPathComponent(folderPath)
+    let folder = Repository.url(folderPath)
     let files = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".schema.json") }
     let components = contract.validator.schemas
     #expect(Set(files.map { String($0.dropLast(".schema.json".count)) }) == Set(components.keys))
@@ -136,7 +59,7 @@ struct ConformanceTests {
     "Every example validates against the schema it names, for both contracts",
     arguments: [("docs/api/examples", Contract.shared, 10), ("docs/api/examples/reference-v1", Contract.reference, 6)])
   func examplesValidate(folderPath: String, contract: Contract, minimum: Int) throws {
-    let folder = Self.root.appendingPathComponent(folderPath)
+    let folder = Repository.url(folderPath)
     let files = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".json") }
     #expect(files.count >= minimum)
     for file in files {

@@ -7,6 +7,7 @@ import HummingbirdTesting
 import InferencePrograms
 import Logging
 import NIOCore
+import TestSupport
 import Testing
 
 /// Route tests through the real HTTP layer (Hummingbird's router test client). The client side of
@@ -14,39 +15,12 @@ import Testing
 /// alone and not on the SDK.
 @Suite("Gateway routes")
 struct GatewayRouteTests {
-  static let registry = try! ModelRegistry.bundled()
-
-  /// Runs `body` against a fresh gateway with the bundled models and an in-memory store.
-  func withGateway(
-    configuration: GatewayConfiguration = GatewayConfiguration(tenants: .open, requestsPerSecond: nil),
-    _ body: @Sendable (any TestClientProtocol) async throws -> Void
-  ) async throws {
-    let logger = Logger(label: "test")
-    let pool = WorkerPool(threads: 2, queueCapacity: 64)
-    let service = InferenceService(registry: Self.registry, store: InMemoryJobStore(), pool: pool, logger: logger)
-    let app = try TestGateway.application(service: service, configuration: configuration)
-    try await app.test(.router) { client in try await body(client) }
-    await pool.shutdown()
-  }
-
-  static func json(_ object: Any) -> ByteBuffer {
-    ByteBuffer(data: try! JSONSerialization.data(withJSONObject: object))
-  }
-
-  static func decode(_ buffer: ByteBuffer) -> [String: Any] {
-    (try? JSONSerialization.jsonObject(with: Data(buffer: buffer))) as? [String: Any] ?? [:]
-  }
-
-  static func errorCode(_ buffer: ByteBuffer) -> String? {
-    (decode(buffer)["error"] as? [String: Any])?["code"] as? String
-  }
-
   @Test("GET /health answers ok with the contract version")
   func health() async throws {
-    try await withGateway { client in
+    try await TestGateway.withGateway { client in
       try await client.execute(uri: "/health", method: .get) { response in
         #expect(response.status == .ok)
-        let body = Self.decode(response.body)
+        let body = ContractJSON.object(response.body)
         #expect(body["status"] as? String == "ok")
         #expect(body["api_version"] as? String == ContractInfo.version)
       }
@@ -55,40 +29,38 @@ struct GatewayRouteTests {
 
   @Test("GET /models lists logistic_v1 with parameters a client can rebuild, including the fingerprint")
   func models() async throws {
-    try await withGateway { client in
+    try await TestGateway.withGateway { client in
       try await client.execute(uri: "/models", method: .get) { response in
         #expect(response.status == .ok)
-        let models = Self.decode(response.body)["models"] as? [[String: Any]] ?? []
-        let logistic = try #require(models.first { $0["model_id"] as? String == "logistic_v1" })
+        let models = try ContractJSON.decode(Components.Schemas.ModelList.self, response.body).models
+        let logistic = try #require(models.first { $0.modelId == "logistic_v1" })
         let session = try ClientSession(model: logistic)
         #expect(session.parameters.levelFingerprints.last!.description == session.declaredFingerprint)
         #expect(session.layout.samplesPerCiphertext == 128)
         // The reference gateway's published fields, kept.
-        let parameters = try #require(logistic["parameters"] as? [String: Any])
-        #expect(parameters["weights"] as? [Double] == [0.15, -0.08, 0.11, 0.07, -0.12, 0.09, 0.05, -0.04])
-        #expect(parameters["bias"] as? Double == -0.02)
-        let activation = try #require(logistic["activation_parameters"] as? [String: Any])
-        #expect(activation["coefficients"] as? [Double] == [0.5, 0.197, 0.0])
+        #expect(logistic.parameters?.weights == [0.15, -0.08, 0.11, 0.07, -0.12, 0.09, 0.05, -0.04])
+        #expect(logistic.parameters?.bias == -0.02)
+        #expect(logistic.activationParameters?.coefficients == [0.5, 0.197, 0.0])
       }
       try await client.execute(uri: "/models/logistic_v1/1.0.0", method: .get) { response in
         #expect(response.status == .ok)
-        #expect(Self.decode(response.body)["version"] as? String == "1.0.0")
+        #expect(ContractJSON.object(response.body)["version"] as? String == "1.0.0")
       }
       try await client.execute(uri: "/models/logistic_v1/9.9.9", method: .get) { response in
         #expect(response.status == .notFound)
-        #expect(Self.errorCode(response.body) == "UNKNOWN_MODEL")
+        #expect(ContractJSON.errorCode(response.body) == "UNKNOWN_MODEL")
       }
     }
   }
 
   @Test("Plain route: the reference input gives the reference output 0.507289…")
   func plain() async throws {
-    try await withGateway { client in
+    try await TestGateway.withGateway { client in
       let inputs = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8]
-      let body = Self.json(["model_id": "logistic_v1", "version": "1.0.0", "inputs": inputs])
+      let body = ContractJSON.body(["model_id": "logistic_v1", "version": "1.0.0", "inputs": inputs])
       try await client.execute(uri: "/infer/plain", method: .post, body: body) { response in
         #expect(response.status == .ok)
-        let outputs = Self.decode(response.body)["outputs"] as? [Double] ?? []
+        let outputs = ContractJSON.object(response.body)["outputs"] as? [Double] ?? []
         let weights = [0.15, -0.08, 0.11, 0.07, -0.12, 0.09, 0.05, -0.04]
         let expected = 0.5 + 0.197 * (zip(weights, inputs).map(*).reduce(0, +) - 0.02)
         #expect(outputs.count == 1)
@@ -100,10 +72,8 @@ struct GatewayRouteTests {
 
   @Test("Encrypted round trip over HTTP agrees with the plain route for a batch of 200 samples")
   func encryptedRoundTrip() async throws {
-    try await withGateway { client in
-      var model: [String: Any] = [:]
-      try await client.execute(uri: "/models/logistic_v1/1.0.0", method: .get) { model = Self.decode($0.body) }
-      let session = try ClientSession(model: model)
+    try await TestGateway.withGateway { client in
+      let session = try await ClientSession.fetch("logistic_v1", from: client)
       var generator = SystemRandomNumberGenerator()
       let samples = (0..<200).map { _ in (0..<8).map { _ in Double.random(in: -1...1, using: &generator) } }
       let request = try session.request(samples: samples, waitMilliseconds: 5000)
@@ -111,18 +81,18 @@ struct GatewayRouteTests {
       var scores: [[Double]] = []
       try await client.execute(uri: "/infer", method: .post, body: request) { response in
         #expect(response.status == .ok)
-        let job = Self.decode(response.body)
-        #expect(job["status"] as? String == "completed")
-        #expect((job["job_id"] as? String)?.count == 32)
+        let job = try ContractJSON.decode(Components.Schemas.Job.self, response.body)
+        #expect(job.status == .completed)
+        #expect(job.jobId.count == 32)
         scores = try session.decrypt(job: job, sampleCount: samples.count)
       }
       #expect(scores.count == samples.count)
       var maximumError = 0.0
       for (sample, score) in zip(samples, scores) {
         var plain: [Double] = []
-        let body = Self.json(["model_id": "logistic_v1", "version": "1.0.0", "inputs": sample])
+        let body = ContractJSON.body(["model_id": "logistic_v1", "version": "1.0.0", "inputs": sample])
         try await client.execute(uri: "/infer/plain", method: .post, body: body) { response in
-          plain = Self.decode(response.body)["outputs"] as? [Double] ?? []
+          plain = ContractJSON.object(response.body)["outputs"] as? [Double] ?? []
         }
         maximumError = max(maximumError, abs(plain[0] - score[0]))
       }
@@ -132,28 +102,25 @@ struct GatewayRouteTests {
 
   @Test("Without waiting the job is accepted (202), then GET /jobs returns it completed")
   func asynchronousJob() async throws {
-    try await withGateway { client in
-      var model: [String: Any] = [:]
-      try await client.execute(uri: "/models/logistic_v1/1.0.0", method: .get) { model = Self.decode($0.body) }
-      let session = try ClientSession(model: model)
+    try await TestGateway.withGateway { client in
+      let session = try await ClientSession.fetch("logistic_v1", from: client)
       let samples = [[0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8]]
       var jobId = ""
       try await client.execute(uri: "/infer", method: .post, body: try session.request(samples: samples)) { response in
-        let job = Self.decode(response.body)
-        let status = job["status"] as? String
-        #expect(response.status == (status == "completed" ? .ok : .accepted))
-        jobId = job["job_id"] as? String ?? ""
+        let job = try ContractJSON.decode(Components.Schemas.Job.self, response.body)
+        #expect(response.status == (job.status == .completed ? .ok : .accepted))
+        jobId = job.jobId
       }
-      var completed: [String: Any] = [:]
+      var completed: Components.Schemas.Job?
       for _ in 0..<500 {
-        try await client.execute(uri: "/jobs/\(jobId)", method: .get) { response in
+        completed = try await client.execute(uri: "/jobs/\(jobId)", method: .get) { response in
           #expect(response.status == .ok)
-          completed = Self.decode(response.body)
+          return try ContractJSON.decode(Components.Schemas.Job.self, response.body)
         }
-        if completed["status"] as? String == "completed" { break }
+        if completed?.status == .completed { break }
         try await Task.sleep(for: .milliseconds(10))
       }
-      let scores = try session.decrypt(job: completed, sampleCount: 1)
+      let scores = try session.decrypt(job: try #require(completed), sampleCount: 1)
       #expect(abs(scores[0][0] - 0.507289) < 1e-6)
     }
   }
@@ -165,32 +132,31 @@ struct GatewayRouteTests {
   @Test("With API keys: 401 without or with a wrong key, health stays open, tenants see only their jobs")
   func tenancy() async throws {
     let configuration = GatewayConfiguration(tenants: TenantDirectory(apiKeys: Self.keys), requestsPerSecond: nil)
-    try await withGateway(configuration: configuration) { client in
+    try await TestGateway.withGateway(configuration: configuration) { client in
       try await client.execute(uri: "/health", method: .get) { #expect($0.status == .ok) }
       try await client.execute(uri: "/models", method: .get) { response in
         #expect(response.status == .unauthorized)
-        #expect(Self.errorCode(response.body) == "UNAUTHORIZED")
+        #expect(ContractJSON.errorCode(response.body) == "UNAUTHORIZED")
       }
       try await client.execute(uri: "/models", method: .get, headers: [.authorization: "Bearer wrong-key-0123456789"]) {
         #expect($0.status == .unauthorized)
       }
       let alpha: HTTPFields = [.authorization: "Bearer key-of-tenant-alpha-0123456789"]
       let beta: HTTPFields = [.authorization: "Bearer key-of-tenant-beta-01234567890"]
-      var model: [String: Any] = [:]
-      try await client.execute(uri: "/models/logistic_v1/1.0.0", method: .get, headers: alpha) { response in
+      let session = try await client.execute(uri: "/models/logistic_v1/1.0.0", method: .get, headers: alpha) {
+        response in
         #expect(response.status == .ok)
-        model = Self.decode(response.body)
+        return try ClientSession(modelBody: response.body)
       }
-      let session = try ClientSession(model: model)
       var jobId = ""
       let request = try session.request(samples: [[0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8]], waitMilliseconds: 5000)
       try await client.execute(uri: "/infer", method: .post, headers: alpha, body: request) { response in
         #expect(response.status == .ok)
-        jobId = Self.decode(response.body)["job_id"] as? String ?? ""
+        jobId = ContractJSON.object(response.body)["job_id"] as? String ?? ""
       }
       try await client.execute(uri: "/jobs/\(jobId)", method: .get, headers: beta) { response in
         #expect(response.status == .notFound)
-        #expect(Self.errorCode(response.body) == "JOB_NOT_FOUND")
+        #expect(ContractJSON.errorCode(response.body) == "JOB_NOT_FOUND")
       }
       try await client.execute(uri: "/jobs/\(jobId)", method: .get, headers: alpha) { #expect($0.status == .ok) }
     }
@@ -200,7 +166,7 @@ struct GatewayRouteTests {
   func rateLimit() async throws {
     let configuration = GatewayConfiguration(
       tenants: TenantDirectory(apiKeys: Self.keys), requestsPerSecond: 0.01, burst: 2)
-    try await withGateway(configuration: configuration) { client in
+    try await TestGateway.withGateway(configuration: configuration) { client in
       let alpha: HTTPFields = [.authorization: "Bearer key-of-tenant-alpha-0123456789"]
       let beta: HTTPFields = [.authorization: "Bearer key-of-tenant-beta-01234567890"]
       for _ in 0..<2 {
@@ -208,7 +174,7 @@ struct GatewayRouteTests {
       }
       try await client.execute(uri: "/models", method: .get, headers: alpha) { response in
         #expect(response.status == .tooManyRequests)
-        #expect(Self.errorCode(response.body) == "RATE_LIMITED")
+        #expect(ContractJSON.errorCode(response.body) == "RATE_LIMITED")
         #expect(Int(response.headers[.retryAfter] ?? "") ?? 0 >= 1)
       }
       // Another tenant has its own bucket; unauthenticated requests do not consume any.
@@ -218,30 +184,28 @@ struct GatewayRouteTests {
 
   @Test("Bodies above the limit get 413 PAYLOAD_TOO_LARGE before they are read")
   func bodyLimit() async throws {
-    try await withGateway(
+    try await TestGateway.withGateway(
       configuration: GatewayConfiguration(tenants: .open, requestsPerSecond: nil, maximumBodyBytes: 4096)
     ) {
       client in
-      let large = Self.json(
+      let large = ContractJSON.body(
         ["model_id": "logistic_v1", "version": "1.0.0", "inputs": [Double](repeating: 0.123456789, count: 1000)])
       try await client.execute(uri: "/infer/plain", method: .post, body: large) { response in
         #expect(response.status == .contentTooLarge)
-        #expect(Self.errorCode(response.body) == "PAYLOAD_TOO_LARGE")
+        #expect(ContractJSON.errorCode(response.body) == "PAYLOAD_TOO_LARGE")
       }
-      let small = Self.json(["model_id": "logistic_v1", "version": "1.0.0", "inputs": [0.1, 0.2]])
+      let small = ContractJSON.body(["model_id": "logistic_v1", "version": "1.0.0", "inputs": [0.1, 0.2]])
       try await client.execute(uri: "/infer/plain", method: .post, body: small) { response in
         #expect(response.status == .unprocessableContent)
-        #expect(Self.errorCode(response.body) == "INVALID_INPUT")
+        #expect(ContractJSON.errorCode(response.body) == "INVALID_INPUT")
       }
     }
   }
 
   @Test("GET /metrics exposes the job counters in the Prometheus text format")
   func metrics() async throws {
-    try await withGateway { client in
-      var model: [String: Any] = [:]
-      try await client.execute(uri: "/models/logistic_v1/1.0.0", method: .get) { model = Self.decode($0.body) }
-      let session = try ClientSession(model: model)
+    try await TestGateway.withGateway { client in
+      let session = try await ClientSession.fetch("logistic_v1", from: client)
       let request = try session.request(samples: [[0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8]], waitMilliseconds: 5000)
       try await client.execute(uri: "/infer", method: .post, body: request) { #expect($0.status == .ok) }
       try await client.execute(uri: "/metrics", method: .get) { response in
@@ -256,43 +220,41 @@ struct GatewayRouteTests {
 
   @Test("A pool that accepts no more work makes POST /infer answer 503 UNAVAILABLE")
   func unavailable() async throws {
-    let logger = Logger(label: "test")
     let pool = WorkerPool(threads: 1, queueCapacity: 1)
     await pool.shutdown()
-    let store = InMemoryJobStore()
-    let service = InferenceService(registry: Self.registry, store: store, pool: pool, logger: logger)
-    try await TestGateway.application(service: service).test(.router) { client in
-      let model = try await client.execute(uri: "/models/logistic_v1/1.0.0", method: .get) { Self.decode($0.body) }
-      let request = try ClientSession(model: model).request(samples: [[0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8]])
+    try await TestGateway.withGateway(pool: pool) { client in
+      let request = try await ClientSession.fetch("logistic_v1", from: client).request(samples: [
+        [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8]
+      ])
       try await client.execute(uri: "/infer", method: .post, body: request) { response in
         #expect(response.status == .serviceUnavailable)
-        #expect(Self.errorCode(response.body) == "UNAVAILABLE")
+        #expect(ContractJSON.errorCode(response.body) == "UNAVAILABLE")
       }
     }
   }
 
   @Test("Unknown jobs are 404 JOB_NOT_FOUND; malformed ids are 400 INVALID_SCHEMA")
   func missingJob() async throws {
-    try await withGateway { client in
+    try await TestGateway.withGateway { client in
       try await client.execute(uri: "/jobs/0123456789abcdef0123456789abcdef", method: .get) { response in
         #expect(response.status == .notFound)
-        #expect(Self.errorCode(response.body) == "JOB_NOT_FOUND")
+        #expect(ContractJSON.errorCode(response.body) == "JOB_NOT_FOUND")
       }
     }
   }
 
   @Test("Envelope errors: bad JSON, missing field, unknown field → 400 INVALID_SCHEMA")
   func envelopeErrors() async throws {
-    try await withGateway { client in
+    try await TestGateway.withGateway { client in
       let bodies = [
         ByteBuffer(string: "{not json"),
-        Self.json(["model_id": "logistic_v1", "version": "1.0.0"]),
-        Self.json(["model_id": "logistic_v1", "version": "1.0.0", "inputs": [0.1], "surprise": 1]),
+        ContractJSON.body(["model_id": "logistic_v1", "version": "1.0.0"]),
+        ContractJSON.body(["model_id": "logistic_v1", "version": "1.0.0", "inputs": [0.1], "surprise": 1]),
       ]
       for body in bodies {
         try await client.execute(uri: "/infer/plain", method: .post, body: body) { response in
           #expect(response.status == .badRequest)
-          #expect(Self.errorCode(response.body) == "INVALID_SCHEMA")
+          #expect(ContractJSON.errorCode(response.body) == "INVALID_SCHEMA")
         }
       }
     }
@@ -300,10 +262,8 @@ struct GatewayRouteTests {
 
   @Test("Validation errors of POST /infer, each with its code and status")
   func encryptedValidation() async throws {
-    try await withGateway { client in
-      var model: [String: Any] = [:]
-      try await client.execute(uri: "/models/logistic_v1/1.0.0", method: .get) { model = Self.decode($0.body) }
-      let session = try ClientSession(model: model)
+    try await TestGateway.withGateway { client in
+      let session = try await ClientSession.fetch("logistic_v1", from: client)
       let good = try session.payload(samples: [[0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8]])
       func envelope(_ changes: [String: Any]) -> ByteBuffer {
         var object: [String: Any] = [
@@ -311,7 +271,7 @@ struct GatewayRouteTests {
           "inputs": [["encoding": "base64", "format": "heinfer-ckks-v1", "payload": good]],
         ]
         for (key, value) in changes { object[key] = value }
-        return Self.json(object)
+        return ContractJSON.body(object)
       }
       // All-ones bits make the last residues 2^54 − 1, above the 54-bit prime.
       var corrupted = Array(Data(base64Encoded: good)!)
@@ -364,7 +324,7 @@ struct GatewayRouteTests {
       for (name, changes, status, code) in cases {
         try await client.execute(uri: "/infer", method: .post, body: envelope(changes)) { response in
           #expect(response.status == status, "\(name)")
-          #expect(Self.errorCode(response.body) == code, "\(name): \(String(buffer: response.body))")
+          #expect(ContractJSON.errorCode(response.body) == code, "\(name): \(String(buffer: response.body))")
         }
       }
       // Integers at the schema's maximum for batch_size are batch errors; past it, schema errors
@@ -381,7 +341,8 @@ struct GatewayRouteTests {
           string: text.replacingOccurrences(of: #""batch_size":1"#, with: #""batch_size":\#(literal)"#))
         try await client.execute(uri: "/infer", method: .post, body: body) { response in
           #expect(response.status == status, "batch_size \(literal)")
-          #expect(Self.errorCode(response.body) == code, "batch_size \(literal): \(String(buffer: response.body))")
+          #expect(
+            ContractJSON.errorCode(response.body) == code, "batch_size \(literal): \(String(buffer: response.body))")
         }
       }
     }

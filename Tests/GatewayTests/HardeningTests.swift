@@ -6,6 +6,7 @@ import Hummingbird
 import HummingbirdTesting
 import Logging
 import NIOCore
+import TestSupport
 import Testing
 
 @testable import Gateway
@@ -18,7 +19,6 @@ import Testing
 /// connection caps, shutdown.
 @Suite("Hardening")
 struct HardeningTests {
-  static let logger = Logger(label: "test")
 
   // MARK: Tenancy
 
@@ -76,7 +76,7 @@ struct HardeningTests {
 
   @Test("A gateway without keys refuses every route but /health and /metrics")
   func closedByDefault() async throws {
-    try await GatewayRouteTests().withGateway(configuration: GatewayConfiguration(requestsPerSecond: nil)) { client in
+    try await TestGateway.withGateway(configuration: GatewayConfiguration(requestsPerSecond: nil)) { client in
       for (uri, method) in [
         ("/models", HTTPRequest.Method.get), ("/infer", .post), ("/infer/plain", .post), ("/keys", .post),
         ("/jobs/00000000000000000000000000000000", .get), ("/reference/models", .get),
@@ -123,13 +123,13 @@ struct HardeningTests {
         object = ["model_id": "iris_mlp", "version": "1.0.0"]
       }
       object.merge(change) { $1 }
-      return (uri, GatewayRouteTests.json(object), field)
+      return (uri, ContractJSON.body(object), field)
     }
-    try await GatewayRouteTests().withGateway { client in
+    try await TestGateway.withGateway { client in
       for (uri, body, field) in requests {
         try await client.execute(uri: uri, method: .post, body: body) { response in
           #expect(response.status == .badRequest, "\(uri) \(field)")
-          let error = GatewayRouteTests.decode(response.body)["error"] as? [String: Any] ?? [:]
+          let error = ContractJSON.object(response.body)["error"] as? [String: Any] ?? [:]
           #expect(error["code"] as? String == "INVALID_SCHEMA", "\(uri) \(field)")
           #expect((error["details"] as? [String: Any])?["field"] as? String == field, "\(uri) \(field)")
           #expect(response.body.readableBytes < 1000, "\(uri) \(field): the answer echoes the input")
@@ -142,7 +142,7 @@ struct HardeningTests {
       ] {
         try await client.execute(uri: uri, method: method) { response in
           #expect(response.status == .badRequest, "\(method) \(uri.prefix(40))")
-          #expect(GatewayRouteTests.errorCode(response.body) == "INVALID_SCHEMA")
+          #expect(ContractJSON.errorCode(response.body) == "INVALID_SCHEMA")
           #expect(response.body.readableBytes < 1000)
         }
       }
@@ -164,7 +164,7 @@ struct HardeningTests {
       }
     }
     #expect(MethodGuardMiddleware<BasicRequestContext>.methods(for: "/nothing/here") == nil)
-    try await GatewayRouteTests().withGateway { client in
+    try await TestGateway.withGateway { client in
       let cases: [(String, HTTPRequest.Method, String)] = [
         ("/models", .put, "GET"), ("/infer", .get, "POST"),
         ("/keys/00000000000000000000000000000000", .patch, "GET, DELETE"),
@@ -174,11 +174,11 @@ struct HardeningTests {
         try await client.execute(uri: uri, method: method) { response in
           #expect(response.status == .methodNotAllowed, "\(method) \(uri)")
           #expect(response.headers[.allow] == allow)
-          let body = GatewayRouteTests.decode(response.body)
+          let body = ContractJSON.object(response.body)
           if uri.hasPrefix("/reference") {
             #expect(body["detail"] is String)
           } else {
-            #expect(GatewayRouteTests.errorCode(response.body) == "METHOD_NOT_ALLOWED")
+            #expect(ContractJSON.errorCode(response.body) == "METHOD_NOT_ALLOWED")
           }
         }
       }
@@ -195,15 +195,15 @@ struct HardeningTests {
     #expect(budget.inUse == 0)
     let configuration = GatewayConfiguration(
       tenants: .open, requestsPerSecond: nil, maximumBodyBytes: 4096, maximumInFlightBodyBytes: 100)
-    try await GatewayRouteTests().withGateway(configuration: configuration) { client in
+    try await TestGateway.withGateway(configuration: configuration) { client in
       let large = ByteBuffer(string: "{" + String(repeating: " ", count: 200) + "}")
       try await client.execute(uri: "/infer/plain", method: .post, body: large) { response in
         #expect(response.status == .serviceUnavailable)
         #expect(response.headers[.retryAfter] == "1")
-        #expect(GatewayRouteTests.errorCode(response.body) == "UNAVAILABLE")
+        #expect(ContractJSON.errorCode(response.body) == "UNAVAILABLE")
       }
       // Requests of 90 bytes in a row pass: nothing leaked from the ones before.
-      let small = GatewayRouteTests.json(["model_id": "logistic_v1", "version": "1.0.0", "inputs": [0.5]])
+      let small = ContractJSON.body(["model_id": "logistic_v1", "version": "1.0.0", "inputs": [0.5]])
       for _ in 0..<5 {
         try await client.execute(uri: "/infer/plain", method: .post, body: small) { response in
           #expect(response.status == .unprocessableContent, "\(String(buffer: response.body))")
@@ -242,16 +242,9 @@ struct HardeningTests {
     }
   }
 
-  static func service(
-    store: any JobStore = InMemoryJobStore(), pool: WorkerPool = WorkerPool(threads: 1, queueCapacity: 64),
-    limits: JobLimits = JobLimits()
-  ) -> InferenceService {
-    InferenceService(registry: GatewayRouteTests.registry, store: store, pool: pool, logger: logger, limits: limits)
-  }
-
   /// A request for `logistic_v1` with one sample.
   static func request() throws -> EncryptedRequest {
-    let model = try #require(GatewayRouteTests.registry.model(id: "logistic_v1", version: "1.0.0"))
+    let model = try #require(TestGateway.registry.model(id: "logistic_v1", version: "1.0.0"))
     let secretKey = KeyGenerator.secretKey(parameters: model.parameters)
     let encoder = CKKSEncoder(parameters: model.parameters)
     let ciphertext = try Encryptor(secretKey: secretKey).encrypt(
@@ -267,7 +260,7 @@ struct HardeningTests {
     // Two jobs per tenant.
     let store = InMemoryJobStore()
     let pool = WorkerPool(threads: 1, queueCapacity: 64)
-    let limited = Self.service(store: store, pool: pool, limits: JobLimits(jobsPerTenant: 2))
+    let limited = TestGateway.service(store: store, pool: pool, limits: JobLimits(jobsPerTenant: 2))
     for _ in 0..<2 { _ = try await limited.submit(request, tenant: "a") }
     do {
       _ = try await limited.submit(request, tenant: "a")
@@ -288,7 +281,7 @@ struct HardeningTests {
     old.outputs = [Data(count: 10)]
     try await fullStore.update(old)
     let fullPool = WorkerPool(threads: 1, queueCapacity: 64)
-    let full = Self.service(store: fullStore, pool: fullPool, limits: JobLimits(storeBytes: 10))
+    let full = TestGateway.service(store: fullStore, pool: fullPool, limits: JobLimits(storeBytes: 10))
     do {
       _ = try await full.submit(request, tenant: "a")
       Issue.record("a full store accepted a job")
@@ -305,7 +298,7 @@ struct HardeningTests {
     #expect(busyPool.submit { release.wait() })
     while busyPool.pendingCount > 0 { try await Task.sleep(for: .milliseconds(5)) }
     #expect(busyPool.submit {})
-    let busy = Self.service(store: queueStore, pool: busyPool)
+    let busy = TestGateway.service(store: queueStore, pool: busyPool)
     do {
       _ = try await busy.submit(request, tenant: "a")
       Issue.record("a full queue accepted a job")
@@ -319,7 +312,7 @@ struct HardeningTests {
     // Inputs beyond the pool's byte capacity: 503, nothing written; the bytes of run jobs come back.
     let smallStore = InMemoryJobStore()
     let smallPool = WorkerPool(threads: 1, queueCapacity: 64, byteCapacity: 40_000)
-    let small = Self.service(store: smallStore, pool: smallPool)
+    let small = TestGateway.service(store: smallStore, pool: smallPool)
     _ = try await small.submit(request, tenant: "a")  // one logistic_v1 ciphertext: 2 × 2048 × 8 bytes
     while smallPool.heldBytes > 0 { try await Task.sleep(for: .milliseconds(5)) }
     let blocker = DispatchSemaphore(value: 0)
@@ -343,7 +336,7 @@ struct HardeningTests {
     defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
     let store = try SQLiteJobStore(path: path)
     let pool = WorkerPool(threads: 1, queueCapacity: 64)
-    let service = Self.service(store: store, pool: pool)
+    let service = TestGateway.service(store: store, pool: pool)
     let request = try Self.request()
     var ids: [String] = []
     for _ in 0..<40 { ids.append(try await service.submit(request, tenant: "a").id) }
@@ -418,21 +411,12 @@ struct HardeningTests {
     }
   }
 
-  /// Runs `body` against a live gateway (real sockets) built with `configuration`.
-  static func withLiveGateway(
-    _ configuration: GatewayConfiguration, _ body: @escaping @Sendable (Int) async throws -> Void
-  ) async throws {
-    let pool = WorkerPool(threads: 1, queueCapacity: 16)
-    let service = Self.service(pool: pool)
-    let app = try GatewayApplication.make(configuration: configuration, service: service, logger: logger)
-    try await app.test(.live) { client in try await body(try #require(client.port)) }
-    await pool.shutdown()
-  }
-
   @Test("300 idle connections do not stop service")
   func idleConnections() async throws {
     let configuration = GatewayConfiguration(port: 0, tenants: .open, requestsPerSecond: nil)
-    try await Self.withLiveGateway(configuration) { port in
+    try await TestGateway.withLiveGateway(configuration: configuration, pool: WorkerPool(threads: 1, queueCapacity: 16))
+    {
+      port in
       let idle = try await Self.blocking { try (0..<300).map { _ in try RawConnection(port: port) } }
       let answer = try await Self.health(port: port)
       #expect(answer.hasPrefix("HTTP/1.1 200"), "\(answer.prefix(80))")
@@ -444,7 +428,9 @@ struct HardeningTests {
   func connectionCapAndIdleTimeout() async throws {
     let configuration = GatewayConfiguration(
       port: 0, tenants: .open, requestsPerSecond: nil, idleTimeout: .seconds(1), maximumConnections: 4)
-    try await Self.withLiveGateway(configuration) { port in
+    try await TestGateway.withLiveGateway(configuration: configuration, pool: WorkerPool(threads: 1, queueCapacity: 16))
+    {
+      port in
       let idle = try await Self.blocking { try (0..<4).map { _ in try RawConnection(port: port) } }
       // Waits in the backlog until the idle connections are closed, then is served.
       let answer = try await Self.health(port: port)
@@ -458,7 +444,9 @@ struct HardeningTests {
   func slowBody() async throws {
     let configuration = GatewayConfiguration(
       port: 0, tenants: .open, requestsPerSecond: nil, bodyTimeout: .seconds(1), idleTimeout: .seconds(60))
-    try await Self.withLiveGateway(configuration) { port in
+    try await TestGateway.withLiveGateway(configuration: configuration, pool: WorkerPool(threads: 1, queueCapacity: 16))
+    {
+      port in
       // One byte of a 100-byte body, then silence: the answer comes at the deadline. The
       // reference route parses its body as it arrives, past the guard's collection.
       for (path, marker) in [("/infer/plain", "REQUEST_TIMEOUT"), ("/reference/infer", #"{"detail":"#)] {

@@ -1,8 +1,10 @@
 import Foundation
+import GatewayAPI
 import Hummingbird
 import HummingbirdTesting
 import Logging
 import NIOCore
+import TestSupport
 import Testing
 
 @testable import Gateway
@@ -160,40 +162,28 @@ struct JobStoreTests {
   func restartThroughHTTP() async throws {
     let path = Self.temporaryDatabase()
     defer { try? FileManager.default.removeItem(atPath: path) }
-    let registry = try ModelRegistry.bundled()
-    let logger = Logger(label: "test")
     /// Runs `body` against a gateway whose store is the SQLite file at `path`; returns its result.
     func withGateway<T: Sendable>(_ body: @escaping @Sendable (any TestClientProtocol) async throws -> T) async throws
       -> T
     {
-      let pool = WorkerPool(threads: 1, queueCapacity: 8)
-      let service = InferenceService(
-        registry: registry, store: try SQLiteJobStore(path: path), pool: pool, logger: logger)
-      let result = try await TestGateway.application(service: service).test(.router) { client in try await body(client)
-      }
-      await pool.shutdown()
-      return result
+      try await TestGateway.withGateway(
+        store: try SQLiteJobStore(path: path), pool: WorkerPool(threads: 1, queueCapacity: 8), body)
     }
-    let modelBody = try await withGateway { client in
-      try await client.execute(uri: "/models/logistic_v1/1.0.0", method: .get) { Data(buffer: $0.body) }
-    }
-    let session = try ClientSession(
-      model: try #require(try JSONSerialization.jsonObject(with: modelBody) as? [String: Any]))
+    let session = try await withGateway { client in try await ClientSession.fetch("logistic_v1", from: client) }
     let request = try session.request(samples: [[0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8]], waitMilliseconds: 5000)
     let jobId = try await withGateway { client in
       try await client.execute(uri: "/infer", method: .post, body: request) { response in
         #expect(response.status == .ok)
-        return GatewayRouteTests.decode(response.body)["job_id"] as? String ?? ""
+        return try ContractJSON.decode(Components.Schemas.Job.self, response.body).jobId
       }
     }
     // A new gateway process on the same file: the result is still there and still decrypts.
-    let jobBody = try await withGateway { client in
+    let job = try await withGateway { client in
       try await client.execute(uri: "/jobs/\(jobId)", method: .get) { response in
         #expect(response.status == .ok)
-        return Data(buffer: response.body)
+        return try ContractJSON.decode(Components.Schemas.Job.self, response.body)
       }
     }
-    let job = try #require(try JSONSerialization.jsonObject(with: jobBody) as? [String: Any])
     let scores = try session.decrypt(job: job, sampleCount: 1)
     #expect(abs(scores[0][0] - 0.507289) < 1e-6)
   }

@@ -5,6 +5,7 @@ import GatewayAPI
 import HummingbirdTesting
 import InferencePrograms
 import NIOCore
+import TestSupport
 import Testing
 
 /// A client playing the attacker against the weights of a model. Every attack runs against
@@ -17,22 +18,19 @@ struct ModelPrivacyTests {
 
   /// The model's true (folded) weights and biases, from the server's registry.
   static func truth(_ id: String) throws -> (program: CoefficientLinearProgram, definition: ModelDefinition) {
-    let model = try #require(GatewayRouteTests.registry.model(id: id, version: "1.0.0"))
+    let model = try #require(TestGateway.registry.model(id: id, version: "1.0.0"))
     guard let program = model.program as? CoefficientLinearProgram else { throw TestFailure("not linear") }
     return (program, model.definition)
   }
 
   /// A client session for `id`, with its keys registered when the model needs any.
   static func connect(_ client: any TestClientProtocol, _ id: String) async throws -> (ClientSession, String?) {
-    let model = try await client.execute(uri: "/models/\(id)/1.0.0", method: .get) {
-      try EvaluationKeyTests.object(Data(buffer: $0.body))
-    }
-    let session = try ClientSession(model: model)
+    let session = try await ClientSession.fetch(id, from: client)
     guard session.needsPublicKey else { return (session, nil) }
     let keyId = try await client.execute(uri: "/keys", method: .post, body: try session.keyRegistration()) {
       response in
       #expect(response.status == .created)
-      return try #require(try EvaluationKeyTests.object(Data(buffer: response.body))["key_id"] as? String)
+      return try ContractJSON.decode(Components.Schemas.EvaluationKeySet.self, response.body).keyId
     }
     return (session, keyId)
   }
@@ -44,9 +42,9 @@ struct ModelPrivacyTests {
     let body = try session.request(payloads: payloads, batchSize: batchSize, keyId: keyId)
     let job = try await client.execute(uri: "/infer", method: .post, body: body) { response in
       #expect(response.status == .ok)
-      return try EvaluationKeyTests.object(Data(buffer: response.body))
+      return try ContractJSON.decode(Components.Schemas.Job.self, response.body)
     }
-    #expect(job["status"] as? String == "completed")
+    #expect(job.status == .completed)
     return try session.results(job: job)
   }
 
@@ -74,9 +72,9 @@ struct ModelPrivacyTests {
       "logistic_v1": (false, false), "breast_cancer_logistic": (true, true), "wine_multiclass": (true, true),
       "iris_mlp": (true, false), "mnist_cnn": (true, false), "mnist_cnn_batch": (true, false),
     ]
-    try await EvaluationKeyTests.withGateway { client in
+    try await TestGateway.withGateway { client in
       let list = try await client.execute(uri: "/models", method: .get) {
-        try EvaluationKeyTests.object(Data(buffer: $0.body))
+        ContractJSON.object($0.body)
       }
       let models = try #require(list["models"] as? [[String: Any]])
       #expect(models.count == expected.count)
@@ -97,7 +95,7 @@ struct ModelPrivacyTests {
 
   @Test("A unit-vector query reads every weight of a published model and none of a private one")
   func unitVectorQuery() async throws {
-    try await EvaluationKeyTests.withGateway { client in
+    try await TestGateway.withGateway { client in
       for (id, isPrivate) in [(Self.privateModel, true), (Self.publishedModel, false)] {
         let (truth, definition) = try Self.truth(id)
         let d = truth.linearLayout.inputDimension
@@ -130,7 +128,7 @@ struct ModelPrivacyTests {
 
   @Test("Solving c1 = a·W for W: the attacker picks a = 1 and reads c1 of the result")
   func solveForWeights() async throws {
-    try await EvaluationKeyTests.withGateway { client in
+    try await TestGateway.withGateway { client in
       for (id, isPrivate) in [(Self.privateModel, true), (Self.publishedModel, false)] {
         let (truth, definition) = try Self.truth(id)
         let d = truth.linearLayout.inputDimension
@@ -165,7 +163,7 @@ struct ModelPrivacyTests {
 
   @Test("Averaging many unit-vector queries converges to the scores, never to the weights")
   func averaging() async throws {
-    try await EvaluationKeyTests.withGateway { client in
+    try await TestGateway.withGateway { client in
       for (id, isPrivate) in [(Self.privateModel, true), (Self.publishedModel, false)] {
         let (truth, _) = try Self.truth(id)
         let d = truth.linearLayout.inputDimension
@@ -204,18 +202,17 @@ struct ModelPrivacyTests {
 
   @Test("Private scores stay within the published noise bound, and the flooding noise is really added")
   func floodedScores() async throws {
-    try await EvaluationKeyTests.withGateway { client in
+    try await TestGateway.withGateway { client in
       let (truth, _) = try Self.truth(Self.privateModel)
       let d = truth.linearLayout.inputDimension
       let (session, keyId) = try await Self.connect(client, Self.privateModel)
       var generator = SystemRandomNumberGenerator()
       let samples = (0..<200).map { _ in (0..<d).map { _ in Double.random(in: -3...3, using: &generator) } }
       let body = try session.request(samples: samples, waitMilliseconds: 10_000, keyId: keyId)
-      let job = try await client.execute(uri: "/infer", method: .post, body: body) {
-        try EvaluationKeyTests.object(Data(buffer: $0.body))
+      let scores = try await client.execute(uri: "/infer", method: .post, body: body) {
+        try session.decrypt(jobBody: $0.body, sampleCount: samples.count)
       }
-      let scores = try session.decrypt(job: job, sampleCount: samples.count)
-      let model = try #require(GatewayRouteTests.registry.model(id: Self.privateModel, version: "1.0.0"))
+      let model = try #require(TestGateway.registry.model(id: Self.privateModel, version: "1.0.0"))
       let errors = zip(samples, scores).map { sample, score in score[0] - model.plainScores(sample)[0] }
       let bound = try #require(truth.privacy?.scoreErrorBound)
       let flooding = try #require(truth.privacy?.floodingScoreBound)
@@ -229,7 +226,7 @@ struct ModelPrivacyTests {
 
   @Test("A private model needs the client's seeded public key, and only models that use one accept it")
   func publicKeyRegistration() async throws {
-    try await EvaluationKeyTests.withGateway { client in
+    try await TestGateway.withGateway { client in
       let (privateSession, _) = try await Self.connect(client, Self.privateModel)
       let parameters = privateSession.parameters
       func registration(_ model: String, publicKey: [UInt8]?) throws -> ByteBuffer {
@@ -263,7 +260,7 @@ struct ModelPrivacyTests {
         try await client.execute(uri: "/keys", method: .post, body: try registration(model, publicKey: key)) {
           response in
           let error = try #require(
-            try EvaluationKeyTests.object(Data(buffer: response.body))["error"] as? [String: Any])
+            ContractJSON.object(response.body)["error"] as? [String: Any])
           #expect(response.status.code == 422 || response.status.code == 409, "\(model) \(message)")
           #expect((error["message"] as? String)?.contains(message) == true, "\(error)")
         }
@@ -272,7 +269,7 @@ struct ModelPrivacyTests {
       let body = try privateSession.request(samples: [[Double](repeating: 0, count: 30)], keyId: nil)
       try await client.execute(uri: "/infer", method: .post, body: body) { response in
         #expect(response.status == .conflict)
-        #expect(GatewayRouteTests.errorCode(response.body) == "MISSING_EVALUATION_KEYS")
+        #expect(ContractJSON.errorCode(response.body) == "MISSING_EVALUATION_KEYS")
       }
     }
   }

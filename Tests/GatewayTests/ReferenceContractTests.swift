@@ -4,6 +4,7 @@ import Gateway
 import Hummingbird
 import HummingbirdTesting
 import NIOCore
+import TestSupport
 import Testing
 
 @testable import Gateway
@@ -73,29 +74,18 @@ struct ReferenceContractTests {
       string: #"{"model_id":"\#(modelId)","version":"\#(version)","batch_size":\#(batchSize),"inputs":[\#(items)]}"#)
   }
 
-  static func object(_ buffer: ByteBuffer) -> [String: Any] {
-    (try? JSONSerialization.jsonObject(with: Data(buffer: buffer))) as? [String: Any] ?? [:]
-  }
-
-  static func detail(_ buffer: ByteBuffer) -> String? { object(buffer)["detail"] as? String }
-
-  func withGateway(
-    configuration: GatewayConfiguration = GatewayConfiguration(tenants: .open, requestsPerSecond: nil),
-    _ body: @Sendable (any TestClientProtocol) async throws -> Void
-  ) async throws {
-    try await GatewayRouteTests().withGateway(configuration: configuration, body)
-  }
+  static func detail(_ buffer: ByteBuffer) -> String? { ContractJSON.object(buffer)["detail"] as? String }
 
   @Test("GET /reference/health and /reference/models answer exactly the reference's shapes")
   func discovery() async throws {
-    try await withGateway { client in
+    try await TestGateway.withGateway { client in
       try await client.execute(uri: "/reference/health", method: .get) { response in
         #expect(response.status == .ok)
-        #expect(Self.object(response.body) as? [String: String] == ["status": "ok"])
+        #expect(ContractJSON.object(response.body) as? [String: String] == ["status": "ok"])
       }
       try await client.execute(uri: "/reference/models", method: .get) { response in
         #expect(response.status == .ok)
-        let body = Self.object(response.body)
+        let body = ContractJSON.object(response.body)
         #expect(body["api_version"] as? String == "1.0.0")
         let models = try #require(body["models"] as? [[String: Any]])
         // Only the model with a SEAL layout; the others are not in the reference's shape.
@@ -121,20 +111,20 @@ struct ReferenceContractTests {
 
   @Test("SEAL ciphertexts in, a SEAL result out that decrypts to the reference's formula for every sample")
   func encryptedRoundTrip() async throws {
-    try await withGateway { client in
+    try await TestGateway.withGateway { client in
       let jobId = try await client.execute(
         uri: "/reference/infer", method: .post, headers: [.contentType: "application/json"],
         body: Self.body(batchSize: 3, inputs: Self.inputs)
       ) { response in
         #expect(response.status == .ok)
-        let body = Self.object(response.body)
+        let body = ContractJSON.object(response.body)
         #expect(body["status"] as? String == "completed")
         return try #require(body["job_id"] as? String)
       }
       #expect(jobId.count == 32 && jobId.allSatisfy(\.isHexDigit))
       try await client.execute(uri: "/reference/jobs/\(jobId)", method: .get) { response in
         #expect(response.status == .ok)
-        let body = Self.object(response.body)
+        let body = ContractJSON.object(response.body)
         #expect(body["status"] as? String == "completed")
         let result = try #require(body["result"] as? [String: Any])
         #expect(result["model_id"] as? String == "logistic_v1")
@@ -216,7 +206,7 @@ struct ReferenceContractTests {
       ("unknown model", Self.body(modelId: "nope", batchSize: 1, inputs: Self.inputs), .notFound),
       ("model without SEAL layout", Self.body(modelId: "iris_mlp", batchSize: 1, inputs: Self.inputs), .notFound),
     ]
-    try await withGateway { client in
+    try await TestGateway.withGateway { client in
       for (name, body, status) in cases {
         try await client.execute(
           uri: "/reference/infer", method: .post, headers: [.contentType: "application/json"], body: body
@@ -259,7 +249,7 @@ struct ReferenceContractTests {
       ("other parameters", foreign, "other encryption parameters"), ("scale above the limit", tooLargeScale, "scale"),
       ("mixed scales", mixedScales, "one scale"),
     ]
-    try await withGateway { client in
+    try await TestGateway.withGateway { client in
       for (name, inputs, fragment) in cases {
         try await client.execute(
           uri: "/reference/infer", method: .post, headers: [.contentType: "application/json"],
@@ -275,14 +265,14 @@ struct ReferenceContractTests {
 
   @Test("POST /reference/infer/plain answers the formula; bad bodies are 422")
   func plain() async throws {
-    try await withGateway { client in
+    try await TestGateway.withGateway { client in
       try await client.execute(
         uri: "/reference/infer/plain", method: .post, headers: [.contentType: "application/json"],
         body: ByteBuffer(
           string: #"{"model_id":"logistic_v1","version":"1.0.0","inputs":[0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8]}"#)
       ) { response in
         #expect(response.status == .ok)
-        let body = Self.object(response.body)
+        let body = ContractJSON.object(response.body)
         let outputs = try #require(body["outputs"] as? [Double])
         #expect(abs(outputs[0] - Self.expected(Self.samples[0])) < 1e-12)
         #expect(body["diagnostics"] as? [String: String] == ["mode": "plain"])
@@ -306,7 +296,8 @@ struct ReferenceContractTests {
     "Our guards keep their statuses in the reference's shape: 401 without a key, X-Tenant-ID never trusted, 413, 429")
   func guards() async throws {
     let keys = TenantDirectory(apiKeys: ["key-of-tenant-a-0001": "a", "key-of-tenant-b-0001": "b"])
-    try await withGateway(configuration: GatewayConfiguration(tenants: keys, requestsPerSecond: nil)) { client in
+    try await TestGateway.withGateway(configuration: GatewayConfiguration(tenants: keys, requestsPerSecond: nil)) {
+      client in
       try await client.execute(uri: "/reference/health", method: .get) { #expect($0.status == .ok) }
       try await client.execute(uri: "/reference/models", method: .get, headers: [.init("X-Tenant-ID")!: "a"]) {
         #expect($0.status == .unauthorized)
@@ -316,7 +307,7 @@ struct ReferenceContractTests {
         uri: "/reference/infer", method: .post,
         headers: [.contentType: "application/json", .authorization: "Bearer key-of-tenant-a-0001"],
         body: Self.body(batchSize: 3, inputs: Self.inputs)
-      ) { response in try #require(Self.object(response.body)["job_id"] as? String) }
+      ) { response in try #require(ContractJSON.object(response.body)["job_id"] as? String) }
       // Tenant b cannot see tenant a's job, whatever X-Tenant-ID says.
       try await client.execute(
         uri: "/reference/jobs/\(jobId)", method: .get,
@@ -326,7 +317,7 @@ struct ReferenceContractTests {
         uri: "/reference/jobs/\(jobId)", method: .get, headers: [.authorization: "Bearer key-of-tenant-a-0001"]
       ) { #expect($0.status == .ok) }
     }
-    try await withGateway(
+    try await TestGateway.withGateway(
       configuration: GatewayConfiguration(tenants: .open, requestsPerSecond: nil, maximumBodyBytes: 1 << 20)
     ) {
       client in
@@ -338,7 +329,9 @@ struct ReferenceContractTests {
         #expect(Self.detail(response.body) != nil)
       }
     }
-    try await withGateway(configuration: GatewayConfiguration(tenants: .open, requestsPerSecond: 0.001, burst: 1)) {
+    try await TestGateway.withGateway(
+      configuration: GatewayConfiguration(tenants: .open, requestsPerSecond: 0.001, burst: 1)
+    ) {
       client in
       try await client.execute(uri: "/reference/models", method: .get) { #expect($0.status == .ok) }
       try await client.execute(uri: "/reference/models", method: .get) { response in

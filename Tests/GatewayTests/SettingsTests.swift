@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 @testable import Gateway
@@ -95,7 +96,7 @@ struct SettingsTests {
     #expect(catalog.filter { $0.flag == nil }.map(\.key) == ["apiKeys"], "only API keys stay off the command line")
     #expect(catalog.first { $0.key == "maxBodyBytes" }?.environmentVariable == "HEINFER_MAX_BODY_BYTES")
     let help = GatewaySettings.helpText
-    let readme = try String(contentsOf: ConformanceTests.root.appendingPathComponent("README.md"), encoding: .utf8)
+    let readme = try Repository.text("README.md")
     for setting in catalog {
       #expect(help.contains(setting.environmentVariable))
       #expect(readme.contains("`\(setting.environmentVariable)`"), "README lacks \(setting.key)")

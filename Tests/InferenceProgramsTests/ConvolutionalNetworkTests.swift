@@ -1,6 +1,7 @@
 import CKKS
 import Foundation
 import InferencePrograms
+import TestSupport
 import Testing
 
 /// The bundled MNIST network (`Sources/Gateway/Models/mnist_cnn-1.0.0.json`, written by
@@ -8,9 +9,6 @@ import Testing
 /// ``ConvolutionalNetworkProgram``, on encrypted images.
 @Suite("Convolutional network program")
 struct ConvolutionalNetworkTests {
-  static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    .deletingLastPathComponent()
-
   /// The fields of the model file this test needs.
   struct ModelFile: Decodable {
     struct Convolution: Decodable {
@@ -43,16 +41,13 @@ struct ConvolutionalNetworkTests {
   static let model: ModelFile = {
     let decoder = JSONDecoder()
     decoder.keyDecodingStrategy = .convertFromSnakeCase
-    let file = root.appendingPathComponent("Sources/Gateway/Models/mnist_cnn-1.0.0.json")
+    let file = Repository.url("Sources/Gateway/Models/mnist_cnn-1.0.0.json")
     return try! decoder.decode(ModelFile.self, from: Data(contentsOf: file))
   }()
 
   /// The first `count` test images (pixels 0…255; the label column dropped).
   static func images(_ count: Int) throws -> [[Double]] {
-    let text = try String(contentsOf: root.appendingPathComponent("datasets/mnist/test.csv"), encoding: .utf8)
-    return text.split(separator: "\n").dropFirst().prefix(count).map { line in
-      Array(line.split(separator: ",").dropLast().map { Double($0)! })
-    }
+    try Datasets.testSplit("mnist", limit: count).features
   }
 
   /// The model file's parameters: N = 8192, a 39-bit base prime, five 27-bit primes to rescale

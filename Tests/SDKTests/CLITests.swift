@@ -1,6 +1,7 @@
 import Dispatch
 import Foundation
 import Gateway
+import TestSupport
 import Testing
 
 #if canImport(FoundationNetworking)
@@ -52,7 +53,7 @@ struct CLITests {
   @Test("models, infer (single, CSV with accuracy, JSON, plain) and keys against a live gateway")
   func commands() async throws {
     try #require(FileManager.default.isExecutableFile(atPath: Self.executable.path), "heinfer was not built")
-    let csv = SDKTests.root.appendingPathComponent("datasets/wine/test.csv").path
+    let csv = Repository.url("datasets/wine/test.csv").path
     let keyFile = FileManager.default.temporaryDirectory.appendingPathComponent("cli-\(UUID().uuidString).key").path
     defer { try? FileManager.default.removeItem(atPath: keyFile) }
     try await SDKTests.withGateway { _, port in

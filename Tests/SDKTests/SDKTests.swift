@@ -9,6 +9,7 @@ import HummingbirdTesting
 import Logging
 import OpenAPIRuntime
 import Synchronization
+import TestSupport
 import Testing
 
 @testable import HEInferenceSDK
@@ -16,32 +17,21 @@ import Testing
 /// The SDK against a real gateway listening on an ephemeral loopback port.
 @Suite("SDK end to end")
 struct SDKTests {
-  static let registry = try! ModelRegistry.bundled()
-  static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    .deletingLastPathComponent()
 
-  /// Runs `body` with an SDK client connected to a fresh gateway.
+  /// Runs `body` with an SDK client connected to a fresh live gateway.
   static func withGateway<T: Sendable>(
-    configuration: GatewayConfiguration = GatewayConfiguration(port: 0, tenants: .open, requestsPerSecond: nil),
+    configuration: GatewayConfiguration = TestGateway.openConfiguration, store: any JobStore = InMemoryJobStore(),
     pool: WorkerPool = WorkerPool(threads: 2, queueCapacity: 32), keys: EvaluationKeyStore = EvaluationKeyStore(),
     apiKey: String? = nil, jobTimeout: Duration = .seconds(60), observers: [any ClientMiddleware] = [],
     _ body: @escaping @Sendable (GatewayClient, Int) async throws -> T
   ) async throws -> T {
-    let logger = Logger(label: "test")
-    let service = InferenceService(
-      registry: registry, store: InMemoryJobStore(), pool: pool, logger: logger, keys: keys)
-    var configuration = configuration
-    configuration.port = 0
-    let app = try GatewayApplication.make(configuration: configuration, service: service, logger: logger)
-    let result = try await app.test(.live) { client in
-      let port = try #require(client.port)
+    try await TestGateway.withLiveGateway(configuration: configuration, store: store, pool: pool, keys: keys) {
+      port in
       let gateway = GatewayClient(
         baseURL: URL(string: "http://127.0.0.1:\(port)")!, apiKey: apiKey, requestTimeout: .seconds(30),
         jobTimeout: jobTimeout, observers: observers)
       return try await body(gateway, port)
     }
-    await pool.shutdown()
-    return result
   }
 
   @Test("Concurrent submissions share one key registration, and a gateway that lost the keys gets them again")
@@ -69,19 +59,6 @@ struct SDKTests {
     }
   }
 
-  /// Features and labels of a committed test split.
-  static func split(_ name: String) throws -> (features: [[Double]], labels: [Int]) {
-    let text = try String(contentsOf: root.appendingPathComponent("datasets/\(name)/test.csv"), encoding: .utf8)
-    var features: [[Double]] = []
-    var labels: [Int] = []
-    for row in text.split(whereSeparator: \.isNewline).dropFirst() {
-      let fields = row.split(separator: ",")
-      features.append(try fields.dropLast().map { try #require(Double(String($0))) })
-      labels.append(try #require(Int(String(fields.last!))))
-    }
-    return (features, labels)
-  }
-
   struct Case: Sendable, CustomTestStringConvertible {
     let model: String
     let dataset: String?
@@ -102,7 +79,7 @@ struct SDKTests {
   func endToEnd(testCase: Case) async throws {
     var generator = SystemRandomNumberGenerator()
     let features =
-      try testCase.dataset.map { Array(try Self.split($0).features.prefix(testCase.samples ?? .max)) }
+      try testCase.dataset.map { Array(try Datasets.testSplit($0).features.prefix(testCase.samples ?? .max)) }
       ?? (0..<50).map { _ in (0..<8).map { _ in Double.random(in: -1...1, using: &generator) } }
     try await Self.withGateway { gateway, _ in
       let predictions = try await gateway.infer(model: testCase.model, batch: features)
@@ -323,13 +300,7 @@ struct SDKTests {
     let store = InMemoryJobStore()
     let pool = WorkerPool(threads: 1, queueCapacity: 8)
     let release = DispatchSemaphore(value: 0)
-    let logger = Logger(label: "test")
-    let service = InferenceService(registry: Self.registry, store: store, pool: pool, logger: logger)
-    let app = try GatewayApplication.make(
-      configuration: GatewayConfiguration(port: 0, tenants: .open, requestsPerSecond: nil), service: service,
-      logger: logger)
-    try await app.test(.live) { client in
-      let gateway = GatewayClient(baseURL: URL(string: "http://127.0.0.1:\(try #require(client.port))")!)
+    try await Self.withGateway(store: store, pool: pool) { gateway, _ in
       let session = try gateway.session(for: try await gateway.model(id: "logistic_v1"))
       #expect(pool.submit { release.wait() })
       let job = try await gateway.submit([[0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8]], session: session)
@@ -353,7 +324,6 @@ struct SDKTests {
         return true
       }
     }
-    await pool.shutdown()
   }
 
   @Test("A server that is not a gateway gives unexpectedResponse")

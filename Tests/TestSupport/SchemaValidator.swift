@@ -1,8 +1,8 @@
-import Foundation
+public import Foundation
 import Yams
 
 /// A JSON value, decoded exactly (booleans, integers and doubles stay distinct).
-indirect enum JSONValue: Equatable, Decodable {
+public indirect enum JSONValue: Equatable, Decodable, Sendable {
   case null
   case bool(Bool)
   case integer(Int64)
@@ -11,7 +11,7 @@ indirect enum JSONValue: Equatable, Decodable {
   case array([JSONValue])
   case object([String: JSONValue])
 
-  init(from decoder: any Decoder) throws {
+  public init(from decoder: any Decoder) throws {
     let container = try decoder.singleValueContainer()
     if container.decodeNil() {
       self = .null
@@ -30,10 +30,10 @@ indirect enum JSONValue: Equatable, Decodable {
     }
   }
 
-  static func parse(_ data: Data) throws -> JSONValue { try JSONDecoder().decode(JSONValue.self, from: data) }
+  public static func parse(_ data: Data) throws -> JSONValue { try JSONDecoder().decode(JSONValue.self, from: data) }
 
   /// Converts what Yams loads (Swift dictionaries, arrays, strings, numbers, booleans).
-  init(yaml node: Any?) {
+  public init(yaml node: Any?) {
     switch node {
     case nil: self = .null
     case let value as Bool: self = .bool(value)
@@ -46,17 +46,17 @@ indirect enum JSONValue: Equatable, Decodable {
     }
   }
 
-  subscript(key: String) -> JSONValue? {
+  public subscript(key: String) -> JSONValue? {
     if case .object(let object) = self { return object[key] }
     return nil
   }
 
-  var string: String? {
+  public var string: String? {
     if case .string(let value) = self { return value }
     return nil
   }
 
-  var double: Double? {
+  public var double: Double? {
     switch self {
     case .integer(let value): return Double(value)
     case .number(let value): return value
@@ -71,12 +71,14 @@ indirect enum JSONValue: Equatable, Decodable {
 /// `$ref` to `#/components/schemas/X` or `X.schema.json`. (No Swift package for JSON Schema
 /// validation is available here; the Python `jsonschema` check in scripts/export_schemas.py
 /// cross-checks the examples with a complete implementation.)
-struct SchemaValidator {
+public struct SchemaValidator: Sendable {
   /// Component schemas by name.
-  let schemas: [String: JSONValue]
+  public let schemas: [String: JSONValue]
+
+  public init(schemas: [String: JSONValue]) { self.schemas = schemas }
 
   /// Error messages for `value` against the schema `name` (empty when valid).
-  func validate(_ value: JSONValue, against name: String) -> [String] {
+  public func validate(_ value: JSONValue, against name: String) -> [String] {
     guard let schema = schemas[name] else { return ["no schema named \(name)"] }
     var errors: [String] = []
     check(value, schema, path: "$", errors: &errors)
@@ -205,18 +207,18 @@ struct SchemaValidator {
 
 /// A contract as loaded from its OpenAPI document: component schemas and, per operation and
 /// status, the schema of the JSON response body.
-struct Contract: Sendable {
-  let document: JSONValue
-  let validator: SchemaValidator
+public struct Contract: Sendable {
+  public let document: JSONValue
+  public let validator: SchemaValidator
   /// The path prefix the contract is served under (its `servers[0].url`, empty for none).
-  let prefix: String
+  public let prefix: String
 
   /// The gateway's own contract, schemas/openapi.yaml.
-  static let shared = load("schemas/openapi.yaml")
+  public static let shared = load("schemas/openapi.yaml")
   /// The reference gateway's v1 contract, schemas/reference-v1/openapi.yaml, served under /reference.
-  static let reference = load("schemas/reference-v1/openapi.yaml")
+  public static let reference = load("schemas/reference-v1/openapi.yaml")
 
-  static func load(_ relativePath: String) -> Contract {
+  public static func load(_ relativePath: String) -> Contract {
     let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
       .deletingLastPathComponent().appendingPathComponent(relativePath)
     let text = try! String(contentsOf: url, encoding: .utf8)
@@ -228,14 +230,14 @@ struct Contract: Sendable {
   }
 
   /// The contract that serves `path`, and the path relative to its prefix.
-  static func serving(_ path: String) -> (Contract, String) {
+  public static func serving(_ path: String) -> (Contract, String) {
     let reference = Contract.reference
     if path.hasPrefix(reference.prefix + "/") { return (reference, String(path.dropFirst(reference.prefix.count))) }
     return (shared, path)
   }
 
   /// The path template of the contract that `path` matches, e.g. `/jobs/{job_id}`.
-  func template(for path: String) -> String? {
+  public func template(for path: String) -> String? {
     guard case .object(let paths)? = document["paths"] else { return nil }
     let segments = path.split(separator: "/", omittingEmptySubsequences: false)
     return paths.keys.first { template in
@@ -246,7 +248,7 @@ struct Contract: Sendable {
   }
 
   /// The methods (lowercase) the contract declares for the path template `path` matches.
-  func methods(for path: String) -> [String] {
+  public func methods(for path: String) -> [String] {
     guard let template = template(for: path), case .object(let item)? = document["paths"]?[template] else { return [] }
     let verbs: Set<String> = ["get", "put", "post", "delete", "options", "head", "patch", "trace"]
     return item.keys.filter { verbs.contains($0) }.sorted()
@@ -254,7 +256,7 @@ struct Contract: Sendable {
 
   /// The schema name of the JSON body for `method path` answering `status`, or `nil` when the
   /// contract declares no JSON body; throws a description when the status is undeclared.
-  func responseSchema(method: String, path: String, status: Int) -> Result<String?, ContractViolation> {
+  public func responseSchema(method: String, path: String, status: Int) -> Result<String?, ContractViolation> {
     guard let template = template(for: path), let operation = document["paths"]?[template]?[method.lowercased()] else {
       return .failure(ContractViolation(description: "\(method) \(path) is not in the contract"))
     }
@@ -276,6 +278,6 @@ struct Contract: Sendable {
   }
 }
 
-struct ContractViolation: Error, CustomStringConvertible {
-  let description: String
+public struct ContractViolation: Error, CustomStringConvertible {
+  public let description: String
 }
