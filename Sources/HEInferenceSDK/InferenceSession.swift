@@ -35,7 +35,7 @@ public final class InferenceSession: Sendable {
     } catch {
       throw .incompatibleModel("parameters refused: \(error)")
     }
-    guard parameters.levelFingerprints.last!.description == model.fingerprint else {
+    guard parameters.fingerprint.description == model.fingerprint else {
       throw .incompatibleModel("the rebuilt parameters' fingerprint differs from the server's")
     }
     encoder = CKKSEncoder(parameters: parameters)

@@ -244,7 +244,7 @@ struct Keys: AsyncParsableCommand {
       let existed = FileManager.default.fileExists(atPath: keyFile)
       let session = try InferenceSession(model: info, keyFile: URL(fileURLWithPath: keyFile))
       print("\(existed ? "loaded" : "created") \(keyFile) for \(info.id) \(info.version)")
-      print("parameter fingerprint: \(session.parameters.levelFingerprints.last!)")
+      print("parameter fingerprint: \(session.parameters.fingerprint)")
       if info.needsEvaluationKeys {
         let keys = try session.evaluationKeys()
         print("relinearization key: \(keys.relinearization?.count ?? 0) bytes")

@@ -117,8 +117,7 @@ struct RingTests {
     }
     // Rescaling a single prime is a programmer error (the evaluator checks levels first).
     await #expect(processExitsWith: .failure) {
-      let basis = try RNSBasis(degree: 64, moduli: Primes.sealCoefficientModulus(degree: 64, bitSizes: [40]))
-      var single = RNSPolynomial<Coefficient>(zeroIn: basis)
+      var single = try Self.onePrimePolynomial()
       single.divideAndRoundByLastModulus()
     }
   }
@@ -146,6 +145,11 @@ struct RingTests {
     }
   }
 
+  /// A zero polynomial over one 40-bit prime: nothing left to drop.
+  static func onePrimePolynomial() throws -> RNSPolynomial<Coefficient> {
+    RNSPolynomial(zeroIn: try RNSBasis(degree: 64, moduli: Primes.sealCoefficientModulus(degree: 64, bitSizes: [40])))
+  }
+
   @Test("Dropping the last prime keeps the value modulo the smaller product")
   func dropLast() async throws {
     let basis = try RNSBasis(degree: 64, moduli: Primes.sealCoefficientModulus(degree: 64, bitSizes: [40, 50, 60]))
@@ -160,8 +164,7 @@ struct RingTests {
     polynomial.dropLastModulus()
     #expect(polynomial.basis.count == 1)
     await #expect(processExitsWith: .failure) {
-      let basis = try RNSBasis(degree: 64, moduli: Primes.sealCoefficientModulus(degree: 64, bitSizes: [40]))
-      var single = RNSPolynomial<Coefficient>(zeroIn: basis)
+      var single = try Self.onePrimePolynomial()
       single.dropLastModulus()
     }
   }

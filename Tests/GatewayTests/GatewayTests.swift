@@ -35,7 +35,7 @@ struct GatewayRouteTests {
         let models = try ContractJSON.decode(Components.Schemas.ModelList.self, response.body).models
         let logistic = try #require(models.first { $0.modelId == "logistic_v1" })
         let session = try ClientSession(model: logistic)
-        #expect(session.parameters.levelFingerprints.last!.description == session.declaredFingerprint)
+        #expect(session.parameters.fingerprint.description == session.declaredFingerprint)
         #expect(session.layout.samplesPerCiphertext == 128)
         // The reference gateway's published fields, kept.
         #expect(logistic.parameters?.weights == [0.15, -0.08, 0.11, 0.07, -0.12, 0.09, 0.05, -0.04])

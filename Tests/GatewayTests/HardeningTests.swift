@@ -295,10 +295,16 @@ struct HardeningTests {
     let queueStore = InMemoryJobStore()
     let busyPool = WorkerPool(threads: 1, queueCapacity: 1)
     let release = DispatchSemaphore(value: 0)
-    #expect(busyPool.submit { release.wait() })
-    while busyPool.pendingCount > 0 { try await Task.sleep(for: .milliseconds(5)) }
+    let started = DispatchSemaphore(value: 0)
+    #expect(
+      busyPool.submit {
+        started.signal()
+        release.wait()
+      })
+    try await Self.blocking { started.wait() }  // the worker holds the blocker; the queue is empty
     #expect(busyPool.submit {})
-    let busy = TestGateway.service(store: queueStore, pool: busyPool)
+    let metrics = GatewayMetrics()
+    let busy = TestGateway.service(store: queueStore, pool: busyPool, metrics: metrics)
     do {
       _ = try await busy.submit(request, tenant: "a")
       Issue.record("a full queue accepted a job")
@@ -306,6 +312,9 @@ struct HardeningTests {
       #expect(error.code == .unavailable)
     }
     #expect(try await queueStore.usage(tenant: "a").jobs == 0)
+    // Counted as refused, not as submitted.
+    #expect(metrics.exposition().contains("heinfer_jobs_refused_total 1"))
+    #expect(metrics.exposition().contains("heinfer_jobs_submitted_total 0"))
     release.signal()
     await busyPool.shutdown()
 

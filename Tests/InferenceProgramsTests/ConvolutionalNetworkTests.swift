@@ -56,18 +56,19 @@ struct ConvolutionalNetworkTests {
     degree: model.encryption.polyModulusDegree, ciphertextPrimeBits: model.encryption.coeffModulusBits,
     specialPrimeBits: model.encryption.specialModulusBits, defaultScale: model.encryption.inputScale)
 
+  /// The model file's network.
+  static let weights = ConvolutionalNetworkWeights(
+    geometry: LayoutDescription.ImageGeometry(
+      side: 28, kernel: model.convolution.kernel, stride: model.convolution.stride),
+    convolutionWeights: model.convolution.weights, convolutionBias: model.convolution.bias,
+    hiddenWeights: model.hiddenWeights, hiddenBias: model.hiddenBias, outputWeights: model.weights,
+    outputBias: model.bias, inputScale: model.encryption.inputScale,
+    bounds: NetworkValueBounds(
+      input: model.inputBound, convolution: model.valueBounds.convolution, hidden: model.valueBounds.hidden,
+      scores: model.valueBounds.scores))
+
   static func program(_ parameters: CKKSParameters) throws -> ConvolutionalNetworkProgram {
-    let model = Self.model
-    return try ConvolutionalNetworkProgram(
-      parameters: parameters,
-      geometry: LayoutDescription.ImageGeometry(
-        side: 28, kernel: model.convolution.kernel, stride: model.convolution.stride),
-      convolutionWeights: model.convolution.weights, convolutionBias: model.convolution.bias,
-      hiddenWeights: model.hiddenWeights, hiddenBias: model.hiddenBias, outputWeights: model.weights,
-      outputBias: model.bias, inputScale: model.encryption.inputScale,
-      bounds: .init(
-        input: model.inputBound, convolution: model.valueBounds.convolution, hidden: model.valueBounds.hidden,
-        scores: model.valueBounds.scores))
+    try ConvolutionalNetworkProgram(parameters: parameters, weights: weights)
   }
 
   @Test("Encrypted MNIST digits score as in float64 and are classified the same")
@@ -111,13 +112,15 @@ struct ConvolutionalNetworkTests {
     let square = [[Double]](repeating: [Double](repeating: 0.01, count: 49), count: 4)
     func build(hidden: Double = 36, scores: Double) throws {
       _ = try ConvolutionalNetworkProgram(
-        parameters: parameters, geometry: LayoutDescription.ImageGeometry(side: 28, kernel: 7, stride: 3),
-        convolutionWeights: square, convolutionBias: [0, 0, 0, 0],
-        hiddenWeights: [[Double]](repeating: [Double](repeating: 0.01, count: 256), count: 64),
-        hiddenBias: [Double](repeating: 0, count: 64),
-        outputWeights: [[Double]](repeating: [Double](repeating: 0.01, count: 64), count: 10),
-        outputBias: [Double](repeating: 0, count: 10), inputScale: 0x1p27,
-        bounds: .init(input: 255, convolution: 12, hidden: hidden, scores: scores))
+        parameters: parameters,
+        weights: ConvolutionalNetworkWeights(
+          geometry: LayoutDescription.ImageGeometry(side: 28, kernel: 7, stride: 3),
+          convolutionWeights: square, convolutionBias: [0, 0, 0, 0],
+          hiddenWeights: [[Double]](repeating: [Double](repeating: 0.01, count: 256), count: 64),
+          hiddenBias: [Double](repeating: 0, count: 64),
+          outputWeights: [[Double]](repeating: [Double](repeating: 0.01, count: 64), count: 10),
+          outputBias: [Double](repeating: 0, count: 10), inputScale: 0x1p27,
+          bounds: NetworkValueBounds(input: 255, convolution: 12, hidden: hidden, scores: scores)))
     }
     try build(scores: 152)
     do {
@@ -167,17 +170,7 @@ struct ConvolutionalNetworkTests {
   }
 
   static func batchedProgram(_ parameters: CKKSParameters) throws -> BatchedConvolutionalNetworkProgram {
-    let model = Self.model
-    return try BatchedConvolutionalNetworkProgram(
-      parameters: parameters,
-      geometry: LayoutDescription.ImageGeometry(
-        side: 28, kernel: model.convolution.kernel, stride: model.convolution.stride),
-      convolutionWeights: model.convolution.weights, convolutionBias: model.convolution.bias,
-      hiddenWeights: model.hiddenWeights, hiddenBias: model.hiddenBias, outputWeights: model.weights,
-      outputBias: model.bias, inputScale: model.encryption.inputScale,
-      bounds: .init(
-        input: model.inputBound, convolution: model.valueBounds.convolution, hidden: model.valueBounds.hidden,
-        scores: model.valueBounds.scores))
+    try BatchedConvolutionalNetworkProgram(parameters: parameters, weights: weights)
   }
 
   @Test("Many digits per group: 49 kernel-position ciphertexts score every image as in float64")

@@ -16,9 +16,11 @@ public enum TestGateway {
   /// A service evaluating on `pool` in this process.
   public static func service(
     store: any JobStore = InMemoryJobStore(), pool: WorkerPool = WorkerPool(threads: 2, queueCapacity: 64),
-    keys: any EvaluationKeyStoring = EvaluationKeyStore(), limits: JobLimits = JobLimits()
+    keys: any EvaluationKeyStoring = EvaluationKeyStore(), limits: JobLimits = JobLimits(),
+    metrics: GatewayMetrics = GatewayMetrics()
   ) -> InferenceService {
-    InferenceService(registry: registry, store: store, pool: pool, logger: logger, keys: keys, limits: limits)
+    InferenceService(
+      registry: registry, store: store, pool: pool, logger: logger, metrics: metrics, keys: keys, limits: limits)
   }
 
   /// The contract's routes for `service` behind ``ConformingResponder``: every response a test

@@ -143,9 +143,9 @@ public struct LinearTransformation: Sendable {
       var best = Int.max
       var candidate = 1
       while candidate <= min(r, c) {
-        let baby = Set(nonzero.map { [$0.input, $0.k % candidate] }).filter { $0[1] != 0 }.count
-        let giant = nonzero.map { $0.k / candidate }.max()!
-        if baby + 2 * giant < best { (best, g) = (baby + 2 * giant, candidate) }
+        let steps = Self.steps(of: nonzero.map { ($0.input, $0.k) }, babySteps: candidate)
+        let cost = steps.babyRotations + 2 * steps.lastGiantStep
+        if cost < best { (best, g) = (cost, candidate) }
         candidate *= 2
       }
     }
@@ -159,10 +159,9 @@ public struct LinearTransformation: Sendable {
     // Double hoisting saves a ModDown per baby-step rotation and costs one per giant step (and
     // products over the special primes too): it pays when the baby-step rotations outnumber the
     // giant steps, as for several inputs; the diagonals then also live on the special primes.
-    let babyRotations = Set(nonzero.map { [$0.input, $0.k % g] }).filter { $0[1] != 0 }.count
-    let giantSteps = Set(nonzero.map { $0.k / g }).count
+    let steps = Self.steps(of: nonzero.map { ($0.input, $0.k) }, babySteps: g)
     let extendedBasis = parameters.keySwitcher?.extendedBases[level]
-    doubleHoisted = extendedBasis != nil && babyRotations > giantSteps
+    doubleHoisted = extendedBasis != nil && steps.babyRotations > steps.giantSteps
     let diagonalBasis = doubleHoisted ? extendedBasis! : parameters.ciphertextBasis.prefix(level + 1)
     var encoded: [Int: [Term]] = [:]
     var babyUsed = [Set<Int>](repeating: [], count: inputs)
@@ -376,6 +375,20 @@ public struct LinearTransformation: Sendable {
       folded = try evaluator.add(folded, evaluator.rotate(folded, by: step * interleaving, keys: keys))
     }
     return folded
+  }
+
+  /// With `g` baby steps, for nonzero diagonals `k` of each input: the distinct nonzero baby-step
+  /// rotations (input, k mod g), the distinct giant steps k / g, and the last giant step.
+  static func steps(of diagonals: [(input: Int, k: Int)], babySteps g: Int)
+    -> (babyRotations: Int, giantSteps: Int, lastGiantStep: Int)
+  {
+    var babyRotations = Set<[Int]>()
+    var giantSteps = Set<Int>()
+    for (input, k) in diagonals {
+      if k % g != 0 { babyRotations.insert([input, k % g]) }
+      giantSteps.insert(k / g)
+    }
+    return (babyRotations.count, giantSteps.count, giantSteps.max() ?? 0)
   }
 
   /// `result += Σ_t sources[t] ⊙ diagonals[t]` (residues of polynomials in evaluation form on

@@ -141,6 +141,9 @@ public final class CKKSParameters: Sendable {
   public let specialBasis: RNSBasis?
   /// Fingerprint of each ciphertext level (index = level = number of primes − 1).
   public let levelFingerprints: [ParameterFingerprint]
+  /// The fingerprint of the top level (all ciphertext primes): the one a model publishes and
+  /// fresh ciphertexts carry.
+  public var fingerprint: ParameterFingerprint { levelFingerprints[levelFingerprints.count - 1] }
   /// Fingerprint of the key level Q ∪ P.
   public let keyFingerprint: ParameterFingerprint
   /// Default scale Δ.

@@ -102,9 +102,6 @@ public final class WorkerPool: Sendable {
   /// Input bytes held by reserved, queued and running work.
   public var heldBytes: Int { state.withLock { $0.bytes } }
 
-  /// Jobs waiting to run.
-  public var pendingCount: Int { state.withLock { $0.queue.count - $0.head } }
-
   /// Stops accepting work, lets queued work finish (and work submitted into places reserved
   /// before), and waits for the threads to exit.
   public func shutdown() async {

@@ -270,24 +270,18 @@ public struct ModelRegistry: Sendable {
     guard [bounds.convolution, bounds.hidden, bounds.scores].allSatisfy({ $0.isFinite && $0 > 0 }) else {
       throw fail("value_bounds must be positive")
     }
-    let geometry = LayoutDescription.ImageGeometry(
-      side: convolution.imageSide, kernel: convolution.kernel, stride: convolution.stride)
-    let valueBounds = NetworkValueBounds(
-      input: model.inputBound, convolution: bounds.convolution, hidden: bounds.hidden, scores: bounds.scores)
+    let weights = ConvolutionalNetworkWeights(
+      geometry: LayoutDescription.ImageGeometry(
+        side: convolution.imageSide, kernel: convolution.kernel, stride: convolution.stride),
+      convolutionWeights: convolution.weights, convolutionBias: convolution.bias, hiddenWeights: hiddenWeights,
+      hiddenBias: hiddenBias, outputWeights: model.weights, outputBias: model.bias,
+      inputScale: model.encryption.inputScale,
+      bounds: NetworkValueBounds(
+        input: model.inputBound, convolution: bounds.convolution, hidden: bounds.hidden, scores: bounds.scores))
     do {
       switch model.encryptedLayout ?? .imageWindows {
-      case .imageWindows:
-        return try ConvolutionalNetworkProgram(
-          parameters: parameters, geometry: geometry, convolutionWeights: convolution.weights,
-          convolutionBias: convolution.bias, hiddenWeights: hiddenWeights, hiddenBias: hiddenBias,
-          outputWeights: model.weights, outputBias: model.bias, inputScale: model.encryption.inputScale,
-          bounds: valueBounds)
-      case .imageBatch:
-        return try BatchedConvolutionalNetworkProgram(
-          parameters: parameters, geometry: geometry, convolutionWeights: convolution.weights,
-          convolutionBias: convolution.bias, hiddenWeights: hiddenWeights, hiddenBias: hiddenBias,
-          outputWeights: model.weights, outputBias: model.bias, inputScale: model.encryption.inputScale,
-          bounds: valueBounds)
+      case .imageWindows: return try ConvolutionalNetworkProgram(parameters: parameters, weights: weights)
+      case .imageBatch: return try BatchedConvolutionalNetworkProgram(parameters: parameters, weights: weights)
       }
     } catch {
       throw fail(error.description)

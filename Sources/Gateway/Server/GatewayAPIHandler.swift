@@ -171,7 +171,7 @@ struct GatewayAPIHandler: APIProtocol {
         specialModulusBits: definition.encryption.specialModulusBits,
         keySwitchingDigits: parameters.parameterDescription.keySwitchingDigits,
         maxMultiplicativeDepth: parameters.maximumLevel, securityLevel: ._128,
-        secretDistribution: .uniformTernary, parameterFingerprint: parameters.levelFingerprints.last!.description,
+        secretDistribution: .uniformTernary, parameterFingerprint: parameters.fingerprint.description,
         ciphertextFormat: .heinferCkksV1),
       inference: .init(
         inputDimension: model.inputDimension, outputDimension: model.outputDimension,

@@ -29,25 +29,20 @@ public struct BatchedConvolutionalNetworkProgram: InferenceProgram {
   let hiddenBias: Plaintext
   let outputBias: Plaintext
 
-  /// Compiles a network; the parameters and rules are those of ``ConvolutionalNetworkProgram``'s
-  /// initializer, and the hidden units and scores must each fit the padded window count.
+  /// Compiles `weights`, many images per group of ciphertexts; the rules are those of
+  /// ``ConvolutionalNetworkProgram``'s initializer, and the hidden units and scores must each fit
+  /// the padded window count.
   /// - Throws: ``ProgramError/invalidModel(_:)`` naming the rule the model breaks.
-  public init(
-    parameters: CKKSParameters, geometry: LayoutDescription.ImageGeometry, convolutionWeights: [[Double]],
-    convolutionBias: [Double], hiddenWeights: [[Double]], hiddenBias: [Double], outputWeights: [[Double]],
-    outputBias: [Double], inputScale: Double, bounds: NetworkValueBounds
-  ) throws(ProgramError) {
+  public init(parameters: CKKSParameters, weights: ConvolutionalNetworkWeights) throws(ProgramError) {
     func fail(_ rule: String) -> ProgramError { .invalidModel(rule) }
+    let (hiddenWeights, outputWeights) = (weights.hiddenWeights, weights.outputWeights)
     let images = ImageBatchLayout(
-      slotCount: parameters.slotCount, geometry: geometry, outputDimension: outputWeights.count)
+      slotCount: parameters.slotCount, geometry: weights.geometry, outputDimension: outputWeights.count)
     let w = images.windows.windowStride
     guard w <= parameters.slotCount else {
       throw fail("an image's \(w) windows do not fit \(parameters.slotCount) slots")
     }
-    let network = try ConvolutionalNetwork(
-      parameters: parameters, windows: images.windows, convolutionWeights: convolutionWeights,
-      convolutionBias: convolutionBias, hiddenWeights: hiddenWeights, hiddenBias: hiddenBias,
-      outputWeights: outputWeights, outputBias: outputBias, inputScale: inputScale, bounds: bounds)
+    let network = try ConvolutionalNetwork(parameters: parameters, windows: images.windows, weights: weights)
     // Hidden units and scores are vectors interleaved like the windows, so they must fit w entries.
     guard hiddenWeights.count <= w, outputWeights.count <= w else {
       throw fail(
@@ -58,11 +53,11 @@ public struct BatchedConvolutionalNetworkProgram: InferenceProgram {
     assert(b >= 1, "the windows and the scores fit")
     let q = parameters.ciphertextModuli.map { Double($0) }
     // Weights times q5 must be integers below 2^62.
-    guard convolutionWeights.joined().allSatisfy({ abs($0 * q[5]) < 0x1p62 }) else {
+    guard weights.convolutionWeights.joined().allSatisfy({ abs($0 * q[5]) < 0x1p62 }) else {
       throw fail("convolution weights times the prime q5 must stay below 2^62")
     }
     // The biases are added as constants at Δ.
-    guard convolutionBias.allSatisfy({ abs($0 * inputScale) < 0x1p62 }) else {
+    guard weights.convolutionBias.allSatisfy({ abs($0 * weights.inputScale) < 0x1p62 }) else {
       throw fail("convolution biases times the input scale must stay below 2^62")
     }
     // The hidden matrix's column block c reads channel c's windows, padded to w.
@@ -86,9 +81,9 @@ public struct BatchedConvolutionalNetworkProgram: InferenceProgram {
         (0..<parameters.slotCount).map { t in (t / b) % period < values.count ? values[(t / b) % period] : 0 }
       }
       self.hiddenBias = try encoder.encode(
-        interleaved(hiddenBias, period: hidden.outputPeriod), scale: network.firstSquareScale, level: 2)
+        interleaved(weights.hiddenBias, period: hidden.outputPeriod), scale: network.firstSquareScale, level: 2)
       self.outputBias = try encoder.encode(
-        interleaved(outputBias, period: output.outputPeriod), scale: network.resultScale, level: 0)
+        interleaved(weights.outputBias, period: output.outputPeriod), scale: network.resultScale, level: 0)
     } catch {
       throw fail("cannot encode the weights: \(error)")
     }

@@ -28,6 +28,46 @@ public struct NetworkValueBounds: Sendable, Equatable {
   }
 }
 
+/// A convolutional network as its model file describes it: convolution (C channels) → x² →
+/// fully connected → x² → fully connected, with matrices already checked rectangular and finite,
+/// and the value bounds its headroom checks use. Both network programs compile it.
+public struct ConvolutionalNetworkWeights: Sendable, Equatable {
+  /// The image and the convolution's windows.
+  public var geometry: LayoutDescription.ImageGeometry
+  /// `channels × kernel²` (row-major kernels), and one bias per channel.
+  public var convolutionWeights: [[Double]]
+  public var convolutionBias: [Double]
+  /// `hidden × (channels · windows)`, inputs ordered channel by channel, each channel's windows
+  /// row by row, and one bias per hidden unit.
+  public var hiddenWeights: [[Double]]
+  public var hiddenBias: [Double]
+  /// `outputs × hidden`, and one bias per output.
+  public var outputWeights: [[Double]]
+  public var outputBias: [Double]
+  /// Δ, the clients' encoding scale of the pixels.
+  public var inputScale: Double
+  /// The largest absolute values of the inputs and of each layer's outputs (before the squares):
+  /// calibrated on the data the network serves, with a margin (worst-case bounds through two
+  /// squares are too large to be useful).
+  public var bounds: NetworkValueBounds
+
+  public init(
+    geometry: LayoutDescription.ImageGeometry, convolutionWeights: [[Double]], convolutionBias: [Double],
+    hiddenWeights: [[Double]], hiddenBias: [Double], outputWeights: [[Double]], outputBias: [Double],
+    inputScale: Double, bounds: NetworkValueBounds
+  ) {
+    self.geometry = geometry
+    self.convolutionWeights = convolutionWeights
+    self.convolutionBias = convolutionBias
+    self.hiddenWeights = hiddenWeights
+    self.hiddenBias = hiddenBias
+    self.outputWeights = outputWeights
+    self.outputBias = outputBias
+    self.inputScale = inputScale
+    self.bounds = bounds
+  }
+}
+
 /// What the one-image and the batched network programs share: the weights of convolution (C
 /// channels) → x² → fully connected → x² → fully connected, their checks, the float64 scores, and
 /// the scales the evaluation holds values at on a chain of six ciphertext primes q0 … q5 (inputs
@@ -57,11 +97,13 @@ struct ConvolutionalNetwork: Sendable {
   /// Checks shapes, primes, scales and headroom.
   /// - Throws: ``ProgramError/invalidModel(_:)`` naming the rule the model breaks.
   init(
-    parameters: CKKSParameters, windows: ImageWindowsLayout, convolutionWeights: [[Double]], convolutionBias: [Double],
-    hiddenWeights: [[Double]], hiddenBias: [Double], outputWeights: [[Double]], outputBias: [Double],
-    inputScale: Double, bounds: NetworkValueBounds
+    parameters: CKKSParameters, windows: ImageWindowsLayout, weights: ConvolutionalNetworkWeights
   ) throws(ProgramError) {
     func fail(_ rule: String) -> ProgramError { .invalidModel(rule) }
+    let (convolutionWeights, convolutionBias) = (weights.convolutionWeights, weights.convolutionBias)
+    let (hiddenWeights, hiddenBias) = (weights.hiddenWeights, weights.hiddenBias)
+    let (outputWeights, outputBias) = (weights.outputWeights, weights.outputBias)
+    let (inputScale, bounds) = (weights.inputScale, weights.bounds)
     let channels = convolutionWeights.count
     guard convolutionWeights.allSatisfy({ $0.count == windows.kernelPositions }), convolutionBias.count == channels
     else { throw fail("the convolution needs \(windows.kernelPositions) weights per channel and one bias each") }

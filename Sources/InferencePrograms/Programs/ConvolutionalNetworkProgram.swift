@@ -34,36 +34,17 @@ public struct ConvolutionalNetworkProgram: InferenceProgram {
   let outputBias: Plaintext
   let network: ConvolutionalNetwork
 
-  /// The largest absolute values a network's inputs and layers produce (before the squares).
-  public typealias ValueBounds = NetworkValueBounds
-
-  /// Compiles a network from matrices already checked rectangular and finite.
-  /// - Parameters:
-  ///   - geometry: the image and the convolution's windows.
-  ///   - convolutionWeights: `channels × kernel²` (row-major kernels); `convolutionBias`: `channels`.
-  ///   - hiddenWeights: `hidden × (channels · windows)`, inputs ordered channel by channel, each
-  ///     channel's windows row by row; `hiddenBias`: `hidden`.
-  ///   - outputWeights: `outputs × hidden`; `outputBias`: `outputs`.
-  ///   - inputScale: Δ, the clients' encoding scale of the pixels.
-  ///   - bounds: the largest absolute values of the inputs and of each layer's outputs (before
-  ///     the squares), for the headroom checks: calibrated on the data the network serves, with a
-  ///     margin (worst-case bounds through two squares are too large to be useful).
+  /// Compiles `weights`, one image per ciphertext.
   /// - Throws: ``ProgramError/invalidModel(_:)`` naming the rule the model breaks.
-  public init(
-    parameters: CKKSParameters, geometry: LayoutDescription.ImageGeometry, convolutionWeights: [[Double]],
-    convolutionBias: [Double], hiddenWeights: [[Double]], hiddenBias: [Double], outputWeights: [[Double]],
-    outputBias: [Double], inputScale: Double, bounds: ValueBounds
-  ) throws(ProgramError) {
+  public init(parameters: CKKSParameters, weights: ConvolutionalNetworkWeights) throws(ProgramError) {
     func fail(_ rule: String) -> ProgramError { .invalidModel(rule) }
+    let (hiddenWeights, outputWeights) = (weights.hiddenWeights, weights.outputWeights)
     let windows = ImageWindowsLayout(
-      slotCount: parameters.slotCount, geometry: geometry, outputDimension: outputWeights.count)
+      slotCount: parameters.slotCount, geometry: weights.geometry, outputDimension: outputWeights.count)
     guard windows.samplesPerCiphertext == 1 else {
       throw fail("an image's \(windows.usedSlots) window slots do not fit \(parameters.slotCount) slots")
     }
-    let network = try ConvolutionalNetwork(
-      parameters: parameters, windows: windows, convolutionWeights: convolutionWeights,
-      convolutionBias: convolutionBias, hiddenWeights: hiddenWeights, hiddenBias: hiddenBias,
-      outputWeights: outputWeights, outputBias: outputBias, inputScale: inputScale, bounds: bounds)
+    let network = try ConvolutionalNetwork(parameters: parameters, windows: windows, weights: weights)
     let channels = network.channels
     let w = windows.windowStride
     // Every layer's output must fit the slots (and the scores the coefficients) before its
@@ -82,7 +63,9 @@ public struct ConvolutionalNetworkProgram: InferenceProgram {
       repeating: [Double](repeating: 0, count: blocks * w), count: channels * w)
     for c in 0..<channels {
       for p in 0..<windows.windowCount {
-        for k in 0..<windows.kernelPositions { convolutionMatrix[c * w + p][k * w + p] = convolutionWeights[c][k] }
+        for k in 0..<windows.kernelPositions {
+          convolutionMatrix[c * w + p][k * w + p] = weights.convolutionWeights[c][k]
+        }
       }
     }
     let spreadHidden = hiddenWeights.map { row in
@@ -115,13 +98,15 @@ public struct ConvolutionalNetworkProgram: InferenceProgram {
       self.convolutionBias = try encoder.encode(
         (0..<parameters.slotCount).map { t in
           let index = t % convolutionPeriod
-          return index % w < windows.windowCount && index / w < channels ? convolutionBias[index / w] : 0
-        }, scale: inputScale, level: 4)
+          return index % w < windows.windowCount && index / w < channels ? weights.convolutionBias[index / w] : 0
+        }, scale: weights.inputScale, level: 4)
       let hiddenPeriod = hidden.outputPeriod
       self.hiddenBias = try encoder.encode(
-        (0..<parameters.slotCount).map { t in t % hiddenPeriod < hiddenBias.count ? hiddenBias[t % hiddenPeriod] : 0 },
+        (0..<parameters.slotCount).map { t in
+          t % hiddenPeriod < weights.hiddenBias.count ? weights.hiddenBias[t % hiddenPeriod] : 0
+        },
         scale: network.firstSquareScale, level: 2)
-      self.outputBias = try encoder.encodeCoefficients(outputBias, scale: network.resultScale, level: 0)
+      self.outputBias = try encoder.encodeCoefficients(weights.outputBias, scale: network.resultScale, level: 0)
     } catch {
       throw fail("cannot encode the weights: \(error)")
     }

@@ -171,13 +171,13 @@ public struct SlotMLPProgram: InferenceProgram {
 extension SlotMLPLayout {
   /// Diagonal k of `matrix` (rows × columns, both ≤ m) laid out for every sample: slot `b·2m + i`
   /// holds `matrix[i][(i + k) mod m]` (0 outside the matrix, and in the replica half).
-  func diagonal(_ matrix: [[Double]], _ k: Int, factor: Double = 1) -> [Double] {
+  func diagonal(_ matrix: [[Double]], _ k: Int) -> [Double] {
     let m = width
     var slots = [Double](repeating: 0, count: slotCount)
     for b in 0..<samplesPerCiphertext {
       for (i, row) in matrix.enumerated() {
         let column = (i + k) % m
-        if column < row.count { slots[b * sampleStride + i] = row[column] * factor }
+        if column < row.count { slots[b * sampleStride + i] = row[column] }
       }
     }
     return slots
