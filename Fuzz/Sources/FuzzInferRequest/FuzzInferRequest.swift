@@ -29,7 +29,7 @@ func fuzzMain(_ argc: Int32, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<C
       let ciphertext = try! Encryptor(secretKey: KeyGenerator.secretKey(parameters: parameters)).encrypt(plaintext)
       let payload = Data(ciphertext.serialized(parameters: parameters)).base64EncodedString()
       let object: [String: Any] = [
-        "api_version": ContractVersion.current, "model_id": id, "version": "1.0.0", "batch_size": samples,
+        "api_version": ContractInfo.version, "model_id": id, "version": "1.0.0", "batch_size": samples,
         "inputs": [["encoding": "base64", "format": "heinfer-ckks-v1", "payload": payload]], "wait_ms": 100,
         "evaluation_key_id": "0123456789abcdef0123456789abcdef",
       ]

@@ -76,6 +76,25 @@ public struct RNSPolynomial<Representation: PolynomialRepresentation>: Sendable 
     }
   }
 
+  /// Moves the residues out (leaving this value empty, so the transform runs in place without a
+  /// copy) after the forward or inverse NTT of every limb.
+  mutating func takeResidues(transformedInverse inverse: Bool) -> [UInt64] {
+    var data: [UInt64] = []
+    swap(&data, &residues)
+    let tables = basis.nttTables
+    let n = degree
+    data.withUnsafeMutableBufferPointer { buffer in
+      for i in 0..<tables.count {
+        if inverse {
+          tables[i].inverse(buffer.baseAddress! + i * n)
+        } else {
+          tables[i].forward(buffer.baseAddress! + i * n)
+        }
+      }
+    }
+    return data
+  }
+
   private func checkSameRing(_ other: RNSPolynomial) {
     precondition(basis.isSameRing(as: other.basis), "polynomials belong to different rings")
   }
@@ -297,15 +316,7 @@ extension RNSPolynomial where Representation == Evaluation {
 
   /// The inverse NTT of every limb: the same polynomial in coefficient form.
   public consuming func inverseNTT() -> RNSPolynomial<Coefficient> {
-    // Move the storage out of the consumed value so the transform runs in place (no copy).
-    var data: [UInt64] = []
-    swap(&data, &residues)
-    let tables = basis.nttTables
-    let n = degree
-    data.withUnsafeMutableBufferPointer { buffer in
-      for i in 0..<tables.count { tables[i].inverse(buffer.baseAddress! + i * n) }
-    }
-    return RNSPolynomial<Coefficient>(uncheckedBasis: basis, residues: data)
+    RNSPolynomial<Coefficient>(uncheckedBasis: basis, residues: takeResidues(transformedInverse: true))
   }
 }
 
@@ -314,15 +325,7 @@ extension RNSPolynomial where Representation == Evaluation {
 extension RNSPolynomial where Representation == Coefficient {
   /// The forward NTT of every limb: the same polynomial in evaluation form (SEAL's NTT form).
   public consuming func forwardNTT() -> RNSPolynomial<Evaluation> {
-    // Move the storage out of the consumed value so the transform runs in place (no copy).
-    var data: [UInt64] = []
-    swap(&data, &residues)
-    let tables = basis.nttTables
-    let n = degree
-    data.withUnsafeMutableBufferPointer { buffer in
-      for i in 0..<tables.count { tables[i].forward(buffer.baseAddress! + i * n) }
-    }
-    return RNSPolynomial<Evaluation>(uncheckedBasis: basis, residues: data)
+    RNSPolynomial<Evaluation>(uncheckedBasis: basis, residues: takeResidues(transformedInverse: false))
   }
 
   /// A polynomial with small signed integer coefficients, represented modulo every prime.

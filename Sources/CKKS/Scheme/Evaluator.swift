@@ -60,7 +60,8 @@ public struct Evaluator: Sendable {
   // MARK: Addition
 
   /// `a + b` (same level, same scale up to ``scaleTolerance``, the smaller one kept; sizes may differ).
-  /// - Throws: ``EvaluationError/parametersMismatch`` for operands of other parameters, ``EvaluationError/levelMismatch(_:_:)`` or ``EvaluationError/scaleMismatch(_:_:)``.
+  /// - Throws: ``EvaluationError/parametersMismatch`` for operands of other parameters,
+  ///   ``EvaluationError/levelMismatch(_:_:)`` or ``EvaluationError/scaleMismatch(_:_:)``.
   public func add(_ a: Ciphertext, _ b: Ciphertext) throws(EvaluationError) -> Ciphertext {
     try checkCompatible(a, b, sameScale: true)
     // The result has the larger size; the shorter operand's missing polynomials are zero.
@@ -89,7 +90,8 @@ public struct Evaluator: Sendable {
   }
 
   /// `a + p` (same level, same scale up to ``scaleTolerance``); the result has `p`'s scale.
-  /// - Throws: ``EvaluationError/parametersMismatch`` for operands of other parameters, ``EvaluationError/levelMismatch(_:_:)`` or ``EvaluationError/scaleMismatch(_:_:)``.
+  /// - Throws: ``EvaluationError/parametersMismatch`` for operands of other parameters,
+  ///   ``EvaluationError/levelMismatch(_:_:)`` or ``EvaluationError/scaleMismatch(_:_:)``.
   public func add(_ a: Ciphertext, _ p: Plaintext) throws(EvaluationError) -> Ciphertext {
     try checkCompatible(a, p, sameScale: true)
     var result = a
@@ -111,7 +113,8 @@ public struct Evaluator: Sendable {
   // MARK: Multiplication
 
   /// `a · p`; the scale becomes `a.scale · p.scale`.
-  /// - Throws: ``EvaluationError/parametersMismatch`` for operands of other parameters, ``EvaluationError/levelMismatch(_:_:)``.
+  /// - Throws: ``EvaluationError/parametersMismatch`` for operands of other parameters, or
+  ///   ``EvaluationError/levelMismatch(_:_:)``.
   public func multiply(_ a: Ciphertext, _ p: Plaintext) throws(EvaluationError) -> Ciphertext {
     try checkCompatible(a, p, sameScale: false)
     var result = a
