@@ -23,6 +23,20 @@ struct ConnectionOptions: ParsableArguments {
   }
 }
 
+/// The model a client command works with.
+struct ModelSelection: ParsableArguments {
+  @Option(help: "Model id.")
+  var model: String
+
+  @Option(help: "Model version (default: the highest).")
+  var version: String?
+
+  /// The model's metadata from the gateway.
+  func info(from gateway: GatewayClient) async throws(SDKError) -> ModelInfo {
+    try await gateway.model(id: model, version: version)
+  }
+}
+
 /// Exit statuses of the client commands (documented in `heinfer --help`).
 enum ClientExit {
   /// The gateway refused the request (its error code is printed).
@@ -97,11 +111,7 @@ struct Infer: AsyncParsableCommand {
 
   @OptionGroup var connection: ConnectionOptions
 
-  @Option(help: "Model id.")
-  var model: String
-
-  @Option(help: "Model version (default: the highest).")
-  var version: String?
+  @OptionGroup var selection: ModelSelection
 
   @Option(help: "One sample: comma-separated numbers.")
   var input: String?
@@ -168,7 +178,7 @@ struct Infer: AsyncParsableCommand {
 
   func execute(_ gateway: GatewayClient) async throws(SDKError) -> Outcome {
     let (samples, labels) = try samples()
-    let info = try await gateway.model(id: model, version: version)
+    let info = try await selection.info(from: gateway)
     var outcome = Outcome(model: info, labels: labels)
     if plain {
       for sample in samples {
@@ -228,11 +238,7 @@ struct Keys: AsyncParsableCommand {
 
   @OptionGroup var connection: ConnectionOptions
 
-  @Option(help: "Model id.")
-  var model: String
-
-  @Option(help: "Model version (default: the highest).")
-  var version: String?
+  @OptionGroup var selection: ModelSelection
 
   @Option(help: "Secret key file (created owner-only if missing).")
   var keyFile: String
@@ -240,7 +246,7 @@ struct Keys: AsyncParsableCommand {
   func run() async throws {
     let gateway = try connection.client()
     do {
-      let info = try await gateway.model(id: model, version: version)
+      let info = try await selection.info(from: gateway)
       let existed = FileManager.default.fileExists(atPath: keyFile)
       let session = try InferenceSession(model: info, keyFile: URL(fileURLWithPath: keyFile))
       print("\(existed ? "loaded" : "created") \(keyFile) for \(info.id) \(info.version)")
