@@ -118,8 +118,8 @@ public struct BatchedConvolutionalNetworkProgram: InferenceProgram {
     }
     var channels: [Ciphertext] = []
     let convolved = try evaluator.linearCombinations(
-      inputs, weights: network.convolutionWeights, constantScale: convolutionScale)
-    for (sum, bias) in zip(convolved, network.convolutionBias) {
+      inputs, weights: network.weights.convolutionWeights, constantScale: convolutionScale)
+    for (sum, bias) in zip(convolved, network.weights.convolutionBias) {
       let x = try evaluator.add(evaluator.rescale(sum), constant: bias)
       channels.append(try evaluator.rescale(evaluator.multiplyRelinearize(x, x, key: relinearizationKey)))
     }

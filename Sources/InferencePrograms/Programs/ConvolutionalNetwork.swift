@@ -74,14 +74,7 @@ public struct ConvolutionalNetworkWeights: Sendable, Equatable {
 /// at level 5, one rescale per layer and per square).
 struct ConvolutionalNetwork: Sendable {
   let windows: ImageWindowsLayout
-  let convolutionWeights: [[Double]]
-  let convolutionBias: [Double]
-  let hiddenWeights: [[Double]]
-  let hiddenBias: [Double]
-  let outputWeights: [[Double]]
-  let outputBias: [Double]
-  /// Δ after the convolution.
-  let inputScale: Double
+  let weights: ConvolutionalNetworkWeights
   /// s1 = Δ²/q4 after the first square (and the hidden layer).
   let firstSquareScale: Double
   /// s2 = s1²/q2 after the second square.
@@ -92,7 +85,9 @@ struct ConvolutionalNetwork: Sendable {
   /// The output layer's weights' scale: the result scale after the last rescale by q1.
   let outputWeightScale: Double
 
-  var channels: Int { convolutionWeights.count }
+  var channels: Int { weights.convolutionWeights.count }
+  /// Δ after the convolution.
+  var inputScale: Double { weights.inputScale }
 
   /// Checks shapes, primes, scales and headroom.
   /// - Throws: ``ProgramError/invalidModel(_:)`` naming the rule the model breaks.
@@ -151,13 +146,7 @@ struct ConvolutionalNetwork: Sendable {
           + "\(level) (2^\((log2(modulus(level)) * 10).rounded() / 10)): lower the input scale or the value bounds")
     }
     self.windows = windows
-    self.convolutionWeights = convolutionWeights
-    self.convolutionBias = convolutionBias
-    self.hiddenWeights = hiddenWeights
-    self.hiddenBias = hiddenBias
-    self.outputWeights = outputWeights
-    self.outputBias = outputBias
-    self.inputScale = inputScale
+    self.weights = weights
     firstSquareScale = s1
     secondSquareScale = s2
     self.resultScale = resultScale
@@ -166,19 +155,19 @@ struct ConvolutionalNetwork: Sendable {
 
   /// The float64 scores of one image.
   func plainScores(_ sample: [Double]) -> [Double] {
-    let activations = convolutionWeights.indices.flatMap { c in
+    let activations = weights.convolutionWeights.indices.flatMap { c in
       (0..<windows.windowCount).map { p in
-        let z = (0..<windows.kernelPositions).reduce(convolutionBias[c]) {
-          $0 + convolutionWeights[c][$1] * sample[windows.pixel(window: p, position: $1)]
+        let z = (0..<windows.kernelPositions).reduce(weights.convolutionBias[c]) {
+          $0 + weights.convolutionWeights[c][$1] * sample[windows.pixel(window: p, position: $1)]
         }
         return z * z
       }
     }
-    let hiddenActivations = zip(hiddenWeights, hiddenBias).map { row, b in
+    let hiddenActivations = zip(weights.hiddenWeights, weights.hiddenBias).map { row, b in
       let z = zip(row, activations).reduce(b) { $0 + $1.0 * $1.1 }
       return z * z
     }
-    return zip(outputWeights, outputBias).map { row, b in
+    return zip(weights.outputWeights, weights.outputBias).map { row, b in
       zip(row, hiddenActivations).reduce(b) { $0 + $1.0 * $1.1 }
     }
   }
