@@ -65,6 +65,9 @@ public final class GatewayClient: Sendable {
   // MARK: Discovery
 
   /// Every served model.
+  /// - Throws: ``SDKError/server(code:status:message:details:retryAfter:)`` for a refusal,
+  ///   ``SDKError/transport(_:)`` and ``SDKError/unexpectedResponse(status:detail:)``, and
+  ///   ``SDKError/incompatibleModel(_:)`` for a model this SDK cannot use.
   public func models() async throws(SDKError) -> [ModelInfo] {
     let output = try await mappingErrors { try await client.listModels() }
     guard case .ok(let ok) = output, case .json(let list) = ok.body else { throw Self.unexpected(output) }
@@ -74,6 +77,7 @@ public final class GatewayClient: Sendable {
   }
 
   /// One model; `version` nil picks the highest version of `id`.
+  /// - Throws: as ``models()``; `UNKNOWN_MODEL` when there is no such model.
   public func model(id: String, version: String? = nil) async throws(SDKError) -> ModelInfo {
     guard let version else {
       let candidates = try await models().filter { $0.id == id }
@@ -96,12 +100,16 @@ public final class GatewayClient: Sendable {
   // MARK: Sessions and keys
 
   /// The session for `model` (created once per model and client; `keyFile` keeps its secret key).
+  /// - Throws: as ``InferenceSession/init(model:keyFile:)``.
   public func session(for model: ModelInfo, keyFile: URL? = nil) throws(SDKError) -> InferenceSession {
     try sessions.session(for: model, keyFile: keyFile)
   }
 
   /// Registers the session's evaluation keys (once; no-op for models that need none). Concurrent
   /// callers share one registration, so a session never leaves duplicate key sets behind.
+  /// - Throws: ``SDKError/server(code:status:message:details:retryAfter:)`` for a refusal,
+  ///   ``SDKError/transport(_:)`` and ``SDKError/unexpectedResponse(status:detail:)`` (quotas,
+  ///   `KEY_QUOTA_EXCEEDED`).
   public func registerKeys(_ session: InferenceSession) async throws(SDKError) {
     guard session.model.needsEvaluationKeys, session.evaluationKeyId == nil else { return }
     let registration = session.pendingRegistration.withLock { pending in
@@ -138,6 +146,8 @@ public final class GatewayClient: Sendable {
 
   /// Forgets the session's registered key set on the gateway (no-op when none is registered); the
   /// next inference registers again.
+  /// - Throws: ``SDKError/server(code:status:message:details:retryAfter:)`` for a refusal,
+  ///   ``SDKError/transport(_:)`` and ``SDKError/unexpectedResponse(status:detail:)``.
   public func deleteKeys(_ session: InferenceSession) async throws(SDKError) {
     guard let keyId = session.evaluationKeyId else { return }
     let output = try await mappingErrors { try await client.deleteEvaluationKeys(path: .init(keyId: keyId)) }
@@ -283,6 +293,7 @@ public final class GatewayClient: Sendable {
   // MARK: One call
 
   /// Encrypted inference of one sample: discover (cached), encrypt, submit, wait, decrypt, transform.
+  /// - Throws: as ``infer(model:version:batch:)``.
   public func infer(model id: String, version: String? = nil, inputs: [Double]) async throws(SDKError) -> Prediction {
     try await infer(model: id, version: version, batch: [inputs])[0]
   }
@@ -291,6 +302,8 @@ public final class GatewayClient: Sendable {
   ///
   /// The predictions are decrypted values: keep them away from the gateway's operator (see
   /// ``InferenceSession/decryptScores(_:sampleCount:)``).
+  /// - Throws: the errors of ``model(id:version:)``, ``submit(_:session:wait:)``,
+  ///   ``waitForResult(_:)`` and ``predictions(from:session:sampleCount:)``.
   public func infer(model id: String, version: String? = nil, batch: [[Double]]) async throws(SDKError)
     -> [Prediction]
   {
@@ -299,6 +312,7 @@ public final class GatewayClient: Sendable {
   }
 
   /// As ``infer(model:version:batch:)``, recording how long each stage took.
+  /// - Throws: as ``infer(model:version:batch:)``.
   @_spi(Benchmarking)
   public func infer(model id: String, version: String? = nil, batch: [[Double]], timings: inout StageTimings)
     async throws(SDKError) -> [Prediction]
@@ -318,6 +332,8 @@ public final class GatewayClient: Sendable {
   }
 
   /// The plaintext baseline (`POST /infer/plain`): the server sees `inputs`.
+  /// - Throws: ``SDKError/server(code:status:message:details:retryAfter:)`` for a refusal,
+  ///   ``SDKError/transport(_:)`` and ``SDKError/unexpectedResponse(status:detail:)``.
   public func inferPlain(model id: String, version: String, inputs: [Double]) async throws(SDKError) -> [Double] {
     let body = Components.Schemas.PlainInferRequest(
       apiVersion: ContractInfo.version, modelId: id, version: version, inputs: inputs)

@@ -75,6 +75,7 @@ public final class InferenceSession: Sendable {
   // MARK: Inputs
 
   /// Checks dimensions, finiteness, the model's input bound and batch size, before encryption.
+  /// - Throws: ``SDKError/invalidInput(_:)`` naming the first sample or value that breaks a rule.
   public func validate(_ samples: [[Double]]) throws(SDKError) {
     guard !samples.isEmpty else { throw .invalidInput("no samples") }
     guard samples.count <= model.maxBatchSize else {
@@ -98,6 +99,8 @@ public final class InferenceSession: Sendable {
   /// Encrypts `samples` (validated first) into serialized seeded ciphertexts, as many as the
   /// layout needs (each group of `samplesPerCiphertext` samples takes `ciphertextsPerGroup`
   /// ciphertexts), samples in order.
+  /// - Throws: ``SDKError/invalidInput(_:)`` as ``validate(_:)``, or when a value does not fit the
+  ///   encoding scale.
   public func encrypt(_ samples: [[Double]]) throws(SDKError) -> [[UInt8]] {
     try validate(samples)
     let perCiphertext = model.layout.samplesPerCiphertext
@@ -121,6 +124,8 @@ public final class InferenceSession: Sendable {
 
   /// The serialized relinearization key, Galois keys and public key (seeded form) the model
   /// declares (nil when not needed). Every one is public material; the secret key stays here.
+  /// - Throws: ``SDKError/incompatibleModel(_:)`` when the parameters cannot make the keys the
+  ///   model declares (no special primes, an invalid Galois element).
   public func evaluationKeys() throws(SDKError) -> (relinearization: [UInt8]?, galois: [UInt8]?, publicKey: [UInt8]?) {
     do {
       let relinearization =
@@ -150,6 +155,8 @@ public final class InferenceSession: Sendable {
   /// the ciphertexts: approximate decryptions of chosen ciphertexts can leak the secret key
   /// (Li–Micciancio, IND-CPA^D; docs/threat-model.md). Round them coarsely or add noise first if
   /// an application must, and otherwise treat this session's key as exposed.
+  /// - Throws: ``SDKError/invalidResult(_:)`` when a payload is not a ciphertext of this session's
+  ///   parameters or holds fewer scores than `sampleCount`.
   public func decryptScores(_ payloads: [[UInt8]], sampleCount: Int) throws(SDKError) -> [[Double]] {
     let decryptor = Decryptor(secretKey: secretKey)
     var scores: [[Double]] = []

@@ -1,5 +1,5 @@
 public import CKKS
-public import GatewayAPI
+import GatewayAPI
 public import InferencePrograms
 
 /// What the SDK needs from a model's metadata (`GET /models`), checked once.
@@ -27,11 +27,17 @@ public struct ModelInfo: Sendable {
   public let galoisElements: [Int]
   /// Whether the server re-randomizes results with the client's public key (private weights).
   public let needsPublicKey: Bool
+  /// Whether the server protects results (masking, flooding, re-randomization) because the
+  /// weights are private.
+  public let resultsProtected: Bool
   /// The largest error a decrypted score carries by design (flooding), when the weights are
   /// private; nil otherwise.
   public let scoreErrorBound: Double?
-  /// The contract's model object, for anything else.
-  public let contract: Components.Schemas.Model
+  /// The flooding's statistical security in bits (a result is within 2^−bits in statistical
+  /// distance of one that depends on the scores alone), when results are protected.
+  public let statisticalSecurityBits: Int?
+  /// The contract's model object as the gateway sent it.
+  let contract: Components.Schemas.Model
 
   /// Whether inference needs registered evaluation keys.
   public var needsEvaluationKeys: Bool { needsRelinearizationKey || !galoisElements.isEmpty || needsPublicKey }
@@ -40,7 +46,7 @@ public struct ModelInfo: Sendable {
   /// - Throws: ``SDKError/incompatibleModel(_:)`` for an unknown layout or transform, a layout
   ///   whose strides differ from the ones the programs layer computes, or a `max_batch_size` whose
   ///   requests would need more than 64 ciphertexts.
-  public init(_ model: Components.Schemas.Model) throws(SDKError) {
+  init(_ model: Components.Schemas.Model) throws(SDKError) {
     contract = model
     id = model.modelId
     version = model.version
@@ -66,7 +72,9 @@ public struct ModelInfo: Sendable {
     needsRelinearizationKey = shape.requiredEvaluationKeys.relinearization
     galoisElements = shape.requiredEvaluationKeys.galoisElements
     needsPublicKey = shape.requiredEvaluationKeys.publicKey
+    resultsProtected = shape.resultPrivacy.resultsProtected
     scoreErrorBound = shape.resultPrivacy.resultsProtected ? shape.resultPrivacy.scoreErrorBound : nil
+    statisticalSecurityBits = shape.resultPrivacy.resultsProtected ? shape.resultPrivacy.statisticalSecurityBits : nil
     guard let kind = LayoutDescription.Kind(rawValue: shape.kind.rawValue) else {
       throw .incompatibleModel("unknown layout \(shape.kind.rawValue)")
     }

@@ -317,8 +317,7 @@ struct Bench: AsyncParsableCommand {
   /// in process, the time of the protection step (masking, flooding, re-randomization) on one
   /// result ciphertext, median of 50.
   func protection(of model: ModelInfo, in registry: ModelRegistry?) throws -> ModelReport.Protection? {
-    let privacy = model.contract.encryptedLayout.resultPrivacy
-    guard privacy.resultsProtected, let bound = privacy.scoreErrorBound else { return nil }
+    guard model.resultsProtected, let bound = model.scoreErrorBound else { return nil }
     var milliseconds: Double?
     if let compiled = registry?.model(id: model.id, version: model.version),
       let program = compiled.program as? CoefficientLinearProgram, let settings = program.privacy
@@ -344,7 +343,7 @@ struct Bench: AsyncParsableCommand {
       milliseconds = times.sorted()[times.count / 2]
     }
     return .init(
-      statisticalSecurityBits: privacy.statisticalSecurityBits ?? 0, scoreErrorBound: bound,
+      statisticalSecurityBits: model.statisticalSecurityBits ?? 0, scoreErrorBound: bound,
       protectionMs: milliseconds)
   }
 

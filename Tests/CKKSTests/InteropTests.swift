@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 @testable import CKKS
@@ -65,7 +66,7 @@ struct InteropTests {
       let (parameters, secretKey, message) = try Self.setUp(c)
       let ciphertext = Self.sealCiphertext(c, parameters: parameters)
       let decoded = CKKSEncoder(parameters: parameters).decode(try Decryptor(secretKey: secretKey).decrypt(ciphertext))
-      let error = zip(decoded, message).map { abs($0 - $1) }.max()!
+      let error = Precision.maximumError(decoded, message)
       #expect(error < 1e-3, "N=\(c.degree): error \(error)")
       // Our decoding of SEAL's ciphertext agrees with SEAL's own to far below the noise.
       #expect(zip(decoded, c.sealDecodedHead).allSatisfy { abs($0 - $1) < 1e-6 })

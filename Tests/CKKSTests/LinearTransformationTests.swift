@@ -211,7 +211,7 @@ struct LinearTransformationTests {
     #expect(throws: EvaluationError.invalidLinearTransformation("a 1 × 4097 matrix does not fit 4096 slots")) {
       try build([[Double](repeating: 1, count: 4097)])
     }
-    #expect(throws: EvaluationError.invalidLinearTransformation("baby steps 3 must be a power of two up to 4")) {
+    #expect(throws: EvaluationError.invalidBabySteps(3, maximum: 4)) {
       try build(Self.matrix(rows: 4, columns: 4, seed: 5), babySteps: 3)
     }
     #expect(throws: EvaluationError.invalidLinearTransformation("the matrix is zero")) {

@@ -105,6 +105,13 @@ struct ParameterTests {
         degree: 8192, ciphertextPrimeBits: [60, 40], specialPrimeBits: [60], defaultScale: 0x1p40,
         secretDistribution: .sparseTernary(hammingWeight: 64)),
       .sparseSecretNeedsOptOut(hammingWeight: 64))
+    for weight in [0, 8193] {
+      refuse(
+        ParameterDescription(
+          degree: 8192, ciphertextPrimeBits: [60, 40], specialPrimeBits: [60], defaultScale: 0x1p40,
+          secretDistribution: .sparseTernary(hammingWeight: weight), security: .insecureForTestingOnly),
+        .invalidHammingWeight(weight, degree: 8192))
+    }
     refuse(
       ParameterDescription(
         degree: 8192, ciphertextPrimeBits: [60, 40, 40], specialPrimeBits: [60], defaultScale: 0x1p40,

@@ -135,11 +135,13 @@ struct RandomTests {
     }
   }
 
-  @Test("A Hamming weight above N stops the process (ParameterDescription refuses it with a typed error)")
+  @Test("A Hamming weight above N given to the sampler directly stops the process (parameters refuse it earlier)")
   func hammingWeightAboveDegree() async {
-    await #expect(processExitsWith: .failure) {
+    let result = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
       _ = Sampler.ternary(in: Self.basis, hammingWeight: 8193, using: SecureRandomGenerator())
     }
+    let message = String(decoding: result?.standardErrorContent ?? [], as: UTF8.self)
+    #expect(message.contains("Hamming weight outside [0, N]"))
   }
 
   @Test("Discrete Gaussian: σ = 3.2, cut at 19, symmetric")

@@ -116,10 +116,12 @@ struct RingTests {
       #expect(a.centeredCoefficient(at: j) == rounded)
     }
     // Rescaling a single prime is a programmer error (the evaluator checks levels first).
-    await #expect(processExitsWith: .failure) {
+    let rescaled = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
       var single = try Self.onePrimePolynomial()
       single.divideAndRoundByLastModulus()
     }
+    let rescaleMessage = Self.text(rescaled?.standardErrorContent)
+    #expect(rescaleMessage.contains("rescaling needs at least two primes"))
   }
 
   @Test("Fast basis conversion equals the exact formula and stays within x + u·Q, 0 ≤ u < L")
@@ -145,6 +147,9 @@ struct RingTests {
     }
   }
 
+  /// What an exit test's process wrote, as text.
+  static func text(_ bytes: [UInt8]?) -> String { String(decoding: bytes ?? [], as: UTF8.self) }
+
   /// A zero polynomial over one 40-bit prime: nothing left to drop.
   static func onePrimePolynomial() throws -> RNSPolynomial<Coefficient> {
     RNSPolynomial(zeroIn: try RNSBasis(degree: 64, moduli: Primes.sealCoefficientModulus(degree: 64, bitSizes: [40])))
@@ -163,10 +168,12 @@ struct RingTests {
     #expect(droppedEvaluation.inverseNTT() == polynomial)
     polynomial.dropLastModulus()
     #expect(polynomial.basis.count == 1)
-    await #expect(processExitsWith: .failure) {
+    let dropped = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
       var single = try Self.onePrimePolynomial()
       single.dropLastModulus()
     }
+    let dropMessage = Self.text(dropped?.standardErrorContent)
+    #expect(dropMessage.contains("dropping a prime needs at least two primes"))
   }
 
   @Test("Element-wise arithmetic matches integer arithmetic")

@@ -90,6 +90,11 @@ struct SerializationTests {
     #expect(throws: SerializationError.self) {
       try ciphertext.serializedForDecryption(parameters: parameters, droppedLowBits: (c0: 60, c1: 0))
     }
+    // A product not yet relinearized (three polynomials) has no decryption-only form.
+    let product = try context.evaluator.multiply(ciphertext, ciphertext)
+    #expect(throws: SerializationError.notRelinearized(polynomials: 3)) {
+      try product.serializedForDecryption(parameters: parameters, droppedLowBits: 10)
+    }
   }
 
   @Test("Malformed bytes give typed errors, never a crash")

@@ -59,12 +59,10 @@ struct BundledModelTests {
       for (index, sample) in features.enumerated() {
         let encrypted = try #require(ScoreTransform(rawValue: transform)).apply(to: scores[index])
         let plainBody = ContractJSON.body(["model_id": testCase.modelId, "version": "1.0.0", "inputs": sample])
-        let plainData = try await client.execute(uri: "/infer/plain", method: .post, body: plainBody) {
-          Data(buffer: $0.body)
+        let plain = try await client.execute(uri: "/infer/plain", method: .post, body: plainBody) {
+          try ContractJSON.decode(Components.Schemas.PlainInferResponse.self, $0.body).outputs
         }
-        let plain = try #require(
-          (try JSONSerialization.jsonObject(with: plainData) as? [String: Any])?["outputs"] as? [Double])
-        maximumError = max(maximumError, zip(plain, encrypted).map { abs($0 - $1) }.max()!)
+        maximumError = max(maximumError, Precision.maximumError(plain, encrypted))
         #expect(Self.predictedClass(plain) == Self.predictedClass(encrypted))
         encryptedCorrect += Self.predictedClass(encrypted) == labels[index] ? 1 : 0
         plainCorrect += Self.predictedClass(plain) == labels[index] ? 1 : 0

@@ -20,7 +20,7 @@ struct ErrorMiddlewareTests {
       metadata: ServerRequestMetadata(), operationID: "listModels"
     ) { _, _, _ in throw error }
     let data = try await Data(collecting: try #require(body), upTo: 1 << 20)
-    return (response, try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any]))
+    return (response, ContractJSON.object(data))
   }
 
   @Test("An unexpected error becomes 500 INTERNAL with a generic message that echoes nothing")

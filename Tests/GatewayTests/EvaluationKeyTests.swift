@@ -64,7 +64,7 @@ struct EvaluationKeyTests {
     for (index, data) in plainData.enumerated() {
       let plain = try ContractJSON.decode(Components.Schemas.PlainInferResponse.self, data).outputs
       let encrypted = ScoreTransform.softmax.apply(to: scores[index])
-      maximumError = max(maximumError, zip(plain, encrypted).map { abs($0 - $1) }.max()!)
+      maximumError = max(maximumError, Precision.maximumError(plain, encrypted))
       #expect(BundledModelTests.predictedClass(plain) == BundledModelTests.predictedClass(encrypted))
       correct += BundledModelTests.predictedClass(encrypted) == labels[index] ? 1 : 0
     }

@@ -353,9 +353,7 @@ struct GatewayRouteTests {
 struct ContractTests {
   @Test("The server's contract version is the document's info.version")
   func versionMatchesDocument() throws {
-    let document = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-      .deletingLastPathComponent().appendingPathComponent("schemas/openapi.yaml")
-    let text = try String(contentsOf: document, encoding: .utf8)
+    let text = try Repository.text("schemas/openapi.yaml")
     let infoVersion = text.split(separator: "\n").first { $0.hasPrefix("  version: ") }
     #expect(infoVersion.map { String($0.dropFirst("  version: ".count)) } == ContractInfo.version)
   }
@@ -386,10 +384,7 @@ struct ModelRegistryTests {
     """
 
   /// The bundled convolutional network's file.
-  static let network = try! String(
-    contentsOf: URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-      .deletingLastPathComponent().appendingPathComponent("Sources/Gateway/Models/mnist_cnn-1.0.0.json"),
-    encoding: .utf8)
+  static let network = try! Repository.text("Sources/Gateway/Models/mnist_cnn-1.0.0.json")
 
   /// The rule that `valid` (or `base`) after `edit` breaks, or `nil` when it compiles.
   func compile(base: String = Self.valid, _ edit: (inout [String: Any]) -> Void) -> String? {

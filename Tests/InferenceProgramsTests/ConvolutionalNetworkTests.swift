@@ -97,7 +97,7 @@ struct ConvolutionalNetworkTests {
       #expect(result.level == 0 && result.scale == program.resultScale)
       let scores = layout.scores(in: try Decryptor(secretKey: secretKey).decrypt(result), with: encoder, count: 1)[0]
       let expected = program.plainScores(pixels)
-      let error = zip(scores, expected).map { abs($0 - $1) }.max()!
+      let error = Precision.maximumError(scores, expected)
       // Δ = 2^27 through five rescales and two squares of values up to 35 and 322: a few 10⁻³
       // on scores up to 76 (the test split's smallest gap between the two best classes is 0.017).
       #expect(error < 1e-2, "largest score difference \(error)")
@@ -205,7 +205,7 @@ struct ConvolutionalNetworkTests {
     var largest = 0.0
     for (image, decrypted) in zip(images, scores) {
       let expected = program.plainScores(image)
-      largest = max(largest, zip(decrypted, expected).map { abs($0 - $1) }.max()!)
+      largest = max(largest, Precision.maximumError(decrypted, expected))
       #expect(
         decrypted.indices.max { decrypted[$0] < decrypted[$1] } == expected.indices.max { expected[$0] < expected[$1] })
     }

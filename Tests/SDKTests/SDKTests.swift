@@ -87,7 +87,7 @@ struct SDKTests {
       var maximumError = 0.0
       for (sample, prediction) in zip(features, predictions) {
         let plain = try await gateway.inferPlain(model: testCase.model, version: "1.0.0", inputs: sample)
-        maximumError = max(maximumError, zip(plain, prediction.outputs).map { abs($0 - $1) }.max()!)
+        maximumError = max(maximumError, Precision.maximumError(plain, prediction.outputs))
       }
       // logistic_v1's identity output is the reference's 1e-7-class error; the others are
       // probabilities after sigmoid or softmax, which move by at most half a score's error (the
@@ -168,6 +168,7 @@ struct SDKTests {
       let model = try await gateway.model(id: "logistic_v1")
       let session = try gateway.session(for: model)
       #expect(pool.submit { release.wait() })
+      defer { release.signal() }  // the held worker is released however the test ends
       let job = try await gateway.submit([[0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8]], session: session)
       await #expect {
         try await gateway.waitForResult(job)
@@ -175,7 +176,6 @@ struct SDKTests {
         guard case SDKError.timeout(jobId: job.id, _) = error else { return false }
         return true
       }
-      release.signal()
     }
   }
 
@@ -303,6 +303,7 @@ struct SDKTests {
     try await Self.withGateway(store: store, pool: pool) { gateway, _ in
       let session = try gateway.session(for: try await gateway.model(id: "logistic_v1"))
       #expect(pool.submit { release.wait() })
+      defer { release.signal() }  // also when an expectation below throws (a second signal is harmless)
       let job = try await gateway.submit([[0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8]], session: session)
       // The job is queued behind the held worker; mark it failed as a restart would.
       var failed = try #require(try await store.job(id: job.id, tenant: TenantDirectory.openTenant))

@@ -3,7 +3,7 @@ public import Hummingbird
 import NIOCore
 import Testing
 
-/// Wraps the gateway's responder so that every response any test sees is checked against the
+/// Wraps the gateway's responder so that every response a route test sees is checked against the
 /// contract: the status must be declared for the operation and the JSON body must validate
 /// against its schema. Violations are recorded as test issues of the test that made the request.
 public struct ConformingResponder<Inner: HTTPResponder>: HTTPResponder where Inner.Context == BasicRequestContext {

@@ -93,9 +93,12 @@ public enum Datasets {
 
 /// How closely decoded values match what was encoded.
 public enum Precision {
-  /// The largest absolute difference (0 for empty input).
+  /// The largest absolute difference over the pairs of `values` and `expected` (the shorter one's
+  /// length: decoded slots beyond the message are not compared), 0 for none, and infinity when a
+  /// difference is not finite, so a NaN cannot pass for precision.
   public static func maximumError(_ values: [Double], _ expected: [Double]) -> Double {
-    zip(values, expected).map { abs($0 - $1) }.max() ?? 0
+    let differences = zip(values, expected).map { abs($0 - $1) }
+    return differences.allSatisfy(\.isFinite) ? differences.max() ?? 0 : .infinity
   }
 
   /// Bits of precision: −log2 of the largest absolute difference (64 when there is none).

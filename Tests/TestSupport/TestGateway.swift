@@ -55,9 +55,9 @@ public enum TestGateway {
     let service = service(store: store, pool: pool, keys: keys, limits: limits)
     var configuration = configuration
     configuration.port = 0
-    let app = try GatewayApplication.make(configuration: configuration, service: service, logger: logger)
     return try await shuttingDown(pool) {
-      try await app.test(.live) { client in
+      let app = try GatewayApplication.make(configuration: configuration, service: service, logger: logger)
+      return try await app.test(.live) { client in
         guard let port = client.port else { throw TestFailure("the live test client has no port") }
         return try await body(port)
       }

@@ -33,19 +33,11 @@ let benchmarks: @Sendable () -> Void = {
     let tables = basis.nttTables[0]
     var data = Array(randomPolynomial(basis, seed: 1).limb(0))
     Benchmark("NTT forward N=\(degree) \(bits)-bit") { benchmark in
-      data.withUnsafeMutableBufferPointer { buffer in
-        for _ in benchmark.scaledIterations {
-          tables.forward(buffer.baseAddress!)
-        }
-      }
+      for _ in benchmark.scaledIterations { tables.forward(inPlace: &data) }
       blackHole(data)
     }
     Benchmark("NTT inverse N=\(degree) \(bits)-bit") { benchmark in
-      data.withUnsafeMutableBufferPointer { buffer in
-        for _ in benchmark.scaledIterations {
-          tables.inverse(buffer.baseAddress!)
-        }
-      }
+      for _ in benchmark.scaledIterations { tables.inverse(inPlace: &data) }
       blackHole(data)
     }
   }

@@ -260,8 +260,8 @@ extension RNSPolynomial where Representation == Evaluation {
     let n = basis.degree
     let count = basis.count * n
     var c0 = [UInt64](repeating: 0, count: count)
-    var c1 = c0
-    var c2 = c0
+    var c1 = [UInt64](repeating: 0, count: count)
+    var c2 = [UInt64](repeating: 0, count: count)
     withMutableRows(&c0, &c1, &c2) { c0, c1, c2 in
       withRows(a0.residues, a1.residues, b0.residues, b1.residues) { a0, a1, b0, b1 in
         for (i, q) in basis.moduli.enumerated() {

@@ -105,7 +105,7 @@ extension Evaluator {
   ///   - scale: the result's scale (default: the input's).
   /// - Returns: a ciphertext at level `x.level − chebyshevDepth(…)` with exactly `scale`.
   /// - Throws: ``EvaluationError/constantPolynomial`` for degree 0, ``EvaluationError/levelExhausted``
-  ///   when `x` has too few levels, ``EvaluationError/invalidBabySteps(_:)`` for a bad `babySteps`,
+  ///   when `x` has too few levels, ``EvaluationError/invalidBabySteps(_:maximum:)`` for a bad `babySteps`,
   ///   ``EvaluationError/encoding(_:)`` when a constant does not fit, and the errors of the
   ///   underlying operations.
   public func evaluateChebyshev(
@@ -124,7 +124,7 @@ extension Evaluator {
       while m * m < d + 1, m < 8 { m *= 2 }
     }
     guard m >= 1, m & (m - 1) == 0 else {
-      throw EvaluationError.invalidBabySteps(m)
+      throw EvaluationError.invalidBabySteps(m, maximum: nil)
     }
     // y = αx + β (one level), or x itself on [−1, 1].
     var y = x

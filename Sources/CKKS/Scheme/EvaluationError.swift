@@ -35,8 +35,8 @@ public enum EvaluationError: Error, Sendable, Equatable, CustomStringConvertible
   case invalidResultMask(String)
   /// A linear transformation's matrix or step choice is unusable (the reason says which).
   case invalidLinearTransformation(String)
-  /// A baby-step count that is not a positive power of two.
-  case invalidBabySteps(Int)
+  /// A baby-step count that is not a positive power of two (up to `maximum` when there is one).
+  case invalidBabySteps(Int, maximum: Int?)
 
   /// A sentence naming both values and what to do.
   public var description: String {
@@ -75,8 +75,8 @@ public enum EvaluationError: Error, Sendable, Equatable, CustomStringConvertible
       return "invalid result mask: \(reason)"
     case .invalidLinearTransformation(let reason):
       return "invalid linear transformation: \(reason)"
-    case .invalidBabySteps(let steps):
-      return "baby steps \(steps) must be a positive power of two"
+    case .invalidBabySteps(let steps, let maximum):
+      return "baby steps \(steps) must be a power of two " + (maximum.map { "in [1, \($0)]" } ?? "at least 1")
     }
   }
 }

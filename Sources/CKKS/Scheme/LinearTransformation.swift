@@ -72,7 +72,8 @@ public struct LinearTransformation: Sendable {
   ///   - inputs: the columns form this many equal blocks, block m applied to the m-th of the
   ///     inputs `apply` takes and the products summed (the inputs share the giant steps).
   /// - Throws: ``EvaluationError/invalidLinearTransformation(_:)`` for an empty, ragged, non-finite
-  ///   or oversized matrix or a bad `babySteps`, `interleaving` or `inputs`;
+  ///   or oversized matrix or a bad `interleaving` or `inputs`;
+  ///   ``EvaluationError/invalidBabySteps(_:maximum:)`` for a bad `babySteps`;
   ///   ``EvaluationError/encoding(_:)`` when a diagonal does not fit.
   public init(
     matrix: [[Double]], encoder: CKKSEncoder, scale: Double, level: Int, babySteps: Int? = nil,
@@ -150,7 +151,7 @@ public struct LinearTransformation: Sendable {
       }
     }
     guard g >= 1, g <= min(r, c), g & (g - 1) == 0 else {
-      throw EvaluationError.invalidLinearTransformation("baby steps \(g) must be a power of two up to \(min(r, c))")
+      throw EvaluationError.invalidBabySteps(g, maximum: min(r, c))
     }
     let parameters = encoder.parameters
     guard level >= 0, level <= parameters.maximumLevel else {

@@ -119,8 +119,7 @@ extension Ciphertext {
   /// prime), converted to coefficient form, and the `droppedLowBits` least significant bits of
   /// every coefficient are rounded away. Decryption then carries an extra error of at most about
   /// `2^droppedLowBits · (1 + ‖s‖₁) / Δ` in each coefficient of the message.
-  /// - Throws: ``SerializationError/invalidPolynomialCount(_:)`` for a size-3 ciphertext
-  ///   (relinearize first) and ``SerializationError/invalidField(_:)`` when fewer than 1 bit per
+  /// - Throws: ``SerializationError/notRelinearized(polynomials:)`` for a size-3 ciphertext and ``SerializationError/invalidField(_:)`` when fewer than 1 bit per
   ///   residue would remain.
   public func serializedForDecryption(parameters: CKKSParameters, droppedLowBits: Int) throws(SerializationError)
     -> [UInt8]
@@ -136,7 +135,7 @@ extension Ciphertext {
     throws(SerializationError) -> [UInt8]
   {
     precondition(basis.isSameRing(as: parameters.basis(atLevel: level)), "ciphertext of other parameters")
-    guard size == 2 else { throw .invalidPolynomialCount(size) }
+    guard size == 2 else { throw .notRelinearized(polynomials: size) }
     let q = basis.moduli[0]
     let dropped = [droppedLowBits.c0, droppedLowBits.c1]
     guard dropped.allSatisfy({ $0 >= 0 && $0 < q.bitWidth }) else {

@@ -16,6 +16,8 @@ public enum SerializationError: Error, Sendable, Equatable, CustomStringConverti
   case invalidScale(Double)
   /// A polynomial count outside what the object allows.
   case invalidPolynomialCount(Int)
+  /// A ciphertext of three polynomials cannot be written in the decryption-only form.
+  case notRelinearized(polynomials: Int)
   /// A residue is not below its prime.
   case residueOutOfRange(polynomial: Int, prime: Int, index: Int)
   /// A header field has a value outside its documented range.
@@ -39,6 +41,8 @@ public enum SerializationError: Error, Sendable, Equatable, CustomStringConverti
     case .sizeMismatch(let expected, let actual): return "expected \(expected) bytes, got \(actual)"
     case .invalidScale(let scale): return "invalid scale \(scale)"
     case .invalidPolynomialCount(let count): return "invalid polynomial count \(count)"
+    case .notRelinearized(let polynomials):
+      return "a ciphertext of \(polynomials) polynomials has no decryption-only form: relinearize it first"
     case .residueOutOfRange(let polynomial, let prime, let index):
       return "residue \(index) of polynomial \(polynomial) is not below prime \(prime)"
     case .invalidField(let field): return "invalid field: \(field)"
