@@ -153,11 +153,6 @@ struct ClientSession: Sendable {
     }
   }
 
-  /// The result ciphertexts of the job in a `POST /infer` or `GET /jobs/{id}` response body.
-  func results(jobBody: ByteBuffer) throws -> [Ciphertext] {
-    try results(job: try ContractJSON.decode(Components.Schemas.Job.self, jobBody))
-  }
-
   /// The `POST /keys` body: the relinearization key, the Galois keys and the public key the model
   /// declares.
   func keyRegistration(galoisElements elements: [Int]? = nil) throws -> ByteBuffer {

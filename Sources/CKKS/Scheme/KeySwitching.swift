@@ -282,8 +282,8 @@ final class KeySwitcher: Sendable {
     lowerAccumulators(level: level, workspace: workspace)
     let qWords = (level + 1) * degree
     return (
-      RNSPolynomial(uncheckedBasis: basis, residues: workspace.words(workspace.accumulator0, count: qWords)),
-      RNSPolynomial(uncheckedBasis: basis, residues: workspace.words(workspace.accumulator1, count: qWords))
+      RNSPolynomial(uncheckedBasis: basis, residues: EvaluatorWorkspace.words(workspace.accumulator0, count: qWords)),
+      RNSPolynomial(uncheckedBasis: basis, residues: EvaluatorWorkspace.words(workspace.accumulator1, count: qWords))
     )
   }
 
@@ -504,7 +504,7 @@ public final class EvaluatorWorkspace: @unchecked Sendable {
   }
 
   /// A copy of the first `count` words of one of the buffers.
-  func words(_ buffer: UnsafeMutablePointer<UInt64>, count: Int) -> [UInt64] {
+  static func words(_ buffer: UnsafeMutablePointer<UInt64>, count: Int) -> [UInt64] {
     Array(UnsafeBufferPointer(start: buffer, count: count))
   }
 }

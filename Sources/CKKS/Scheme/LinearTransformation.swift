@@ -332,7 +332,7 @@ public struct LinearTransformation: Sendable {
           rotated[i] = (
             c0,
             RNSPolynomial(
-              uncheckedBasis: extendedBasis, residues: workspace.words(workspace.accumulator1, count: words))
+              uncheckedBasis: extendedBasis, residues: EvaluatorWorkspace.words(workspace.accumulator1, count: words))
           )
         }
         return rotated
