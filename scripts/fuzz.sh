@@ -26,8 +26,11 @@ if [[ ${#harnesses[@]} == 0 ]]; then
     FuzzInferRequest FuzzReferenceEnvelope)
 fi
 # A failed build stops here: running harnesses left from an earlier build would test old code.
+# The nested package's cached build plan does not learn of source files added to the root package
+# (a path dependency): when a build fails, the plan is dropped and the build tried once more.
 build_log=$(mktemp)
-if ! HEINFER_FUZZING=1 swift build -c release --package-path Fuzz > "$build_log" 2>&1; then
+build() { HEINFER_FUZZING=1 swift build -c release --package-path Fuzz > "$build_log" 2>&1; }
+if ! build && ! { rm -f Fuzz/.build/release.yaml Fuzz/.build/build.db Fuzz/.build/*/release/description.json; build; }; then
   grep -E "error" "$build_log" >&2 || tail -40 "$build_log" >&2
   echo "fuzz: the harnesses did not build" >&2
   exit 1
