@@ -29,9 +29,9 @@ struct SquaredSum: InferenceProgram {
 
   func plainScores(_ sample: [Double]) -> [Double] { [(sample[0] + sample[1]) * (sample[0] + sample[1])] }
 
-  /// One group: the slot layout's groups are one ciphertext.
+  /// One group (the slot layout's groups are one ciphertext) gives one result.
   func evaluate(_ group: [Ciphertext], sampleCount: Int, keys: EvaluationKeys, evaluator: Evaluator) throws
-    -> Ciphertext
+    -> [Ciphertext]
   {
     let input = group[0]
     guard let relinearization = keys.relinearization, let galois = keys.galois else {
@@ -39,7 +39,7 @@ struct SquaredSum: InferenceProgram {
     }
     // Feature 1 of every sample moves onto feature 0's slot, where the score is read.
     let sum = try evaluator.add(input, evaluator.rotate(input, by: 1, keys: galois))
-    return try evaluator.rescale(evaluator.multiplyRelinearize(sum, sum, key: relinearization))
+    return [try evaluator.rescale(evaluator.multiplyRelinearize(sum, sum, key: relinearization))]
   }
 }
 
@@ -56,9 +56,10 @@ let encoder = CKKSEncoder(parameters: parameters)
 let samples: [[Double]] = [[1, 2], [0.5, -1.5], [3, 0]]
 let group = try program.layout.encode(samples, with: encoder, scale: parameters.defaultScale, level: program.inputLevel)
   .map { try Encryptor(secretKey: secretKey).encrypt($0) }
-let result = try program.evaluate(
+let results = try program.evaluate(
   group, sampleCount: samples.count, keys: keys, evaluator: Evaluator(parameters: parameters))
-let scores = program.layout.scores(in: try Decryptor(secretKey: secretKey).decrypt(result), with: encoder, count: 3)
+let decrypted = try results.map { try Decryptor(secretKey: secretKey).decrypt($0) }
+let scores = program.layout.scores(inResults: decrypted, with: encoder, count: 3)
 print(scores)  // ≈ [[9.0], [1.0], [9.0]]
 // snippet.hide
 precondition(zip(scores, samples.map(program.plainScores)).allSatisfy { abs($0[0] - $1[0]) < 1e-4 }, "\(scores)")

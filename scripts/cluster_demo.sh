@@ -46,6 +46,8 @@ export HEINFER_DATABASE_URL="$DATABASE_URL"
 export HEINFER_STORE=postgres
 export HEINFER_OPEN=true
 export HEINFER_RATE=0
+# The benchmark's plaintext baseline of models with private weights needs the operator's switch.
+export HEINFER_PLAIN_PRIVATE_MODELS=true
 export HEINFER_LEASE=2
 export HEINFER_LOG_LEVEL=warning
 export HEINFER_RESULT_RETENTION=3600

@@ -159,18 +159,22 @@ public final class InferenceSession: Sendable {
   ///   parameters or holds fewer scores than `sampleCount`.
   public func decryptScores(_ payloads: [[UInt8]], sampleCount: Int) throws(SDKError) -> [[Double]] {
     let decryptor = Decryptor(secretKey: secretKey)
+    let perGroup = model.layout.resultsPerGroup
     var scores: [[Double]] = []
-    for payload in payloads {
+    // Each group of input ciphertexts gives the layout's resultsPerGroup results, in order.
+    for start in stride(from: 0, to: payloads.count - perGroup + 1, by: perGroup) {
       let remaining = sampleCount - scores.count
       guard remaining > 0 else { break }
       let count = min(model.layout.samplesPerCiphertext, remaining)
       do {
-        let ciphertext = try Ciphertext(deserializing: payload, parameters: parameters)
-        guard ciphertext.scale == model.resultScale else {
-          throw SDKError.invalidResult("result scale \(ciphertext.scale), expected \(model.resultScale)")
+        let plaintexts = try payloads[start..<(start + perGroup)].map { payload in
+          let ciphertext = try Ciphertext(deserializing: payload, parameters: parameters)
+          guard ciphertext.scale == model.resultScale else {
+            throw SDKError.invalidResult("result scale \(ciphertext.scale), expected \(model.resultScale)")
+          }
+          return try decryptor.decrypt(ciphertext)
         }
-        let plaintext = try decryptor.decrypt(ciphertext)
-        scores += model.layout.scores(in: plaintext, with: encoder, count: count)
+        scores += model.layout.scores(inResults: plaintexts, with: encoder, count: count)
       } catch let error as SDKError {
         throw error
       } catch {

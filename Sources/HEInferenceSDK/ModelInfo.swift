@@ -36,6 +36,9 @@ public struct ModelInfo: Sendable {
   /// The flooding's statistical security in bits (a result is within 2^−bits in statistical
   /// distance of one that depends on the scores alone), when results are protected.
   public let statisticalSecurityBits: Int?
+  /// Whether the gateway serves this model on the plaintext route (`POST /infer/plain`): models
+  /// that publish their weights, and the others only where the operator allows it.
+  public let servesPlain: Bool
   /// The contract's model object as the gateway sent it.
   let contract: Components.Schemas.Model
 
@@ -75,12 +78,13 @@ public struct ModelInfo: Sendable {
     resultsProtected = shape.resultPrivacy.resultsProtected
     scoreErrorBound = shape.resultPrivacy.resultsProtected ? shape.resultPrivacy.scoreErrorBound : nil
     statisticalSecurityBits = shape.resultPrivacy.resultsProtected ? shape.resultPrivacy.statisticalSecurityBits : nil
+    servesPlain = model.plainInference
     guard let kind = LayoutDescription.Kind(rawValue: shape.kind.rawValue) else {
       throw .incompatibleModel("unknown layout \(shape.kind.rawValue)")
     }
     let description = LayoutDescription(
       kind: kind, samplesPerCiphertext: shape.samplesPerCiphertext, ciphertextsPerGroup: shape.ciphertextsPerGroup,
-      sampleStride: shape.sampleStride,
+      resultsPerGroup: shape.resultsPerGroup, sampleStride: shape.sampleStride,
       resultOffset: shape.resultOffset, classStride: shape.classStride, inputReplicaOffset: shape.inputReplicaOffset,
       image: shape.image.map { .init(side: $0.side, kernel: $0.kernel, stride: $0.stride) })
     do {

@@ -93,6 +93,8 @@ struct Bench: AsyncParsableCommand {
     settings.server = GatewayConfiguration(port: 0, tenants: .open, requestsPerSecond: nil)
     settings.sqlitePath = database.path
     settings.evaluationThreads = evaluationThreads
+    // The plaintext baseline of models with private weights needs the operator's switch.
+    settings.servesPrivateModelsPlain = true
     settings.logLevel = .warning
     let assembly = try await GatewayAssembly.build(settings, logger: logger)
     let (ports, continuation) = AsyncStream<Int>.makeStream()
@@ -106,7 +108,8 @@ struct Bench: AsyncParsableCommand {
         GatewayClient(baseURL: URL(string: "http://127.0.0.1:\(port)")!), baseURL: "http://127.0.0.1:\(port)",
         gatewayDescription:
           "in-process gateway on 127.0.0.1:\(port) (\(settings.workers) worker threads, "
-          + "\(evaluationThreads) threads per key switch, SQLite job store)",
+          + "\(evaluationThreads) threads per key switch, SQLite job store; the plain route serves the models "
+          + "with private weights through the operator's switch --plain-private-models)",
         registry: assembly.registry)
       await services.triggerGracefulShutdown()
       try await group.waitForAll()

@@ -96,8 +96,11 @@ struct Load: AsyncParsableCommand {
                 let result = try await gateway.waitForResult(job)
                 _ = try gateway.predictions(from: result, session: session, sampleCount: batch.count)
               case 45..<85:
+                // The plain route serves models with private weights only where the operator allows it.
                 operation = "plain"
-                _ = try await gateway.inferPlain(model: model.id, version: model.version, inputs: sample())
+                let plainModel = model.servesPlain ? model : samples["logistic_v1"] ?? model
+                let inputs = (0..<plainModel.inputDimension).map { _ in Double.random(in: -1...1, using: &generator) }
+                _ = try await gateway.inferPlain(model: plainModel.id, version: plainModel.version, inputs: inputs)
               case 85..<95:
                 operation = "models"
                 _ = try await gateway.models()

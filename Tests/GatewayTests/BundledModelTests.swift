@@ -33,7 +33,7 @@ struct BundledModelTests {
   func encryptedAgreesWithPlain(testCase: Case) async throws {
     let (features, labels) = try Datasets.testSplit(testCase.dataset)
     try #require(!features.isEmpty, "empty test split \(testCase.dataset)")
-    try await TestGateway.withGateway { client in
+    try await TestGateway.withGateway(plainPrivateModels: true) { client in
       let model = try await client.execute(uri: "/models/\(testCase.modelId)/1.0.0", method: .get) {
         try ContractJSON.decode(Components.Schemas.Model.self, $0.body)
       }

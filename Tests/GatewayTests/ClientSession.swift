@@ -37,7 +37,8 @@ struct ClientSession: Sendable {
     let shape = try LayoutDescription(
       kind: try #require(LayoutDescription.Kind(rawValue: layout.kind.rawValue)),
       samplesPerCiphertext: layout.samplesPerCiphertext, ciphertextsPerGroup: layout.ciphertextsPerGroup,
-      sampleStride: layout.sampleStride, resultOffset: layout.resultOffset, classStride: layout.classStride,
+      resultsPerGroup: layout.resultsPerGroup, sampleStride: layout.sampleStride, resultOffset: layout.resultOffset,
+      classStride: layout.classStride,
       inputReplicaOffset: layout.inputReplicaOffset,
       image: layout.image.map { LayoutDescription.ImageGeometry(side: $0.side, kernel: $0.kernel, stride: $0.stride) }
     ).layout(
@@ -188,11 +189,16 @@ struct ClientSession: Sendable {
     let encoder = CKKSEncoder(parameters: parameters)
     let decryptor = Decryptor(secretKey: secretKey)
     var scores: [[Double]] = []
-    for ciphertext in try results(job: job) {
-      #expect(ciphertext.scale == resultScale)
-      let plaintext = try decryptor.decrypt(ciphertext)
+    let results = try results(job: job)
+    let perGroup = layout.resultsPerGroup
+    #expect(results.count % perGroup == 0)
+    for start in stride(from: 0, to: results.count, by: perGroup) {
+      let plaintexts = try results[start..<(start + perGroup)].map { ciphertext in
+        #expect(ciphertext.scale == resultScale)
+        return try decryptor.decrypt(ciphertext)
+      }
       let count = min(layout.samplesPerCiphertext, sampleCount - scores.count)
-      scores += layout.scores(in: plaintext, with: encoder, count: count)
+      scores += layout.scores(inResults: plaintexts, with: encoder, count: count)
     }
     return scores
   }

@@ -24,7 +24,7 @@ struct EvaluationKeyTests {
     let plainBodies = features.map {
       ContractJSON.body(["model_id": "iris_mlp", "version": "1.0.0", "inputs": $0])
     }
-    let (jobData, plainData, keyData) = try await TestGateway.withGateway { client in
+    let (jobData, plainData, keyData) = try await TestGateway.withGateway(plainPrivateModels: true) { client in
       // Without keys: 409 MISSING_EVALUATION_KEYS.
       let unregistered = try session.request(
         samples: features, waitMilliseconds: 10_000, keyId: "00000000000000000000000000000000")

@@ -93,7 +93,7 @@ struct ConvolutionalNetworkTests {
     for pixels in try Self.images(4) {
       let input = try Encryptor(secretKey: secretKey).encrypt(
         layout.encode([pixels], with: encoder, scale: Self.model.encryption.inputScale, level: program.inputLevel)[0])
-      let result = try program.evaluate(input, sampleCount: 1, keys: keys, evaluator: evaluator)
+      let result = try #require(try program.evaluate(input, sampleCount: 1, keys: keys, evaluator: evaluator).first)
       #expect(result.level == 0 && result.scale == program.resultScale)
       let scores = layout.scores(in: try Decryptor(secretKey: secretKey).decrypt(result), with: encoder, count: 1)[0]
       let expected = program.plainScores(pixels)
@@ -197,8 +197,9 @@ struct ConvolutionalNetworkTests {
       images, with: encoder, scale: Self.model.encryption.inputScale, level: program.inputLevel
     ).map { try encryptor.encrypt($0) }
     #expect(group.count == 49)
-    let result = try program.evaluate(
-      group, sampleCount: images.count, keys: keys, evaluator: Evaluator(parameters: parameters))
+    let result = try #require(
+      try program.evaluate(group, sampleCount: images.count, keys: keys, evaluator: Evaluator(parameters: parameters))
+        .first)
     #expect(result.level == 0 && result.scale == program.resultScale)
     let scores = layout.scores(in: try Decryptor(secretKey: secretKey).decrypt(result), with: encoder, count: 40)
     #expect(scores.count == 40)

@@ -51,11 +51,12 @@ struct ProgramsTests {
     let encoder = CKKSEncoder(parameters: parameters)
     let plaintexts = try program.layout.encode(samples, with: encoder, scale: inputScale, level: program.inputLevel)
     let group = try plaintexts.map { try Encryptor(secretKey: secretKey).encrypt($0) }
-    let result = try program.evaluate(
+    let results = try program.evaluate(
       group, sampleCount: samples.count, keys: try keys(secretKey), evaluator: Evaluator(parameters: parameters))
-    #expect(result.scale == program.resultScale)
-    let decrypted = try Decryptor(secretKey: secretKey).decrypt(result)
-    return program.layout.scores(in: decrypted, with: encoder, count: samples.count)
+    #expect(results.count == program.layout.resultsPerGroup)
+    #expect(results.allSatisfy { $0.scale == program.resultScale })
+    let decrypted = try results.map { try Decryptor(secretKey: secretKey).decrypt($0) }
+    return program.layout.scores(inResults: decrypted, with: encoder, count: samples.count)
   }
 
   static func samples(_ count: Int, dimension: Int, bound: Double) -> [[Double]] {

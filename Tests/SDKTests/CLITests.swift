@@ -56,7 +56,8 @@ struct CLITests {
     let csv = Repository.url("datasets/wine/test.csv").path
     let keyFile = FileManager.default.temporaryDirectory.appendingPathComponent("cli-\(UUID().uuidString).key").path
     defer { try? FileManager.default.removeItem(atPath: keyFile) }
-    try await SDKTests.withGateway { _, port in
+    // The operator's switch lets the plain route serve wine_multiclass's private weights.
+    try await SDKTests.withGateway(plainPrivateModels: true) { _, port in
       let url = ["--url", "http://127.0.0.1:\(port)"]
       let models = try await Self.run(["models"] + url)
       #expect(models.status == 0)
@@ -91,6 +92,10 @@ struct CLITests {
       let unknown = try await Self.run(["infer", "--model", "nobody", "--input", "1"] + url)
       #expect(unknown.status == 2)
       #expect(unknown.error.contains("UNKNOWN_MODEL"))
+      let zeros = [String](repeating: "0", count: 13).joined(separator: ",")
+      let privatePlain = try await Self.run(["infer", "--model", "wine_multiclass", "--input", zeros, "--plain"] + url)
+      #expect(privatePlain.status == 2)
+      #expect(privatePlain.error.contains("PLAIN_INFERENCE_REFUSED"), "\(privatePlain.error)")
       let badInput = try await Self.run(["infer", "--model", "logistic_v1", "--input", "1,2"] + url)
       #expect(badInput.status == 65)
       #expect(badInput.error.contains("takes 8"))

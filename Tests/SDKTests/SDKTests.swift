@@ -23,10 +23,11 @@ struct SDKTests {
     configuration: GatewayConfiguration = TestGateway.openConfiguration, store: any JobStore = InMemoryJobStore(),
     pool: WorkerPool = WorkerPool(threads: 2, queueCapacity: 32), keys: EvaluationKeyStore = EvaluationKeyStore(),
     apiKey: String? = nil, jobTimeout: Duration = .seconds(60), observers: [any ClientMiddleware] = [],
-    _ body: @escaping @Sendable (GatewayClient, Int) async throws -> T
+    plainPrivateModels: Bool = false, _ body: @escaping @Sendable (GatewayClient, Int) async throws -> T
   ) async throws -> T {
-    try await TestGateway.withLiveGateway(configuration: configuration, store: store, pool: pool, keys: keys) {
-      port in
+    try await TestGateway.withLiveGateway(
+      configuration: configuration, store: store, pool: pool, keys: keys, plainPrivateModels: plainPrivateModels
+    ) { port in
       let gateway = GatewayClient(
         baseURL: URL(string: "http://127.0.0.1:\(port)")!, apiKey: apiKey, requestTimeout: .seconds(30),
         jobTimeout: jobTimeout, observers: observers)
@@ -81,7 +82,8 @@ struct SDKTests {
     let features =
       try testCase.dataset.map { Array(try Datasets.testSplit($0).features.prefix(testCase.samples ?? .max)) }
       ?? (0..<50).map { _ in (0..<8).map { _ in Double.random(in: -1...1, using: &generator) } }
-    try await Self.withGateway { gateway, _ in
+    // The operator's switch: the plain route serves private models for this comparison.
+    try await Self.withGateway(plainPrivateModels: true) { gateway, _ in
       let predictions = try await gateway.infer(model: testCase.model, batch: features)
       #expect(predictions.count == features.count)
       var maximumError = 0.0

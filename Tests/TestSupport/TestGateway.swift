@@ -17,10 +17,11 @@ public enum TestGateway {
   public static func service(
     store: any JobStore = InMemoryJobStore(), pool: WorkerPool = WorkerPool(threads: 2, queueCapacity: 64),
     keys: any EvaluationKeyStoring = EvaluationKeyStore(), limits: JobLimits = JobLimits(),
-    metrics: GatewayMetrics = GatewayMetrics()
+    metrics: GatewayMetrics = GatewayMetrics(), plainPrivateModels: Bool = false
   ) -> InferenceService {
     InferenceService(
-      registry: registry, store: store, pool: pool, logger: logger, metrics: metrics, keys: keys, limits: limits)
+      registry: registry, store: store, pool: pool, logger: logger, metrics: metrics, keys: keys, limits: limits,
+      servesPrivateModelsPlain: plainPrivateModels)
   }
 
   /// The contract's routes for `service` behind ``ConformingResponder``: every response a test
@@ -37,9 +38,10 @@ public enum TestGateway {
   public static func withGateway<T: Sendable>(
     configuration: GatewayConfiguration = openConfiguration, store: any JobStore = InMemoryJobStore(),
     pool: WorkerPool = WorkerPool(threads: 2, queueCapacity: 64), keys: any EvaluationKeyStoring = EvaluationKeyStore(),
-    limits: JobLimits = JobLimits(), _ body: @escaping @Sendable (any TestClientProtocol) async throws -> T
+    limits: JobLimits = JobLimits(), plainPrivateModels: Bool = false,
+    _ body: @escaping @Sendable (any TestClientProtocol) async throws -> T
   ) async throws -> T {
-    let service = service(store: store, pool: pool, keys: keys, limits: limits)
+    let service = service(store: store, pool: pool, keys: keys, limits: limits, plainPrivateModels: plainPrivateModels)
     return try await shuttingDown(pool) {
       try await application(service: service, configuration: configuration).test(.router) { try await body($0) }
     }
@@ -50,9 +52,10 @@ public enum TestGateway {
   public static func withLiveGateway<T: Sendable>(
     configuration: GatewayConfiguration = openConfiguration, store: any JobStore = InMemoryJobStore(),
     pool: WorkerPool = WorkerPool(threads: 2, queueCapacity: 64), keys: any EvaluationKeyStoring = EvaluationKeyStore(),
-    limits: JobLimits = JobLimits(), _ body: @escaping @Sendable (_ port: Int) async throws -> T
+    limits: JobLimits = JobLimits(), plainPrivateModels: Bool = false,
+    _ body: @escaping @Sendable (_ port: Int) async throws -> T
   ) async throws -> T {
-    let service = service(store: store, pool: pool, keys: keys, limits: limits)
+    let service = service(store: store, pool: pool, keys: keys, limits: limits, plainPrivateModels: plainPrivateModels)
     var configuration = configuration
     configuration.port = 0
     return try await shuttingDown(pool) {

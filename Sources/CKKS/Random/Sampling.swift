@@ -94,6 +94,32 @@ public enum Sampler {
     return lift(values, into: basis)
   }
 
+  // MARK: Centered uniform
+
+  /// Coefficients uniform in `[−bound, bound]` (each of the 2·bound + 1 values equally likely).
+  /// - Precondition: `1 ≤ bound ≤ 2^40`, so that every value stays far below every prime.
+  static func centeredUniform(in basis: RNSBasis, bound: Int64, using generator: SecureRandomGenerator)
+    -> RNSPolynomial<Coefficient>
+  {
+    precondition(bound >= 1 && bound <= 1 << 40, "bound outside [1, 2^40]")
+    var values = [Int64](repeating: 0, count: basis.degree)
+    let width = UInt64(2 * bound + 1)
+    for j in values.indices { values[j] = Int64(generator.uniform(below: width)) - bound }
+    defer { values.withUnsafeMutableBytes { secureZero($0) } }
+    var polynomial = RNSPolynomial<Coefficient>(zeroIn: basis)
+    let n = basis.degree
+    values.withUnsafeBufferPointer { source in
+      polynomial.forEachLimb { _, q, row in
+        for j in 0..<n {
+          let v = source[j]
+          // |v| ≤ 2^40 < q: v < 0 ↦ q + v without a branch, as in `lift`.
+          row[j] = UInt64(bitPattern: v) &+ (q.value & UInt64(bitPattern: v >> 63))
+        }
+      }
+    }
+    return polynomial
+  }
+
   // MARK: Discrete Gaussian
 
   /// A rounded Gaussian error with standard deviation σ = 3.2 cut at 6σ, sampled exactly from

@@ -16,14 +16,24 @@
 /// 3. **Re-randomization**: a fresh public-key encryption of zero `(pk0·u + e0, pk1·u + e1)` is
 ///    added, so that `c1` becomes `c1 + pk1·u + e1`, computationally uniform under Ring-LWE with
 ///    the fresh secret `u`, whatever `c1` was. The extra noise `e0 + e1·s + e_pk·u` does not depend
-///    on the computation.
+///    on the computation. `u` is not ternary but uniform in `[−2^15, 2^15]`
+///    (``rerandomizationSecretBound``, about 16 bits a coefficient).
 ///
-/// The guarantee assumes a well-formed public key (`pk1` uniform, `pk0 = −pk1·s + e` with the
-/// decryptor's small secret and error): the server cannot check `pk0`, so a client that registers
-/// a malformed key only weakens the hiding of its own result's randomness (see docs/threat-model.md).
+/// With a well-formed public key (`pk1` uniform, `pk0 = −pk1·s + e` with the decryptor's small
+/// secret and error), `e_pk·u` is small. The server cannot check `pk0`: a client that registers
+/// `pk0 = −pk1·s + E` with a large, structured `E` decrypts `E·u` at the revealed coefficients,
+/// linear combinations of `u` that the flooding hides only below `2^f`. Each revealed coefficient
+/// therefore tells at most `log2 Q − f − 1` bits about `u`, whatever `E` is; the wide `u` keeps
+/// that a small fraction of its entropy, so `pk1·u + e1` stays Ring-LWE with a secret of high
+/// min-entropy (docs/threat-model.md gives the numbers per model).
 extension Evaluator {
   /// The largest flooding exponent: the noise and the revealed values must stay far below Q/2.
   public static let maximumFloodingBits = 120
+
+  /// The re-randomization's secret `u` has coefficients uniform in `[−bound, bound]`: wide, so
+  /// that what a malformed public key can read of it at the revealed coefficients is a small
+  /// fraction of its entropy; its noise `e_pk·u` stays below `19·N·bound` for a well-formed key.
+  public static let rerandomizationSecretBound: Int64 = 1 << 15
 
   /// Returns a ciphertext that decrypts, at the coefficients in `revealed`, to what `ciphertext`
   /// decrypts to plus fresh noise uniform in `[−2^floodingBits, 2^floodingBits)`, and to
@@ -59,6 +69,10 @@ extension Evaluator {
       isRevealed[index] = true
     }
 
+    // The re-randomization's wide secret u, drawn first (a generator seeded for a test replays it).
+    let u = Sampler.centeredUniform(in: basis, bound: Evaluator.rerandomizationSecretBound, using: generator)
+      .forwardNTT()
+
     // The mask: uniform residues off the revealed coefficients, the flooding noise on them.
     var mask = RNSPolynomial<Coefficient>(zeroIn: basis)
     let flooding = FloodingNoise(bits: floodingBits)
@@ -74,17 +88,17 @@ extension Evaluator {
       }
     }
 
-    // A fresh encryption of zero under the decryptor's key, at the ciphertext's level and scale.
-    let zero = Plaintext(polynomial: RNSPolynomial<Evaluation>(zeroIn: basis), scale: ciphertext.scale)
-    let encryptionOfZero: Ciphertext
-    do {
-      encryptionOfZero = try Encryptor(publicKey: publicKey).encrypt(zero, using: generator)
-    } catch {
-      throw .parametersMismatch
-    }
-    var result = try add(ciphertext, encryptionOfZero)
-    result.polynomials[0].add(mask.forwardNTT())
-    return result
+    // A fresh encryption of zero (pk0·u + e0, pk1·u + e1) under the decryptor's key, at the
+    // ciphertext's level, with the wide u (the key restricted to the ciphertext's primes).
+    var c0 = Sampler.gaussian(in: basis, using: generator).forwardNTT()
+    c0.multiplyAdd(u, prefixOf: publicKey.b)
+    c0.add(mask.forwardNTT())
+    c0.add(ciphertext.polynomials[0])
+    var c1 = Sampler.gaussian(in: basis, using: generator).forwardNTT()
+    c1.multiplyAdd(u, prefixOf: publicKey.a)
+    c1.add(ciphertext.polynomials[1])
+    // A new ciphertext: its c1 no longer expands from any seed the input may have carried.
+    return Ciphertext(polynomials: [c0, c1], scale: ciphertext.scale)
   }
 }
 

@@ -64,7 +64,7 @@ public struct GatewayAssembly: Sendable {
         keys: EvaluationKeyStore(
           timeToLive: settings.keyTimeToLive, maximumSetsPerTenant: settings.maximumKeySetsPerTenant,
           maximumBytesPerTenant: settings.maximumKeyBytesPerTenant, maximumBytes: settings.maximumKeyBytes),
-        limits: settings.limits)
+        limits: settings.limits, servesPrivateModelsPlain: settings.servesPrivateModelsPlain)
     case .postgres:
       let database = settings.database!
       do {
@@ -82,7 +82,7 @@ public struct GatewayAssembly: Sendable {
           backend: backend, registry: registry, timeToLive: settings.keyTimeToLive,
           maximumSetsPerTenant: settings.maximumKeySetsPerTenant,
           maximumBytesPerTenant: settings.maximumKeyBytesPerTenant, maximumBytes: settings.maximumKeyBytes),
-        limits: settings.limits)
+        limits: settings.limits, servesPrivateModelsPlain: settings.servesPrivateModelsPlain)
       if let pool {
         services.append(
           QueueWorkers(service: service, pool: pool, lease: settings.lease, maximumAttempts: settings.maximumAttempts))

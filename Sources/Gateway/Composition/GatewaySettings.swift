@@ -69,6 +69,9 @@ public struct GatewaySettings: Sendable {
   public var modelsFolder: String?
   /// Threads one evaluation's key switches may use.
   public var evaluationThreads = 2
+  /// Serve models with private weights on `POST /infer/plain` too (their exact scores reveal the
+  /// weights; off by default).
+  public var servesPrivateModelsPlain = false
   public var store = StoreKind.sqlite
   /// The SQLite file (``StoreKind/sqlite``).
   public var sqlitePath = "heinfer-jobs.sqlite"
@@ -148,6 +151,10 @@ public struct GatewaySettings: Sendable {
     evaluationThreads = try reader.int(
       "evaluationThreads", defaults.evaluationThreads,
       "Threads one evaluation's key switches may use (1: each job on its worker thread only).", range: 1...256)
+    servesPrivateModelsPlain = try reader.bool(
+      "plainPrivateModels", defaults.servesPrivateModelsPlain,
+      "Serve models with private weights on POST /infer/plain too: their exact scores reveal the weights to any "
+        + "client (benchmarks and accuracy checks on a trusted network only).")
     // Store.
     let storeName = try reader.string(
       "store", defaults.store.rawValue,

@@ -23,6 +23,7 @@ public enum ErrorCode: String, Sendable, CaseIterable {
   case unavailable = "UNAVAILABLE"
   case requestTimeout = "REQUEST_TIMEOUT"
   case methodNotAllowed = "METHOD_NOT_ALLOWED"
+  case plainInferenceRefused = "PLAIN_INFERENCE_REFUSED"
   case `internal` = "INTERNAL"
 
   /// The HTTP status this code is sent with.
@@ -30,6 +31,7 @@ public enum ErrorCode: String, Sendable, CaseIterable {
     switch self {
     case .invalidSchema, .unsupportedAPIVersion: 400
     case .unauthorized: 401
+    case .plainInferenceRefused: 403
     case .payloadTooLarge: 413
     case .rateLimited: 429
     case .unknownModel, .jobNotFound, .keyNotFound: 404

@@ -63,6 +63,9 @@ public final class InferenceService: Sendable {
   public let keys: any EvaluationKeyStoring
   public let limits: JobLimits
   public let execution: JobExecution
+  /// Whether `POST /infer/plain` serves models with private weights too (the operator's choice;
+  /// exact scores for chosen inputs reveal a model's weights, so it is off by default).
+  public let servesPrivateModelsPlain: Bool
   let logger: Logger
   public let metrics: GatewayMetrics
   private let completions = Mutex(CompletionBoard())
@@ -89,28 +92,30 @@ public final class InferenceService: Sendable {
   public convenience init(
     registry: ModelRegistry, store: any JobStore, pool: WorkerPool, logger: Logger,
     metrics: GatewayMetrics = GatewayMetrics(), keys: any EvaluationKeyStoring = EvaluationKeyStore(),
-    limits: JobLimits = JobLimits()
+    limits: JobLimits = JobLimits(), servesPrivateModelsPlain: Bool = false
   ) {
     self.init(
       registry: registry, store: store, execution: .local(pool), logger: logger, metrics: metrics, keys: keys,
-      limits: limits)
+      limits: limits, servesPrivateModelsPlain: servesPrivateModelsPlain)
   }
 
   /// A service that queues jobs in `queue`, shared with other processes, for ``QueueWorkers`` in
   /// any of them; at most `queueCapacity` jobs wait.
   public convenience init(
     registry: ModelRegistry, queue: any SharedJobQueue, queueCapacity: Int, logger: Logger,
-    metrics: GatewayMetrics = GatewayMetrics(), keys: any EvaluationKeyStoring, limits: JobLimits = JobLimits()
+    metrics: GatewayMetrics = GatewayMetrics(), keys: any EvaluationKeyStoring, limits: JobLimits = JobLimits(),
+    servesPrivateModelsPlain: Bool = false
   ) {
     self.init(
       registry: registry, store: queue, execution: .shared(queue, capacity: queueCapacity), logger: logger,
-      metrics: metrics, keys: keys, limits: limits)
+      metrics: metrics, keys: keys, limits: limits, servesPrivateModelsPlain: servesPrivateModelsPlain)
   }
 
   private init(
     registry: ModelRegistry, store: any JobStore, execution: JobExecution, logger: Logger, metrics: GatewayMetrics,
-    keys: any EvaluationKeyStoring, limits: JobLimits
+    keys: any EvaluationKeyStoring, limits: JobLimits, servesPrivateModelsPlain: Bool
   ) {
+    self.servesPrivateModelsPlain = servesPrivateModelsPlain
     self.registry = registry
     self.store = store
     self.keys = keys
@@ -329,26 +334,44 @@ public final class InferenceService: Sendable {
   // MARK: Execution
 
   /// Evaluates one group of input ciphertexts holding `sampleCount` requested samples with the
-  /// model's program, then applies the decryption-only shrink to its result.
+  /// model's program, then applies the decryption-only shrink to each of its results.
   static func evaluate(_ model: CompiledModel, _ group: [Ciphertext], sampleCount: Int, keys: EvaluationKeySet?)
-    throws -> [UInt8]
+    throws -> [[UInt8]]
   {
-    let scored = try model.program.evaluate(
+    let results = try model.program.evaluate(
       group, sampleCount: sampleCount,
       keys: EvaluationKeys(
         relinearization: keys?.relinearizationKey, galois: keys?.galoisKeys, publicKey: keys?.publicKey),
       evaluator: model.evaluator)
     let bits = model.definition.encryption.resultDroppedBits
-    return try scored.serializedForDecryption(
-      parameters: model.parameters, droppedLowBits: model.program.resultDroppedBits ?? (bits, bits))
+    return try results.map {
+      try $0.serializedForDecryption(
+        parameters: model.parameters, droppedLowBits: model.program.resultDroppedBits ?? (bits, bits))
+    }
+  }
+
+  /// Whether `POST /infer/plain` serves `model`: models that publish their weights always, models
+  /// with private weights only when the operator allows it.
+  public func servesPlain(_ model: CompiledModel) -> Bool {
+    model.weightsArePublished || servesPrivateModelsPlain
   }
 
   /// Plaintext scores after the output transform (the baseline route).
+  /// - Throws: `PLAIN_INFERENCE_REFUSED` for a model with private weights unless the operator
+  ///   allows it (d + 1 exact answers determine a linear model's weights), else the validation
+  ///   errors of the request.
   public func inferPlain(apiVersion: String?, modelId: String, version: String, inputs: [Double]) throws(GatewayError)
     -> [Double]
   {
     try checkAPIVersion(apiVersion)
     let model = try model(id: modelId, version: version)
+    guard servesPlain(model) else {
+      throw GatewayError(
+        .plainInferenceRefused,
+        "model \(modelId) \(version) has private weights and is served encrypted only: exact plaintext scores "
+          + "for chosen inputs would reveal them; use POST /infer",
+        details: ["model_id": modelId, "version": version])
+    }
     let d = model.inputDimension
     guard inputs.count == d else {
       throw GatewayError(
@@ -381,9 +404,9 @@ public final class InferenceService: Sendable {
       job, model: model, inputs: ciphertexts, keys: keySet, serializedInputs: request.inputs, sealVersion: nil)
   }
 
-  /// What job `job` returns for its (deserialized, checked) `inputs`: one serialized result per
-  /// group for this gateway's contract, one SEAL stream (with `sealVersion`'s header) for the
-  /// reference contract.
+  /// What job `job` returns for its (deserialized, checked) `inputs`: the serialized results of
+  /// every group, group by group, for this gateway's contract, one SEAL stream (with
+  /// `sealVersion`'s header) for the reference contract.
   static func outputs(
     of job: JobRecord, model: CompiledModel, inputs: [Ciphertext], keys: EvaluationKeySet?,
     sealVersion: SEALFormat.Version?
@@ -392,11 +415,11 @@ public final class InferenceService: Sendable {
     case .gateway:
       let samplesPerGroup = model.samplesPerCiphertext
       let perGroup = model.program.layout.ciphertextsPerGroup
-      return try stride(from: 0, to: inputs.count, by: perGroup).map { start in
-        Data(
-          try evaluate(
-            model, Array(inputs[start..<(start + perGroup)]),
-            sampleCount: job.requestedBatchSize - start / perGroup * samplesPerGroup, keys: keys))
+      return try stride(from: 0, to: inputs.count, by: perGroup).flatMap { start in
+        try evaluate(
+          model, Array(inputs[start..<(start + perGroup)]),
+          sampleCount: job.requestedBatchSize - start / perGroup * samplesPerGroup, keys: keys
+        ).map { Data($0) }
       }
     case .referenceV1:
       guard let program = model.sealProgram else { throw GatewayError(.internal, "the model has no SEAL layout") }

@@ -16,6 +16,9 @@ public struct CompiledModel: Sendable {
   public var version: String { definition.version }
   public var inputDimension: Int { program.layout.inputDimension }
   public var outputDimension: Int { program.layout.outputDimension }
+  /// Whether the model file publishes its weights (`publish_parameters`); every other model's
+  /// weights are private.
+  public var weightsArePublished: Bool { definition.publishParameters == true }
   /// Samples one input ciphertext holds.
   public var samplesPerCiphertext: Int { program.layout.samplesPerCiphertext }
   /// Ciphertexts needed for `batchSize` samples.

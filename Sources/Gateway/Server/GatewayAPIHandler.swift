@@ -24,15 +24,19 @@ struct GatewayAPIHandler: APIProtocol {
 
   func listModels(_ input: Operations.ListModels.Input) async throws -> Operations.ListModels.Output {
     .ok(
-      .init(body: .json(.init(apiVersion: ContractInfo.version, models: service.registry.models.map(Self.describe))))
+      .init(
+        body: .json(
+          .init(
+            apiVersion: ContractInfo.version,
+            models: service.registry.models.map { Self.describe($0, plain: service.servesPlain($0)) })))
     )
   }
 
   func getModel(_ input: Operations.GetModel.Input) async throws -> Operations.GetModel.Output {
     try ContractRules.modelId(input.path.modelId)
     try ContractRules.version(input.path.version)
-    return .ok(
-      .init(body: .json(Self.describe(try service.model(id: input.path.modelId, version: input.path.version)))))
+    let model = try service.model(id: input.path.modelId, version: input.path.version)
+    return .ok(.init(body: .json(Self.describe(model, plain: service.servesPlain(model)))))
   }
 
   func inferEncrypted(_ input: Operations.InferEncrypted.Input) async throws -> Operations.InferEncrypted.Output {
@@ -141,7 +145,8 @@ struct GatewayAPIHandler: APIProtocol {
         code: Components.Schemas.ErrorCode(rawValue: error.code.rawValue)!, message: error.message, details: details))
   }
 
-  static func describe(_ model: CompiledModel) -> Components.Schemas.Model {
+  /// The contract's description of `model`; `plain` says whether `POST /infer/plain` serves it.
+  static func describe(_ model: CompiledModel, plain: Bool) -> Components.Schemas.Model {
     let definition = model.definition
     let parameters = model.parameters
     let program = model.program
@@ -149,7 +154,7 @@ struct GatewayAPIHandler: APIProtocol {
     let keys = Components.Schemas.EvaluationKeyRequirements(
       relinearization: needs.relinearization, galoisElements: needs.galoisElements, publicKey: needs.publicKey)
     let privacy = Components.Schemas.ResultPrivacy(
-      weightsPrivate: definition.publishParameters != true, resultsProtected: program.resultPrivacy != nil,
+      weightsPrivate: !model.weightsArePublished, resultsProtected: program.resultPrivacy != nil,
       statisticalSecurityBits: program.resultPrivacy?.statisticalSecurityBits,
       scoreErrorBound: program.resultPrivacy?.scoreErrorBound)
     let shape = program.layout.layoutDescription
@@ -159,7 +164,8 @@ struct GatewayAPIHandler: APIProtocol {
       image: shape.image.map { .init(side: $0.side, kernel: $0.kernel, stride: $0.stride) },
       inputScale: definition.encryption.inputScale,
       resultScale: program.resultScale, samplesPerCiphertext: shape.samplesPerCiphertext,
-      ciphertextsPerGroup: shape.ciphertextsPerGroup, sampleStride: shape.sampleStride,
+      ciphertextsPerGroup: shape.ciphertextsPerGroup, resultsPerGroup: shape.resultsPerGroup,
+      sampleStride: shape.sampleStride,
       resultOffset: shape.resultOffset, classStride: shape.classStride,
       inputBound: definition.inputBound, inputLevel: program.inputLevel, requiredEvaluationKeys: keys,
       resultPrivacy: privacy)
@@ -178,8 +184,8 @@ struct GatewayAPIHandler: APIProtocol {
         activation: definition.activation?.name ?? (definition.kind == .cnn ? "square" : "none"),
         outputTransform: .init(rawValue: definition.outputTransform.rawValue)!),
       encryptedLayout: layout,
-      constraints: .init(maxBatchSize: definition.maxBatchSize),
-      parameters: definition.publishParameters == true
+      constraints: .init(maxBatchSize: definition.maxBatchSize), plainInference: plain,
+      parameters: model.weightsArePublished
         ? .init(weights: definition.weights[0], bias: definition.bias[0]) : nil,
       activationParameters: definition.activation.map { .init(kind: .polynomial, coefficients: $0.coefficients) })
   }

@@ -83,7 +83,7 @@ public enum ReferenceRoutes {
 
   /// The reference's status for each refusal: malformed or schema-violating bodies and bad
   /// batches 422 (FastAPI's validation status), invalid ciphertexts 400, unknown models and jobs
-  /// 404, and this gateway's own guards (401, 408, 413, 429, 503) with their usual statuses.
+  /// 404, and this gateway's own guards (401, 403, 408, 413, 429, 503) with their usual statuses.
   static func status(_ code: ErrorCode) -> HTTPResponse.Status {
     switch code {
     case .invalidSchema, .invalidBatchSize, .invalidInput: .unprocessableContent
@@ -92,6 +92,7 @@ public enum ReferenceRoutes {
       .badRequest
     case .unknownModel, .jobNotFound, .keyNotFound: .notFound
     case .unauthorized: .unauthorized
+    case .plainInferenceRefused: .forbidden
     case .payloadTooLarge: .contentTooLarge
     case .rateLimited: .tooManyRequests
     case .unavailable: .serviceUnavailable

@@ -8,6 +8,13 @@ public import CKKS
 /// c of sample b lands in coefficient `b·stride + (d − 1) + c·d`. With `stride = (k + 1)·d` no other
 /// sample or class contributes there and no product wraps around X^N = −1, so one plaintext
 /// multiplication computes every score of every sample in the ciphertext, with no rotation keys.
+///
+/// A sample's other coefficients are not read by an honest client, but a client may fill them, and
+/// through them every score coefficient of one product depends on every class's weights. With
+/// ``resultPerClass`` the server multiplies by each class's row `W_c(X) = Σ_i w_{c,i}
+/// X^(c·d + d − 1 − i)` separately and returns one result per class: result c holds score c of
+/// every sample at the same coefficient, computed from that sample's d features and class c's
+/// weights only.
 public struct CoefficientLinearLayout: Sendable, Equatable {
   /// Ring degree N.
   public let degree: Int
@@ -15,11 +22,15 @@ public struct CoefficientLinearLayout: Sendable, Equatable {
   public let inputDimension: Int
   /// Scores per sample, k.
   public let outputDimension: Int
+  /// Whether a group gives one result per class (result c holding score c) instead of one result
+  /// holding every score.
+  public let resultPerClass: Bool
 
-  public init(degree: Int, inputDimension: Int, outputDimension: Int) {
+  public init(degree: Int, inputDimension: Int, outputDimension: Int, resultPerClass: Bool = false) {
     self.degree = degree
     self.inputDimension = inputDimension
     self.outputDimension = outputDimension
+    self.resultPerClass = resultPerClass && outputDimension > 1
   }
 
   /// Coefficients between consecutive samples: (k + 1)·d.
@@ -52,6 +63,13 @@ public struct CoefficientLinearLayout: Sendable, Equatable {
     return coefficients
   }
 
+  /// The coefficient vector of class c's row alone, `W_c(X) = Σ_i w_{c,i} X^(c·d + d − 1 − i)`.
+  public func weightCoefficients(_ row: [Double], ofClass c: Int) -> [Double] {
+    var coefficients = [Double](repeating: 0, count: degree)
+    for (i, w) in row.enumerated() { coefficients[c * classStride + inputDimension - 1 - i] = w }
+    return coefficients
+  }
+
   /// The coefficient vector adding `bias[c]` to score c of every sample slot.
   public func biasCoefficients(_ bias: [Double]) -> [Double] {
     var coefficients = [Double](repeating: 0, count: degree)
@@ -70,14 +88,25 @@ public struct CoefficientLinearLayout: Sendable, Equatable {
   public func scores(fromCoefficients coefficients: [Double], count: Int) -> [[Double]] {
     (0..<count).map { b in (0..<outputDimension).map { c in coefficients[scoreIndex(sample: b, score: c)] } }
   }
+
+  /// Reads the scores of the first `count` samples from the decoded coefficients of a group's
+  /// results: one result, or with ``resultPerClass`` one per class, score c from result c.
+  public func scores(fromResults results: [[Double]], count: Int) -> [[Double]] {
+    precondition(results.count == resultsPerGroup, "a group has \(resultsPerGroup) results")
+    guard resultPerClass else { return scores(fromCoefficients: results[0], count: count) }
+    return (0..<count).map { b in (0..<outputDimension).map { c in results[c][scoreIndex(sample: b, score: c)] } }
+  }
 }
 
 extension CoefficientLinearLayout: SampleLayout {
   public var layoutDescription: LayoutDescription {
     LayoutDescription(
-      kind: .coefficientLinear, samplesPerCiphertext: samplesPerCiphertext, sampleStride: sampleStride,
-      resultOffset: resultOffset, classStride: classStride)
+      kind: .coefficientLinear, samplesPerCiphertext: samplesPerCiphertext, resultsPerGroup: resultsPerGroup,
+      sampleStride: sampleStride, resultOffset: resultOffset, classStride: classStride)
   }
+
+  /// k with ``resultPerClass``, else 1.
+  public var resultsPerGroup: Int { resultPerClass ? outputDimension : 1 }
 
   public func encode(_ samples: [[Double]], with encoder: CKKSEncoder, scale: Double, level: Int)
     throws(EncodingError) -> [Plaintext]
@@ -86,6 +115,11 @@ extension CoefficientLinearLayout: SampleLayout {
   }
 
   public func scores(in plaintext: Plaintext, with encoder: CKKSEncoder, count: Int) -> [[Double]] {
-    scores(fromCoefficients: encoder.decodeCoefficients(plaintext), count: count)
+    precondition(!resultPerClass, "a group gives one result per class: use scores(inResults:with:count:)")
+    return scores(fromCoefficients: encoder.decodeCoefficients(plaintext), count: count)
+  }
+
+  public func scores(inResults plaintexts: [Plaintext], with encoder: CKKSEncoder, count: Int) -> [[Double]] {
+    scores(fromResults: plaintexts.map { encoder.decodeCoefficients($0) }, count: count)
   }
 }

@@ -13,6 +13,8 @@ public protocol SampleLayout: Sendable {
   var samplesPerCiphertext: Int { get }
   /// Input ciphertexts that together hold ``samplesPerCiphertext`` samples (1 by default).
   var ciphertextsPerGroup: Int { get }
+  /// Result ciphertexts one group gives (1 by default).
+  var resultsPerGroup: Int { get }
   /// The layout's fields as the contract's `encrypted_layout` carries them.
   var layoutDescription: LayoutDescription { get }
 
@@ -24,10 +26,21 @@ public protocol SampleLayout: Sendable {
 
   /// The scores of the first `count` samples of a decrypted result (one result per group).
   func scores(in plaintext: Plaintext, with encoder: CKKSEncoder, count: Int) -> [[Double]]
+
+  /// The scores of the first `count` samples of a group's decrypted results (``resultsPerGroup``
+  /// of them, in order).
+  func scores(inResults plaintexts: [Plaintext], with encoder: CKKSEncoder, count: Int) -> [[Double]]
 }
 
 extension SampleLayout {
   public var ciphertextsPerGroup: Int { 1 }
+
+  public var resultsPerGroup: Int { 1 }
+
+  public func scores(inResults plaintexts: [Plaintext], with encoder: CKKSEncoder, count: Int) -> [[Double]] {
+    precondition(plaintexts.count == resultsPerGroup, "a group has \(resultsPerGroup) results")
+    return scores(in: plaintexts[0], with: encoder, count: count)
+  }
 
   /// Groups needed for `batchSize` samples (one result ciphertext each).
   public func groupCount(batchSize: Int) -> Int {
@@ -76,6 +89,8 @@ public struct LayoutDescription: Sendable, Equatable {
   public var samplesPerCiphertext: Int
   /// Input ciphertexts per group.
   public var ciphertextsPerGroup: Int
+  /// Result ciphertexts per group.
+  public var resultsPerGroup: Int
   public var sampleStride: Int
   public var resultOffset: Int
   public var classStride: Int
@@ -85,12 +100,13 @@ public struct LayoutDescription: Sendable, Equatable {
   public var image: ImageGeometry?
 
   public init(
-    kind: Kind, samplesPerCiphertext: Int, ciphertextsPerGroup: Int = 1, sampleStride: Int, resultOffset: Int,
-    classStride: Int, inputReplicaOffset: Int? = nil, image: ImageGeometry? = nil
+    kind: Kind, samplesPerCiphertext: Int, ciphertextsPerGroup: Int = 1, resultsPerGroup: Int = 1, sampleStride: Int,
+    resultOffset: Int, classStride: Int, inputReplicaOffset: Int? = nil, image: ImageGeometry? = nil
   ) {
     self.kind = kind
     self.samplesPerCiphertext = samplesPerCiphertext
     self.ciphertextsPerGroup = ciphertextsPerGroup
+    self.resultsPerGroup = resultsPerGroup
     self.sampleStride = sampleStride
     self.resultOffset = resultOffset
     self.classStride = classStride
@@ -107,7 +123,9 @@ public struct LayoutDescription: Sendable, Equatable {
     let layout: any SampleLayout
     switch kind {
     case .coefficientLinear:
-      layout = CoefficientLinearLayout(degree: degree, inputDimension: inputDimension, outputDimension: outputDimension)
+      layout = CoefficientLinearLayout(
+        degree: degree, inputDimension: inputDimension, outputDimension: outputDimension,
+        resultPerClass: resultsPerGroup > 1)
     case .slotMLP:
       guard let width = inputReplicaOffset, width >= 1 else {
         throw LayoutMismatch("slot_mlp needs input_replica_offset")

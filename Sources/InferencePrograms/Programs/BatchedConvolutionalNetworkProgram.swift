@@ -110,7 +110,7 @@ public struct BatchedConvolutionalNetworkProgram: InferenceProgram {
   public func plainScores(_ sample: [Double]) -> [Double] { network.plainScores(sample) }
 
   public func evaluate(_ group: [Ciphertext], sampleCount: Int, keys: EvaluationKeys, evaluator: Evaluator) throws
-    -> Ciphertext
+    -> [Ciphertext]
   {
     let inputs = try checkedGroup(group)
     guard let relinearizationKey = keys.relinearization, let galoisKeys = keys.galois else {
@@ -129,6 +129,6 @@ public struct BatchedConvolutionalNetworkProgram: InferenceProgram {
     // The output layer folds at level 1, before its rescale, so that nothing rotates at the last
     // level (key-switching noise there would stay in the scores).
     x = try evaluator.rescale(output.apply(x, evaluator: evaluator, keys: galoisKeys))
-    return try evaluator.add(x, outputBias)
+    return [try evaluator.add(x, outputBias)]
   }
 }

@@ -133,7 +133,7 @@ public struct ConvolutionalNetworkProgram: InferenceProgram {
   public func plainScores(_ sample: [Double]) -> [Double] { network.plainScores(sample) }
 
   public func evaluate(_ group: [Ciphertext], sampleCount: Int, keys: EvaluationKeys, evaluator: Evaluator) throws
-    -> Ciphertext
+    -> [Ciphertext]
   {
     let input = try checkedGroup(group)[0]
     guard let relinearizationKey = keys.relinearization, let galoisKeys = keys.galois else {
@@ -151,6 +151,6 @@ public struct ConvolutionalNetworkProgram: InferenceProgram {
     x = try evaluator.add(x, hiddenBias)
     x = try evaluator.rescale(evaluator.multiplyRelinearize(x, x, key: relinearizationKey))
     x = try evaluator.rescale(output.apply(x, evaluator: evaluator, keys: galoisKeys))
-    return try evaluator.add(x, outputBias)
+    return [try evaluator.add(x, outputBias)]
   }
 }

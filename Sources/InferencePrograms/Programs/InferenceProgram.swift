@@ -23,12 +23,13 @@ public protocol InferenceProgram: Sendable {
   func plainScores(_ sample: [Double]) -> [Double]
 
   /// Evaluates one group of input ciphertexts (the layout's `ciphertextsPerGroup`, in order)
-  /// whose first `sampleCount` samples were requested, into one result ciphertext.
+  /// whose first `sampleCount` samples were requested, into the group's result ciphertexts (the
+  /// layout's `resultsPerGroup`, in order; one in most layouts).
   /// - Throws: ``ProgramError/groupSize(expected:received:)`` for another number of ciphertexts,
   ///   ``ProgramError/missingKeys(_:)`` when `keys` lacks a key of ``keyRequirements``;
   ///   `EvaluationError` for a ciphertext the evaluator refuses.
   func evaluate(_ group: [Ciphertext], sampleCount: Int, keys: EvaluationKeys, evaluator: Evaluator) throws
-    -> Ciphertext
+    -> [Ciphertext]
 }
 
 extension InferenceProgram {
@@ -37,7 +38,7 @@ extension InferenceProgram {
   /// Evaluates a group of one ciphertext (every layout but ``ImageBatchLayout``).
   /// - Throws: as the requirement that evaluates a group of ciphertexts.
   public func evaluate(_ input: Ciphertext, sampleCount: Int, keys: EvaluationKeys, evaluator: Evaluator) throws
-    -> Ciphertext
+    -> [Ciphertext]
   {
     try evaluate([input], sampleCount: sampleCount, keys: keys, evaluator: evaluator)
   }

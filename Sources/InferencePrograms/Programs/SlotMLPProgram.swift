@@ -147,7 +147,7 @@ public struct SlotMLPProgram: InferenceProgram {
   /// Evaluates every sample of `x` (all of them: the results are not masked per request). The
   /// bias plaintexts, encoded at exactly Δ, give z and the scores exactly Δ.
   public func evaluate(_ group: [Ciphertext], sampleCount: Int, keys: EvaluationKeys, evaluator: Evaluator) throws
-    -> Ciphertext
+    -> [Ciphertext]
   {
     let x = try checkedGroup(group)[0]
     guard let relinearizationKey = keys.relinearization, let galoisKeys = keys.galois else {
@@ -164,7 +164,7 @@ public struct SlotMLPProgram: InferenceProgram {
     let squares = try diagonalProduct(u, squareDiagonals, evaluator: evaluator, keys: galoisKeys)
     let linear = try diagonalProduct(zLow, linearDiagonals, evaluator: evaluator, keys: galoisKeys)
     let scores = try evaluator.rescale(evaluator.add(squares, linear))
-    return try evaluator.add(scores, outputBiasPlaintext)
+    return [try evaluator.add(scores, outputBiasPlaintext)]
   }
 }
 
