@@ -72,6 +72,12 @@ struct HardeningTests {
     #expect(
       validate(GatewayConfiguration(tenants: keys, maximumBodyBytes: 1 << 20, maximumInFlightBodyBytes: 1 << 10))?
         .contains("budget") == true)
+    // A tenant's share must hold one largest body.
+    #expect(
+      validate(
+        GatewayConfiguration(
+          tenants: keys, maximumBodyBytes: 1 << 20, maximumInFlightBodyBytes: 4 << 20,
+          maximumInFlightBodyBytesPerTenant: 1 << 19))?.contains("share") == true)
   }
 
   @Test("A gateway without keys refuses every route but /health and /metrics")
@@ -190,11 +196,19 @@ struct HardeningTests {
   @Test("The request byte budget refuses with 503 and Retry-After, and gives every byte back")
   func byteBudget() async throws {
     let budget = RequestByteBudget(capacity: 100)
-    #expect(budget.reserve(60) && !budget.reserve(41) && budget.reserve(40))
-    budget.release(100)
+    #expect(budget.reserve(60, tenant: "a") && !budget.reserve(41, tenant: "b") && budget.reserve(40, tenant: "b"))
+    budget.release(60, tenant: "a")
+    budget.release(40, tenant: "b")
     #expect(budget.inUse == 0)
+    // A tenant's share: a holds at most 50, and what a holds leaves b its room.
+    let shared = RequestByteBudget(capacity: 100, tenantCapacity: 50)
+    #expect(shared.reserve(50, tenant: "a") && !shared.reserve(1, tenant: "a"))
+    #expect(shared.reserve(50, tenant: "b") && shared.inUse(by: "a") == 50 && shared.inUse(by: "b") == 50)
+    shared.release(50, tenant: "a")
+    #expect(shared.reserve(10, tenant: "a") && shared.inUse == 60)
     let configuration = GatewayConfiguration(
-      tenants: .open, requestsPerSecond: nil, maximumBodyBytes: 4096, maximumInFlightBodyBytes: 100)
+      tenants: .open, requestsPerSecond: nil, maximumBodyBytes: 4096, maximumInFlightBodyBytes: 100,
+      maximumInFlightBodyBytesPerTenant: 100)
     try await TestGateway.withGateway(configuration: configuration) { client in
       let large = ByteBuffer(string: "{" + String(repeating: " ", count: 200) + "}")
       try await client.execute(uri: "/infer/plain", method: .post, body: large) { response in
@@ -325,7 +339,7 @@ struct HardeningTests {
     _ = try await small.submit(request, tenant: "a")  // one logistic_v1 ciphertext: 2 × 2048 × 8 bytes
     while smallPool.heldBytes > 0 { try await Task.sleep(for: .milliseconds(5)) }
     let blocker = DispatchSemaphore(value: 0)
-    #expect(smallPool.reserve(bytes: 20_000))
+    #expect(smallPool.reserve(bytes: 20_000) == .granted)
     smallPool.submit(reserved: { blocker.wait() }, bytes: 20_000)
     do {
       _ = try await small.submit(request, tenant: "a")

@@ -10,9 +10,9 @@ import Testing
 /// notifications between processes (each ``PostgresBackend`` handle stands for one process).
 @Suite("Shared job queue (PostgreSQL)")
 struct SharedQueueTests {
-  static func job(_ index: Int, at time: TimeInterval = 1_000_000) -> JobRecord {
+  static func job(_ index: Int, at time: TimeInterval = 1_000_000, tenant: String = "a") -> JobRecord {
     JobRecord(
-      id: String(format: "%032x", index), tenant: "a", modelId: "m", version: "1.0.0", batchSize: 1,
+      id: String(format: "%032x", index), tenant: tenant, modelId: "m", version: "1.0.0", batchSize: 1,
       now: Date(timeIntervalSince1970: time + Double(index)))
   }
 
@@ -35,7 +35,8 @@ struct SharedQueueTests {
     try await TestPostgres.withDatabase { (database) async throws -> Void in
       let queue = PostgresJobStore(backend: database)
       for index in [2, 1, 3] {
-        #expect(try await queue.enqueue(Self.job(index), work: Self.work(index), maximumQueued: 10))
+        #expect(
+          try await queue.enqueue(Self.job(index), work: Self.work(index), maximumQueued: 10, share: nil) == .queued)
       }
       #expect(try await queue.queuedCount() == 3)
       #expect(try await queue.storedBytes() == 3 * 1003)
@@ -62,13 +63,34 @@ struct SharedQueueTests {
   func capacity() async throws {
     try await TestPostgres.withDatabase { (database) async throws -> Void in
       let queue = PostgresJobStore(backend: database)
-      #expect(try await queue.enqueue(Self.job(1), work: Self.work(1), maximumQueued: 2))
-      #expect(try await queue.enqueue(Self.job(2), work: Self.work(2), maximumQueued: 2))
-      #expect(try await !queue.enqueue(Self.job(3), work: Self.work(3), maximumQueued: 2))
+      #expect(try await queue.enqueue(Self.job(1), work: Self.work(1), maximumQueued: 2, share: nil) == .queued)
+      #expect(try await queue.enqueue(Self.job(2), work: Self.work(2), maximumQueued: 2, share: nil) == .queued)
+      #expect(try await queue.enqueue(Self.job(3), work: Self.work(3), maximumQueued: 2, share: nil) == .queueFull)
       #expect(try await queue.job(id: Self.job(3).id, tenant: "a") == nil, "a refused job writes nothing")
       await #expect(throws: JobStoreError.duplicate(Self.job(1).id)) {
-        _ = try await queue.enqueue(Self.job(1), work: Self.work(1), maximumQueued: 10)
+        _ = try await queue.enqueue(Self.job(1), work: Self.work(1), maximumQueued: 10, share: nil) == .queued
       }
+    }
+  }
+
+  @Test("A tenant's share of the queue: its queued and running jobs and their bytes; other tenants still queue")
+  func tenantShare() async throws {
+    try await TestPostgres.withDatabase { (database) async throws -> Void in
+      let queue = PostgresJobStore(backend: database)
+      let share = TenantQueueShare(jobs: 2, bytes: 10_000)
+      #expect(try await queue.enqueue(Self.job(1), work: Self.work(1), maximumQueued: 100, share: share) == .queued)
+      #expect(try await queue.enqueue(Self.job(2), work: Self.work(2), maximumQueued: 100, share: share) == .queued)
+      // A running job still counts against its tenant's share.
+      _ = try #require(try await queue.claim(lease: .seconds(30), maximumAttempts: 3))
+      #expect(
+        try await queue.enqueue(Self.job(3), work: Self.work(3), maximumQueued: 100, share: share) == .tenantShareFull)
+      #expect(try await queue.job(id: Self.job(3).id, tenant: "a") == nil, "a refused job writes nothing")
+      let other = Self.job(4, tenant: "b")
+      #expect(try await queue.enqueue(other, work: Self.work(4), maximumQueued: 100, share: share) == .queued)
+      // Bytes: each job stores 1,003 input bytes; b may hold 1,500.
+      let bytes = TenantQueueShare(jobs: 10, bytes: 1500)
+      let more = Self.job(5, tenant: "b")
+      #expect(try await queue.enqueue(more, work: Self.work(5), maximumQueued: 100, share: bytes) == .tenantShareFull)
     }
   }
 
@@ -77,7 +99,9 @@ struct SharedQueueTests {
     try await TestPostgres.withDatabases(instances: 3) { (databases) async throws -> Void in
       let queues = databases.map { PostgresJobStore(backend: $0) }
       for index in 0..<40 {
-        _ = try await queues[index % 3].enqueue(Self.job(index), work: Self.work(index), maximumQueued: 100)
+        _ =
+          try await queues[index % 3].enqueue(Self.job(index), work: Self.work(index), maximumQueued: 100, share: nil)
+          == .queued
       }
       let claimedIds = try await withThrowingTaskGroup(of: [String].self) { group in
         for worker in 0..<6 {
@@ -104,7 +128,7 @@ struct SharedQueueTests {
     try await TestPostgres.withDatabases(instances: 2) { (databases) async throws -> Void in
       let first = PostgresJobStore(backend: databases[0])
       let second = PostgresJobStore(backend: databases[1])
-      _ = try await first.enqueue(Self.job(1), work: Self.work(1), maximumQueued: 10)
+      _ = try await first.enqueue(Self.job(1), work: Self.work(1), maximumQueued: 10, share: nil) == .queued
       let stale = try #require(try await first.claim(lease: .seconds(60), maximumAttempts: 3))
       #expect(try await second.claim(lease: .seconds(30), maximumAttempts: 3) == nil, "the lease still holds")
       // The worker stops renewing: its last renewal runs out (1 ms here instead of a lease's time).
@@ -125,7 +149,7 @@ struct SharedQueueTests {
   func attemptsBounded() async throws {
     try await TestPostgres.withDatabase { (database) async throws -> Void in
       let queue = PostgresJobStore(backend: database, exhaustedSweepInterval: .zero)
-      _ = try await queue.enqueue(Self.job(1), work: Self.work(1), maximumQueued: 10)
+      _ = try await queue.enqueue(Self.job(1), work: Self.work(1), maximumQueued: 10, share: nil) == .queued
       for attempt in 1...2 {
         let claim = try #require(try await queue.claim(lease: .milliseconds(200), maximumAttempts: 2))
         #expect(claim.attempt == attempt)
@@ -151,7 +175,7 @@ struct SharedQueueTests {
       let started = ContinuousClock.now
       async let woken: Void = worker.signals.waitForWork(upTo: .seconds(20))
       try await Task.sleep(for: .milliseconds(50))
-      _ = try await front.enqueue(Self.job(1), work: Self.work(1), maximumQueued: 10)
+      _ = try await front.enqueue(Self.job(1), work: Self.work(1), maximumQueued: 10, share: nil) == .queued
       await woken
       #expect(ContinuousClock.now - started < .seconds(10), "woken by the notification, not the timeout")
       let claim = try #require(try await worker.claim(lease: .seconds(30), maximumAttempts: 3))

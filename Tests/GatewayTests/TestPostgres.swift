@@ -115,6 +115,6 @@ extension KeyRegistration {
     KeyRegistration(
       tenant: tenant, modelId: "m", version: "1.0.0", relinearizationKey: nil, galoisKeys: nil, publicKey: nil,
       serializedRelinearizationKey: [UInt8](repeating: 7, count: bytes), serializedGaloisKeys: nil,
-      serializedPublicKey: nil)
+      serializedPublicKey: nil, sizeBytes: bytes)
   }
 }

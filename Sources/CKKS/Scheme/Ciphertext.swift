@@ -24,4 +24,6 @@ public struct Ciphertext: Sendable, Equatable {
   public var level: Int { polynomials[0].basis.count - 1 }
   /// The ring of the polynomials.
   public var basis: RNSBasis { polynomials[0].basis }
+  /// Bytes the residues take in memory (8 per residue), whatever the serialized form.
+  public var memoryBytes: Int { polynomials.reduce(0) { $0 + $1.residues.count * MemoryLayout<UInt64>.size } }
 }

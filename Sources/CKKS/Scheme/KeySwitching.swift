@@ -9,6 +9,9 @@ public struct KeySwitchingDigit: Sendable, Equatable {
   public let a: RNSPolynomial<Evaluation>
   /// The 32-byte seed of `a`; nil for a key whose `a` came explicitly (a key loaded from SEAL).
   public let seed: [UInt8]?
+
+  /// Bytes the residues of `b` and `a` take in memory (8 per residue).
+  public var memoryBytes: Int { (b.residues.count + a.residues.count) * MemoryLayout<UInt64>.size }
 }
 
 /// A hybrid key-switching key from s′ to s (Han & Ki, "Better Bootstrapping for Approximate
@@ -17,12 +20,19 @@ public struct KeySwitchingDigit: Sendable, Equatable {
 public struct KeySwitchingKey: Sendable, Equatable {
   /// One entry per digit, in prime order.
   public let digits: [KeySwitchingDigit]
+
+  /// Bytes the residues take in memory, whatever the serialized form (a seeded key serializes
+  /// without `a`).
+  public var memoryBytes: Int { digits.reduce(0) { $0 + $1.memoryBytes } }
 }
 
 /// The relinearization key: switches s² to s.
 public struct RelinearizationKey: Sendable, Equatable {
   /// The key switching from s² to s.
   public let key: KeySwitchingKey
+
+  /// Bytes the residues take in memory.
+  public var memoryBytes: Int { key.memoryBytes }
 }
 
 /// Galois keys: for each Galois element k, the key switching from σ_k(s) to s.
@@ -32,6 +42,9 @@ public struct GaloisKeys: Sendable, Equatable {
 
   /// The Galois elements these keys serve.
   public var elements: [Int] { keys.keys.sorted() }
+
+  /// Bytes the residues take in memory.
+  public var memoryBytes: Int { keys.values.reduce(0) { $0 + $1.memoryBytes } }
 }
 
 /// Precomputed bases and converters for hybrid key switching at every level.

@@ -55,6 +55,9 @@ public struct PublicKey: Sendable, Equatable {
   /// The 32-byte seed of a; nil for a key whose `a` came explicitly (a key loaded from SEAL).
   public let seed: [UInt8]?
 
+  /// Bytes the residues of `b` and `a` take in memory (8 per residue).
+  public var memoryBytes: Int { (b.residues.count + a.residues.count) * MemoryLayout<UInt64>.size }
+
   public static func == (lhs: PublicKey, rhs: PublicKey) -> Bool {
     lhs.parameters === rhs.parameters && lhs.b == rhs.b && lhs.a == rhs.a
   }

@@ -76,6 +76,12 @@ struct ByteReader {
 
   mutating func readDouble() throws(SerializationError) -> Double { Double(bitPattern: try readUInt64()) }
 
+  /// Moves past `count` bytes without reading them.
+  mutating func skip(_ count: Int) throws(SerializationError) {
+    guard count >= 0, remaining >= count else { throw .sizeMismatch(expected: offset + count, actual: bytes.count) }
+    offset += count
+  }
+
   mutating func readBytes(_ count: Int) throws(SerializationError) -> [UInt8] {
     guard count >= 0, remaining >= count else { throw .sizeMismatch(expected: offset + count, actual: bytes.count) }
     defer { offset += count }

@@ -392,6 +392,31 @@ extension GaloisKeys {
     return writer.bytes
   }
 
+  /// The Galois elements serialized Galois keys hold, read without loading (or expanding) any
+  /// key, so that a caller can refuse unwanted elements before paying for them.
+  /// - Throws: ``SerializationError`` for a header, size or element that
+  ///   ``init(deserializing:parameters:)`` would refuse as well.
+  public static func elements(inSerialized bytes: [UInt8], parameters: CKKSParameters) throws(SerializationError)
+    -> [Int]
+  {
+    var reader = ByteReader(bytes)
+    let (flags, fingerprint) = try SerializationFormat.readHeader(&reader, type: .galoisKeys)
+    guard flags & ~SerializationFormat.seededFlag == 0 else { throw .invalidField("unknown flags \(flags)") }
+    guard fingerprint == parameters.keyFingerprint else { throw .unknownFingerprint }
+    let seeded = flags == SerializationFormat.seededFlag
+    let count = Int(try reader.readUInt16())
+    let keyBytes = KeySwitchingKey.serializedSize(parameters: parameters, seeded: seeded)
+    try SerializationFormat.checkExactSize(reader, remainingBytes: count * (4 + keyBytes))
+    var elements: [Int] = []
+    for _ in 0..<count {
+      var element = 0
+      for b in 0..<4 { element |= Int(try reader.readByte()) << (8 * b) }
+      elements.append(element)
+      try reader.skip(keyBytes)
+    }
+    return elements
+  }
+
   /// Loads and validates Galois keys for `parameters`.
   /// - Throws: ``SerializationError`` naming the first failed check; nothing large is allocated
   ///   before the header and sizes are checked.

@@ -35,7 +35,8 @@ public struct GatewayAssembly: Sendable {
       settings.role == .front
       ? nil
       : WorkerPool(
-        threads: settings.workers, queueCapacity: settings.queueCapacity, byteCapacity: settings.maximumQueuedBytes)
+        threads: settings.workers, queueCapacity: settings.queueCapacity, byteCapacity: settings.maximumQueuedBytes,
+        tenantJobCapacity: settings.queueShare.jobs, tenantByteCapacity: settings.queueShare.bytes)
     var services: [any Service] = []
     if let pool { services.append(WorkerPoolService(pool)) }
     let service: InferenceService
@@ -77,7 +78,7 @@ public struct GatewayAssembly: Sendable {
       services.insert(backend, at: 0)
       service = InferenceService(
         registry: registry, queue: PostgresJobStore(backend: backend), queueCapacity: settings.queueCapacity,
-        logger: logger, metrics: metrics,
+        queueShare: settings.queueShare, logger: logger, metrics: metrics,
         keys: PostgresKeyStore(
           backend: backend, registry: registry, timeToLive: settings.keyTimeToLive,
           maximumSetsPerTenant: settings.maximumKeySetsPerTenant,

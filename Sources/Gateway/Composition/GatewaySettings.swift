@@ -83,6 +83,9 @@ public struct GatewaySettings: Sendable {
   public var queueCapacity = 256
   /// Bytes the deserialized inputs of queued and running jobs may hold in this process.
   public var maximumQueuedBytes = 1 << 30
+  /// One tenant's share of the evaluation queue: jobs and input bytes it may have waiting or
+  /// running at once (nil: a quarter of ``queueCapacity`` and of ``maximumQueuedBytes``).
+  public var tenantQueueShare: TenantQueueShare?
   /// How long a worker's claim on a job lasts without renewal (shared queue).
   public var lease = Duration.seconds(30)
   /// Claims of one job before it is failed (shared queue).
@@ -138,7 +141,12 @@ public struct GatewaySettings: Sendable {
       range: 1024...Int.max)
     server.maximumInFlightBodyBytes = try reader.int(
       "maxInflightBytes", http.maximumInFlightBodyBytes,
-      "Most request body bytes held at once across all requests (more get 503).", range: 1024...Int.max)
+      "Most request bytes (bodies as they arrive, and the ciphertexts and keys deserialized from them) held at once "
+        + "across all requests (more get 503).", range: 1024...Int.max)
+    server.maximumInFlightBodyBytesPerTenant = try reader.int(
+      "maxInflightBytesPerTenant", server.maximumInFlightBodyBytes / 2,
+      "Most request bytes one tenant's requests may hold at once, its share of --max-inflight-bytes (more get 503).",
+      range: 1024...Int.max, defaultDescription: "half of --max-inflight-bytes")
     server.bodyTimeout = try reader.seconds(
       "bodyTimeout", http.bodyTimeout, "Seconds to receive one request body (then 408).")
     server.idleTimeout = try reader.seconds(
@@ -189,6 +197,15 @@ public struct GatewaySettings: Sendable {
       "maxQueuedBytes", defaults.maximumQueuedBytes,
       "Most bytes the deserialized inputs of queued and running jobs may hold in this process.",
       range: (1 << 20)...Int.max)
+    let tenantJobs = try reader.int(
+      "maxQueuedJobsPerTenant", max(1, queueCapacity / 4),
+      "Jobs one tenant may have waiting or running at once (then 503 for that tenant only).", range: 1...Int.max,
+      defaultDescription: "a quarter of --queue")
+    let tenantBytes = try reader.int(
+      "maxQueuedBytesPerTenant", max(1 << 20, maximumQueuedBytes / 4),
+      "Input bytes one tenant's waiting and running jobs may hold (deserialized in this process; as stored on "
+        + "PostgreSQL).", range: 1...Int.max, defaultDescription: "a quarter of --max-queued-bytes")
+    tenantQueueShare = TenantQueueShare(jobs: tenantJobs, bytes: tenantBytes)
     lease = try reader.seconds(
       "lease", defaults.lease, "Seconds a worker's claim on a job lasts without renewal (store postgres).")
     maximumAttempts = try reader.int(
@@ -225,6 +242,11 @@ public struct GatewaySettings: Sendable {
       throw GatewayConfigurationError("logLevel must be trace, debug, info, notice, warning, error or critical")
     }
     self.logLevel = logLevel
+  }
+
+  /// One tenant's share of the evaluation queue.
+  public var queueShare: TenantQueueShare {
+    tenantQueueShare ?? TenantQueueShare(jobs: max(1, queueCapacity / 4), bytes: max(1 << 20, maximumQueuedBytes / 4))
   }
 
   /// Refuses settings that cannot work together, before anything is opened.

@@ -46,14 +46,30 @@ public struct JobLimits: Sendable {
   }
 }
 
+/// One tenant's share of the evaluation queue: the jobs and input bytes it may have waiting or
+/// running at once, so that one tenant cannot fill the queue for every other.
+public struct TenantQueueShare: Sendable, Equatable {
+  /// Jobs waiting or running.
+  public var jobs: Int
+  /// Input bytes of those jobs (deserialized in a ``WorkerPool``; serialized, as stored, in a
+  /// shared queue).
+  public var bytes: Int
+
+  public init(jobs: Int, bytes: Int) {
+    self.jobs = jobs
+    self.bytes = bytes
+  }
+}
+
 /// Where accepted jobs wait for evaluation and who evaluates them.
 public enum JobExecution: Sendable {
   /// In this process, on a bounded pool of threads, with the deserialized inputs in memory until
-  /// the job has run (the SQLite and memory stores).
+  /// the job has run (the SQLite and memory stores); the pool bounds each tenant's share.
   case local(WorkerPool)
   /// In a queue shared by every process on the store: the inputs are stored with the job, and
-  /// workers in any process (``QueueWorkers``) claim it. `capacity` bounds the jobs waiting.
-  case shared(any SharedJobQueue, capacity: Int)
+  /// workers in any process (``QueueWorkers``) claim it. `capacity` bounds the jobs waiting,
+  /// `share` each tenant's jobs waiting or running (nil: no bound per tenant).
+  case shared(any SharedJobQueue, capacity: Int, share: TenantQueueShare?)
 }
 
 /// Validation, execution and job bookkeeping for inference; the HTTP layer only translates.
@@ -102,12 +118,13 @@ public final class InferenceService: Sendable {
   /// A service that queues jobs in `queue`, shared with other processes, for ``QueueWorkers`` in
   /// any of them; at most `queueCapacity` jobs wait.
   public convenience init(
-    registry: ModelRegistry, queue: any SharedJobQueue, queueCapacity: Int, logger: Logger,
-    metrics: GatewayMetrics = GatewayMetrics(), keys: any EvaluationKeyStoring, limits: JobLimits = JobLimits(),
-    servesPrivateModelsPlain: Bool = false
+    registry: ModelRegistry, queue: any SharedJobQueue, queueCapacity: Int, queueShare: TenantQueueShare? = nil,
+    logger: Logger, metrics: GatewayMetrics = GatewayMetrics(), keys: any EvaluationKeyStoring,
+    limits: JobLimits = JobLimits(), servesPrivateModelsPlain: Bool = false
   ) {
     self.init(
-      registry: registry, store: queue, execution: .shared(queue, capacity: queueCapacity), logger: logger,
+      registry: registry, store: queue, execution: .shared(queue, capacity: queueCapacity, share: queueShare),
+      logger: logger,
       metrics: metrics, keys: keys, limits: limits, servesPrivateModelsPlain: servesPrivateModelsPlain)
   }
 
@@ -123,7 +140,7 @@ public final class InferenceService: Sendable {
     self.execution = execution
     self.logger = logger
     self.metrics = metrics
-    if case .shared(let queue, _) = execution {
+    if case .shared(let queue, _, _) = execution {
       // A job finished by a worker anywhere: answer whoever waits for it here.
       queue.signals.onJobFinished { [weak self] id in self?.jobFinishedElsewhere(id) }
     }
@@ -184,7 +201,11 @@ public final class InferenceService: Sendable {
         details: ["expected_inputs": String(expected)])
     }
     var ciphertexts: [Ciphertext] = []
+    // What each deserialized input takes in memory, counted against the request budget before it
+    // is allocated (two polynomials at the input level, 8 bytes a residue).
+    let inputBytes = 2 * (model.program.inputLevel + 1) * model.parameters.degree * MemoryLayout<UInt64>.size
     for (index, bytes) in request.inputs.enumerated() {
+      try RequestMemory.charge(inputBytes)
       let ciphertext: Ciphertext
       do {
         ciphertext = try Ciphertext(deserializing: bytes, parameters: model.parameters)
@@ -270,26 +291,46 @@ public final class InferenceService: Sendable {
       do { relinearization = try RelinearizationKey(deserializing: bytes, parameters: parameters) } catch {
         throw invalid("relinearization_key", error)
       }
+      try RequestMemory.charge(relinearization?.memoryBytes ?? 0)
     }
     var galois: GaloisKeys?
+    let needs = model.program.keyRequirements
+    let requirements = InferenceService.details(needs)
     if let bytes = galoisKeys {
+      // Only the keys the model uses are held: the elements are checked before any key is loaded
+      // and its seeds expanded, so that unneeded keys cost nothing.
+      let elements: [Int]
+      do { elements = try GaloisKeys.elements(inSerialized: bytes, parameters: parameters) } catch {
+        throw invalid("galois_keys", error)
+      }
+      let unneeded = elements.filter { !needs.galoisElements.contains($0) }
+      guard unneeded.isEmpty, !needs.galoisElements.isEmpty else {
+        throw GatewayError(
+          .invalidEvaluationKeys,
+          needs.galoisElements.isEmpty
+            ? "model \(modelId) uses no Galois keys"
+            : "model \(modelId) uses no Galois keys for elements "
+              + "\(unneeded.prefix(8).map(String.init).joined(separator: ", "))"
+              + "\(unneeded.count > 8 ? ", …" : ""); send only the elements it lists",
+          details: requirements)
+      }
       do { galois = try GaloisKeys(deserializing: bytes, parameters: parameters) } catch {
         throw invalid("galois_keys", error)
       }
+      try RequestMemory.charge(galois?.memoryBytes ?? 0)
     }
     var encryptionKey: PublicKey?
     if let bytes = publicKey {
       do { encryptionKey = try PublicKey(deserializing: bytes, parameters: parameters) } catch {
         throw invalid("public_key", error)
       }
+      try RequestMemory.charge(encryptionKey?.memoryBytes ?? 0)
       // A seeded key's uniform part is expanded here from its seed, so no client can choose it
       // (a chosen pk1, say zero, would let the re-randomization reveal c1·W).
       guard encryptionKey?.seed != nil else {
         throw GatewayError(.invalidEvaluationKeys, "public_key must be in seeded form (its uniform part from a seed)")
       }
     }
-    let needs = model.program.keyRequirements
-    let requirements = InferenceService.details(needs)
     if needs.relinearization, relinearization == nil {
       throw GatewayError(
         .invalidEvaluationKeys, "model \(modelId) needs a relinearization key", details: requirements)
@@ -306,18 +347,6 @@ public final class InferenceService: Sendable {
     if encryptionKey != nil, !needs.publicKey {
       throw GatewayError(.invalidEvaluationKeys, "model \(modelId) uses no public key", details: requirements)
     }
-    // Only the keys the model uses are held: extra Galois keys would cost memory and serve nothing.
-    let unneeded = (galois?.elements ?? []).filter { !needs.galoisElements.contains($0) }
-    guard unneeded.isEmpty else {
-      throw GatewayError(
-        .invalidEvaluationKeys,
-        "model \(modelId) uses no Galois keys for elements \(unneeded.prefix(8).map(String.init).joined(separator: ", "))"
-          + "\(unneeded.count > 8 ? ", …" : ""); send only the elements it lists",
-        details: requirements)
-    }
-    if galois != nil, needs.galoisElements.isEmpty {
-      throw GatewayError(.invalidEvaluationKeys, "model \(modelId) uses no Galois keys", details: requirements)
-    }
     let missing = needs.galoisElements.filter { galois?.keys[$0] == nil }
     guard missing.isEmpty else {
       throw GatewayError(
@@ -327,7 +356,9 @@ public final class InferenceService: Sendable {
       KeyRegistration(
         tenant: tenant, modelId: modelId, version: version, relinearizationKey: relinearization, galoisKeys: galois,
         publicKey: encryptionKey, serializedRelinearizationKey: relinearizationKey, serializedGaloisKeys: galoisKeys,
-        serializedPublicKey: publicKey),
+        serializedPublicKey: publicKey,
+        sizeBytes: KeyRegistration.memoryBytes(
+          relinearizationKey: relinearization, galoisKeys: galois, publicKey: encryptionKey)),
       now: Date())
   }
 
@@ -471,21 +502,26 @@ public final class InferenceService: Sendable {
       return try await enqueue(job, on: pool, inputs: inputs) {
         try InferenceService.outputs(of: job, model: model, inputs: inputs, keys: keys, sealVersion: sealVersion)
       }
-    case .shared(let queue, let capacity):
+    case .shared(let queue, let capacity, let share):
       try await checkRoom(for: job.tenant)
       let work = PendingEvaluation(
         inputs: serializedInputs.map { Data($0) }, evaluationKeyId: keys?.id, sealVersion: sealVersion?.description)
-      let stored: Bool
+      let outcome: EnqueueOutcome
       do {
-        stored = try await queue.enqueue(job, work: work, maximumQueued: capacity)
+        outcome = try await queue.enqueue(job, work: work, maximumQueued: capacity, share: share)
       } catch {
         logger.error("job store insert failed", metadata: ["job_id": "\(job.id)", "error": "\(error)"])
         throw GatewayError(.internal, "the job could not be stored")
       }
-      guard stored else {
+      switch outcome {
+      case .queued: break
+      case .queueFull:
         metrics.jobsRefused.increment()
         throw GatewayError(
           .unavailable, "the evaluation queue is full; retry later", details: ["retry_after_seconds": "1"])
+      case .tenantShareFull:
+        metrics.jobsRefused.increment()
+        throw Self.tenantShareFull(jobs: share?.jobs ?? .max, bytes: share?.bytes ?? .max)
       }
       metrics.jobsSubmitted.increment()
       return job
@@ -527,16 +563,21 @@ public final class InferenceService: Sendable {
   ) async throws(GatewayError) -> JobRecord {
     try await checkRoom(for: job.tenant)
     // The deserialized inputs stay in memory until the job has run: they count against the pool.
-    let bytes = inputs.reduce(0) { $0 + $1.size * $1.basis.count * $1.basis.degree * MemoryLayout<UInt64>.size }
-    guard pool.reserve(bytes: bytes) else {
+    let bytes = inputs.reduce(0) { $0 + $1.memoryBytes }
+    switch pool.reserve(bytes: bytes, tenant: job.tenant) {
+    case .granted: break
+    case .queueFull:
       metrics.jobsRefused.increment()
       throw GatewayError(
         .unavailable, "the evaluation queue is full; retry later", details: ["retry_after_seconds": "1"])
+    case .tenantShareFull:
+      metrics.jobsRefused.increment()
+      throw Self.tenantShareFull(jobs: pool.tenantJobCapacity, bytes: pool.tenantByteCapacity)
     }
     do {
       try await store.insert(job)
     } catch {
-      pool.cancelReservation(bytes: bytes)
+      pool.cancelReservation(bytes: bytes, tenant: job.tenant)
       logger.error("job store insert failed", metadata: ["job_id": "\(job.id)", "error": "\(error)"])
       throw GatewayError(.internal, "the job could not be stored")
     }
@@ -551,8 +592,18 @@ public final class InferenceService: Sendable {
           recorded.signal()
         }
         recorded.wait()
-      }, bytes: bytes)
+      }, bytes: bytes, tenant: job.tenant)
     return job
+  }
+
+  /// The refusal of a job whose tenant holds its share of the evaluation queue already: other
+  /// tenants' jobs are still accepted.
+  static func tenantShareFull(jobs: Int, bytes: Int) -> GatewayError {
+    GatewayError(
+      .unavailable,
+      "this tenant's share of the evaluation queue is full (\(jobs) jobs or \(bytes) input bytes waiting or "
+        + "running); retry when its jobs have run",
+      details: ["retry_after_seconds": "1", "tenant_jobs_limit": "\(jobs)", "tenant_bytes_limit": "\(bytes)"])
   }
 
   /// ``markFetched(_:)`` without holding up the answer: the mark only shortens how long the result

@@ -29,7 +29,7 @@ public struct QueueWorkers: Service {
     service: InferenceService, pool: WorkerPool, lease: Duration = .seconds(30), maximumAttempts: Int = 3,
     pollInterval: Duration = .seconds(1)
   ) {
-    guard case .shared(let queue, _) = service.execution else {
+    guard case .shared(let queue, _, _) = service.execution else {
       preconditionFailure("QueueWorkers need a service on a shared queue")
     }
     precondition(lease >= .seconds(1) && maximumAttempts >= 1 && pollInterval > .zero)

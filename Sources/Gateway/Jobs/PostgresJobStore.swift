@@ -116,24 +116,40 @@ public final class PostgresJobStore: SharedJobQueue {
   // MARK: JobStore
 
   public func insert(_ job: JobRecord) async throws(JobStoreError) {
-    _ = try await insert(job, work: nil, maximumQueued: nil)
+    _ = try await insert(job, work: nil, maximumQueued: nil, share: nil)
   }
 
   /// Inserts `job` (with `work`'s inputs, and a notification to the workers when given) unless
-  /// `maximumQueued` jobs already wait; returns whether it was inserted.
-  private func insert(_ job: JobRecord, work: PendingEvaluation?, maximumQueued: Int?) async throws(JobStoreError)
-    -> Bool
+  /// `maximumQueued` jobs already wait or its tenant holds its `share` of queued and running jobs
+  /// and their stored input bytes; returns what happened.
+  private func insert(_ job: JobRecord, work: PendingEvaluation?, maximumQueued: Int?, share: TenantQueueShare?)
+    async throws(JobStoreError) -> EnqueueOutcome
   {
     let channel = backend.channel
     let answer = try await rows { statement in
-      statement.sql("WITH room AS (SELECT ")
+      // room.code: 1 room, 0 the queue is full, 2 the tenant holds its share.
+      statement.sql("WITH room AS (SELECT CASE WHEN false THEN 1")
       if let maximumQueued {
-        statement.sql("(SELECT count(*) FROM heinfer_job WHERE status = 'queued') < ")
+        statement.sql(" WHEN (SELECT count(*) FROM heinfer_job WHERE status = 'queued') >= ")
         try statement.bind(maximumQueued)
-        statement.sql(" AS ok)")
-      } else {
-        statement.sql("true AS ok)")
+        statement.sql(" THEN 0")
       }
+      if let share {
+        statement.sql(" WHEN (SELECT count(*) FROM heinfer_job WHERE status IN ('queued', 'running') AND tenant = ")
+        try statement.bind(job.tenant)
+        statement.sql(") >= ")
+        try statement.bind(share.jobs)
+        statement.sql(
+          " OR (SELECT coalesce(sum(input_bytes), 0) FROM heinfer_job WHERE status IN ('queued', 'running') AND tenant = "
+        )
+        try statement.bind(job.tenant)
+        statement.sql(") + ")
+        try statement.bind(work?.byteCount ?? 0)
+        statement.sql(" > ")
+        try statement.bind(share.bytes)
+        statement.sql(" THEN 2")
+      }
+      statement.sql(" ELSE 1 END AS code)")
       statement.sql(
         """
         , job AS (INSERT INTO heinfer_job (id, tenant, model_id, version, contract, status, created_at, updated_at,
@@ -161,22 +177,25 @@ public final class PostgresJobStore: SharedJobQueue {
       try statement.bind(work?.evaluationKeyId)
       statement.sql("::text, ")
       try statement.bind(work?.sealVersion)
-      statement.sql("::text FROM room WHERE room.ok ON CONFLICT (id) DO NOTHING RETURNING id)")
+      statement.sql("::text FROM room WHERE room.code = 1 ON CONFLICT (id) DO NOTHING RETURNING id)")
       try statement.insertPayloads("inputs", into: "heinfer_job_input", work?.inputs ?? [], from: "job")
       try statement.insertPayloads("outputs", into: "heinfer_job_output", job.outputs, from: "job")
       if work != nil {
         statement.sql(", notified AS (SELECT pg_notify(")
         try statement.bind(channel)
         statement.sql(", 'queued') FROM job)")
-        statement.sql(
-          " SELECT (SELECT ok FROM room)::integer, (SELECT count(*) FROM job), (SELECT count(*) FROM notified)")
+        statement.sql(" SELECT (SELECT code FROM room), (SELECT count(*) FROM job), (SELECT count(*) FROM notified)")
       } else {
-        statement.sql(" SELECT (SELECT ok FROM room)::integer, (SELECT count(*) FROM job)")
+        statement.sql(" SELECT (SELECT code FROM room), (SELECT count(*) FROM job)")
       }
     }
-    guard try integer(answer) == 1 else { return false }
+    switch try integer(answer) {
+    case 0: return .queueFull
+    case 2: return .tenantShareFull
+    default: break
+    }
     guard try integer(answer, column: 1) == 1 else { throw .duplicate(job.id) }
-    return true
+    return .queued
   }
 
   public func update(_ job: JobRecord) async throws(JobStoreError) {
@@ -311,12 +330,12 @@ public final class PostgresJobStore: SharedJobQueue {
 
   // MARK: SharedJobQueue
 
-  public func enqueue(_ job: JobRecord, work: PendingEvaluation, maximumQueued: Int) async throws(JobStoreError)
-    -> Bool
+  public func enqueue(_ job: JobRecord, work: PendingEvaluation, maximumQueued: Int, share: TenantQueueShare?)
+    async throws(JobStoreError) -> EnqueueOutcome
   {
-    // The count and the insert are one statement but not serialized against other fronts, so
-    // the bound holds to within the number of fronts submitting at the same moment.
-    try await insert(job, work: work, maximumQueued: maximumQueued)
+    // The counts and the insert are one statement but not serialized against other fronts, so
+    // the bounds hold to within the number of fronts submitting at the same moment.
+    try await insert(job, work: work, maximumQueued: maximumQueued, share: share)
   }
 
   public func queuedCount() async throws(JobStoreError) -> Int {

@@ -34,6 +34,16 @@ public struct ClaimedJob: Sendable {
   public var attempt: Int
 }
 
+/// What ``SharedJobQueue/enqueue(_:work:maximumQueued:share:)`` did.
+public enum EnqueueOutcome: Sendable, Equatable {
+  /// The job is stored and queued.
+  case queued
+  /// Nothing stored: the queue holds its most jobs.
+  case queueFull
+  /// Nothing stored: the tenant holds its share of the queue.
+  case tenantShareFull
+}
+
 /// A job store that also holds the queue of evaluations waiting for a worker, shared by every
 /// gateway and worker process on it. A job is queued with its inputs, claimed by one worker under
 /// a lease that the worker renews while it evaluates, and completed by the holder of the lease
@@ -41,8 +51,10 @@ public struct ClaimedJob: Sendable {
 /// bounded number of attempts.
 public protocol SharedJobQueue: JobStore {
   /// Stores `job` (status `queued`) with its pending evaluation, unless `maximumQueued` jobs are
-  /// already waiting; returns whether it was stored.
-  func enqueue(_ job: JobRecord, work: PendingEvaluation, maximumQueued: Int) async throws(JobStoreError) -> Bool
+  /// already waiting or the job's tenant holds its `share` (jobs waiting or running, and their
+  /// stored input bytes with this job's); returns what happened.
+  func enqueue(_ job: JobRecord, work: PendingEvaluation, maximumQueued: Int, share: TenantQueueShare?)
+    async throws(JobStoreError) -> EnqueueOutcome
   /// Claims the oldest job that is queued, or running under an expired lease, for `lease`;
   /// nil when there is none. Jobs whose lease expired after `maximumAttempts` claims are failed
   /// (code `JOB_FAILED`) instead of claimed again.

@@ -13,14 +13,14 @@ public struct EvaluationKeySet: Sendable {
   public let galoisKeys: GaloisKeys?
   /// The client's public key, for re-randomizing results of models with private weights.
   public let publicKey: PublicKey?
-  /// Serialized size as uploaded, in bytes (what counts against the quota).
+  /// Bytes the deserialized keys take in memory (what counts against the quotas).
   public let sizeBytes: Int
   public let createdAt: Date
   public let expiresAt: Date
 }
 
-/// Keys checked against a model and about to be stored, both deserialized (for evaluation) and as
-/// uploaded (what a shared store keeps, and what counts against the quotas).
+/// Keys checked against a model and about to be stored, both deserialized (for evaluation, and
+/// what counts against the quotas) and as uploaded (what a shared store keeps).
 public struct KeyRegistration: Sendable {
   public var tenant: String
   public var modelId: String
@@ -31,10 +31,16 @@ public struct KeyRegistration: Sendable {
   public var serializedRelinearizationKey: [UInt8]?
   public var serializedGaloisKeys: [UInt8]?
   public var serializedPublicKey: [UInt8]?
+  /// Bytes the deserialized keys take in memory, in every process that loads them (what counts
+  /// against the quotas): a seeded key takes about 2.4 times its serialized size (both
+  /// polynomials, 8 bytes a residue). ``memoryBytes(relinearizationKey:galoisKeys:publicKey:)``.
+  public var sizeBytes: Int
 
-  /// Uploaded bytes.
-  public var sizeBytes: Int {
-    (serializedRelinearizationKey?.count ?? 0) + (serializedGaloisKeys?.count ?? 0) + (serializedPublicKey?.count ?? 0)
+  /// Bytes `keys` take in memory.
+  public static func memoryBytes(
+    relinearizationKey: RelinearizationKey?, galoisKeys: GaloisKeys?, publicKey: PublicKey?
+  ) -> Int {
+    (relinearizationKey?.memoryBytes ?? 0) + (galoisKeys?.memoryBytes ?? 0) + (publicKey?.memoryBytes ?? 0)
   }
 }
 

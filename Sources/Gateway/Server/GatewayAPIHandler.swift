@@ -11,8 +11,9 @@ import OpenAPIRuntime
 struct GatewayAPIHandler: APIProtocol {
   let service: InferenceService
 
-  /// The authenticated tenant of the current request (set by ``GatewayGuardMiddleware``).
-  var tenant: String { RequestTenant.current }
+  /// The authenticated tenant of the current request (bound by ``GatewayGuardMiddleware``).
+  /// - Throws: `UNAUTHORIZED` when none is bound.
+  var tenant: String { get throws(GatewayError) { try RequestTenant.current() } }
 
   func getHealth(_ input: Operations.GetHealth.Input) async throws -> Operations.GetHealth.Output {
     .ok(.init(body: .json(.init(status: .ok, apiVersion: ContractInfo.version))))
@@ -42,7 +43,7 @@ struct GatewayAPIHandler: APIProtocol {
   func inferEncrypted(_ input: Operations.InferEncrypted.Input) async throws -> Operations.InferEncrypted.Output {
     guard case .json(let body) = input.body else { throw GatewayError(.invalidSchema, "expected application/json") }
     let request = try Self.request(body)
-    let queued = try await service.submit(request, tenant: tenant)
+    let queued = try await service.submit(request, tenant: try tenant)
     let wait = Duration.milliseconds(body.waitMs ?? 0)
     let job = try await service.waitForJob(queued, timeout: wait)
     let contract = try Self.describe(job)
@@ -66,7 +67,7 @@ struct GatewayAPIHandler: APIProtocol {
 
   func getJob(_ input: Operations.GetJob.Input) async throws -> Operations.GetJob.Output {
     try ContractRules.identifier(input.path.jobId, field: "job_id")
-    let job = try await service.job(id: input.path.jobId, tenant: tenant)
+    let job = try await service.job(id: input.path.jobId, tenant: try tenant)
     let contract = try Self.describe(job)
     service.markFetchedLater(job)
     return .ok(.init(body: .json(contract)))
@@ -83,7 +84,7 @@ struct GatewayAPIHandler: APIProtocol {
       apiVersion: body.apiVersion, modelId: body.modelId, version: body.version,
       relinearizationKey: body.relinearizationKey.map { Array($0.payload.data) },
       galoisKeys: body.galoisKeys.map { Array($0.payload.data) },
-      publicKey: body.publicKey.map { Array($0.payload.data) }, tenant: tenant)
+      publicKey: body.publicKey.map { Array($0.payload.data) }, tenant: try tenant)
     return .created(.init(body: .json(Self.describe(set))))
   }
 
@@ -91,7 +92,7 @@ struct GatewayAPIHandler: APIProtocol {
     -> Operations.GetEvaluationKeys.Output
   {
     try ContractRules.identifier(input.path.keyId, field: "key_id")
-    guard let set = try await service.keys.set(id: input.path.keyId, tenant: tenant, now: Date()) else {
+    guard let set = try await service.keys.set(id: input.path.keyId, tenant: try tenant, now: Date()) else {
       throw Self.keyNotFound(input.path.keyId)
     }
     return .ok(.init(body: .json(Self.describe(set))))
@@ -101,7 +102,7 @@ struct GatewayAPIHandler: APIProtocol {
     -> Operations.DeleteEvaluationKeys.Output
   {
     try ContractRules.identifier(input.path.keyId, field: "key_id")
-    guard try await service.keys.delete(id: input.path.keyId, tenant: tenant) else {
+    guard try await service.keys.delete(id: input.path.keyId, tenant: try tenant) else {
       throw Self.keyNotFound(input.path.keyId)
     }
     return .noContent(.init())

@@ -21,8 +21,12 @@ public struct GatewayConfiguration: Sendable {
   public var burst: Double
   /// Largest accepted request body, in bytes.
   public var maximumBodyBytes: Int
-  /// Most request body bytes held at once across all requests (``RequestByteBudget``).
+  /// Most request bytes (bodies and what handlers deserialize from them) held at once across all
+  /// requests (``RequestByteBudget``).
   public var maximumInFlightBodyBytes: Int
+  /// Most request bytes one tenant's requests may hold at once (its share of
+  /// ``maximumInFlightBodyBytes``).
+  public var maximumInFlightBodyBytesPerTenant: Int
   /// Longest time to receive one request body (`408 REQUEST_TIMEOUT` after it).
   public var bodyTimeout: Duration
   /// A connection that sends nothing for this long (between requests or within one) is closed.
@@ -34,8 +38,8 @@ public struct GatewayConfiguration: Sendable {
     host: String = "127.0.0.1", port: Int = 8080,
     tenants: TenantDirectory = TenantDirectory(apiKeys: [:]), allowsOpenModeOnNetwork: Bool = false,
     requestsPerSecond: Double? = 50, burst: Double = 100, maximumBodyBytes: Int = 48 << 20,
-    maximumInFlightBodyBytes: Int = 256 << 20, bodyTimeout: Duration = .seconds(60),
-    idleTimeout: Duration = .seconds(30), maximumConnections: Int = 1024
+    maximumInFlightBodyBytes: Int = 256 << 20, maximumInFlightBodyBytesPerTenant: Int? = nil,
+    bodyTimeout: Duration = .seconds(60), idleTimeout: Duration = .seconds(30), maximumConnections: Int = 1024
   ) {
     self.host = host
     self.port = port
@@ -45,6 +49,7 @@ public struct GatewayConfiguration: Sendable {
     self.burst = burst
     self.maximumBodyBytes = maximumBodyBytes
     self.maximumInFlightBodyBytes = maximumInFlightBodyBytes
+    self.maximumInFlightBodyBytesPerTenant = maximumInFlightBodyBytesPerTenant ?? maximumInFlightBodyBytes / 2
     self.bodyTimeout = bodyTimeout
     self.idleTimeout = idleTimeout
     self.maximumConnections = maximumConnections
@@ -63,6 +68,12 @@ extension GatewayConfiguration {
     }
     guard maximumInFlightBodyBytes >= maximumBodyBytes else {
       throw GatewayConfigurationError("the in-flight body budget must hold at least one largest body")
+    }
+    guard maximumInFlightBodyBytesPerTenant >= maximumBodyBytes,
+      maximumInFlightBodyBytesPerTenant <= maximumInFlightBodyBytes
+    else {
+      throw GatewayConfigurationError(
+        "a tenant's share of the in-flight budget must hold at least one largest body and at most the whole budget")
     }
     guard maximumConnections >= 1, idleTimeout > .zero, bodyTimeout > .zero else {
       throw GatewayConfigurationError("connections, idle timeout and body timeout must be positive")
@@ -98,7 +109,9 @@ public enum GatewayApplication {
         tenants: configuration.tenants,
         limiter: configuration.requestsPerSecond.map { RateLimiter(perSecond: $0, burst: configuration.burst) },
         maximumBodyBytes: configuration.maximumBodyBytes,
-        budget: RequestByteBudget(capacity: configuration.maximumInFlightBodyBytes),
+        budget: RequestByteBudget(
+          capacity: configuration.maximumInFlightBodyBytes,
+          tenantCapacity: configuration.maximumInFlightBodyBytesPerTenant),
         bodyTimeout: configuration.bodyTimeout))
     ReferenceRoutes.register(
       on: router, service: service, maximumBodyBytes: configuration.maximumBodyBytes,

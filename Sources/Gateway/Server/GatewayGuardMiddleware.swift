@@ -8,8 +8,9 @@ import Synchronization
 /// The checks that come before a body is read, in the contract's order: authentication, the
 /// tenant's rate limit (counted after authentication), then the body: its size (`413` from the
 /// `Content-Length` header before reading, or as soon as a streamed body exceeds the limit), the
-/// global budget of request bytes held at once (`503`, see ``RequestByteBudget``) and a deadline
-/// for receiving it (`408`). Bodies are collected here, except on the routes that parse them as
+/// budget of request bytes held at once, in all and per tenant (`503`, see
+/// ``RequestByteBudget``; bytes are counted as they arrive, and the handler's deserialized
+/// objects count too, ``RequestMemory``) and a deadline for receiving it (`408`). Bodies are collected here, except on the routes that parse them as
 /// they arrive (`POST /reference/infer`), which enforce the same limit and deadline while reading.
 /// `/health`, `/reference/health` and `/metrics` are exempt. Sets the request's tenant for the
 /// handlers. Refusals on the reference contract's paths take its shape, `{"detail": "…"}`.
@@ -69,31 +70,37 @@ public struct GatewayGuardMiddleware<Context: RequestContext>: RouterMiddleware 
     if let length = declaredLength, length > maximumBodyBytes {
       return response(tooLarge)
     }
-    // 4. The global budget: a declared length is reserved before reading, an undeclared one as
-    // it arrives; everything is released when the handler is done with the body (its
-    // deserialized ciphertexts and keys included).
+    // 4. The budget, in all and per tenant: bytes are reserved as they arrive (a declared length is
+    // a claim, not bytes: a slow upload holds only what it has sent), and everything is released
+    // when the handler is done with the body (its deserialized ciphertexts and keys included).
     let busy = GatewayError(
-      .unavailable, "the gateway is receiving too many request bytes at once; retry shortly",
+      .unavailable, "the gateway is receiving too many request bytes for this tenant or in all; retry shortly",
       details: ["retry_after_seconds": "1"])
     func refuseBusy() -> Response {
       var refusal = response(busy)
       refusal.headers[.retryAfter] = "1"
       return refusal
     }
-    let claim = BudgetClaim(budget)
+    let claim = BudgetClaim(budget, tenant: tenant)
     defer { claim.releaseAll() }
+    func handle(_ request: Request) async throws -> Response {
+      try await RequestTenant.$bound.withValue(tenant) {
+        try await RequestMemory.$claim.withValue(claim) { try await next(request, context) }
+      }
+    }
     // Streamed routes read (and bound) their bodies themselves as they arrive: reserve the most
-    // they may read.
+    // they may read, from the tenant's share.
     if ReferenceRoutes.streamedPaths.contains(path) {
       guard claim.grow(to: declaredLength ?? maximumBodyBytes) else { return refuseBusy() }
-      return try await RequestTenant.$current.withValue(tenant) { try await next(request, context) }
+      return try await handle(request)
     }
-    if let declaredLength, !claim.grow(to: declaredLength) { return refuseBusy() }
     // 5. Read the body within the limit, racing the deadline: a body still incomplete then gets
-    // 408 at once, whether or not more bytes come.
+    // 408 at once, whether or not more bytes come. The buffer's first allocation (at most
+    // 64 KiB of a declared length) is real memory: it is claimed before reading.
     let body = request.body
     let limit = maximumBodyBytes
-    let capacity = min(declaredLength ?? 0, maximumBodyBytes, 1 << 20)
+    let capacity = min(declaredLength ?? 0, maximumBodyBytes, 64 << 10)
+    guard claim.grow(to: capacity) else { return refuseBusy() }
     let outcome =
       try await Self.withDeadline(bodyTimeout) {
         try await Self.read(body, limit: limit, claim: claim, initialCapacity: capacity)
@@ -101,7 +108,7 @@ public struct GatewayGuardMiddleware<Context: RequestContext>: RouterMiddleware 
     switch outcome {
     case .body(let buffer):
       request.body = RequestBody(buffer: buffer)
-      return try await RequestTenant.$current.withValue(tenant) { try await next(request, context) }
+      return try await handle(request)
     case .tooLarge:
       return response(tooLarge)
     case .overBudget:
@@ -142,8 +149,8 @@ public struct GatewayGuardMiddleware<Context: RequestContext>: RouterMiddleware 
   }
 
   /// Collects `body` up to `limit` bytes, growing `claim` as bytes arrive beyond what it holds.
-  /// Room for a declared size is reserved up to 1 MiB at once (a declared length is a claim, not
-  /// bytes: beyond that the buffer grows as bytes arrive).
+  /// The buffer starts at `initialCapacity` (which the caller has claimed) and grows as bytes
+  /// arrive.
   static func read(_ body: RequestBody, limit: Int, claim: BudgetClaim, initialCapacity: Int) async throws
     -> BodyOutcome
   {
@@ -174,68 +181,5 @@ public struct GatewayGuardMiddleware<Context: RequestContext>: RouterMiddleware 
       status: .init(code: error.code.httpStatus),
       headers: [.contentType: "application/json; charset=utf-8"],
       body: .init(byteBuffer: ByteBuffer(bytes: data)))
-  }
-}
-
-/// A budget of request body bytes the gateway holds at once, across all connections: bodies
-/// being received, and the objects handlers deserialize from them, until their handler returns.
-/// A request that would exceed it is refused with `503 UNAVAILABLE` and `Retry-After`, so that
-/// many concurrent large uploads cannot exhaust memory (each byte of body costs a bounded
-/// multiple in memory: base64 decoding and deserialized ciphertexts or keys).
-public final class RequestByteBudget: Sendable {
-  /// Most body bytes held at once.
-  public let capacity: Int
-  private let used = Mutex(0)
-
-  /// - Parameter capacity: bytes (≥ the largest body accepted, else large bodies never fit).
-  public init(capacity: Int) {
-    precondition(capacity >= 0)
-    self.capacity = capacity
-  }
-
-  /// Takes `bytes` from the budget; false (taking nothing) when they do not fit.
-  func reserve(_ bytes: Int) -> Bool {
-    used.withLock { used in
-      guard bytes <= capacity - used else { return false }
-      used += bytes
-      return true
-    }
-  }
-
-  /// Gives `bytes` back.
-  func release(_ bytes: Int) {
-    guard bytes > 0 else { return }
-    used.withLock { $0 -= bytes }
-  }
-
-  /// Bytes held now.
-  public var inUse: Int { used.withLock { $0 } }
-}
-
-/// The bytes one request holds in a ``RequestByteBudget``, all given back at once when the
-/// request is done.
-final class BudgetClaim: Sendable {
-  let budget: RequestByteBudget
-  private let held = Mutex(0)
-
-  init(_ budget: RequestByteBudget) { self.budget = budget }
-
-  /// Holds at least `total` bytes; false (holding what it held) when the budget cannot give more.
-  func grow(to total: Int) -> Bool {
-    held.withLock { held in
-      guard total > held else { return true }
-      guard budget.reserve(total - held) else { return false }
-      held = total
-      return true
-    }
-  }
-
-  /// Gives everything back.
-  func releaseAll() {
-    budget.release(
-      held.withLock { held in
-        defer { held = 0 }
-        return held
-      })
   }
 }

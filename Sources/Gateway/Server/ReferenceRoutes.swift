@@ -50,7 +50,7 @@ public enum ReferenceRoutes {
         let submitted = try await service.submit(
           SEALInferenceRequest(
             modelId: body.modelId, version: body.version, batchSize: body.batchSize, inputs: body.payloads),
-          tenant: RequestTenant.current)
+          tenant: try RequestTenant.current())
         let job = try await service.waitForJob(submitted, timeout: evaluationWait)
         // A job still running after the wait is reported `queued` (the client polls either way);
         // a failed one `failed`, whose reason the client reads from `GET /jobs/{id}`.
@@ -60,7 +60,7 @@ public enum ReferenceRoutes {
     group.get("jobs/{job_id}") { request, context in
       await respond(logger) {
         let id = context.parameters.get("job_id") ?? ""
-        let job = try await service.job(id: id, tenant: RequestTenant.current, contract: .referenceV1)
+        let job = try await service.job(id: id, tenant: try RequestTenant.current(), contract: .referenceV1)
         let response = try describe(job)
         service.markFetchedLater(job)
         return response

@@ -132,7 +132,16 @@ public final class RateLimiter: Sendable {
   }
 }
 
-/// The tenant of the request being handled, set by ``GatewayGuardMiddleware``.
+/// The tenant of the request being handled, bound by ``GatewayGuardMiddleware`` after
+/// authentication. Nothing is bound outside it, and reading it then is a refusal, never a default
+/// tenant: a handler reached without the guard serves nobody.
 enum RequestTenant {
-  @TaskLocal static var current: String = TenantDirectory.openTenant
+  @TaskLocal static var bound: String?
+
+  /// The authenticated tenant.
+  /// - Throws: `UNAUTHORIZED` when no tenant is bound.
+  static func current() throws(GatewayError) -> String {
+    guard let bound else { throw GatewayError(.unauthorized, "no authenticated tenant for this request") }
+    return bound
+  }
 }
