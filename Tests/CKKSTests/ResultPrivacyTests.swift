@@ -1,4 +1,5 @@
 import CKKS
+import TestSupport
 import Testing
 
 @Suite("Result privacy: masking, flooding and re-randomization")
@@ -36,7 +37,7 @@ struct ResultPrivacyTests {
   func maskAndReveal() throws {
     let setup = try Setup()
     let n = setup.parameters.degree
-    var generator = SystemRandomNumberGenerator()
+    var generator = TestSeed.generator("ResultPrivacyTests.maskAndReveal")
     let message = (0..<n).map { _ in Double.random(in: -1...1, using: &generator) }
     let revealed = [0, 5, 100, n - 1]
     let floodingBits = 30

@@ -294,7 +294,7 @@ struct SEALStreamValidationTests {
 
   @Test("Random corruptions never crash: each load either throws or yields a valid ciphertext")
   func corruptions() {
-    var random = SystemRandomNumberGenerator()
+    var random = TestSeed.generator("SEALStreamTests.corruptions")
     for _ in 0..<400 {
       var bytes = ciphertext
       for _ in 0..<Int.random(in: 1...4, using: &random) {
@@ -345,7 +345,7 @@ struct SEALStreamValidationTests {
       ),
       ("seeded ciphertext", seeded, { _ = try Ciphertext(sealBytes: $0, parameters: parameters) }),
     ]
-    var random = SystemRandomNumberGenerator()
+    var random = TestSeed.generator("SEALStreamTests.corruptionsOfEveryObject")
     for (name, original, load) in loaders {
       #expect(throws: Never.self, "\(name) loads unchanged") { try load(original) }
       for _ in 0..<60 {

@@ -74,7 +74,7 @@ struct GatewayRouteTests {
   func encryptedRoundTrip() async throws {
     try await TestGateway.withGateway { client in
       let session = try await ClientSession.fetch("logistic_v1", from: client)
-      var generator = SystemRandomNumberGenerator()
+      var generator = TestSeed.generator("GatewayTests.encryptedRoundTrip")
       let samples = (0..<200).map { _ in (0..<8).map { _ in Double.random(in: -1...1, using: &generator) } }
       let request = try session.request(samples: samples, waitMilliseconds: 5000)
       #expect(request.readableBytes < 48_000)

@@ -206,7 +206,7 @@ struct ModelPrivacyTests {
       let (truth, _) = try Self.truth(Self.privateModel)
       let d = truth.linearLayout.inputDimension
       let (session, keyId) = try await Self.connect(client, Self.privateModel)
-      var generator = SystemRandomNumberGenerator()
+      var generator = TestSeed.generator("ModelPrivacyTests.floodedScores")
       let samples = (0..<200).map { _ in (0..<d).map { _ in Double.random(in: -3...3, using: &generator) } }
       let body = try session.request(samples: samples, waitMilliseconds: 10_000, keyId: keyId)
       let scores = try await client.execute(uri: "/infer", method: .post, body: body) {

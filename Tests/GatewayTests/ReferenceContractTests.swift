@@ -438,7 +438,7 @@ struct ReferenceEnvelopeTests {
     for length in 0..<text.count {
       await #expect(throws: GatewayError.self) { try await ReferenceEnvelope.parseInfer(Array(text.prefix(length))) }
     }
-    var random = SystemRandomNumberGenerator()
+    var random = TestSeed.generator("ReferenceContractTests.truncations")
     for _ in 0..<2000 {
       var bytes = text
       bytes[Int.random(in: 0..<bytes.count, using: &random)] = UInt8.random(in: 0...255, using: &random)

@@ -1,5 +1,6 @@
 import CKKS
 import InferencePrograms
+import TestSupport
 import Testing
 
 /// The programs layer on its own (no gateway, no HTTP): layouts survive their wire description,
@@ -60,7 +61,7 @@ struct ProgramsTests {
   }
 
   static func samples(_ count: Int, dimension: Int, bound: Double) -> [[Double]] {
-    var generator = SystemRandomNumberGenerator()
+    var generator = TestSeed.generator("ProgramsTests.samples")
     return (0..<count).map { _ in (0..<dimension).map { _ in Double.random(in: -bound...bound, using: &generator) } }
   }
 

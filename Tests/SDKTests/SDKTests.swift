@@ -78,7 +78,7 @@ struct SDKTests {
       Case(model: "mnist_cnn_batch", dataset: "mnist", samples: 20),
     ])
   func endToEnd(testCase: Case) async throws {
-    var generator = SystemRandomNumberGenerator()
+    var generator = TestSeed.generator("SDKTests.endToEnd")
     let features =
       try testCase.dataset.map { Array(try Datasets.testSplit($0).features.prefix(testCase.samples ?? .max)) }
       ?? (0..<50).map { _ in (0..<8).map { _ in Double.random(in: -1...1, using: &generator) } }
