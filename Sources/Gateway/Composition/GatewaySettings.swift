@@ -95,8 +95,8 @@ public struct GatewaySettings: Sendable {
   public var limits = JobLimits()
   public var keyTimeToLive = Duration.seconds(24 * 3600)
   public var maximumKeySetsPerTenant = 8
-  public var maximumKeyBytesPerTenant = 64 << 20
-  public var maximumKeyBytes = 1 << 30
+  public var maximumKeyBytesPerTenant = 256 << 20
+  public var maximumKeyBytes = 2 << 30
   public var logLevel = Logger.Level.info
 
   /// The defaults: SQLite, no API keys (so ``validate()`` refuses until keys or open mode are set).
@@ -231,10 +231,12 @@ public struct GatewaySettings: Sendable {
       "maxKeySetsPerTenant", defaults.maximumKeySetsPerTenant, "Evaluation key sets one tenant may hold at once.",
       range: 1...Int.max)
     maximumKeyBytesPerTenant = try reader.int(
-      "maxKeyBytesPerTenant", defaults.maximumKeyBytesPerTenant, "Evaluation-key bytes one tenant may hold at once.",
+      "maxKeyBytesPerTenant", defaults.maximumKeyBytesPerTenant,
+      "Evaluation-key bytes one tenant may hold at once (as the deserialized keys take memory).",
       range: 1...Int.max)
     maximumKeyBytes = try reader.int(
-      "maxKeyBytes", defaults.maximumKeyBytes, "Evaluation-key bytes all tenants together may hold.",
+      "maxKeyBytes", defaults.maximumKeyBytes,
+      "Evaluation-key bytes all tenants together may hold (as the deserialized keys take memory).",
       range: 1...Int.max)
     let level = try reader.string(
       "logLevel", defaults.logLevel.rawValue, "Log level: trace, debug, info, notice, warning, error, critical.")

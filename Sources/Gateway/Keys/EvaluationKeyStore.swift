@@ -79,8 +79,8 @@ public final class EvaluationKeyStore: EvaluationKeyStoring {
   private let sets = Mutex<[String: EvaluationKeySet]>([:])
 
   public init(
-    timeToLive: Duration = .seconds(24 * 3600), maximumSetsPerTenant: Int = 8, maximumBytesPerTenant: Int = 64 << 20,
-    maximumBytes: Int = 1 << 30
+    timeToLive: Duration = .seconds(24 * 3600), maximumSetsPerTenant: Int = 8, maximumBytesPerTenant: Int = 256 << 20,
+    maximumBytes: Int = 2 << 30
   ) {
     self.timeToLive = timeToLive
     self.maximumSetsPerTenant = maximumSetsPerTenant

@@ -22,7 +22,7 @@ public final class PostgresKeyStore: EvaluationKeyStoring {
   ///   - cacheBytes: bound on the deserialized sets this process keeps.
   public init(
     backend: PostgresBackend, registry: ModelRegistry, timeToLive: Duration = .seconds(24 * 3600),
-    maximumSetsPerTenant: Int = 8, maximumBytesPerTenant: Int = 64 << 20, maximumBytes: Int = 1 << 30,
+    maximumSetsPerTenant: Int = 8, maximumBytesPerTenant: Int = 256 << 20, maximumBytes: Int = 2 << 30,
     cacheBytes: Int = 256 << 20
   ) {
     self.backend = backend
