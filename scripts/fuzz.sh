@@ -5,7 +5,7 @@
 # reference contract's streaming reader). Each harness writes valid objects into its corpus folder
 # first (Fuzz/corpus/<harness>, not committed) and runs under AddressSanitizer; a crash, a leak, an
 # out-of-memory or an input slower than 10 s makes it exit non-zero, leaving the input in
-# Fuzz/artifacts/.
+# Fuzz/artifacts/. A harness that runs far below its usual speed fails too (minimum_speed below).
 #
 #   ./scripts/fuzz.sh --smoke 15            # every harness for 15 s (the test command runs this)
 #   ./scripts/fuzz.sh --runs 10000000       # every harness for 10 million executions (docs/reliability.md)
@@ -37,6 +37,19 @@ if ! build && ! { rm -f Fuzz/.build/release.yaml Fuzz/.build/build.db Fuzz/.buil
 fi
 grep -E "warning: |Build complete" "$build_log" || true
 rm -f "$build_log"
+# Lowest speed (executions per second over the whole run, libFuzzer's figure) each harness must
+# reach: a tenth of the slowest of four 15 s smoke runs per harness measured on 2026-12-07 on the
+# 2-core shared machine of docs/reliability.md, rounded down to hundreds. One of the four ran
+# beside two busy processes holding both cores, which cost most harnesses a third to a half of
+# their speed (FuzzReferenceEnvelope 6,682/s there, 11,007 to 12,136/s in the other three). Far
+# below the minimum, every input costs more than its decoders explain (an expensive set-up or a
+# leak check per input), and a run of 10 million executions would take days. Runs shorter than
+# 10 s are not checked: the harness's start-up (the bundled models compile in about a second)
+# weighs too much in them.
+declare -A minimum_speed=(
+  [FuzzCiphertext]=4100 [FuzzPlaintext]=5600 [FuzzPublicKey]=3600 [FuzzRelinearizationKey]=3900
+  [FuzzGaloisKeys]=2500 [FuzzSecretKey]=6000 [FuzzInferRequest]=2900 [FuzzReferenceEnvelope]=600
+)
 mkdir -p Fuzz/corpus Fuzz/artifacts
 status=0
 for harness in "${harnesses[@]}"; do
@@ -60,7 +73,15 @@ for harness in "${harnesses[@]}"; do
   runs=$(grep -o 'stat::number_of_executed_units: [0-9]*' "$log" | grep -o '[0-9]*$' || echo "?")
   speed=$(grep -o 'exec/s: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*$' || echo "?")
   coverage=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*$' || echo "?")
-  echo "fuzz: $harness $result: $runs executions in $(($(date +%s) - start)) s ($speed/s), coverage $coverage, corpus $(ls "Fuzz/corpus/$harness" | wc -l) inputs"
+  seconds=$(($(date +%s) - start))
+  minimum=${minimum_speed[$harness]:-0}
+  if [[ $result == clean && $seconds -ge 10 && $speed =~ ^[0-9]+$ && $speed -lt $minimum ]]; then
+    result="FAILED (too slow)"
+    status=1
+    echo "fuzz: $harness ran at $speed executions/s, expected at least $minimum/s (a tenth of its usual" \
+      "speed, minimum_speed in scripts/fuzz.sh): something now costs far more per input" >&2
+  fi
+  echo "fuzz: $harness $result: $runs executions in $seconds s ($speed/s), coverage $coverage, corpus $(ls "Fuzz/corpus/$harness" | wc -l) inputs"
   rm -f "$log"
 done
 exit $status

@@ -24,7 +24,7 @@ public func fuzz(
     try? manager.createDirectory(atPath: folder, withIntermediateDirectories: true)
     if (try? manager.contentsOfDirectory(atPath: folder))?.isEmpty ?? true {
       for (index, seed) in seeds().enumerated() {
-        manager.createFile(atPath: "\(folder)/seed-\(index)", contents: Data(seed))
+        _ = manager.createFile(atPath: "\(folder)/seed-\(index)", contents: Data(seed))
       }
     }
   }
