@@ -23,8 +23,8 @@ struct Bench: AsyncParsableCommand {
   @Option(help: "Gateway URL; default: start one in this process.")
   var url: String?
 
-  @Option(help: "API key for --url.")
-  var apiKey: String?
+  /// The API key for `--url` (unused by the in-process gateway, which is in open mode).
+  @OptionGroup var credentials: APIKeyOptions
 
   @Option(help: "Requests per latency measurement.")
   var runs: Int = 200
@@ -76,9 +76,10 @@ struct Bench: AsyncParsableCommand {
     AllocatorTuning.keepLargeBuffersInHeap()
     if let url {
       guard let base = URL(string: url) else { throw ValidationError("--url is not a URL") }
+      let apiKey = try credentials.key()
       try await measureAll(
         GatewayClient(baseURL: base, apiKey: apiKey), baseURL: url.hasSuffix("/") ? String(url.dropLast()) : url,
-        gatewayDescription: url)
+        apiKey: apiKey, gatewayDescription: url)
       return
     }
     var logger = Logger(label: "heinfer-bench")
@@ -119,11 +120,21 @@ struct Bench: AsyncParsableCommand {
   // MARK: Measurement
 
   func measureAll(
-    _ gateway: GatewayClient, baseURL: String, gatewayDescription: String, registry: ModelRegistry? = nil
+    _ gateway: GatewayClient, baseURL: String, apiKey: String? = nil, gatewayDescription: String,
+    registry: ModelRegistry? = nil
   ) async throws {
     let wanted = models.map { Set($0.split(separator: ",").map(String.init)) }
     let catalogue: [ModelInfo]
     do { catalogue = try await gateway.models() } catch { throw ClientExit.report(error) }
+    // The plaintext baseline needs the plain route, which serves models with private weights only
+    // where the operator allows it.
+    let refused = catalogue.filter { (wanted?.contains($0.id) ?? true) && !$0.servesPlain }.map(\.id)
+    guard refused.isEmpty else {
+      throw ValidationError(
+        "the gateway does not serve \(refused.joined(separator: ", ")) on the plain route (private weights), which "
+          + "the plaintext baseline needs: start it with --plain-private-models, or choose --models that publish "
+          + "their weights")
+    }
     var reports: [ModelReport] = []
     for model in catalogue where wanted?.contains(model.id) ?? true {
       FileHandle.standardError.write(Data("benchmarking \(model.id) \(model.version)…\n".utf8))

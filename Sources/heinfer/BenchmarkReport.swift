@@ -119,6 +119,9 @@ struct BenchmarkReport {
 
       - Machine: \(results.machine.cpu), \(results.machine.cores) cores, \(results.machine.os)
       - Gateway: \(results.gateway)
+      - Plaintext baseline: `POST /infer/plain` serves the models with private weights only through the \
+      operator's switch (`--plain-private-models`, off by default), which this run's gateway had on; \
+      `logistic_v1` publishes its weights and is served there always.
       - \(results.runs) measured requests per latency figure after \(results.warmup) warm-up requests \
       (at most \(Bench.throughputLayoutRuns) after 2 for `mnist_cnn_batch`, a layout for throughput whose every \
       request carries a group of 49 ciphertexts); one sample per request unless stated; wall clock on the \
@@ -207,7 +210,7 @@ struct BenchmarkReport {
 
       ```sh
       ./scripts/end_to_end_benchmark.sh            # release build, gateway in-process, rewrites this page
-      .build/release/heinfer bench --url http://127.0.0.1:8080 --api-key …   # against a running gateway
+      HEINFER_API_KEY=… .build/release/heinfer bench --url http://127.0.0.1:8080   # against a running gateway
       ```
 
       Each run replaces the figures: the machine is shared and noisy, so compare numbers from one

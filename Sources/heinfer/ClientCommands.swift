@@ -12,15 +12,67 @@ struct ConnectionOptions: ParsableArguments {
   @Option(help: "Gateway URL (or HEINFER_URL).")
   var url: String = ProcessInfo.processInfo.environment["HEINFER_URL"] ?? "http://127.0.0.1:8080"
 
-  @Option(help: "API key (or HEINFER_API_KEY); omit for a gateway in open mode.")
-  var apiKey: String?
+  @OptionGroup var credentials: APIKeyOptions
 
   func client() throws -> GatewayClient {
     guard let base = URL(string: url), base.scheme == "http" || base.scheme == "https" else {
       throw ValidationError("--url must be an http(s) URL")
     }
-    return GatewayClient(baseURL: base, apiKey: apiKey ?? ProcessInfo.processInfo.environment["HEINFER_API_KEY"])
+    return GatewayClient(baseURL: base, apiKey: try credentials.key())
   }
+}
+
+/// The API key of a client command. Every user of the machine can read a process's arguments, so
+/// the key comes from a file (`--api-key-file`) or the environment (`HEINFER_API_KEY`); `--api-key`
+/// still works but prints a warning.
+struct APIKeyOptions: ParsableArguments {
+  @Option(
+    help: ArgumentHelp(
+      "File whose first line is the API key (whitespace around it ignored); or set HEINFER_API_KEY.",
+      valueName: "path"))
+  var apiKeyFile: String?
+
+  @Option(
+    help: """
+      API key on the command line, where every user of the machine can read it in the process \
+      list (a warning is printed): prefer --api-key-file or HEINFER_API_KEY. With none of the \
+      three, no key is sent (a gateway in open mode).
+      """)
+  var apiKey: String?
+
+  func validate() throws {
+    guard apiKeyFile == nil || apiKey == nil else {
+      throw ValidationError("give --api-key-file or --api-key, not both")
+    }
+  }
+
+  /// The key to send: the first line of `--api-key-file`, else `--api-key` (with a warning on
+  /// standard error), else `HEINFER_API_KEY`; nil when none is given (open mode).
+  func key(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> String? {
+    if let apiKeyFile {
+      let text: String
+      do { text = try String(contentsOfFile: apiKeyFile, encoding: .utf8) } catch {
+        throw ValidationError("--api-key-file: cannot read \(apiKeyFile)")
+      }
+      let firstLine =
+        text.split(maxSplits: 1, omittingEmptySubsequences: false, whereSeparator: \.isNewline).first ?? ""
+      let key = firstLine.trimmingCharacters(in: .whitespacesAndNewlines)
+      guard !key.isEmpty else { throw ValidationError("--api-key-file: the first line of \(apiKeyFile) is empty") }
+      return key
+    }
+    if let apiKey {
+      FileHandle.standardError.write(Data(Self.commandLineWarning.utf8))
+      return apiKey
+    }
+    return environment["HEINFER_API_KEY"].flatMap { $0.isEmpty ? nil : $0 }
+  }
+
+  /// What `--api-key` prints on standard error.
+  static let commandLineWarning = """
+    heinfer: warning: a key given with --api-key is visible to every user of this machine in the \
+    process list; set HEINFER_API_KEY or use --api-key-file PATH instead
+
+    """
 }
 
 /// The model a client command works with.

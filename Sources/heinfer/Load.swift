@@ -98,7 +98,11 @@ struct Load: AsyncParsableCommand {
               case 45..<85:
                 // The plain route serves models with private weights only where the operator allows it.
                 operation = "plain"
-                let plainModel = model.servesPlain ? model : samples["logistic_v1"] ?? model
+                guard let plainModel = model.servesPlain ? model : samples.values.first(where: \.servesPlain) else {
+                  operation = "models"
+                  _ = try await gateway.models()
+                  break
+                }
                 let inputs = (0..<plainModel.inputDimension).map { _ in Double.random(in: -1...1, using: &generator) }
                 _ = try await gateway.inferPlain(model: plainModel.id, version: plainModel.version, inputs: inputs)
               case 85..<95:

@@ -25,18 +25,21 @@ struct CLITests {
 
   /// Runs heinfer on a Dispatch thread: waiting for it must not block Swift's cooperative pool,
   /// which also serves the gateway under test.
-  static func run(_ arguments: [String]) async throws -> Run {
+  /// `environment` is added to this process's environment for the run.
+  static func run(_ arguments: [String], environment: [String: String] = [:]) async throws -> Run {
     try await withCheckedThrowingContinuation { continuation in
       DispatchQueue.global().async {
-        continuation.resume(with: Result { try runBlocking(arguments) })
+        continuation.resume(with: Result { try runBlocking(arguments, environment: environment) })
       }
     }
   }
 
-  static func runBlocking(_ arguments: [String]) throws -> Run {
+  static func runBlocking(_ arguments: [String], environment: [String: String] = [:]) throws -> Run {
     let process = Process()
     process.executableURL = executable
     process.arguments = arguments
+    process.environment = ProcessInfo.processInfo.environment.filter { $0.key != "HEINFER_API_KEY" }
+      .merging(environment) { $1 }
     let output = Pipe()
     let error = Pipe()
     process.standardOutput = output
@@ -143,6 +146,38 @@ struct CLITests {
     let referenceChart = try String(
       contentsOf: folder.appendingPathComponent("benchmarks/reference.svg"), encoding: .utf8)
     #expect(referenceChart.hasPrefix("<svg") && referenceChart.contains("POST /infer"))
+  }
+
+  @Test("Client commands read the API key from --api-key-file or HEINFER_API_KEY; --api-key warns")
+  func apiKeySources() async throws {
+    try #require(FileManager.default.isExecutableFile(atPath: Self.executable.path), "heinfer was not built")
+    let key = "cli-test-key-0123456789"
+    let file = FileManager.default.temporaryDirectory.appendingPathComponent("cli-api-key-\(UUID().uuidString)")
+    defer { try? FileManager.default.removeItem(at: file) }
+    // Only the first line counts, without the whitespace around it.
+    try "  \(key) \r\nnot-the-key\n".write(to: file, atomically: true, encoding: .utf8)
+    let configuration = GatewayConfiguration(
+      port: 0, tenants: TenantDirectory(apiKeys: [key: "cli"]), requestsPerSecond: nil)
+    try await SDKTests.withGateway(configuration: configuration) { _, port in
+      let url = ["--url", "http://127.0.0.1:\(port)"]
+      let none = try await Self.run(["models"] + url)
+      #expect(none.status == 2, "no key: refused")
+      let fromFile = try await Self.run(["models", "--api-key-file", file.path] + url)
+      #expect(fromFile.status == 0, "\(fromFile.error)")
+      #expect(fromFile.output.contains("logistic_v1"))
+      #expect(!fromFile.error.contains("warning"))
+      let fromEnvironment = try await Self.run(["models"] + url, environment: ["HEINFER_API_KEY": key])
+      #expect(fromEnvironment.status == 0, "\(fromEnvironment.error)")
+      #expect(!fromEnvironment.error.contains("warning"))
+      let fromCommandLine = try await Self.run(["models", "--api-key", key] + url)
+      #expect(fromCommandLine.status == 0, "\(fromCommandLine.error)")
+      #expect(fromCommandLine.error.contains("warning: a key given with --api-key is visible to every user"))
+      #expect(fromCommandLine.error.contains("HEINFER_API_KEY") && fromCommandLine.error.contains("--api-key-file"))
+      let wrongFile = try await Self.run(["models", "--api-key-file", file.path + "-missing"] + url)
+      #expect(wrongFile.status == 64 && wrongFile.error.contains("cannot read"), "\(wrongFile.error)")
+      let both = try await Self.run(["models", "--api-key-file", file.path, "--api-key", key] + url)
+      #expect(both.status == 64 && both.error.contains("not both"), "\(both.error)")
+    }
   }
 
   @Test("serve fails closed: no keys, open mode off loopback and keys on the command line are refused")
