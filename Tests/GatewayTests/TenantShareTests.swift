@@ -143,7 +143,9 @@ struct TenantShareTests {
     // One logistic_v1 input in memory: two polynomials at the input level, 8 bytes a residue.
     let inMemory = 2 * (model.program.inputLevel + 1) * model.parameters.degree * 8
     #expect(inMemory > body.utf8.count, "the deserialized input is larger than the body that carried it")
-    for (share, expected) in [(body.utf8.count + inMemory / 2, "503"), (body.utf8.count + inMemory + 4096, "200")] {
+    // A share that holds the body but not its deserialized input: the request can never fit (413,
+    // not a 503 that asks to retry); one that holds both: served.
+    for (share, expected) in [(body.utf8.count + inMemory / 2, "413"), (body.utf8.count + inMemory + 4096, "200")] {
       let configuration = GatewayConfiguration(
         port: 0, tenants: .open, requestsPerSecond: nil, maximumBodyBytes: body.utf8.count + 1024,
         maximumInFlightBodyBytes: 1 << 20, maximumInFlightBodyBytesPerTenant: share)

@@ -102,6 +102,7 @@ public enum Sampler {
     -> RNSPolynomial<Coefficient>
   {
     precondition(bound >= 1 && bound <= 1 << 40, "bound outside [1, 2^40]")
+    precondition(basis.moduli.allSatisfy { $0.value > 2 * UInt64(bound) }, "a prime below 2·bound")
     var values = [Int64](repeating: 0, count: basis.degree)
     let width = UInt64(2 * bound + 1)
     for j in values.indices { values[j] = Int64(generator.uniform(below: width)) - bound }

@@ -69,14 +69,23 @@ extension Evaluator {
       isRevealed[index] = true
     }
 
+    // Every prime must exceed the wide u's values (and the key's primes are the ciphertext's).
+    guard basis.moduli.allSatisfy({ $0.value > 2 * UInt64(Evaluator.rerandomizationSecretBound) }) else {
+      throw .invalidResultMask("re-randomization needs every prime above 2^16")
+    }
     // The re-randomization's wide secret u, drawn first (a generator seeded for a test replays it).
-    let u = Sampler.centeredUniform(in: basis, bound: Evaluator.rerandomizationSecretBound, using: generator)
+    // u, the flooding noise and the mask are the server's secrets: zeroized when done (whoever
+    // learns the flooding noise undoes it).
+    var u = Sampler.centeredUniform(in: basis, bound: Evaluator.rerandomizationSecretBound, using: generator)
       .forwardNTT()
+    defer { u.zeroize() }
 
     // The mask: uniform residues off the revealed coefficients, the flooding noise on them.
     var mask = RNSPolynomial<Coefficient>(zeroIn: basis)
     let flooding = FloodingNoise(bits: floodingBits)
     var noise = [(high: UInt64, low: UInt64)](repeating: (0, 0), count: n)
+    defer { noise.withUnsafeMutableBytes { secureZero($0) } }
+    defer { mask.zeroize() }
     for j in 0..<n where isRevealed[j] { noise[j] = flooding.sample(generator) }
     mask.forEachLimb { _, q, row in
       let offset = flooding.offset(modulo: q)
@@ -92,7 +101,9 @@ extension Evaluator {
     // ciphertext's level, with the wide u (the key restricted to the ciphertext's primes).
     var c0 = Sampler.gaussian(in: basis, using: generator).forwardNTT()
     c0.multiplyAdd(u, prefixOf: publicKey.b)
-    c0.add(mask.forwardNTT())
+    var maskInEvaluationForm = mask.forwardNTT()
+    defer { maskInEvaluationForm.zeroize() }
+    c0.add(maskInEvaluationForm)
     c0.add(ciphertext.polynomials[0])
     var c1 = Sampler.gaussian(in: basis, using: generator).forwardNTT()
     c1.multiplyAdd(u, prefixOf: publicKey.a)

@@ -144,9 +144,10 @@ public struct GatewaySettings: Sendable {
       "Most request bytes (bodies as they arrive, and the ciphertexts and keys deserialized from them) held at once "
         + "across all requests (more get 503).", range: 1024...Int.max)
     server.maximumInFlightBodyBytesPerTenant = try reader.int(
-      "maxInflightBytesPerTenant", server.maximumInFlightBodyBytes / 2,
+      "maxInflightBytesPerTenant",
+      min(server.maximumInFlightBodyBytes, max(server.maximumBodyBytes, server.maximumInFlightBodyBytes / 2)),
       "Most request bytes one tenant's requests may hold at once, its share of --max-inflight-bytes (more get 503).",
-      range: 1024...Int.max, defaultDescription: "half of --max-inflight-bytes")
+      range: 1024...Int.max, defaultDescription: "half of --max-inflight-bytes, at least --max-body-bytes")
     server.bodyTimeout = try reader.seconds(
       "bodyTimeout", http.bodyTimeout, "Seconds to receive one request body (then 408).")
     server.idleTimeout = try reader.seconds(

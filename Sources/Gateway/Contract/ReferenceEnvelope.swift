@@ -41,11 +41,12 @@ enum ReferenceEnvelope {
     return try await parseInfer(&scanner)
   }
 
-  /// Parses a body as its chunks arrive.
-  static func parseInfer<Chunks: AsyncSequence>(streaming body: Chunks, limit: Int) async throws(GatewayError)
-    -> InferBody where Chunks.Element == ByteBuffer
-  {
-    var scanner = JSONScanner(StreamSource(body.makeAsyncIterator(), limit: limit))
+  /// Parses a body as its chunks arrive; `received`, when given, is told each chunk's size as it
+  /// arrives (and may refuse it).
+  static func parseInfer<Chunks: AsyncSequence>(
+    streaming body: Chunks, limit: Int, received: (@Sendable (Int) throws(GatewayError) -> Void)? = nil
+  ) async throws(GatewayError) -> InferBody where Chunks.Element == ByteBuffer {
+    var scanner = JSONScanner(StreamSource(body.makeAsyncIterator(), limit: limit, received: received))
     return try await parseInfer(&scanner)
   }
 
@@ -184,13 +185,15 @@ struct StreamSource<Chunks: AsyncIteratorProtocol>: JSONByteSource where Chunks.
   private var chunk = ByteBuffer()
   private let limit: Int
   private var received = 0
+  private let onChunk: (@Sendable (Int) throws(GatewayError) -> Void)?
   private(set) var offset = 0
   /// A hex digit whose partner is in the next chunk.
   private var carriedDigit: UInt8?
 
-  init(_ chunks: Chunks, limit: Int) {
+  init(_ chunks: Chunks, limit: Int, received: (@Sendable (Int) throws(GatewayError) -> Void)? = nil) {
     self.chunks = chunks
     self.limit = limit
+    self.onChunk = received
   }
 
   /// Makes sure the current chunk has a byte; false at the end of the body.
@@ -208,6 +211,7 @@ struct StreamSource<Chunks: AsyncIteratorProtocol>: JSONByteSource where Chunks.
         throw GatewayError(
           .payloadTooLarge, "the body exceeds \(limit) bytes", details: ["limit_bytes": "\(limit)"])
       }
+      try onChunk?(next.readableBytes)
       chunk = next
     }
     return true

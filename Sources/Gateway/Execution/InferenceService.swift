@@ -286,12 +286,17 @@ public final class InferenceService: Sendable {
       }
       return GatewayError(.invalidEvaluationKeys, "\(what) is not valid: \(error)")
     }
+    // What the deserialized keys take in memory, counted against the request budget before each is
+    // allocated: every polynomial over the key basis Q ∪ P, 8 bytes a residue; a key-switching key
+    // has one (b, a) pair per digit.
+    let polynomialBytes = parameters.keyBasis.count * parameters.degree * MemoryLayout<UInt64>.size
+    let keySwitchingKeyBytes = 2 * parameters.parameterDescription.keySwitchingDigits * polynomialBytes
     var relinearization: RelinearizationKey?
     if let bytes = relinearizationKey {
+      try RequestMemory.charge(keySwitchingKeyBytes)
       do { relinearization = try RelinearizationKey(deserializing: bytes, parameters: parameters) } catch {
         throw invalid("relinearization_key", error)
       }
-      try RequestMemory.charge(relinearization?.memoryBytes ?? 0)
     }
     var galois: GaloisKeys?
     let needs = model.program.keyRequirements
@@ -314,17 +319,17 @@ public final class InferenceService: Sendable {
               + "\(unneeded.count > 8 ? ", …" : ""); send only the elements it lists",
           details: requirements)
       }
+      try RequestMemory.charge(elements.count * keySwitchingKeyBytes)
       do { galois = try GaloisKeys(deserializing: bytes, parameters: parameters) } catch {
         throw invalid("galois_keys", error)
       }
-      try RequestMemory.charge(galois?.memoryBytes ?? 0)
     }
     var encryptionKey: PublicKey?
     if let bytes = publicKey {
+      try RequestMemory.charge(2 * polynomialBytes)
       do { encryptionKey = try PublicKey(deserializing: bytes, parameters: parameters) } catch {
         throw invalid("public_key", error)
       }
-      try RequestMemory.charge(encryptionKey?.memoryBytes ?? 0)
       // A seeded key's uniform part is expanded here from its seed, so no client can choose it
       // (a chosen pk1, say zero, would let the re-randomization reveal c1·W).
       guard encryptionKey?.seed != nil else {
@@ -564,8 +569,18 @@ public final class InferenceService: Sendable {
     try await checkRoom(for: job.tenant)
     // The deserialized inputs stay in memory until the job has run: they count against the pool.
     let bytes = inputs.reduce(0) { $0 + $1.memoryBytes }
+    guard bytes <= pool.tenantByteCapacity, bytes <= pool.byteCapacity else {
+      metrics.jobsRefused.increment()
+      throw GatewayError(
+        .payloadTooLarge,
+        "the inputs take \(bytes) bytes in memory, more than one tenant's queued jobs may hold "
+          + "(\(min(pool.tenantByteCapacity, pool.byteCapacity))); send fewer samples per request",
+        details: ["limit_bytes": "\(min(pool.tenantByteCapacity, pool.byteCapacity))"])
+    }
     switch pool.reserve(bytes: bytes, tenant: job.tenant) {
-    case .granted: break
+    case .granted:
+      // The pool holds the inputs from here on: they leave the request's budget.
+      RequestMemory.release(bytes)
     case .queueFull:
       metrics.jobsRefused.increment()
       throw GatewayError(

@@ -76,6 +76,9 @@ final class BudgetClaim: Sendable {
     }
   }
 
+  /// Bytes held now.
+  var heldBytes: Int { held.withLock { $0 } }
+
   /// Holds `bytes` more; false (holding what it held) when the budget cannot give them.
   func add(_ bytes: Int) -> Bool {
     held.withLock { held in
@@ -84,6 +87,16 @@ final class BudgetClaim: Sendable {
       held += bytes
       return true
     }
+  }
+
+  /// Gives `bytes` back (at most what it holds).
+  func remove(_ bytes: Int) {
+    let given = held.withLock { held in
+      let given = min(max(bytes, 0), held)
+      held -= given
+      return given
+    }
+    budget.release(given, tenant: tenant)
   }
 
   /// Gives everything back.
@@ -104,12 +117,28 @@ enum RequestMemory {
 
   /// Counts `bytes` more against the current request's claim; nothing without one (code that runs
   /// outside a request, such as tests calling the service directly).
-  /// - Throws: `UNAVAILABLE` when the budget, or the tenant's share of it, cannot hold them.
+  /// - Throws: `PAYLOAD_TOO_LARGE` when the request alone needs more than a tenant may hold (it
+  ///   would never fit), `UNAVAILABLE` when the budget, or the tenant's share of it, cannot hold
+  ///   them now.
   static func charge(_ bytes: Int) throws(GatewayError) {
     guard let claim, !claim.add(bytes) else { return }
+    let needed = claim.heldBytes + bytes
+    let share = claim.budget.tenantCapacity
+    if needed > share {
+      throw GatewayError(
+        .payloadTooLarge,
+        "this request needs at least \(needed) bytes in memory (its body and what is deserialized from it), more "
+          + "than one tenant's requests may hold at once (\(share))",
+        details: ["limit_bytes": "\(share)"])
+    }
     throw GatewayError(
       .unavailable,
       "the gateway is holding too many request bytes for this tenant or in all; retry shortly",
       details: ["retry_after_seconds": "1"])
+  }
+
+  /// Gives back `bytes` counted by ``charge(_:)`` (objects the request no longer holds itself).
+  static func release(_ bytes: Int) {
+    claim?.remove(bytes)
   }
 }

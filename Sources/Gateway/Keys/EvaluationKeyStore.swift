@@ -32,7 +32,7 @@ public struct KeyRegistration: Sendable {
   public var serializedGaloisKeys: [UInt8]?
   public var serializedPublicKey: [UInt8]?
   /// Bytes the deserialized keys take in memory, in every process that loads them (what counts
-  /// against the quotas): a seeded key takes about 2.4 times its serialized size (both
+  /// against the quotas): a seeded key takes about four times its serialized size (both
   /// polynomials, 8 bytes a residue). ``memoryBytes(relinearizationKey:galoisKeys:publicKey:)``.
   public var sizeBytes: Int
 

@@ -26,6 +26,10 @@ struct ErrorMiddleware: ServerMiddleware {
       let data = try encoder.encode(GatewayAPIHandler.body(gatewayError))
       var response = HTTPResponse(status: .init(code: gatewayError.code.httpStatus))
       response.headerFields[.contentType] = "application/json; charset=utf-8"
+      // A refusal that says when to retry (503 and 429) says it in the header too.
+      if let seconds = gatewayError.details["retry_after_seconds"] {
+        response.headerFields[.retryAfter] = seconds
+      }
       return (response, HTTPBody(data))
     }
   }

@@ -49,7 +49,10 @@ public struct GatewayConfiguration: Sendable {
     self.burst = burst
     self.maximumBodyBytes = maximumBodyBytes
     self.maximumInFlightBodyBytes = maximumInFlightBodyBytes
-    self.maximumInFlightBodyBytesPerTenant = maximumInFlightBodyBytesPerTenant ?? maximumInFlightBodyBytes / 2
+    // By default half the budget, and never less than one largest body.
+    self.maximumInFlightBodyBytesPerTenant =
+      maximumInFlightBodyBytesPerTenant
+      ?? min(maximumInFlightBodyBytes, max(maximumBodyBytes, maximumInFlightBodyBytes / 2))
     self.bodyTimeout = bodyTimeout
     self.idleTimeout = idleTimeout
     self.maximumConnections = maximumConnections

@@ -88,10 +88,10 @@ public struct GatewayGuardMiddleware<Context: RequestContext>: RouterMiddleware 
         try await RequestMemory.$claim.withValue(claim) { try await next(request, context) }
       }
     }
-    // Streamed routes read (and bound) their bodies themselves as they arrive: reserve the most
-    // they may read, from the tenant's share.
+    // Streamed routes read (and bound) their bodies themselves as they arrive, and count the bytes
+    // against the claim as they come (``RequestMemory``); the first 64 KiB are claimed here.
     if ReferenceRoutes.streamedPaths.contains(path) {
-      guard claim.grow(to: declaredLength ?? maximumBodyBytes) else { return refuseBusy() }
+      guard claim.grow(to: min(declaredLength ?? maximumBodyBytes, 64 << 10)) else { return refuseBusy() }
       return try await handle(request)
     }
     // 5. Read the body within the limit, racing the deadline: a body still incomplete then gets

@@ -45,7 +45,16 @@ public enum ReferenceRoutes {
         let stream = request.body
         guard
           let body = try await GatewayGuardMiddleware<Context>.withDeadline(
-            bodyTimeout, { try await ReferenceEnvelope.parseInfer(streaming: stream, limit: maximumBodyBytes) })
+            bodyTimeout,
+            {
+              // The request budget counts the body's bytes as they arrive (the middleware claimed
+              // only the first 64 KiB).
+              try await ReferenceEnvelope.parseInfer(
+                streaming: stream, limit: maximumBodyBytes,
+                received: { bytes throws(GatewayError) in
+                  try RequestMemory.charge(bytes)
+                })
+            })
         else { throw GatewayGuardMiddleware<Context>.timedOut(bodyTimeout) }
         let submitted = try await service.submit(
           SEALInferenceRequest(
@@ -108,7 +117,7 @@ public enum ReferenceRoutes {
     var response = Response(
       status: status(error.code), headers: [.contentType: "application/json"],
       body: .init(byteBuffer: ByteBuffer(bytes: data)))
-    if error.code == .rateLimited, let seconds = error.details["retry_after_seconds"] {
+    if let seconds = error.details["retry_after_seconds"] {
       response.headers[.retryAfter] = seconds
     }
     return response
