@@ -400,13 +400,8 @@ extension GaloisKeys {
     -> [Int]
   {
     var reader = ByteReader(bytes)
-    let (flags, fingerprint) = try SerializationFormat.readHeader(&reader, type: .galoisKeys)
-    guard flags & ~SerializationFormat.seededFlag == 0 else { throw .invalidField("unknown flags \(flags)") }
-    guard fingerprint == parameters.keyFingerprint else { throw .unknownFingerprint }
-    let seeded = flags == SerializationFormat.seededFlag
-    let count = Int(try reader.readUInt16())
+    let (seeded, count) = try readHeader(&reader, parameters: parameters)
     let keyBytes = KeySwitchingKey.serializedSize(parameters: parameters, seeded: seeded)
-    try SerializationFormat.checkExactSize(reader, remainingBytes: count * (4 + keyBytes))
     var elements: [Int] = []
     for _ in 0..<count {
       var element = 0
@@ -417,11 +412,10 @@ extension GaloisKeys {
     return elements
   }
 
-  /// Loads and validates Galois keys for `parameters`.
-  /// - Throws: ``SerializationError`` naming the first failed check; nothing large is allocated
-  ///   before the header and sizes are checked.
-  public init(deserializing bytes: [UInt8], parameters: CKKSParameters) throws(SerializationError) {
-    var reader = ByteReader(bytes)
+  /// Reads the header and the key count, and checks that exactly `count` keys' bytes follow.
+  private static func readHeader(_ reader: inout ByteReader, parameters: CKKSParameters) throws(SerializationError)
+    -> (seeded: Bool, count: Int)
+  {
     let (flags, fingerprint) = try SerializationFormat.readHeader(&reader, type: .galoisKeys)
     guard flags & ~SerializationFormat.seededFlag == 0 else { throw .invalidField("unknown flags \(flags)") }
     guard fingerprint == parameters.keyFingerprint else { throw .unknownFingerprint }
@@ -429,6 +423,15 @@ extension GaloisKeys {
     let count = Int(try reader.readUInt16())
     let perKey = 4 + KeySwitchingKey.serializedSize(parameters: parameters, seeded: seeded)
     try SerializationFormat.checkExactSize(reader, remainingBytes: count * perKey)
+    return (seeded, count)
+  }
+
+  /// Loads and validates Galois keys for `parameters`.
+  /// - Throws: ``SerializationError`` naming the first failed check; nothing large is allocated
+  ///   before the header and sizes are checked.
+  public init(deserializing bytes: [UInt8], parameters: CKKSParameters) throws(SerializationError) {
+    var reader = ByteReader(bytes)
+    let (seeded, count) = try Self.readHeader(&reader, parameters: parameters)
     var keys: [Int: KeySwitchingKey] = [:]
     for _ in 0..<count {
       var element = 0
