@@ -308,14 +308,7 @@ struct HardeningTests {
     // A full queue: 503, and nothing written.
     let queueStore = InMemoryJobStore()
     let busyPool = WorkerPool(threads: 1, queueCapacity: 1)
-    let release = DispatchSemaphore(value: 0)
-    let started = DispatchSemaphore(value: 0)
-    #expect(
-      busyPool.submit {
-        started.signal()
-        release.wait()
-      })
-    try await Self.blocking { started.wait() }  // the worker holds the blocker; the queue is empty
+    let release = try await Self.holdOnlyWorker(of: busyPool)  // the queue is empty
     #expect(busyPool.submit {})
     let metrics = GatewayMetrics()
     let busy = TestGateway.service(store: queueStore, pool: busyPool, metrics: metrics)
@@ -416,6 +409,20 @@ struct HardeningTests {
         }
       }
     }
+  }
+
+  /// Occupies the only worker of `pool` until the returned semaphore is signalled; returns once the
+  /// worker holds it.
+  static func holdOnlyWorker(of pool: WorkerPool) async throws -> DispatchSemaphore {
+    let release = DispatchSemaphore(value: 0)
+    let started = DispatchSemaphore(value: 0)
+    #expect(
+      pool.submit {
+        started.signal()
+        release.wait()
+      })
+    try await blocking { started.wait() }
+    return release
   }
 
   /// Runs blocking socket work on a Dispatch thread.

@@ -41,14 +41,7 @@ struct TenantShareTests {
   func queueShare() async throws {
     let request = try HardeningTests.request()
     let pool = WorkerPool(threads: 1, queueCapacity: 32, tenantJobCapacity: 3)
-    let release = DispatchSemaphore(value: 0)
-    let started = DispatchSemaphore(value: 0)
-    #expect(
-      pool.submit {
-        started.signal()
-        release.wait()
-      })
-    try await HardeningTests.blocking { started.wait() }  // the only worker is held
+    let release = try await HardeningTests.holdOnlyWorker(of: pool)
     let service = TestGateway.service(store: InMemoryJobStore(), pool: pool)
     var accepted = 0
     var refusal: GatewayError?
@@ -133,6 +126,59 @@ struct TenantShareTests {
         #expect(try await Self.infer(port: port, key: "victim-key-00000000001", body: body) == "200")
       }
       withExtendedLifetime(uploads) {}
+    }
+  }
+
+  @Test("The streamed reference route counts its body's bytes against the tenant's share as they arrive")
+  func streamedRouteShare() async throws {
+    let keys = ["first-key-0000000000001": "first", "second-key-000000000001": "second"]
+    let configuration = GatewayConfiguration(
+      port: 0, tenants: TenantDirectory(apiKeys: keys), requestsPerSecond: nil, maximumBodyBytes: 64 << 10,
+      maximumInFlightBodyBytes: 256 << 10, maximumInFlightBodyBytesPerTenant: 64 << 10, bodyTimeout: .seconds(60),
+      idleTimeout: .seconds(60))
+    // The start of a reference body: a hex payload of `bytes` bytes in all, cut off there.
+    let head = #"{"model_id":"logistic_v1","version":"1.0.0","batch_size":1,"inputs":[{"encoding":"hex","payload":""#
+    let tail = #""}]}"#
+    @Sendable func body(_ bytes: Int) -> String { head + String(repeating: "ab", count: (bytes - head.utf8.count) / 2) }
+    try await TestGateway.withLiveGateway(configuration: configuration) { port in
+      /// Sends the headers of a 60 KiB body and its first `text`, leaving the rest unsent.
+      @Sendable func stall(_ key: String, _ text: String) throws -> HardeningTests.RawConnection {
+        let connection = try HardeningTests.RawConnection(port: port, receiveTimeout: 30)
+        connection.send(
+          "POST /reference/infer HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer \(key)\r\n"
+            + "Content-Type: application/json\r\nContent-Length: \(60 << 10)\r\n\r\n\(text)")
+        return connection
+      }
+      /// Sends a whole body of about `bytes` bytes; the status line of the answer.
+      @Sendable func complete(_ key: String, _ bytes: Int) throws -> String {
+        let text = body(bytes) + tail
+        let connection = try HardeningTests.RawConnection(port: port, receiveTimeout: 30)
+        connection.send(
+          "POST /reference/infer HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer \(key)\r\n"
+            + "Content-Type: application/json\r\nContent-Length: \(text.utf8.count)\r\nConnection: close\r\n\r\n"
+            + text)
+        return String(connection.readUntilClosed().text.prefix(12))
+      }
+      let first = "first-key-0000000000001"
+      // A slow upload declaring 60 KiB holds only the 10 KiB it sent: 40 KiB more of the same
+      // tenant still fit its 64 KiB share, and are read to their end (and refused as no ciphertext).
+      let slow = try await HardeningTests.blocking { try stall(first, body(10 << 10)) }
+      let beside = try await HardeningTests.blocking { try complete(first, 40 << 10) }
+      #expect(beside.hasPrefix("HTTP/1.1 4") && beside != "HTTP/1.1 413", "\(beside)")
+      // A second slow upload of 40 KiB: with the first, 50 KiB of the share are held, and 40 KiB
+      // more are refused with 503 as they arrive (retried until both uploads have been read).
+      let slower = try await HardeningTests.blocking { try stall(first, body(40 << 10)) }
+      var answer = ""
+      for _ in 0..<10 {
+        answer = try await HardeningTests.blocking { try complete(first, 40 << 10) }
+        if answer == "HTTP/1.1 503" { break }
+        try await Task.sleep(for: .milliseconds(100))
+      }
+      #expect(answer == "HTTP/1.1 503", "the first tenant's share was never exhausted: \(answer)")
+      // The other tenant's same body is read to its end and refused for what it is.
+      let other = try await HardeningTests.blocking { try complete("second-key-000000000001", 40 << 10) }
+      #expect(other.hasPrefix("HTTP/1.1 4") && other != "HTTP/1.1 413" && other != "HTTP/1.1 503", "\(other)")
+      withExtendedLifetime([slow, slower]) {}
     }
   }
 

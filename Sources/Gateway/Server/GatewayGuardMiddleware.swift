@@ -89,11 +89,8 @@ public struct GatewayGuardMiddleware<Context: RequestContext>: RouterMiddleware 
       }
     }
     // Streamed routes read (and bound) their bodies themselves as they arrive, and count the bytes
-    // against the claim as they come (``RequestMemory``); the first 64 KiB are claimed here.
-    if ReferenceRoutes.streamedPaths.contains(path) {
-      guard claim.grow(to: min(declaredLength ?? maximumBodyBytes, 64 << 10)) else { return refuseBusy() }
-      return try await handle(request)
-    }
+    // against the claim as they come (``RequestMemory``).
+    if ReferenceRoutes.streamedPaths.contains(path) { return try await handle(request) }
     // 5. Read the body within the limit, racing the deadline: a body still incomplete then gets
     // 408 at once, whether or not more bytes come. The buffer's first allocation (at most
     // 64 KiB of a declared length) is real memory: it is claimed before reading.

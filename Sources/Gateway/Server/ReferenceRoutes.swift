@@ -47,8 +47,7 @@ public enum ReferenceRoutes {
           let body = try await GatewayGuardMiddleware<Context>.withDeadline(
             bodyTimeout,
             {
-              // The request budget counts the body's bytes as they arrive (the middleware claimed
-              // only the first 64 KiB).
+              // The request budget counts the body's bytes as they arrive.
               try await ReferenceEnvelope.parseInfer(
                 streaming: stream, limit: maximumBodyBytes,
                 received: { bytes throws(GatewayError) in
