@@ -4,6 +4,8 @@
 //   CKKS                — pure-Swift RNS-CKKS library, no dependencies at all (usable alone).
 //   InferencePrograms   — layouts and programs shared by gateway and SDK: where samples and scores
 //                         sit in ciphertexts, and the homomorphic evaluation of each model kind.
+//   ModelCompiler       — the ONNX reader and the compiler from graphs to those programs (layer
+//                         plan, Chebyshev activations, parameters, the report `heinfer compile` prints).
 //   GatewayAPI          — types and server/client stubs generated from schemas/openapi.yaml (the
 //                         contract), and the contract version.
 //   Gateway             — the server on Hummingbird: contract rules, model registry, execution
@@ -90,12 +92,19 @@ let package = Package(
     .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     .package(url: "https://github.com/swift-server/swift-openapi-async-http-client", from: "1.5.0"),
     .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
+    .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     // Only for `swift package generate-documentation` (the DocC catalogs); no target links it.
     .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
   ],
   targets: [
     .target(name: "CKKS", swiftSettings: strictSwift6 + tunedCPUFlags + fuzzingFlags),
     .target(name: "InferencePrograms", dependencies: ["CKKS"], swiftSettings: strictSwift6 + fuzzingFlags),
+    // Reads ONNX graphs and compiles them into the programs above (depends on the protobuf runtime
+    // only for the ONNX reader; the SDK and the gateway's serving path do not need it).
+    .target(
+      name: "ModelCompiler",
+      dependencies: ["CKKS", "InferencePrograms", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+      swiftSettings: strictSwift6 + fuzzingFlags),
     .target(
       name: "GatewayAPI",
       dependencies: [.product(name: "OpenAPIRuntime", package: "swift-openapi-runtime")],
@@ -185,6 +194,11 @@ let package = Package(
       swiftSettings: strictSwift6),
     .testTarget(
       name: "InferenceProgramsTests", dependencies: ["CKKS", "InferencePrograms", "TestSupport"],
+      swiftSettings: strictSwift6),
+    .testTarget(
+      name: "ModelCompilerTests",
+      dependencies: ["CKKS", "InferencePrograms", "ModelCompiler", "TestSupport"],
+      exclude: ["Fixtures"],
       swiftSettings: strictSwift6),
     .testTarget(
       name: "CKKSTests",

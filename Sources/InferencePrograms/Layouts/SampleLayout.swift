@@ -65,6 +65,8 @@ public struct LayoutDescription: Sendable, Equatable {
     case imageWindows = "image_windows"
     /// ``ImageBatchLayout``.
     case imageBatch = "image_batch"
+    /// ``StridedSlotsLayout``: compiled networks.
+    case stridedSlots = "strided_slots"
   }
 
   /// ``ImageWindowsLayout`` and ``ImageBatchLayout``: a square image and the convolution windows
@@ -98,10 +100,15 @@ public struct LayoutDescription: Sendable, Equatable {
   public var inputReplicaOffset: Int?
   /// ``ImageWindowsLayout`` and ``ImageBatchLayout`` only.
   public var image: ImageGeometry?
+  /// ``StridedSlotsLayout`` only: slots after which the input pattern repeats.
+  public var inputPeriod: Int?
+  /// ``StridedSlotsLayout`` only: slots between neighbouring features of a sample.
+  public var featureStride: Int?
 
   public init(
     kind: Kind, samplesPerCiphertext: Int, ciphertextsPerGroup: Int = 1, resultsPerGroup: Int = 1, sampleStride: Int,
-    resultOffset: Int, classStride: Int, inputReplicaOffset: Int? = nil, image: ImageGeometry? = nil
+    resultOffset: Int, classStride: Int, inputReplicaOffset: Int? = nil, image: ImageGeometry? = nil,
+    inputPeriod: Int? = nil, featureStride: Int? = nil
   ) {
     self.kind = kind
     self.samplesPerCiphertext = samplesPerCiphertext
@@ -112,6 +119,8 @@ public struct LayoutDescription: Sendable, Equatable {
     self.classStride = classStride
     self.inputReplicaOffset = inputReplicaOffset
     self.image = image
+    self.inputPeriod = inputPeriod
+    self.featureStride = featureStride
   }
 
   /// The layout this description names, for ring degree `degree`.
@@ -144,6 +153,21 @@ public struct LayoutDescription: Sendable, Equatable {
         kind == .imageWindows
         ? ImageWindowsLayout(slotCount: degree / 2, geometry: image, outputDimension: outputDimension)
         : ImageBatchLayout(slotCount: degree / 2, geometry: image, outputDimension: outputDimension)
+    case .stridedSlots:
+      let slots = degree / 2
+      let b = samplesPerCiphertext
+      // Checked before any product, so that no geometry can overflow.
+      guard b >= 1, b <= slots, b & (b - 1) == 0, let period = inputPeriod, period >= 1, period <= slots,
+        slots % period == 0, period % b == 0, (period / b) & (period / b - 1) == 0,
+        inputDimension >= 1, inputDimension <= period / b, outputDimension >= 1, outputDimension <= slots / b
+      else {
+        throw LayoutMismatch(
+          "strided_slots needs a power-of-two samples_per_ciphertext and an input_period dividing \(slots) slots that holds \(inputDimension) features per sample"
+        )
+      }
+      layout = StridedSlotsLayout(
+        slotCount: slots, inputDimension: inputDimension, outputDimension: outputDimension, samplesPerCiphertext: b,
+        inputPeriod: period)
     }
     guard layout.samplesPerCiphertext >= 1 else {
       throw LayoutMismatch("a sample of the \(kind.rawValue) layout does not fit \(degree / 2) slots")

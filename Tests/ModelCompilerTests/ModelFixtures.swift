@@ -1,0 +1,40 @@
+import Foundation
+import InferencePrograms
+import ModelCompiler
+import TestSupport
+
+/// The ONNX models of `models/onnx/` (written by `scripts/onnx_models.py`) with onnxruntime's
+/// outputs on their test splits, and their calibration data.
+struct ModelFixture: Sendable {
+  struct Expected: Decodable, Sendable {
+    let testCsv: String
+    let calibrationCsv: String
+    let outputTransform: String
+    let scoresAre: String
+    let accuracy: Double
+    let predictions: [Int]
+    let scores: [[Double]]
+  }
+
+  let name: String
+  let model: ONNXModel
+  let chain: GraphChain
+  let expected: Expected
+  let test: CalibrationSet
+  let calibration: CalibrationSet
+
+  init(_ name: String) throws {
+    self.name = name
+    model = try ONNXModel(contentsOf: Repository.url("models/onnx/\(name).onnx"))
+    chain = try GraphChain(model: model)
+    let decoder = JSONDecoder()
+    decoder.keyDecodingStrategy = .convertFromSnakeCase
+    expected = try decoder.decode(
+      Expected.self, from: Data(contentsOf: Repository.url("models/onnx/\(name).expected.json")))
+    test = try CalibrationSet(csv: Repository.text(expected.testCsv), featureCount: chain.inputCount)
+    calibration = try CalibrationSet(csv: Repository.text(expected.calibrationCsv), featureCount: chain.inputCount)
+  }
+
+  /// The class a sample's scores predict.
+  func prediction(_ scores: [Double]) -> Int { NetworkCompiler.prediction(scores, transform: chain.outputTransform) }
+}
