@@ -12,8 +12,8 @@
 //                         (validation, worker pool, shared-queue workers), job and key stores
 //                         (memory, SQLite, PostgreSQL), HTTP server, and the composition root.
 //   HEInferenceSDK      — the client SDK: discovery, session, encryption, submission, decryption.
-//   heinfer             — command-line entry point: `serve`, `worker`, `models`, `infer`, `keys`,
-//                         `bench`, `load`, `selfcheck`.
+//   heinfer             — command-line entry point: `serve`, `worker`, `compile`, `models`, `infer`,
+//                         `keys`, `bench`, `load`, `selfcheck`.
 //   ckks-reference-tool — development tool for the SEAL interoperability fixtures.
 //   TestSupport         — helpers shared by the test targets (gateway set-up, precision checks,
 //                         dataset CSV readers).
@@ -145,7 +145,7 @@ let package = Package(
     .executableTarget(
       name: "heinfer",
       dependencies: [
-        "CKKS", "Gateway", "GatewayAPI", "HEInferenceSDK", "InferencePrograms",
+        "CKKS", "Gateway", "GatewayAPI", "HEInferenceSDK", "InferencePrograms", "ModelCompiler",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "AsyncHTTPClient", package: "async-http-client"),
         .product(name: "Hummingbird", package: "hummingbird"),

@@ -86,7 +86,8 @@ public struct ModelInfo: Sendable {
       kind: kind, samplesPerCiphertext: shape.samplesPerCiphertext, ciphertextsPerGroup: shape.ciphertextsPerGroup,
       resultsPerGroup: shape.resultsPerGroup, sampleStride: shape.sampleStride,
       resultOffset: shape.resultOffset, classStride: shape.classStride, inputReplicaOffset: shape.inputReplicaOffset,
-      image: shape.image.map { .init(side: $0.side, kernel: $0.kernel, stride: $0.stride) })
+      image: shape.image.map { .init(side: $0.side, kernel: $0.kernel, stride: $0.stride) },
+      inputPeriod: shape.inputPeriod, featureStride: shape.featureStride)
     do {
       layout = try description.layout(
         degree: encryption.polyModulusDegree, inputDimension: inputDimension, outputDimension: outputDimension)

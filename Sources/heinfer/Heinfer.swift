@@ -12,7 +12,9 @@ struct Heinfer: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "heinfer",
     abstract: "Privacy-preserving inference over RNS-CKKS: the gateway and its tools.",
-    subcommands: [Serve.self, Worker.self, Models.self, Infer.self, Keys.self, Bench.self, Load.self, SelfCheck.self],
+    subcommands: [
+      Serve.self, Worker.self, Compile.self, Models.self, Infer.self, Keys.self, Bench.self, Load.self, SelfCheck.self,
+    ],
     defaultSubcommand: Serve.self)
 }
 

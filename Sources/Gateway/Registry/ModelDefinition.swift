@@ -26,10 +26,13 @@ public struct ModelDefinition: Codable, Sendable, Equatable {
   /// the training data with a margin by the script that trained the network; they set the scale
   /// headroom checks.
   public var valueBounds: ValueBounds?
-  /// `output_dimension × (input_dimension or hidden)` weights of the (output) linear layer.
-  public var weights: [[Double]]
-  /// `output_dimension` biases.
-  public var bias: [Double]
+  /// `output_dimension × (input_dimension or hidden)` weights of the (output) linear layer
+  /// (`linear`, `mlp` and `cnn`; a `network` carries its layers in `network`).
+  public var weights: [[Double]]?
+  /// `output_dimension` biases (as `weights`).
+  public var bias: [Double]?
+  /// `network` only: the compiled network (`heinfer compile` writes it).
+  public var network: Network?
   /// Polynomial, lowest degree first (`[c0, c1, …]`). `linear`: applied to every score, degree
   /// ≤ 1 (folded into the weights), e.g. the reference gateway's `polynomial_sigmoid_v1` with
   /// coefficients `[0.5, 0.197, 0.0]`. `mlp`: the hidden layer's activation, degree ≤ 2.
@@ -63,6 +66,28 @@ public struct ModelDefinition: Codable, Sendable, Equatable {
     /// A convolutional network on one square image per ciphertext: convolution → x² → hidden
     /// layer → x² → output layer, evaluated in slots (the `image_windows` layout).
     case cnn
+    /// A network compiled from an ONNX graph by `heinfer compile`: linear stages and polynomial
+    /// activations, evaluated in slots (the `strided_slots` layout).
+    case network
+  }
+
+  /// A compiled network and how it is laid out.
+  public struct Network: Codable, Sendable, Equatable {
+    /// The ONNX file it was compiled from, kept beside the model file (informational).
+    public var source: String?
+    /// Samples interleaved in one ciphertext, a power of two (1 for the lowest latency).
+    public var samplesPerCiphertext: Int
+    /// Scores are expected within ±score_bound (the base prime's headroom check).
+    public var scoreBound: Double
+    /// The stages, in order.
+    public var stages: LayeredNetwork
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+      case source
+      case samplesPerCiphertext = "samples_per_ciphertext"
+      case scoreBound = "score_bound"
+      case stages
+    }
   }
 
   /// The encrypted layouts a `cnn` can be served in (the contract's `encrypted_layout.kind`).
@@ -151,6 +176,8 @@ public struct ModelDefinition: Codable, Sendable, Equatable {
     public var polyModulusDegree: Int
     public var coeffModulusBits: [Int]
     public var specialModulusBits: [Int]
+    /// Key-switching digits (optional; default one per ciphertext prime, SEAL's choice).
+    public var keySwitchingDigits: Int?
     /// Scale of the client's input encoding, Δx.
     public var inputScale: Double
     /// `linear`: scale of the server's weight encoding, Δw; results come back at Δx·Δw.
@@ -167,7 +194,7 @@ public struct ModelDefinition: Codable, Sendable, Equatable {
     case hiddenWeights = "hidden_weights"
     case hiddenBias = "hidden_bias"
     case valueBounds = "value_bounds"
-    case weights, bias, activation
+    case weights, bias, network, activation
     case outputTransform = "output_transform"
     case encryption
     case maxBatchSize = "max_batch_size"
@@ -183,6 +210,7 @@ extension ModelDefinition.Encryption {
     case polyModulusDegree = "poly_modulus_degree"
     case coeffModulusBits = "coeff_modulus_bits"
     case specialModulusBits = "special_modulus_bits"
+    case keySwitchingDigits = "key_switching_digits"
     case inputScale = "input_scale"
     case weightScale = "weight_scale"
     case resultDroppedBits = "result_dropped_bits"
@@ -214,6 +242,9 @@ extension ModelDefinition {
     }
     if let convolution = top["convolution"] as? [String: Any] {
       try checkKeys(convolution, allowed: Convolution.CodingKeys.allCases.map(\.rawValue), at: "convolution.")
+    }
+    if let network = top["network"] as? [String: Any] {
+      try checkKeys(network, allowed: Network.CodingKeys.allCases.map(\.rawValue), at: "network.")
     }
     if let bounds = top["value_bounds"] as? [String: Any] {
       try checkKeys(bounds, allowed: ValueBounds.CodingKeys.allCases.map(\.rawValue), at: "value_bounds.")

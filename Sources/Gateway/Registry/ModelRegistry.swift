@@ -10,6 +10,8 @@ public struct CompiledModel: Sendable {
   public let program: any InferenceProgram
   /// The model in the reference contract's SEAL layout, when its file declares one.
   public let sealProgram: SEALFeatureSlotsProgram?
+  /// The weights and bias of a model that publishes them (single-output linear models).
+  public let publishedParameters: (weights: [Double], bias: Double)?
   let evaluator: Evaluator
 
   public var modelId: String { definition.modelId }
@@ -118,7 +120,29 @@ public struct ModelRegistry: Sendable {
     guard ContractRules.isSemanticVersion(model.version) else {
       throw fail("version must be a semantic version MAJOR.MINOR.PATCH")
     }
-    let (k, _) = try checkMatrix(model.weights, bias: model.bias, name: "weights", biasName: "bias")
+    // The output layer: `weights` and `bias` for the hand-written kinds, the network's last stage
+    // for a compiled one.
+    let outputWeights: [[Double]]
+    let outputBias: [Double]
+    let k: Int
+    if model.kind == .network {
+      guard model.weights == nil, model.bias == nil, model.hiddenWeights == nil, model.hiddenBias == nil,
+        model.convolution == nil, model.valueBounds == nil, model.encryptedLayout == nil, model.activation == nil
+      else {
+        throw fail(
+          "kind network carries its layers in network: weights, bias, hidden_weights, hidden_bias, convolution, "
+            + "value_bounds, encrypted_layout and activation belong to the other kinds")
+      }
+      guard let network = model.network else { throw fail("kind network needs network") }
+      (outputWeights, outputBias, k) = ([], [], network.stages.outputDimension)
+    } else {
+      guard model.network == nil else { throw fail("network belongs to kind network") }
+      guard let weights = model.weights, let bias = model.bias else {
+        throw fail("kind \(model.kind.rawValue) needs weights and bias")
+      }
+      (k, _) = try checkMatrix(weights, bias: bias, name: "weights", biasName: "bias")
+      (outputWeights, outputBias) = (weights, bias)
+    }
     switch model.outputTransform {
     case .sigmoid where k != 1: throw fail("output_transform sigmoid needs exactly one output")
     case .softmax where k < 2: throw fail("output_transform softmax needs at least two outputs")
@@ -135,7 +159,8 @@ public struct ModelRegistry: Sendable {
       parameters = try CKKSParameters(
         ParameterDescription(
           degree: encryption.polyModulusDegree, ciphertextPrimeBits: encryption.coeffModulusBits,
-          specialPrimeBits: encryption.specialModulusBits, defaultScale: encryption.inputScale))
+          specialPrimeBits: encryption.specialModulusBits, defaultScale: encryption.inputScale,
+          keySwitchingDigits: encryption.keySwitchingDigits))
     } catch {
       throw fail("encryption parameters refused: \(error)")
     }
@@ -160,7 +185,7 @@ public struct ModelRegistry: Sendable {
       }
       do {
         program = try CoefficientLinearProgram(
-          parameters: parameters, weights: model.weights, bias: model.bias,
+          parameters: parameters, weights: outputWeights, bias: outputBias,
           activation: model.activation?.coefficients, inputScale: encryption.inputScale,
           weightScale: encryption.weightScale, inputBound: model.inputBound,
           protectResults: weightsPrivate && model.resultProtection == nil, droppedBits: encryption.resultDroppedBits)
@@ -177,14 +202,26 @@ public struct ModelRegistry: Sendable {
       _ = try checkMatrix(hiddenWeights, bias: hiddenBias, name: "hidden_weights", biasName: "hidden_bias")
       do {
         program = try SlotMLPProgram(
-          parameters: parameters, hiddenWeights: hiddenWeights, hiddenBias: hiddenBias, outputWeights: model.weights,
-          outputBias: model.bias, activation: model.activation?.coefficients, inputScale: encryption.inputScale,
+          parameters: parameters, hiddenWeights: hiddenWeights, hiddenBias: hiddenBias, outputWeights: outputWeights,
+          outputBias: outputBias, activation: model.activation?.coefficients, inputScale: encryption.inputScale,
           inputBound: model.inputBound)
       } catch {
         throw fail(error.description)
       }
     case .cnn:
-      program = try compileNetwork(model, parameters: parameters)
+      program = try compileNetwork(model, outputWeights: outputWeights, outputBias: outputBias, parameters: parameters)
+    case .network:
+      guard let network = model.network else { throw fail("kind network needs network") }
+      guard network.scoreBound.isFinite, network.scoreBound > 0 else {
+        throw fail("network.score_bound must be positive")
+      }
+      do {
+        program = try LayeredNetworkProgram(
+          parameters: parameters, network: network.stages, inputScale: encryption.inputScale,
+          samplesPerCiphertext: network.samplesPerCiphertext, scoreBound: network.scoreBound)
+      } catch {
+        throw fail(error.description)
+      }
     }
     // The catalogue describes the layout in the contract's terms; a layout it has no name for
     // cannot be served.
@@ -246,14 +283,15 @@ public struct ModelRegistry: Sendable {
     }
     return CompiledModel(
       definition: model, parameters: parameters, program: program, sealProgram: sealProgram,
+      publishedParameters: model.publishParameters == true ? (outputWeights[0], outputBias[0]) : nil,
       evaluator: Evaluator(parameters: parameters, threads: evaluationThreads))
   }
 
   /// A `cnn` definition as a ``ConvolutionalNetworkProgram`` (one image per ciphertext) or a
   /// ``BatchedConvolutionalNetworkProgram`` (`encrypted_layout: image_batch`).
-  static func compileNetwork(_ model: ModelDefinition, parameters: CKKSParameters) throws(ModelDefinitionError)
-    -> any InferenceProgram
-  {
+  static func compileNetwork(
+    _ model: ModelDefinition, outputWeights: [[Double]], outputBias: [Double], parameters: CKKSParameters
+  ) throws(ModelDefinitionError) -> any InferenceProgram {
     func fail(_ rule: String) -> ModelDefinitionError { ModelDefinitionError(rule: rule) }
     guard let convolution = model.convolution, let hiddenWeights = model.hiddenWeights,
       let hiddenBias = model.hiddenBias, let bounds = model.valueBounds
@@ -277,7 +315,7 @@ public struct ModelRegistry: Sendable {
       geometry: LayoutDescription.ImageGeometry(
         side: convolution.imageSide, kernel: convolution.kernel, stride: convolution.stride),
       convolutionWeights: convolution.weights, convolutionBias: convolution.bias, hiddenWeights: hiddenWeights,
-      hiddenBias: hiddenBias, outputWeights: model.weights, outputBias: model.bias,
+      hiddenBias: hiddenBias, outputWeights: outputWeights, outputBias: outputBias,
       inputScale: model.encryption.inputScale,
       bounds: NetworkValueBounds(
         input: model.inputBound, convolution: bounds.convolution, hidden: bounds.hidden, scores: bounds.scores))

@@ -162,6 +162,7 @@ struct GatewayAPIHandler: APIProtocol {
     // The programs layer's kinds are the contract's, by name.
     let layout = Components.Schemas.EncryptedLayout(
       kind: .init(rawValue: shape.kind.rawValue)!, inputReplicaOffset: shape.inputReplicaOffset,
+      inputPeriod: shape.inputPeriod, featureStride: shape.featureStride,
       image: shape.image.map { .init(side: $0.side, kernel: $0.kernel, stride: $0.stride) },
       inputScale: definition.encryption.inputScale,
       resultScale: program.resultScale, samplesPerCiphertext: shape.samplesPerCiphertext,
@@ -182,13 +183,31 @@ struct GatewayAPIHandler: APIProtocol {
         ciphertextFormat: .heinferCkksV1),
       inference: .init(
         inputDimension: model.inputDimension, outputDimension: model.outputDimension,
-        activation: definition.activation?.name ?? (definition.kind == .cnn ? "square" : "none"),
+        activation: Self.activationName(definition),
         outputTransform: .init(rawValue: definition.outputTransform.rawValue)!),
       encryptedLayout: layout,
       constraints: .init(maxBatchSize: definition.maxBatchSize), plainInference: plain,
-      parameters: model.weightsArePublished
-        ? .init(weights: definition.weights[0], bias: definition.bias[0]) : nil,
+      parameters: model.publishedParameters.map { .init(weights: $0.weights, bias: $0.bias) },
       activationParameters: definition.activation.map { .init(kind: .polynomial, coefficients: $0.coefficients) })
+  }
+
+  /// What `inference.activation` says: the file's activation name, `square` for the hand-written
+  /// networks, and for a compiled network its nonlinear stages (`chebyshev_7`, `square`) in order.
+  static func activationName(_ definition: ModelDefinition) -> String {
+    if let activation = definition.activation { return activation.name }
+    switch definition.kind {
+    case .cnn: return "square"
+    case .network:
+      let names = (definition.network?.stages.stages ?? []).compactMap { stage -> String? in
+        switch stage {
+        case .linear: nil
+        case .square: "square"
+        case .chebyshev(let coefficients): "chebyshev_\((coefficients.lastIndex { $0 != 0 } ?? 0))"
+        }
+      }
+      return names.isEmpty ? "none" : names.joined(separator: ",")
+    case .linear, .mlp: return "none"
+    }
   }
 
   static func describe(_ job: JobRecord) throws -> Components.Schemas.Job {

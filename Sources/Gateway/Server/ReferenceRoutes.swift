@@ -227,7 +227,8 @@ public enum ReferenceRoutes {
         maxMultiplicativeDepth: layout.maxMultiplicativeDepth),
       inference: .init(
         inputDimension: program.inputDimension, outputDimension: 1, activation: program.activation.name),
-      parameters: .init(weights: definition.weights[0], bias: definition.bias[0]),
+      // The registry serves a SEAL layout only for models that publish their parameters.
+      parameters: .init(weights: model.publishedParameters?.weights ?? [], bias: model.publishedParameters?.bias ?? 0),
       activationParameters: .init(kind: program.activation.name, coefficients: program.activation.coefficients),
       constraints: .init(maxBatchSize: layout.maxBatchSize))
   }

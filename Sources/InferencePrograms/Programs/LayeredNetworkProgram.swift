@@ -267,3 +267,87 @@ public struct LayeredNetworkProgram: InferenceProgram {
     return [x]
   }
 }
+
+/// The JSON form of a network in model files (docs/models.md, kind `network`): a list of stages,
+/// each an object with one key. A linear stage stores its weights dense (`weights`, row-major) or,
+/// when fewer than a third are nonzero, as `entries` of `[row, column, value]`.
+extension LayeredNetwork: Codable {
+  private enum StageKey: String, CodingKey {
+    case linear, chebyshev, square
+  }
+
+  private enum LinearKey: String, CodingKey {
+    case rows, columns, weights, entries, bias
+  }
+
+  public init(from decoder: any Decoder) throws {
+    var list = try decoder.unkeyedContainer()
+    var stages: [Stage] = []
+    while !list.isAtEnd {
+      let stage = try list.nestedContainer(keyedBy: StageKey.self)
+      guard stage.allKeys.count == 1, let key = stage.allKeys.first else {
+        throw DecodingError.dataCorruptedError(
+          in: list, debugDescription: "a stage is an object with one key: linear, chebyshev or square")
+      }
+      switch key {
+      case .chebyshev: stages.append(.chebyshev(try stage.decode([Double].self, forKey: .chebyshev)))
+      case .square: stages.append(.square)
+      case .linear:
+        let linear = try stage.nestedContainer(keyedBy: LinearKey.self, forKey: .linear)
+        let rows = try linear.decode(Int.self, forKey: .rows)
+        let columns = try linear.decode(Int.self, forKey: .columns)
+        let bias = try linear.decode([Double].self, forKey: .bias)
+        guard rows >= 1, columns >= 1, rows <= 1 << 16, columns <= 1 << 16, bias.count == rows else {
+          throw DecodingError.dataCorruptedError(
+            forKey: .rows, in: linear, debugDescription: "rows and columns in 1 … 65536 and one bias per row")
+        }
+        var weights: [Double]
+        if let dense = try linear.decodeIfPresent([Double].self, forKey: .weights) {
+          guard dense.count == rows * columns, !linear.contains(.entries) else {
+            throw DecodingError.dataCorruptedError(
+              forKey: .weights, in: linear, debugDescription: "weights must hold rows × columns values (and no entries)"
+            )
+          }
+          weights = dense
+        } else {
+          let entries = try linear.decode([[Double]].self, forKey: .entries)
+          weights = [Double](repeating: 0, count: rows * columns)
+          for entry in entries {
+            guard entry.count == 3, let row = Int(exactly: entry[0]), let column = Int(exactly: entry[1]),
+              (0..<rows).contains(row), (0..<columns).contains(column)
+            else {
+              throw DecodingError.dataCorruptedError(
+                forKey: .entries, in: linear, debugDescription: "an entry is [row, column, value] inside the matrix")
+            }
+            weights[row * columns + column] = entry[2]
+          }
+        }
+        stages.append(.linear(Linear(rows: rows, columns: columns, weights: weights, bias: bias)))
+      }
+    }
+    self.init(stages: stages)
+  }
+
+  public func encode(to encoder: any Encoder) throws {
+    var list = encoder.unkeyedContainer()
+    for stage in stages {
+      var container = list.nestedContainer(keyedBy: StageKey.self)
+      switch stage {
+      case .chebyshev(let coefficients): try container.encode(coefficients, forKey: .chebyshev)
+      case .square: _ = container.nestedContainer(keyedBy: LinearKey.self, forKey: .square)
+      case .linear(let layer):
+        var linear = container.nestedContainer(keyedBy: LinearKey.self, forKey: .linear)
+        try linear.encode(layer.rows, forKey: .rows)
+        try linear.encode(layer.columns, forKey: .columns)
+        let nonzero = layer.weights.indices.filter { layer.weights[$0] != 0 }
+        if 3 * nonzero.count < layer.weights.count {
+          let entries = nonzero.map { [Double($0 / layer.columns), Double($0 % layer.columns), layer.weights[$0]] }
+          try linear.encode(entries, forKey: .entries)
+        } else {
+          try linear.encode(layer.weights, forKey: .weights)
+        }
+        try linear.encode(layer.bias, forKey: .bias)
+      }
+    }
+  }
+}

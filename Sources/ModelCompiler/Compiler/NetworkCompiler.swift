@@ -74,7 +74,7 @@ public struct CompiledNetwork: Sendable {
 /// too much, or depth beyond the largest secure chain. The message carries the numbers.
 public struct CompilationError: Error, Sendable, Equatable, CustomStringConvertible {
   public let description: String
-  init(_ description: String) { self.description = description }
+  public init(_ description: String) { self.description = description }
 }
 
 /// Compiles a ``GraphChain`` into an encrypted program (docs/models.md, "Serving your own model"):
@@ -171,6 +171,22 @@ public enum NetworkCompiler {
     guard maps.last.flatMap({ $0 }) != nil || segments.count > 1 else {
       throw CompilationError("the graph has no affine layer to compute")
     }
+    // A binary classifier with a logistic head scores both classes as s and −s (skl2onnx's
+    // LinearClassifier): keep class 1's score, whose sigmoid is its probability.
+    var scoreCount = chain.scoreCount
+    if chain.outputTransform == .sigmoid, scoreCount > 1 {
+      guard scoreCount == 2, let last = maps.last ?? nil, segments.last?.activation == nil,
+        zip(last.row(0), last.row(1)).allSatisfy({ $0 == -$1 }), last.bias[0] == -last.bias[1]
+      else {
+        throw CompilationError(
+          "a sigmoid over \(scoreCount) scores (independent probabilities) is not supported; one score, or two of a binary classifier"
+        )
+      }
+      maps[maps.count - 1] = LayeredNetwork.Linear(
+        rows: 1, columns: last.columns, weights: Array(last.row(1)), bias: [last.bias[1]])
+      originalScores = originalScores.map { [$0[1]] }
+      scoreCount = 1
+    }
 
     // 3. Activations: intervals and the least uniform degree that keeps predictions.
     var intervals: [(center: Double, halfWidth: Double)?] = []
@@ -238,7 +254,7 @@ public enum NetworkCompiler {
       let scores = calibration.samples.map { sparse.scores($0, outside: &outside) }
       let predictions = scores.map { prediction($0, transform: chain.outputTransform) }
       let agreement: Double
-      if chain.outputTransform == .identity, chain.scoreCount == 1 {
+      if chain.outputTransform == .identity, scoreCount == 1 {
         agreement = regressionAgreement(scores, originalScores)
       } else {
         let same = zip(predictions, originalPredictions).filter { $0 == $1 }.count
@@ -299,7 +315,7 @@ public enum NetworkCompiler {
       network: approximated, plan: plan, samplesPerCiphertext: samplesPerCiphertext, scoreBound: scoreBound,
       inputBound: inputBound, outputTransform: chain.outputTransform,
       report: CompilationReport(
-        operations: chain.operations, head: chain.head, inputShape: chain.inputShape, scoreCount: chain.scoreCount,
+        operations: chain.operations, head: chain.head, inputShape: chain.inputShape, scoreCount: scoreCount,
         outputTransform: chain.outputTransform, layers: layerRanges, activations: fits,
         stages: approximated.stages.map(CompilationReport.describe), depth: depth, plan: plan,
         samplesPerCiphertext: samplesPerCiphertext, galoisKeyCount: 0, relinearization: false,

@@ -20,25 +20,34 @@ public enum ParameterPlanner {
     public var bytesPerKey: Int
   }
 
-  /// The plan for `depth` rescales, scores up to `scoreBound`, and `widestSlots` slots in use.
+  /// The plan for `depth` rescales, scores up to `scoreBound`, and `widestSlots` slots in use:
+  /// the smallest ring degree that fits, and on it the scale (at least 2^30 when one fits, else
+  /// down to 2^26) whose chain gives the smallest evaluation keys, the larger scale on a tie.
+  /// Keys dominate both what a client uploads and the time of every rotation, which both grow
+  /// with digits × primes.
   /// - Returns: nil when no degree up to 32768 holds the depth at 26 bits of scale.
   public static func plan(depth: Int, scoreBound: Double, widestSlots: Int) -> Plan? {
     let scoreBits = Int(max(0, log2(max(scoreBound, 1))).rounded(.up))
     for degree in degrees where degree / 2 >= widestSlots {
       guard let maximum = HomomorphicEncryptionStandard.maximumModulusBits128[degree] else { continue }
+      var candidates: [Plan] = []
       for s in scaleBits {
-        // The base prime holds the scores at scale Δ with two bits of headroom and 10 of precision
-        // beyond the scale's.
-        let baseBits = min(60, max(s + scoreBits + 3, s + 10))
-        guard baseBits - s - 2 >= scoreBits else { continue }
+        // The base prime holds the scores at scale Δ with three bits of headroom, and at least
+        // 10 bits beyond the scale.
+        let baseBits = max(s + scoreBits + 3, s + 10)
+        guard baseBits <= 60 else { continue }
         let primeBits = [baseBits] + [Int](repeating: s, count: depth)
         if let best = digits(for: primeBits, degree: degree, maximum: maximum) {
           let description = ParameterDescription(
             degree: degree, ciphertextPrimeBits: primeBits, specialPrimeBits: best.special,
-            defaultScale: Double(1 << s),
-            keySwitchingDigits: best.digits)
-          return Plan(description: description, scaleBits: s, bytesPerKey: best.bytes)
+            defaultScale: Double(1 << s), keySwitchingDigits: best.digits)
+          candidates.append(Plan(description: description, scaleBits: s, bytesPerKey: best.bytes))
         }
+      }
+      let precise = candidates.filter { $0.scaleBits >= 30 }
+      let pool = precise.isEmpty ? candidates : precise
+      if let best = pool.min(by: { ($0.bytesPerKey, -$0.scaleBits) < ($1.bytesPerKey, -$1.scaleBits) }) {
+        return best
       }
     }
     return nil
