@@ -360,6 +360,17 @@ def op_fixtures():
     }
     for name, model in refusals.items():
         onnx.save(model, os.path.join(OPS, f"refuse_{name}.onnx"))
+    # Too deep for any secure chain: ten ReLU layers of width 4 (the compiler, not the reader,
+    # refuses it, naming the layer where the levels run out).
+    deep, initializers, last = [], [], "X"
+    for layer in range(10):
+        initializers += [const(f"W{layer}", r(4, 4)), const(f"B{layer}", r(4))]
+        deep += [helper.make_node("Gemm", [last, f"W{layer}", f"B{layer}"], [f"z{layer}"], name=f"fc{layer}"),
+                 helper.make_node("Relu", [f"z{layer}"], [f"a{layer}"], name=f"relu{layer}")]
+        last = f"a{layer}"
+    deep.append(helper.make_node("Gemm", [last, "Wout"], ["o"], name="out"))
+    onnx.save(op_graph("deep", deep, ["N", 4], initializers + [const("Wout", r(4, 2))]),
+              os.path.join(OPS, "too_deep.onnx"))
     # External data: the weights in a file beside the model.
     model = op_graph("external", [helper.make_node("MatMul", ["X", "W"], ["o"])], ["N", 64], [const("W", r(64, 64))])
     onnx.save(model, os.path.join(OPS, "refuse_external_data.onnx"), save_as_external_data=True,

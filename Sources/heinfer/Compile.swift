@@ -46,6 +46,9 @@ struct Compile: ParsableCommand {
   @Option(help: "Largest Chebyshev depth per activation (degree up to 2^depth − 1).")
   var maxActivationDepth = 6
 
+  @Option(help: "Levels of margin added to the least activation depth that meets the targets.")
+  var extraActivationDepth = 1
+
   @Option(help: "Widen each activation's calibrated interval by this fraction of its half-width.")
   var margin = 0.25
 
@@ -81,7 +84,8 @@ struct Compile: ParsableCommand {
     let options = CompilerOptions(
       optimization: CompilerOptions.Optimization(rawValue: optimize) ?? .latency, intervalMargin: margin,
       minimumAgreement: minAgreement,
-      maximumAccuracyLoss: maxAccuracyLoss, maximumActivationDepth: maxActivationDepth)
+      maximumAccuracyLoss: maxAccuracyLoss, maximumActivationDepth: maxActivationDepth,
+      extraActivationDepth: extraActivationDepth)
     let compiled: CompiledNetwork
     do {
       compiled = try NetworkCompiler.compile(chain, calibration: samples, options: options)

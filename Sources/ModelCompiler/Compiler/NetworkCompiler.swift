@@ -22,11 +22,21 @@ public struct CompilerOptions: Sendable, Equatable {
   public var maximumAccuracyLoss: Double
   /// The largest Chebyshev depth per activation: degree up to 2^depth − 1.
   public var maximumActivationDepth: Int
+  /// The least Chebyshev depth tried (2 by default: degree 3).
+  public var minimumActivationDepth: Int
+  /// Levels added to the least depth that meets the targets on the calibration samples (within
+  /// the maximum): agreement measured on the samples the polynomials were fitted to overstates
+  /// the agreement on unseen inputs (on the MNIST models here, 100 % on calibration against 98.7 %
+  /// on the test split at degree 7, and 99.2 % at degree 15).
+  public var extraActivationDepth: Int
 
   public init(
     optimization: Optimization = .latency, intervalMargin: Double = 0.25, minimumAgreement: Double = 0.99,
-    maximumAccuracyLoss: Double = 0.005, maximumActivationDepth: Int = 6
+    maximumAccuracyLoss: Double = 0.005, maximumActivationDepth: Int = 6, minimumActivationDepth: Int = 2,
+    extraActivationDepth: Int = 1
   ) {
+    self.minimumActivationDepth = minimumActivationDepth
+    self.extraActivationDepth = extraActivationDepth
     self.optimization = optimization
     self.intervalMargin = intervalMargin
     self.minimumAgreement = minimumAgreement
@@ -247,7 +257,8 @@ public enum NetworkCompiler {
     let hasApproximations = intervals.contains { $0 != nil }
     var chosen: (LayeredNetwork, [CompilationReport.ActivationFit], [String], Double, Double?)?
     var attempts: [String] = []
-    for k in (hasApproximations ? 2 : 1)...max(2, options.maximumActivationDepth) {
+    let firstDepth = max(2, options.minimumActivationDepth)
+    func attempt(_ k: Int) -> (LayeredNetwork, [CompilationReport.ActivationFit], [String], Double, Double?, Double) {
       let (candidate, fits, sources) = network(activationDepth: k)
       let sparse = SparseNetwork(candidate)
       var outside = 0
@@ -265,8 +276,20 @@ public enum NetworkCompiler {
       attempts.append(
         "degree \((1 << k) - 1): agreement \(percent(agreement))"
           + (approximatedAccuracy.map { ", accuracy \(percent($0))" } ?? ""))
+      return (candidate, fits, sources, agreement, approximatedAccuracy, loss)
+    }
+    let lastDepth = max(firstDepth, options.maximumActivationDepth)
+    for k in (hasApproximations ? firstDepth : 1)...lastDepth {
+      let (candidate, fits, sources, agreement, approximatedAccuracy, loss) = attempt(k)
       if agreement >= options.minimumAgreement, loss <= options.maximumAccuracyLoss {
         chosen = (candidate, fits, sources, agreement, approximatedAccuracy)
+        let safer = min(k + max(0, options.extraActivationDepth), lastDepth)
+        if hasApproximations, safer > k {
+          let (candidate, fits, sources, agreement, approximatedAccuracy, _) = attempt(safer)
+          attempts[attempts.count - 1] +=
+            " (the least passing degree plus \(safer - k) level\(safer - k == 1 ? "" : "s") of margin)"
+          chosen = (candidate, fits, sources, agreement, approximatedAccuracy)
+        }
         break
       }
       if !hasApproximations { break }

@@ -1,0 +1,135 @@
+import CKKS
+import Foundation
+import InferencePrograms
+import ModelCompiler
+import TestSupport
+import Testing
+
+/// The models of `models/onnx/` compiled and run: the approximated network against onnxruntime on
+/// the whole test split (in float64), and encrypted on one full ciphertext of test samples.
+@Suite("ONNX compiler")
+struct CompilerTests {
+  static let models = [
+    "sklearn_breast_cancer", "he_org_mnist_mlp", "sklearn_mnist_mlp", "mnist_cnn_pool", "mnist_cnn",
+  ]
+
+  @Test(
+    "Each compiled model predicts as onnxruntime on ≥ 99 % of its test split, within half a point of its accuracy",
+    arguments: models)
+  func approximationKeepsPredictions(_ name: String) throws {
+    let fixture = try ModelFixture(name)
+    // The float graph itself: onnxruntime's predictions exactly.
+    let graph = fixture.test.samples.map { fixture.prediction(fixture.chain.scores($0)) }
+    #expect(graph == fixture.expected.predictions, "\(name): the float64 graph differs from onnxruntime")
+    let compiled = try NetworkCompiler.compile(fixture.chain, calibration: fixture.calibration)
+    let predictions = fixture.test.samples.map { fixture.prediction(compiled.network.scores($0)) }
+    let agreement =
+      Double(zip(predictions, fixture.expected.predictions).filter { $0 == $1 }.count)
+      / Double(predictions.count)
+    let labels = try #require(fixture.test.labels)
+    let accuracy = Double(zip(predictions, labels).filter { $0 == $1 }.count) / Double(labels.count)
+    print(
+      "\(name): agreement with onnxruntime \(agreement), accuracy \(accuracy) (onnxruntime \(fixture.expected.accuracy))\n\(compiled.report.text)"
+    )
+    #expect(agreement >= 0.99, "\(name): \(agreement) of the test predictions agree with onnxruntime")
+    #expect(abs(accuracy - fixture.expected.accuracy) <= 0.005, "\(name): accuracy \(accuracy)")
+    // What the report promises is what was compiled.
+    #expect(compiled.report.depth == compiled.network.depth)
+    #expect(compiled.network.inputDimension == fixture.chain.inputCount)
+  }
+
+  @Test(
+    "Encrypted, a ciphertext full of test samples decrypts to the approximated scores and onnxruntime's classes",
+    arguments: models)
+  func encryptedPredictions(_ name: String) throws {
+    let fixture = try ModelFixture(name)
+    let compiled = try NetworkCompiler.compile(
+      fixture.chain, calibration: fixture.calibration, options: CompilerOptions(optimization: .throughput))
+    let program = try compiled.program()
+    let parameters = try CKKSParameters(compiled.plan.description)
+    let needs = program.keyRequirements
+    #expect(needs.galoisElements.count == compiled.report.galoisKeyCount)
+    let secretKey = KeyGenerator.secretKey(parameters: parameters)
+    let keys = EvaluationKeys(
+      relinearization: needs.relinearization ? try KeyGenerator.relinearizationKey(secretKey: secretKey) : nil,
+      galois: try KeyGenerator.galoisKeys(
+        secretKey: secretKey, elements: needs.galoisElements.map { try GaloisElement($0, degree: parameters.degree) }))
+    let encoder = CKKSEncoder(parameters: parameters)
+    let count = min(program.layout.samplesPerCiphertext, 16)
+    let samples = Array(fixture.test.samples.prefix(count))
+    let input = try Encryptor(secretKey: secretKey).encrypt(
+      program.layout.encode(samples, with: encoder, scale: parameters.defaultScale, level: program.inputLevel)[0])
+    let result = try #require(
+      try program.evaluate(
+        input, sampleCount: count, keys: keys, evaluator: Evaluator(parameters: parameters, threads: 2)
+      ).first)
+    #expect(result.level == 0)
+    let scores = program.layout.scores(
+      in: try Decryptor(secretKey: secretKey).decrypt(result), with: encoder, count: count)
+    for (index, sample) in samples.enumerated() {
+      let expected = program.plainScores(sample)
+      let error = Precision.maximumError(scores[index], expected)
+      // CKKS noise at Δ ≥ 2^26, amplified by the polynomials' coefficients: within 2 % of the
+      // scores' magnitude (a few hundredths on MNIST logits of ±10 to ±30).
+      let magnitude = expected.map { abs($0) }.max() ?? 0
+      #expect(
+        error < 0.02 * max(1, magnitude), "\(name) sample \(index): score error \(error) on scores up to \(magnitude)")
+      #expect(fixture.prediction(scores[index]) == fixture.prediction(expected))
+    }
+  }
+
+  @Test("A network deeper than the largest secure chain is refused, naming the layer where the levels run out")
+  func tooDeep() throws {
+    let model = try ONNXModel(contentsOf: Repository.url("Tests/ModelCompilerTests/Fixtures/ops/too_deep.onnx"))
+    let chain = try GraphChain(model: model)
+    var generator = TestSeed.generator("tooDeep")
+    let samples = (0..<64).map { _ in (0..<4).map { _ in Double.random(in: -2...2, using: &generator) } }
+    do {
+      _ = try NetworkCompiler.compile(
+        chain, calibration: CalibrationSet(samples: samples),
+        options: CompilerOptions(
+          minimumAgreement: 0, maximumAccuracyLoss: 1, minimumActivationDepth: 3, extraActivationDepth: 0))
+      Issue.record("ten ReLU layers at depth 3 each were compiled")
+    } catch let error as CompilationError {
+      #expect(error.description.contains("the network needs 41 levels"), "\(error)")
+      // 30 levels at most: the 31st falls in the eighth ReLU's polynomial (8 linear + 7·3 + 1 = 30).
+      #expect(error.description.contains("gives 30, which runs out at Relu node \"relu7\""), "\(error)")
+    }
+  }
+
+  @Test("An approximation that cannot keep the predictions is refused with each degree's agreement")
+  func approximationTooLossy() throws {
+    let fixture = try ModelFixture("sklearn_mnist_mlp")
+    do {
+      _ = try NetworkCompiler.compile(
+        fixture.chain, calibration: fixture.calibration,
+        options: CompilerOptions(minimumAgreement: 1.01, maximumActivationDepth: 3))
+      Issue.record("an agreement above 100 % was met")
+    } catch let error as CompilationError {
+      #expect(error.description.hasPrefix("no approximation keeps the predictions: degree 3: agreement"))
+      #expect(error.description.contains("degree 7: agreement"))
+    }
+  }
+
+  @Test("Calibration values that blow up are refused with the layer and the range")
+  func rangesBlowUp() throws {
+    let fixture = try ModelFixture("he_org_mnist_mlp")
+    let scaled = CalibrationSet(samples: fixture.calibration.samples.prefix(20).map { $0.map { $0 * 1e9 } })
+    do {
+      _ = try NetworkCompiler.compile(fixture.chain, calibration: scaled)
+      Issue.record("pixels of 10^11 were accepted")
+    } catch let error as CompilationError {
+      #expect(error.description.hasPrefix("values blow up at"), "\(error)")
+    }
+  }
+
+  @Test("The compiled network survives its model-file JSON exactly")
+  func networkJSON() throws {
+    let fixture = try ModelFixture("mnist_cnn_pool")
+    let compiled = try NetworkCompiler.compile(fixture.chain, calibration: fixture.calibration)
+    let data = try JSONEncoder().encode(compiled.network)
+    #expect(try JSONDecoder().decode(LayeredNetwork.self, from: data) == compiled.network)
+    // The folded convolutions are stored as entries: far smaller than dense.
+    #expect(data.count < 8 * compiled.network.stages.count * 100_000)
+  }
+}
