@@ -87,6 +87,43 @@ struct CLITests {
     }
   }
 
+  @Test(
+    "compile, then serve and infer: a scikit-learn pipeline exported by skl2onnx predicts as onnxruntime, encrypted")
+  func compileServeInfer() async throws {
+    try #require(FileManager.default.isExecutableFile(atPath: Self.executable.path), "heinfer was not built")
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("compiled-\(UUID().uuidString)")
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let output = folder.appendingPathComponent("sklearn_breast_cancer-1.0.0.json").path
+    let arguments = [
+      "compile", Repository.url("models/onnx/sklearn_breast_cancer.onnx").path, "--calibration",
+      Repository.url("datasets/breast_cancer/raw_calibration.csv").path, "--output", output,
+    ]
+    // Private weights in a slot network: refused until the operator acknowledges unprotected results.
+    let refused = try await Self.run(arguments)
+    #expect(refused.status == 1)
+    #expect(refused.output.contains("Pass --unprotected-results"), "\(refused.output)")
+    #expect(!FileManager.default.fileExists(atPath: output))
+    let compiled = try await Self.run(arguments + ["--unprotected-results"])
+    #expect(compiled.status == 0, "\(compiled.output)\(compiled.error)")
+    for part in ["ops Scaler → LinearClassifier", "output transform sigmoid", "parameters: N = ", "trial:", "wrote"] {
+      #expect(compiled.output.contains(part), "the report lacks \(part)")
+    }
+    #expect(
+      FileManager.default.fileExists(atPath: folder.appendingPathComponent("sklearn_breast_cancer-1.0.0.onnx").path))
+    // `heinfer serve --models` loads the folder through this registry.
+    let registry = try ModelRegistry(folder: folder)
+    #expect(registry.models.map(\.modelId) == ["sklearn_breast_cancer"])
+    let csv = Repository.url("datasets/breast_cancer/raw_test.csv").path
+    try await SDKTests.withGateway(registry: registry) { _, port in
+      let run = try await Self.run(
+        ["infer", "--model", "sklearn_breast_cancer", "--csv", csv, "--json", "--url", "http://127.0.0.1:\(port)"])
+      #expect(run.status == 0, "\(run.error)")
+      let object = try #require(try JSONSerialization.jsonObject(with: Data(run.output.utf8)) as? [String: Any])
+      // onnxruntime's accuracy on the same 143 samples (models/onnx/sklearn_breast_cancer.expected.json).
+      #expect(object["accuracy"] as? Double == 137.0 / 143.0)
+    }
+  }
+
   @Test("Errors exit non-zero with a clear message: refused 2, unreachable 3, bad input 65, usage 64")
   func errors() async throws {
     try #require(FileManager.default.isExecutableFile(atPath: Self.executable.path), "heinfer was not built")

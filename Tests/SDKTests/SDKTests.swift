@@ -20,13 +20,15 @@ struct SDKTests {
 
   /// Runs `body` with an SDK client connected to a fresh live gateway.
   static func withGateway<T: Sendable>(
-    configuration: GatewayConfiguration = TestGateway.openConfiguration, store: any JobStore = InMemoryJobStore(),
+    registry: ModelRegistry = TestGateway.registry, configuration: GatewayConfiguration = TestGateway.openConfiguration,
+    store: any JobStore = InMemoryJobStore(),
     pool: WorkerPool = WorkerPool(threads: 2, queueCapacity: 32), keys: EvaluationKeyStore = EvaluationKeyStore(),
     apiKey: String? = nil, jobTimeout: Duration = .seconds(60), observers: [any ClientMiddleware] = [],
     plainPrivateModels: Bool = false, _ body: @escaping @Sendable (GatewayClient, Int) async throws -> T
   ) async throws -> T {
     try await TestGateway.withLiveGateway(
-      configuration: configuration, store: store, pool: pool, keys: keys, plainPrivateModels: plainPrivateModels
+      registry: registry, configuration: configuration, store: store, pool: pool, keys: keys,
+      plainPrivateModels: plainPrivateModels
     ) { port in
       let gateway = GatewayClient(
         baseURL: URL(string: "http://127.0.0.1:\(port)")!, apiKey: apiKey, requestTimeout: .seconds(30),

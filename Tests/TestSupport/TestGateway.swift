@@ -15,7 +15,8 @@ public enum TestGateway {
 
   /// A service evaluating on `pool` in this process.
   public static func service(
-    store: any JobStore = InMemoryJobStore(), pool: WorkerPool = WorkerPool(threads: 2, queueCapacity: 64),
+    registry: ModelRegistry = registry, store: any JobStore = InMemoryJobStore(),
+    pool: WorkerPool = WorkerPool(threads: 2, queueCapacity: 64),
     keys: any EvaluationKeyStoring = EvaluationKeyStore(), limits: JobLimits = JobLimits(),
     metrics: GatewayMetrics = GatewayMetrics(), plainPrivateModels: Bool = false
   ) -> InferenceService {
@@ -50,12 +51,14 @@ public enum TestGateway {
   /// Runs `body` with the port of the whole server (``GatewayApplication/make``: sockets, limits
   /// and middleware) listening on loopback.
   public static func withLiveGateway<T: Sendable>(
-    configuration: GatewayConfiguration = openConfiguration, store: any JobStore = InMemoryJobStore(),
+    registry: ModelRegistry = registry, configuration: GatewayConfiguration = openConfiguration,
+    store: any JobStore = InMemoryJobStore(),
     pool: WorkerPool = WorkerPool(threads: 2, queueCapacity: 64), keys: any EvaluationKeyStoring = EvaluationKeyStore(),
     limits: JobLimits = JobLimits(), plainPrivateModels: Bool = false,
     _ body: @escaping @Sendable (_ port: Int) async throws -> T
   ) async throws -> T {
-    let service = service(store: store, pool: pool, keys: keys, limits: limits, plainPrivateModels: plainPrivateModels)
+    let service = service(
+      registry: registry, store: store, pool: pool, keys: keys, limits: limits, plainPrivateModels: plainPrivateModels)
     var configuration = configuration
     configuration.port = 0
     return try await shuttingDown(pool) {
