@@ -407,7 +407,7 @@ struct ModelRegistryTests {
     #expect(compile { _ in } == nil)
     let cases: [(String, (inout [String: Any]) -> Void)] = [
       ("unknown field surprise", { $0["surprise"] = 1 }),
-      ("missing field bias", { $0["bias"] = nil }),
+      ("kind linear needs weights and bias", { $0["bias"] = nil }),
       ("model_id must match", { $0["model_id"] = "Bad-Id" }),
       ("semantic version", { $0["version"] = "1.0" }),
       ("bias must have 1 entries", { $0["bias"] = [0.1, 0.2] }),

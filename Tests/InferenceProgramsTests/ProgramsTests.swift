@@ -39,7 +39,7 @@ struct ProgramsTests {
     #expect(throws: LayoutMismatch.self) { try noReplica.layout(degree: 8192, inputDimension: 4, outputDimension: 3) }
     #expect(
       LayoutDescription.Kind.allCases.map(\.rawValue) == [
-        "coefficient_linear", "slot_mlp", "image_windows", "image_batch",
+        "coefficient_linear", "slot_mlp", "image_windows", "image_batch", "strided_slots",
       ])
   }
 
