@@ -7,7 +7,9 @@ import Testing
 
 /// The models of `models/onnx/` compiled and run: the approximated network against onnxruntime on
 /// the whole test split (in float64), and encrypted on one full ciphertext of test samples.
-@Suite("ONNX compiler")
+@Suite(
+  "ONNX compiler",
+  .enabled(if: compilerTestsEnabled, "HEINFER_COMPILER_TESTS=skip: run on their own by scripts/test.sh"))
 struct CompilerTests {
   static let models = [
     "sklearn_breast_cancer", "he_org_mnist_mlp", "sklearn_mnist_mlp", "mnist_cnn_pool", "mnist_cnn",

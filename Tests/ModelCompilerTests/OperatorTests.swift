@@ -7,7 +7,9 @@ import Testing
 /// Every supported op against onnxruntime: `Tests/ModelCompilerTests/Fixtures/ops/NAME.onnx` is
 /// the op between the input and a trailing `Add(·, 0)`, and `ops.json` holds onnxruntime's outputs
 /// on three random inputs (`scripts/onnx_models.py`).
-@Suite("ONNX operators")
+@Suite(
+  "ONNX operators",
+  .enabled(if: compilerTestsEnabled, "HEINFER_COMPILER_TESTS=skip: run on their own by scripts/test.sh"))
 struct OperatorTests {
   struct Case: Decodable, Sendable {
     let inputs: [[Double]]
