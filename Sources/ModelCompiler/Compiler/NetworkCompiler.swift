@@ -261,8 +261,7 @@ public enum NetworkCompiler {
     func attempt(_ k: Int) -> (LayeredNetwork, [CompilationReport.ActivationFit], [String], Double, Double?, Double) {
       let (candidate, fits, sources) = network(activationDepth: k)
       let sparse = SparseNetwork(candidate)
-      var outside = 0
-      let scores = calibration.samples.map { sparse.scores($0, outside: &outside) }
+      let scores = calibration.samples.map { sparse.scores($0) }
       let predictions = scores.map { prediction($0, transform: chain.outputTransform) }
       let agreement: Double
       if chain.outputTransform == .identity, scoreCount == 1 {
@@ -305,8 +304,7 @@ public enum NetworkCompiler {
 
     // 4. Parameters, layout and program.
     let sparse = SparseNetwork(approximated)
-    var outside = 0
-    let approximatedScores = calibration.samples.map { sparse.scores($0, outside: &outside) }
+    let approximatedScores = calibration.samples.map { sparse.scores($0) }
     let scoreBound = 2 * max(scoreScale, approximatedScores.flatMap { $0 }.reduce(0) { max($0, abs($1)) }, 1e-3)
     let inputBound = calibration.samples.flatMap { $0 }.reduce(0) { max($0, abs($1)) }
     var widest = 1

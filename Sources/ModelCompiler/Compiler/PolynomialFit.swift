@@ -103,8 +103,8 @@ struct SparseNetwork {
     }
   }
 
-  /// The scores of one sample, and each Chebyshev stage's inputs outside [−1, 1] counted.
-  func scores(_ sample: [Double], outside: inout Int) -> [Double] {
+  /// The scores of one sample.
+  func scores(_ sample: [Double]) -> [Double] {
     var x = sample
     for stage in stages {
       switch stage {
@@ -124,7 +124,6 @@ struct SparseNetwork {
         x = y
       case .chebyshev(let series):
         for i in x.indices {
-          if abs(x[i]) > 1 { outside += 1 }
           x[i] = series.value(at: x[i])
         }
       case .square:

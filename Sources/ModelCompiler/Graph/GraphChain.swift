@@ -39,8 +39,8 @@ public struct GraphChain: Sendable {
         (outputs.contains(tensor) || !users.isEmpty)
         && users.allSatisfy { index in
           let node = model.nodes[index]
-          return SupportedOps.headSet.contains(node.opType) || node.opType == "ZipMap"
-            ? node.outputs.allSatisfy { $0.isEmpty || isTail($0, depth: depth + 1) } : false
+          return SupportedOps.headSet.contains(node.opType)
+            && node.outputs.allSatisfy { $0.isEmpty || isTail($0, depth: depth + 1) }
         }
       tailMemo[tensor] = result
       return result

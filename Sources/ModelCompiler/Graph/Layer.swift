@@ -142,13 +142,18 @@ func broadcast(_ constant: Tensor, to shape: [Int], reader: NodeReader) throws(O
     var offset = 0
     for axis in 0..<shape.count { offset += index[axis] * strides[axis] }
     values[position] = constant.values[offset]
-    var axis = shape.count - 1
-    while axis >= 0 {
-      index[axis] += 1
-      if index[axis] < shape[axis] { break }
-      index[axis] = 0
-      axis -= 1
-    }
+    advance(&index, within: shape)
   }
   return values
+}
+
+/// Steps a row-major multi-index to the next position of `shape` (the last axis fastest).
+func advance(_ index: inout [Int], within shape: [Int]) {
+  var axis = shape.count - 1
+  while axis >= 0 {
+    index[axis] += 1
+    if index[axis] < shape[axis] { return }
+    index[axis] = 0
+    axis -= 1
+  }
 }

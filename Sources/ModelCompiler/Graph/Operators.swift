@@ -201,13 +201,7 @@ extension Layer {
       var index = [Int](repeating: 0, count: shape.count)
       for p in 0..<count {
         source[p] = zip(axes, index).reduce(0) { $0 + $1.1 * inputStrides[$1.0] }
-        var axis = shape.count - 1
-        while axis >= 0 {
-          index[axis] += 1
-          if index[axis] < outputShape[axis] { break }
-          index[axis] = 0
-          axis -= 1
-        }
+        advance(&index, within: outputShape)
       }
       let sources = source
       return (affine(outputShape) { x in sources.map { x[$0] } }, output)
