@@ -162,6 +162,47 @@ struct LinearTransformationTests {
     #expect(Precision.bits(copies[2], Self.product(tall, w)) > 12)
   }
 
+  @Test("Power-of-two keys: baby steps composed of rotations by 1, 2, 4, …; the same product with fewer keys")
+  func powerOfTwoKeys() throws {
+    let context = try Context(Self.small)
+    let degree = context.parameters.degree
+    let q = Double(context.parameters.ciphertextModuli[1])
+    // 64 × 256 with 16 baby steps (15 keys one per step) and a 32 × 32 interleaved by 4 (keys by
+    // multiples of 4): with power-of-two keys, only rotations by 2^k (times the interleaving).
+    var rng = SplitMix64(seed: 11)
+    for (rows, columns, b) in [(64, 256, 1), (32, 32, 4)] {
+      let m = Self.matrix(rows: rows, columns: columns, seed: UInt64(rows))
+      let perStep = try LinearTransformation(
+        matrix: m, encoder: context.encoder, scale: q, level: 1, babySteps: 16, interleaving: b)
+      let composed = try LinearTransformation(
+        matrix: m, encoder: context.encoder, scale: q, level: 1, babySteps: 16, interleaving: b,
+        rotationKeys: .powersOfTwo)
+      let powers = (0..<11).map { GaloisElement.rotation(by: (1 << $0) * b, degree: degree).value }
+      #expect(Set(composed.galoisElements).isSubset(of: powers))
+      #expect(!Set(perStep.galoisElements).isSubset(of: powers))
+      // 1, 2, 4, 8 for the baby steps, 16 for the giant steps, and the folds.
+      #expect(composed.galoisElements.count == 5 + perStep.galoisElements.count - 16)
+      #expect(!composed.doubleHoisted)
+      let vectors = (0..<b).map { _ in (0..<columns).map { _ in Double(rng.next() % 2_000_001) / 1_000_000 - 1 } }
+      let slots = (0..<context.parameters.slotCount).map { t in vectors[t % b][(t / b) % columns] }
+      let input = try context.encryptor.encrypt(context.encoder.encode(slots), using: context.generator)
+      for transformation in [perStep, composed] {
+        let keys = try Self.keys(transformation, context)
+        let output = try context.evaluator.rescale(
+          transformation.apply(input, evaluator: context.evaluator, keys: keys))
+        let decrypted = try context.decrypt(output)
+        for j in 0..<b {
+          let expected = Self.product(m, vectors[j])
+          #expect(Precision.bits((0..<rows).map { decrypted[$0 * b + j] }, expected) > 10, "\(rows) × \(columns)")
+        }
+      }
+    }
+    #expect(
+      LinearTransformation.composition(of: [0, 5, 7]).map { [$0.child, $0.parent] } == [
+        [1, 0], [3, 1], [5, 1], [7, 3],
+      ])
+  }
+
   @Test("Zero diagonals cost nothing: a diagonal matrix needs no rotation, a band only its offsets")
   func sparse() throws {
     let context = try Context(.n8192_logq_60_40_40_logp_60)

@@ -26,8 +26,36 @@
 /// blocks applied to m ciphertexts, whose inner sums share the giant steps. When the baby-step
 /// rotations outnumber the giant steps they are double hoisted (Bossuat et al.): their products
 /// are summed over Q_ℓ ∪ P and each giant step takes one ModDown instead of one per rotation.
+///
+/// With `rotatedCopies` the input supplies the baby steps itself: it holds R = N/2 / (c·b) copies
+/// of v, copy t (slots t·c·b ..< (t + 1)·c·b) rotated left by t entries (a client lays its input
+/// out so for free). With g = R, one plaintext holds the g diagonals of a giant step, one per
+/// copy, so `inner_j` is the sum over copies of one product; the copies are summed once at the
+/// end, because a rotation of the whole vector commutes with that sum:
+///
+///     y' = Σ_j rot_{g·j}(BlockSum(D_j ⊙ X)) = BlockSum(Σ_j rot_{g·j}(D_j ⊙ X)),
+///
+/// with BlockSum the log2(R) rotate-and-add steps by N/4, N/8, …, c·b, before the folds of a wide
+/// matrix. No baby-step rotation, one product per giant step instead of one per diagonal, and
+/// the keys of g and of powers of two (of the folds). Wide or square matrices on one input only.
+///
+/// With ``RotationKeys/powersOfTwo`` the baby steps are composed of rotations by powers of two
+/// (baby step i = rot_h(rot_{i−h}) for h the highest power of two in i), so every key of the
+/// transformation rotates by a power of two times b: several transformations then share about
+/// log2(N/2) keys in all, at the cost of one key switch per baby step instead of one hoisted
+/// decomposition for all of them.
 public struct LinearTransformation: Sendable {
-  /// c: the input's period, the columns (of one input block) padded to a power of two.
+  /// Which Galois keys the baby steps use.
+  public enum RotationKeys: String, Sendable, Codable, CaseIterable {
+    /// One key per baby step (g − 1 keys), all baby steps hoisted: the fastest.
+    case perBabyStep = "per_baby_step"
+    /// Keys for powers of two only (about log2 g for the baby steps), each baby step a key
+    /// switch of its own: the fewest keys.
+    case powersOfTwo = "powers_of_two"
+  }
+
+  /// c: the input's period, the columns (of one input block) padded to a power of two (with
+  /// ``rotatedCopies``, the length of each copy).
   public let inputPeriod: Int
   /// r: the output's period, the rows padded to a power of two.
   public let outputPeriod: Int
@@ -41,6 +69,11 @@ public struct LinearTransformation: Sendable {
   public let inputCount: Int
   /// The Galois elements whose keys ``apply(_:evaluator:keys:rescaling:)`` uses, ascending.
   public let galoisElements: [Int]
+  /// Which keys the baby steps use.
+  public let rotationKeys: RotationKeys
+  /// Whether the input holds its own baby steps: N/2 / (c·b) copies of v, copy t rotated left by t
+  /// entries.
+  public let rotatedCopies: Bool
   /// The scale of the encoded diagonals.
   public let scale: Double
   /// The level of the encoded diagonals (inputs must be at this level).
@@ -71,25 +104,33 @@ public struct LinearTransformation: Sendable {
   ///     multiples of b. The padded periods times b must fit the slots.
   ///   - inputs: the columns form this many equal blocks, block m applied to the m-th of the
   ///     inputs `apply` takes and the products summed (the inputs share the giant steps).
+  ///   - rotationKeys: one key per baby step (fastest) or keys for powers of two only (fewest).
+  ///   - rotatedCopies: the input holds N/2 / (c·b) copies of v, copy t rotated left by t entries,
+  ///     which serve as the baby steps (`babySteps` is then that count). For a matrix with at
+  ///     least as many padded columns as rows, one input, and at least two copies.
+  ///   - threads: threads the diagonals are encoded on (1: the calling thread only).
   /// - Throws: ``EvaluationError/invalidLinearTransformation(_:)`` for an empty, ragged, non-finite
   ///   or oversized matrix or a bad `interleaving` or `inputs`;
   ///   ``EvaluationError/invalidBabySteps(_:maximum:)`` for a bad `babySteps`;
   ///   ``EvaluationError/encoding(_:)`` when a diagonal does not fit.
   public init(
     matrix: [[Double]], encoder: CKKSEncoder, scale: Double, level: Int, babySteps: Int? = nil,
-    interleaving: Int = 1, inputs: Int = 1
+    interleaving: Int = 1, inputs: Int = 1, rotationKeys: RotationKeys = .perBabyStep, rotatedCopies: Bool = false,
+    threads: Int = 1
   ) throws(EvaluationError) {
     try self.init(
       complexMatrix: matrix.map { row in row.map { ComplexNumber($0) } }, encoder: encoder, scale: scale, level: level,
-      babySteps: babySteps, interleaving: interleaving, inputs: inputs)
+      babySteps: babySteps, interleaving: interleaving, inputs: inputs, rotationKeys: rotationKeys,
+      rotatedCopies: rotatedCopies, threads: threads)
   }
 
   /// Compiles a complex `matrix` (rows × columns, each at most N/2), e.g. one that also maps slots
-  /// to coefficients. Same rules as ``init(matrix:encoder:scale:level:babySteps:interleaving:inputs:)``.
-  /// - Throws: as ``init(matrix:encoder:scale:level:babySteps:interleaving:inputs:)``.
+  /// to coefficients. Same rules as ``init(matrix:encoder:scale:level:babySteps:interleaving:inputs:rotationKeys:rotatedCopies:threads:)``.
+  /// - Throws: as ``init(matrix:encoder:scale:level:babySteps:interleaving:inputs:rotationKeys:rotatedCopies:threads:)``.
   public init(
     complexMatrix matrix: [[ComplexNumber]], encoder: CKKSEncoder, scale: Double, level: Int, babySteps: Int? = nil,
-    interleaving: Int = 1, inputs: Int = 1
+    interleaving: Int = 1, inputs: Int = 1, rotationKeys: RotationKeys = .perBabyStep, rotatedCopies: Bool = false,
+    threads: Int = 1
   ) throws(EvaluationError) {
     let slotCount = encoder.parameters.slotCount
     let rows = matrix.count
@@ -117,6 +158,14 @@ public struct LinearTransformation: Sendable {
       throw EvaluationError.invalidLinearTransformation(
         "a \(rows) × \(columns) matrix\(vectors) does not fit \(slotCount) slots")
     }
+    let copies = slotCount / (c * b)
+    if rotatedCopies {
+      guard inputs == 1, c >= r, copies >= 2 else {
+        throw EvaluationError.invalidLinearTransformation(
+          "rotated copies need one input, at least as many padded columns as rows, and room for two copies")
+      }
+      if let babySteps, babySteps != copies { throw EvaluationError.invalidBabySteps(babySteps, maximum: copies) }
+    }
     // Nonzero extended diagonals of each block: diag_k[t] = M_m[t mod r][(t + k) mod c], t < n, k < min(r, c).
     let zero = ComplexNumber(0)
     var nonzero: [(input: Int, k: Int, diagonal: [ComplexNumber])] = []
@@ -138,19 +187,27 @@ public struct LinearTransformation: Sendable {
     // By default the cheapest g: the distinct baby steps of every input (double hoisted: they
     // share one decomposition per input and skip their ModDown, counted as half a key switch)
     // plus the Horner giant steps up to the last nonzero one (a key switch and a ModDown each);
-    // strided diagonals get a g that is a multiple of their stride.
-    var g = babySteps ?? 1
-    if babySteps == nil {
+    // strided diagonals get a g that is a multiple of their stride. Composed baby steps are
+    // whole key switches.
+    var g = rotatedCopies ? copies : babySteps ?? 1
+    if babySteps == nil, !rotatedCopies {
       var best = Int.max
       var candidate = 1
       while candidate <= min(r, c) {
         let steps = Self.steps(of: nonzero.map { ($0.input, $0.k) }, babySteps: candidate)
-        let cost = steps.babyRotations + 2 * steps.lastGiantStep
+        let babyCost =
+          rotationKeys == .perBabyStep
+          ? steps.babyRotations
+          : 2
+            * (0..<inputs).reduce(0) { total, m in
+              total + Self.composition(of: nonzero.filter { $0.input == m }.map { $0.k % candidate }).count
+            }
+        let cost = babyCost + 2 * steps.lastGiantStep
         if cost < best { (best, g) = (cost, candidate) }
         candidate *= 2
       }
     }
-    guard g >= 1, g <= min(r, c), g & (g - 1) == 0 else {
+    guard rotatedCopies || (g >= 1 && g <= min(r, c) && g & (g - 1) == 0) else {
       throw EvaluationError.invalidBabySteps(g, maximum: min(r, c))
     }
     let parameters = encoder.parameters
@@ -162,33 +219,72 @@ public struct LinearTransformation: Sendable {
     // giant steps, as for several inputs; the diagonals then also live on the special primes.
     let steps = Self.steps(of: nonzero.map { ($0.input, $0.k) }, babySteps: g)
     let extendedBasis = parameters.keySwitcher?.extendedBases[level]
-    doubleHoisted = extendedBasis != nil && steps.babyRotations > steps.giantSteps
+    doubleHoisted =
+      !rotatedCopies && rotationKeys == .perBabyStep && extendedBasis != nil && steps.babyRotations > steps.giantSteps
     let diagonalBasis = doubleHoisted ? extendedBasis! : parameters.ciphertextBasis.prefix(level + 1)
     var encoded: [Int: [Term]] = [:]
     var babyUsed = [Set<Int>](repeating: [], count: inputs)
-    for (m, k, diagonal) in nonzero {
-      let (j, i) = (k / g, k % g)
-      // rot_{−g·j}(diag_k) over the whole (period-n·b) slot vector: slot t holds entry t / b of the
-      // diagonal rotated by g·j entries.
-      let shift = g * j
-      let slots = (0..<slotCount).map { t in diagonal[((t / b - shift) % n + n) % n] }
-      encoded[j, default: []].append(
-        Term(
-          input: m, babyStep: i,
-          diagonal: try encodingStep { () throws(EncodingError) in
+    if rotatedCopies {
+      // One plaintext per giant step j: copy t holds rot_{−g·j}(diag_{g·j+t}), entry e of copy t at
+      // slots t·c·b + e·b + (0 ..< b).
+      let byGiantStep = Dictionary(grouping: nonzero, by: { $0.k / g })
+      for (j, terms) in byGiantStep {
+        let shift = g * j
+        var slots = [ComplexNumber](repeating: zero, count: slotCount)
+        for (_, k, diagonal) in terms {
+          let start = (k % g) * c * b
+          for u in 0..<(c * b) { slots[start + u] = diagonal[((u / b - shift) % n + n) % n] }
+        }
+        encoded[j] = [
+          Term(
+            input: 0, babyStep: 0,
+            diagonal: try encodingStep { () throws(EncodingError) in
+              try encoder.encode(complex: slots, scale: scale, basis: diagonalBasis)
+            })
+        ]
+      }
+      babyUsed[0] = [0]
+    } else {
+      // The diagonals are encoded side by side on `threads` threads.
+      var plaintexts = [Result<Plaintext, EncodingError>?](repeating: nil, count: nonzero.count)
+      plaintexts.withUnsafeMutableBufferPointer { results in
+        parallelForEach(nonzero.count, threads: threads) { index, _ in
+          let (_, k, diagonal) = nonzero[index]
+          // rot_{−g·j}(diag_k) over the whole (period-n·b) slot vector: slot t holds entry t / b of
+          // the diagonal rotated by g·j entries.
+          let shift = g * (k / g)
+          let slots = (0..<slotCount).map { t in diagonal[((t / b - shift) % n + n) % n] }
+          results[index] = Result { () throws(EncodingError) in
             try encoder.encode(complex: slots, scale: scale, basis: diagonalBasis)
-          }))
-      babyUsed[m].insert(i)
+          }
+        }
+      }
+      for ((m, k, _), plaintext) in zip(nonzero, plaintexts) {
+        let (j, i) = (k / g, k % g)
+        let diagonal = try encodingStep { () throws(EncodingError) in try plaintext!.get() }
+        encoded[j, default: []].append(Term(input: m, babyStep: i, diagonal: diagonal))
+        babyUsed[m].insert(i)
+      }
     }
     var folds: [Int] = []
     var step = r
-    while step < c {
+    // With rotated copies the copies are summed too: the folds run up to the whole slot vector.
+    while step < (rotatedCopies ? slotCount / b : c) {
       folds.append(step)
       step *= 2
     }
     let degree = encoder.parameters.degree
     var elements = Set<Int>()
-    for i in babyUsed.joined() where i != 0 { elements.insert(GaloisElement.rotation(by: i * b, degree: degree).value) }
+    for (m, used) in babyUsed.enumerated() {
+      switch rotationKeys {
+      case .perBabyStep:
+        for i in used where i != 0 { elements.insert(GaloisElement.rotation(by: i * b, degree: degree).value) }
+      case .powersOfTwo:
+        for (child, parent) in Self.composition(of: Array(babyUsed[m])) {
+          elements.insert(GaloisElement.rotation(by: (child - parent) * b, degree: degree).value)
+        }
+      }
+    }
     if encoded.keys.contains(where: { $0 > 0 }) {
       elements.insert(GaloisElement.rotation(by: g * b, degree: degree).value)
     }
@@ -204,7 +300,24 @@ public struct LinearTransformation: Sendable {
     babyStepsUsed = babyUsed.map { $0.sorted() }
     foldSteps = folds
     galoisElements = elements.sorted()
+    self.rotationKeys = rotationKeys
+    self.rotatedCopies = rotatedCopies
   }
+
+  /// Key switches one ``apply(_:evaluator:keys:rescaling:)`` takes, a hoisted baby step counted
+  /// as half of one (its decomposition is shared), to compare forms of the same matrix.
+  public var keySwitchCost: Double {
+    let babySteps = babyStepsUsed.reduce(0.0) { total, steps in
+      switch rotationKeys {
+      case .perBabyStep: total + 0.5 * Double(steps.filter { $0 != 0 }.count)
+      case .powersOfTwo: total + Double(Self.composition(of: steps).count)
+      }
+    }
+    return babySteps + Double(diagonals.keys.max() ?? 0) + Double(foldSteps.count)
+  }
+
+  /// Plaintext products one application takes (one per encoded diagonal plaintext).
+  public var productCount: Int { diagonals.values.reduce(0) { $0 + $1.count } }
 
   /// `M·v` with period ``outputPeriod`` for `input` holding v with period ``inputPeriod``, at
   /// `input.scale · scale`, same level; or, with `rescaling`, rescaled once, one level lower at
@@ -262,8 +375,22 @@ public struct LinearTransformation: Sendable {
     }
     var rotated: [[Int: Ciphertext]] = []
     for (m, steps) in babyStepsUsed.enumerated() {
-      let byEntries = try evaluator.rotations(inputs[m], by: steps.map { $0 * interleaving }, keys: keys)
-      rotated.append(Dictionary(uniqueKeysWithValues: byEntries.map { ($0.key / interleaving, $0.value) }))
+      switch rotationKeys {
+      case .perBabyStep:
+        let byEntries = try evaluator.rotations(inputs[m], by: steps.map { $0 * interleaving }, keys: keys)
+        rotated.append(Dictionary(uniqueKeysWithValues: byEntries.map { ($0.key / interleaving, $0.value) }))
+      case .powersOfTwo:
+        // Parents come before their children (a parent is smaller), so each source is ready when
+        // its children's rotations, hoisted together, are taken from it.
+        var byStep: [Int: Ciphertext] = [0: inputs[m]]
+        let children = Dictionary(grouping: Self.composition(of: steps), by: \.parent)
+        for source in children.keys.sorted() {
+          let offsets = children[source]!.map { ($0.child - source) * interleaving }
+          let results = try evaluator.rotations(byStep[source]!, by: offsets, keys: keys)
+          for (child, _) in children[source]! { byStep[child] = results[(child - source) * interleaving] }
+        }
+        rotated.append(byStep)
+      }
     }
     // The giant steps' inner sums depend only on the baby steps: computed side by side on the
     // evaluator's threads.
@@ -390,6 +517,20 @@ public struct LinearTransformation: Sendable {
       giantSteps.insert(k / g)
     }
     return (babyRotations.count, giantSteps.count, giantSteps.max() ?? 0)
+  }
+
+  /// The rotations that compose `steps` from powers of two: each nonzero step i, and every step
+  /// it is built on, as (child: i, parent: i − h) with h the highest power of two in i (so the
+  /// child is the parent rotated by h). Ascending by child.
+  static func composition(of steps: [Int]) -> [(child: Int, parent: Int)] {
+    var all = Set<Int>()
+    for step in steps {
+      var i = step
+      while i > 0, all.insert(i).inserted {
+        i -= 1 << (Int.bitWidth - 1 - i.leadingZeroBitCount)
+      }
+    }
+    return all.sorted().map { ($0, $0 - 1 << (Int.bitWidth - 1 - $0.leadingZeroBitCount)) }
   }
 
   /// `result += Σ_t sources[t] ⊙ diagonals[t]` (residues of polynomials in evaluation form on

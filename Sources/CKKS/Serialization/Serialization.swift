@@ -347,6 +347,21 @@ extension KeySwitchingKey {
   }
 }
 
+extension CKKSParameters {
+  /// Bytes one evaluation key made here takes serialized: a relinearization key, or one key of
+  /// ``GaloisKeys/serialized(parameters:)`` with its element (headers aside): per digit a 32-byte
+  /// seed and `b` bit-packed over Q ∪ P. 0 without special primes.
+  public var seededEvaluationKeyBytes: Int {
+    keySwitcher == nil ? 0 : 4 + KeySwitchingKey.serializedSize(parameters: self, seeded: true)
+  }
+
+  /// Bytes one evaluation key's residues take in memory once loaded (`b` and the expanded `a` of
+  /// every digit, 8 bytes per residue). 0 without special primes.
+  public var evaluationKeyMemoryBytes: Int {
+    keySwitcher == nil ? 0 : parameterDescription.keySwitchingDigits * 2 * keyBasis.moduli.count * degree * 8
+  }
+}
+
 extension RelinearizationKey {
   /// The serialized bytes: per digit, the seed of `a` and the packed `b` (or `b` and `a` in full
   /// for a key loaded from SEAL).
