@@ -2,7 +2,7 @@
 public enum ContractInfo {
   /// The contract version (`info.version` of schemas/openapi.yaml, sent as `api_version`; a test
   /// checks they are equal).
-  public static let version = "0.10.0"
+  public static let version = "0.11.0"
 
   /// Whether a client built against `version` can talk to this server: same major version, and
   /// before 1.0.0 the same minor version too.

@@ -87,7 +87,7 @@ public struct ModelInfo: Sendable {
       resultsPerGroup: shape.resultsPerGroup, sampleStride: shape.sampleStride,
       resultOffset: shape.resultOffset, classStride: shape.classStride, inputReplicaOffset: shape.inputReplicaOffset,
       image: shape.image.map { .init(side: $0.side, kernel: $0.kernel, stride: $0.stride) },
-      inputPeriod: shape.inputPeriod, featureStride: shape.featureStride)
+      inputPeriod: shape.inputPeriod, featureStride: shape.featureStride, copyRotation: shape.copyRotation)
     do {
       layout = try description.layout(
         degree: encryption.polyModulusDegree, inputDimension: inputDimension, outputDimension: outputDimension)

@@ -75,12 +75,12 @@ struct ConformanceTests {
     func errors(_ json: String, _ schema: String) throws -> [String] {
       validator.validate(try JSONValue.parse(Data(json.utf8)), against: schema)
     }
-    #expect(try errors(#"{"status":"ok","api_version":"0.10.0"}"#, "Health") == [])
+    #expect(try errors(#"{"status":"ok","api_version":"0.11.0"}"#, "Health") == [])
     // The schema admits exactly the versions the server accepts.
     #expect(try !errors(#"{"status":"ok","api_version":"0.2.0"}"#, "Health").isEmpty)
     #expect(try !errors(#"{"status":"ok"}"#, "Health").isEmpty)
-    #expect(try !errors(#"{"status":"fine","api_version":"0.10.0"}"#, "Health").isEmpty)
-    #expect(try !errors(#"{"status":"ok","api_version":"0.10.0","extra":1}"#, "Health").isEmpty)
+    #expect(try !errors(#"{"status":"fine","api_version":"0.11.0"}"#, "Health").isEmpty)
+    #expect(try !errors(#"{"status":"ok","api_version":"0.11.0","extra":1}"#, "Health").isEmpty)
     #expect(try !errors(#"{"status":"ok","api_version":"v2"}"#, "Health").isEmpty)
     #expect(try !errors(#"{"error":{"code":"NOPE","message":"m"}}"#, "ErrorResponse").isEmpty)
     #expect(try !errors(#""abc""#, "JobId").isEmpty)

@@ -361,16 +361,16 @@ struct ContractTests {
   @Test("API versions: same major (and minor before 1.0.0) accepted, others refused")
   func compatibility() {
     #expect(ContractInfo.isCompatible(ContractInfo.version))
-    #expect(ContractInfo.isCompatible("0.10.7"))
-    #expect(ContractInfo.isCompatible("0.10.100000000000000000000000000"))
+    #expect(ContractInfo.isCompatible("0.11.7"))
+    #expect(ContractInfo.isCompatible("0.11.100000000000000000000000000"))
     #expect(!ContractInfo.isCompatible("0.7.1"))
-    #expect(!ContractInfo.isCompatible("0.9.0"))
-    #expect(!ContractInfo.isCompatible("0.11.0"))
+    #expect(!ContractInfo.isCompatible("0.10.0"))
+    #expect(!ContractInfo.isCompatible("0.12.0"))
     #expect(!ContractInfo.isCompatible("1.1.0"))
     #expect(!ContractInfo.isCompatible("0.1"))
     #expect(!ContractInfo.isCompatible("x.y.z"))
-    #expect(!ContractInfo.isCompatible("0.10."))
-    #expect(!ContractInfo.isCompatible("0.10.0.2"))
+    #expect(!ContractInfo.isCompatible("0.11."))
+    #expect(!ContractInfo.isCompatible("0.11.0.2"))
   }
 }
 

@@ -1,3 +1,4 @@
+public import CKKS
 public import Foundation
 public import InferencePrograms
 
@@ -81,12 +82,16 @@ public struct ModelDefinition: Codable, Sendable, Equatable {
     public var scoreBound: Double
     /// The stages, in order.
     public var stages: LayeredNetwork
+    /// The keys the linear stages rotate with: one per baby step (`per_baby_step`, the default,
+    /// fastest) or powers of two only (`powers_of_two`, fewest keys).
+    public var rotationKeys: LinearTransformation.RotationKeys?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
       case source
       case samplesPerCiphertext = "samples_per_ciphertext"
       case scoreBound = "score_bound"
       case stages
+      case rotationKeys = "rotation_keys"
     }
   }
 

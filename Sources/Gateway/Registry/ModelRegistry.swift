@@ -218,7 +218,8 @@ public struct ModelRegistry: Sendable {
       do {
         program = try LayeredNetworkProgram(
           parameters: parameters, network: network.stages, inputScale: encryption.inputScale,
-          samplesPerCiphertext: network.samplesPerCiphertext, scoreBound: network.scoreBound)
+          samplesPerCiphertext: network.samplesPerCiphertext, scoreBound: network.scoreBound,
+          rotationKeys: network.rotationKeys ?? .perBabyStep)
       } catch {
         throw fail(error.description)
       }

@@ -162,7 +162,7 @@ struct GatewayAPIHandler: APIProtocol {
     // The programs layer's kinds are the contract's, by name.
     let layout = Components.Schemas.EncryptedLayout(
       kind: .init(rawValue: shape.kind.rawValue)!, inputReplicaOffset: shape.inputReplicaOffset,
-      inputPeriod: shape.inputPeriod, featureStride: shape.featureStride,
+      inputPeriod: shape.inputPeriod, featureStride: shape.featureStride, copyRotation: shape.copyRotation,
       image: shape.image.map { .init(side: $0.side, kernel: $0.kernel, stride: $0.stride) },
       inputScale: definition.encryption.inputScale,
       resultScale: program.resultScale, samplesPerCiphertext: shape.samplesPerCiphertext,

@@ -104,12 +104,16 @@ public struct LayoutDescription: Sendable, Equatable {
   public var inputPeriod: Int?
   /// ``StridedSlotsLayout`` only: slots between neighbouring features of a sample.
   public var featureStride: Int?
+  /// ``StridedSlotsLayout`` only: copy t of the input pattern is rotated left by
+  /// t·copyRotation features (nil or 0: every copy alike).
+  public var copyRotation: Int?
 
   public init(
     kind: Kind, samplesPerCiphertext: Int, ciphertextsPerGroup: Int = 1, resultsPerGroup: Int = 1, sampleStride: Int,
     resultOffset: Int, classStride: Int, inputReplicaOffset: Int? = nil, image: ImageGeometry? = nil,
-    inputPeriod: Int? = nil, featureStride: Int? = nil
+    inputPeriod: Int? = nil, featureStride: Int? = nil, copyRotation: Int? = nil
   ) {
+    self.copyRotation = copyRotation
     self.kind = kind
     self.samplesPerCiphertext = samplesPerCiphertext
     self.ciphertextsPerGroup = ciphertextsPerGroup
@@ -159,15 +163,16 @@ public struct LayoutDescription: Sendable, Equatable {
       // Checked before any product, so that no geometry can overflow.
       guard b >= 1, b <= slots, b & (b - 1) == 0, let period = inputPeriod, period >= 1, period <= slots,
         slots % period == 0, period % b == 0, (period / b) & (period / b - 1) == 0,
-        inputDimension >= 1, inputDimension <= period / b, outputDimension >= 1, outputDimension <= slots / b
+        inputDimension >= 1, inputDimension <= period / b, outputDimension >= 1, outputDimension <= slots / b,
+        (0...1).contains(copyRotation ?? 0)
       else {
         throw LayoutMismatch(
-          "strided_slots needs a power-of-two samples_per_ciphertext and an input_period dividing \(slots) slots that holds \(inputDimension) features per sample"
+          "strided_slots needs a power-of-two samples_per_ciphertext, an input_period dividing \(slots) slots that holds \(inputDimension) features per sample, and a copy_rotation of 0 or 1"
         )
       }
       layout = StridedSlotsLayout(
         slotCount: slots, inputDimension: inputDimension, outputDimension: outputDimension, samplesPerCiphertext: b,
-        inputPeriod: period)
+        inputPeriod: period, copyRotation: copyRotation ?? 0)
     }
     guard layout.samplesPerCiphertext >= 1 else {
       throw LayoutMismatch("a sample of the \(kind.rawValue) layout does not fit \(degree / 2) slots")

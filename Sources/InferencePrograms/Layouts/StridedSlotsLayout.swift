@@ -10,6 +10,11 @@ public import CKKS
 /// Score c of sample j comes back at slot `c·b + j` (``classStride`` = b, ``sampleStride`` = 1).
 /// With b = 1 a ciphertext holds one sample (lowest latency); larger b interleaves samples, which
 /// share every rotation (highest throughput).
+///
+/// With ``copyRotation`` 1, copy t of the pattern (slots t·P ..< (t + 1)·P) is rotated left by t
+/// features: feature f of sample j sits at slot `t·P + ((f − t) mod (P / b))·b + j`. The copies
+/// then are the baby steps of the first linear layer (``LinearTransformation``'s rotated copies),
+/// which the server no longer computes.
 public struct StridedSlotsLayout: Sendable, Equatable {
   public let slotCount: Int
   public let inputDimension: Int
@@ -18,13 +23,20 @@ public struct StridedSlotsLayout: Sendable, Equatable {
   public let samplesPerCiphertext: Int
   /// P: slots after which the input pattern repeats (the padded input dimension times b).
   public let inputPeriod: Int
+  /// Features by which copy t is rotated left, per t: 0 (copies alike) or 1.
+  public let copyRotation: Int
 
   /// - Precondition: `samplesPerCiphertext` and `inputPeriod / samplesPerCiphertext` are powers
-  ///   of two, `inputPeriod ≥ inputDimension · samplesPerCiphertext`, and `inputPeriod` divides
-  ///   `slotCount`.
-  public init(slotCount: Int, inputDimension: Int, outputDimension: Int, samplesPerCiphertext: Int, inputPeriod: Int) {
+  ///   of two, `inputPeriod ≥ inputDimension · samplesPerCiphertext`, `inputPeriod` divides
+  ///   `slotCount`, and `copyRotation` is 0 or 1.
+  public init(
+    slotCount: Int, inputDimension: Int, outputDimension: Int, samplesPerCiphertext: Int, inputPeriod: Int,
+    copyRotation: Int = 0
+  ) {
     precondition(samplesPerCiphertext >= 1 && samplesPerCiphertext & (samplesPerCiphertext - 1) == 0)
     precondition(inputPeriod >= inputDimension * samplesPerCiphertext && slotCount % inputPeriod == 0)
+    precondition((0...1).contains(copyRotation))
+    self.copyRotation = copyRotation
     self.slotCount = slotCount
     self.inputDimension = inputDimension
     self.outputDimension = outputDimension
@@ -41,9 +53,14 @@ public struct StridedSlotsLayout: Sendable, Equatable {
   public func inputSlots(_ samples: [[Double]]) -> [Double] {
     precondition(samples.count <= samplesPerCiphertext)
     var slots = [Double](repeating: 0, count: slotCount)
-    for copy in stride(from: 0, to: slotCount, by: inputPeriod) {
+    let width = inputPeriod / samplesPerCiphertext
+    for copy in 0..<(slotCount / inputPeriod) {
+      let start = copy * inputPeriod
+      let rotation = copy * copyRotation
       for (j, sample) in samples.enumerated() {
-        for (f, x) in sample.enumerated() { slots[copy + f * featureStride + j] = x }
+        for (f, x) in sample.enumerated() {
+          slots[start + ((f - rotation) % width + width) % width * featureStride + j] = x
+        }
       }
     }
     return slots
@@ -59,7 +76,8 @@ extension StridedSlotsLayout: SampleLayout {
   public var layoutDescription: LayoutDescription {
     LayoutDescription(
       kind: .stridedSlots, samplesPerCiphertext: samplesPerCiphertext, sampleStride: 1, resultOffset: 0,
-      classStride: classStride, inputPeriod: inputPeriod, featureStride: featureStride)
+      classStride: classStride, inputPeriod: inputPeriod, featureStride: featureStride,
+      copyRotation: copyRotation == 0 ? nil : copyRotation)
   }
 
   public func encode(_ samples: [[Double]], with encoder: CKKSEncoder, scale: Double, level: Int)

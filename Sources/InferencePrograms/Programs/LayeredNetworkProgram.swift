@@ -121,7 +121,8 @@ public struct LayeredNetwork: Sendable, Equatable {
 /// Each linear stage is a ``LinearTransformation`` (baby-step/giant-step diagonals, hoisted
 /// rotations) whose diagonals are encoded at `Δ·q_ℓ / s`, with s the input's scale and q_ℓ the
 /// prime the following rescale removes, so its output comes back at exactly Δ; its bias is added
-/// at that scale. A Chebyshev stage runs ``Evaluator/evaluateChebyshev(_:series:relinearizationKey:encoder:scale:babySteps:)``
+/// at that scale. The first stage takes the input's copies as its baby steps (``StridedSlotsLayout/copyRotation``) when
+/// that costs fewer key switches. A Chebyshev stage runs ``Evaluator/evaluateChebyshev(_:series:relinearizationKey:encoder:scale:babySteps:)``
 /// on [−1, 1] (the linear stage before it maps its interval there) with result scale Δ; a square
 /// multiplies, relinearizes and rescales (scale s²/q_ℓ, which the next linear stage absorbs).
 /// Inputs enter at level ``LayeredNetwork/depth``; the result is left at level 0, at scale Δ
@@ -146,11 +147,13 @@ public struct LayeredNetworkProgram: InferenceProgram {
   ///   - inputScale: Δ, the clients' encoding scale and the scale of every linear stage's output.
   ///   - samplesPerCiphertext: b, a power of two: samples interleaved in one ciphertext.
   ///   - scoreBound: scores are expected within ±scoreBound (the base prime's headroom check).
+  ///   - rotationKeys: the linear stages' baby steps with one key each (fastest) or composed of
+  ///     power-of-two rotations (fewest keys, shared by all stages).
   /// - Throws: ``ProgramError/invalidModel(_:)`` for a network that does not chain, does not fit
   ///   the slots, needs more levels than the chain has, or whose scores overflow the base prime.
   public init(
     parameters: CKKSParameters, network: LayeredNetwork, inputScale: Double, samplesPerCiphertext: Int,
-    scoreBound: Double
+    scoreBound: Double, rotationKeys: LinearTransformation.RotationKeys = .perBabyStep
   ) throws(ProgramError) {
     func fail(_ rule: String) -> ProgramError { .invalidModel(rule) }
     try network.validate()
@@ -189,8 +192,18 @@ public struct LayeredNetworkProgram: InferenceProgram {
         switch stage {
         case .linear(let layer):
           let matrix = (0..<layer.rows).map { Array(layer.row($0)) }
-          let transformation = try LinearTransformation(
-            matrix: matrix, encoder: encoder, scale: delta * q[level] / scale, level: level, interleaving: b)
+          let threads = ProcessInfo.processInfo.activeProcessorCount
+          var transformation = try LinearTransformation(
+            matrix: matrix, encoder: encoder, scale: delta * q[level] / scale, level: level, interleaving: b,
+            rotationKeys: rotationKeys, threads: threads)
+          // The first stage's input is laid out by the client: when its copies can be the baby
+          // steps (copy t rotated by t features) and that costs less, they are.
+          if steps.isEmpty, padded(layer.columns) >= padded(layer.rows), slots / (padded(layer.columns) * b) >= 2 {
+            let copies = try LinearTransformation(
+              matrix: matrix, encoder: encoder, scale: delta * q[level] / scale, level: level, interleaving: b,
+              rotationKeys: rotationKeys, rotatedCopies: true, threads: threads)
+            if Self.cost(copies) < Self.cost(transformation) { transformation = copies }
+          }
           galois.formUnion(transformation.galoisElements)
           level -= 1
           scale = delta
@@ -224,9 +237,11 @@ public struct LayeredNetworkProgram: InferenceProgram {
       )
     }
     self.network = network
+    var rotatedCopies = false
+    if case .linear(let first, _)? = steps.first { rotatedCopies = first.rotatedCopies }
     self.slotLayout = StridedSlotsLayout(
       slotCount: slots, inputDimension: network.inputDimension, outputDimension: network.outputDimension,
-      samplesPerCiphertext: b, inputPeriod: padded(network.inputDimension) * b)
+      samplesPerCiphertext: b, inputPeriod: padded(network.inputDimension) * b, copyRotation: rotatedCopies ? 1 : 0)
     self.inputLevel = depth
     self.resultScale = scale
     self.steps = steps
@@ -235,6 +250,12 @@ public struct LayeredNetworkProgram: InferenceProgram {
   }
 
   public var layout: any SampleLayout { slotLayout }
+
+  /// A linear stage's estimated time in key switches: a plaintext product of a diagonal costs
+  /// about a tenth of one.
+  static func cost(_ transformation: LinearTransformation) -> Double {
+    transformation.keySwitchCost + 0.1 * Double(transformation.productCount)
+  }
 
   /// Results are returned as evaluated: slot networks' noise depends on the weights and is not
   /// flooded (docs/threat-model.md, "Model privacy").
