@@ -183,15 +183,17 @@ struct Bench: AsyncParsableCommand {
     FileHandle.standardError.write(Data("wrote \(output)/benchmark_results.md, .json and benchmarks/*.svg\n".utf8))
   }
 
-  /// Samples for `model`: rows of its dataset when present, else uniform in [-1, 1].
+  /// Samples for `model`: rows of its data set when present (for a compiled model, of the first
+  /// data set whose rows have its feature count), else uniform in [-1, 1].
   func samples(for model: ModelInfo, count: Int) -> [[Double]] {
     let names = [
       "breast_cancer_logistic": "breast_cancer", "wine_multiclass": "wine", "iris_mlp": "iris", "mnist_cnn": "mnist",
       "mnist_cnn_batch": "mnist",
     ]
-    if let name = names[model.id],
-      let text = try? String(contentsOfFile: "datasets/\(name)/test.csv", encoding: .utf8)
-    {
+    // A bundled model's own data set, else (a compiled model) the first whose rows fit.
+    let folders = (try? FileManager.default.contentsOfDirectory(atPath: "datasets"))?.sorted() ?? []
+    for name in (names[model.id].map { [$0] } ?? []) + folders {
+      guard let text = try? String(contentsOfFile: "datasets/\(name)/test.csv", encoding: .utf8) else { continue }
       let rows = text.split(whereSeparator: \.isNewline).dropFirst().map {
         $0.split(separator: ",").dropLast().compactMap { Double(String($0)) }
       }.filter { $0.count == model.inputDimension }
@@ -268,8 +270,11 @@ struct Bench: AsyncParsableCommand {
         _ = try await gateway.inferPlain(model: model.id, version: model.version, inputs: sample)
       }
     }
-    // Batched: as many samples as one request may carry, best of three.
-    let batchSize = min(model.maxBatchSize, 64 * model.layout.samplesPerCiphertext)
+    // Batched: as many samples as one request may carry (up to 64 ciphertexts, and for a slow
+    // model as many ciphertexts as take about 10 s), best of three.
+    let p50 = LatencyStats(latencies).p50 / 1000
+    let affordable = max(1, min(64, Int(10 / max(p50, 1e-3))))
+    let batchSize = min(model.maxBatchSize, affordable * model.layout.samplesPerCiphertext)
     let batch = samples(for: model, count: batchSize)
     var best = Double.infinity
     for _ in 0..<3 {

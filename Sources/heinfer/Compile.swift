@@ -52,6 +52,16 @@ struct Compile: ParsableCommand {
   @Option(help: "Widen each activation's calibrated interval by this fraction of its half-width.")
   var margin = 0.25
 
+  @Option(
+    help: """
+      Evaluation-key budget in MB as a client uploads them: the smallest ring with one key per baby \
+      step if its keys fit, else with power-of-two keys, else the next ring.
+      """)
+  var maxKeyMb = 100.0
+
+  @Option(help: "Use only this ring degree (8192, 16384 or 32768; default: the smallest that fits the budget).")
+  var ringDegree: Int?
+
   @Flag(
     help: """
       Serve a network whose results carry weight-dependent noise besides the scores (slot \
@@ -62,6 +72,10 @@ struct Compile: ParsableCommand {
   func validate() throws {
     guard CompilerOptions.Optimization(rawValue: optimize) != nil else {
       throw ValidationError("--optimize takes latency or throughput")
+    }
+    guard maxKeyMb > 0 else { throw ValidationError("--max-key-mb must be positive") }
+    if let ringDegree, !ParameterPlanner.degrees.contains(ringDegree) {
+      throw ValidationError("--ring-degree takes \(ParameterPlanner.degrees.map(String.init).joined(separator: ", "))")
     }
   }
 
@@ -85,7 +99,7 @@ struct Compile: ParsableCommand {
       optimization: CompilerOptions.Optimization(rawValue: optimize) ?? .latency, intervalMargin: margin,
       minimumAgreement: minAgreement,
       maximumAccuracyLoss: maxAccuracyLoss, maximumActivationDepth: maxActivationDepth,
-      extraActivationDepth: extraActivationDepth)
+      extraActivationDepth: extraActivationDepth, maximumKeyBytes: Int(maxKeyMb * 1e6), ringDegree: ringDegree)
     let compiled: CompiledNetwork
     do {
       compiled = try NetworkCompiler.compile(chain, calibration: samples, options: options)
@@ -133,6 +147,7 @@ struct Compile: ParsableCommand {
           "network": [
             "source": sourceName, "samples_per_ciphertext": compiled.samplesPerCiphertext,
             "score_bound": compiled.scoreBound, "stages": try ModelFile.json(compiled.network),
+            "rotation_keys": compiled.rotationKeys.rawValue,
           ],
           "output_transform": compiled.outputTransform.rawValue,
           "encryption": [
@@ -242,6 +257,9 @@ struct Compile: ParsableCommand {
 
   /// One calibration sample encrypted, evaluated and decrypted in process: the measured time and
   /// the error against the float64 program.
+  /// Key-switching threads of the trial: as `heinfer serve`'s default.
+  static let threads = 2
+
   static func trial(_ model: CompiledModel, sample: [Double]) -> String {
     do {
       let parameters = model.parameters
@@ -263,7 +281,7 @@ struct Compile: ParsableCommand {
       let inputs = try plaintexts.map { try encryptor.encrypt($0) }
       let start = Date()
       let results = try program.evaluate(
-        inputs, sampleCount: 1, keys: keys, evaluator: Evaluator(parameters: parameters))
+        inputs, sampleCount: 1, keys: keys, evaluator: Evaluator(parameters: parameters, threads: threads))
       let seconds = Date().timeIntervalSince(start)
       let decryptor = Decryptor(secretKey: secretKey)
       let scores = program.layout.scores(
@@ -271,8 +289,8 @@ struct Compile: ParsableCommand {
       let expected = program.plainScores(sample)
       let error = zip(scores, expected).map { abs($0 - $1) }.max() ?? 0
       return String(
-        format: "trial: one encrypted sample evaluated in %.3f s on one thread (%@ build), largest score error %.2e",
-        seconds, Self.buildKind, error)
+        format: "trial: one encrypted sample evaluated in %.3f s on %d thread%@ (%@ build), largest score error %.2e",
+        seconds, threads, threads == 1 ? "" : "s", Self.buildKind, error)
     } catch {
       return "trial: the encrypted evaluation failed: \(error)"
     }

@@ -80,6 +80,44 @@ struct CompilerTests {
     }
   }
 
+  @Test(
+    "The HE.org network for latency: keys within 100 MB (power-of-two keys, the input's copies as baby steps), one image encrypted as onnxruntime predicts"
+  )
+  func heOrgLatencyKeys() throws {
+    let fixture = try ModelFixture("he_org_mnist_mlp")
+    let compiled = try NetworkCompiler.compile(fixture.chain, calibration: fixture.calibration)
+    let report = compiled.report
+    // One key per baby step would take more than the budget; powers of two fit it.
+    #expect(report.keyPlans.first?.contains("one key per baby step") == true)
+    #expect(report.rotationKeys == .powersOfTwo)
+    #expect(report.keyBytesUploaded <= 100_000_000, "\(report.keyBytesUploaded) bytes of keys")
+    let program = try compiled.program()
+    let parameters = try CKKSParameters(compiled.plan.description)
+    #expect(report.keyBytesUploaded == report.keyCount * parameters.seededEvaluationKeyBytes)
+    #expect(program.slotLayout.copyRotation == 1)
+    let degree = parameters.degree
+    let powers = Set((0..<13).map { GaloisElement.rotation(by: 1 << $0, degree: degree).value })
+    #expect(Set(program.keyRequirements.galoisElements).isSubset(of: powers))
+    // One test image, encrypted through the copies' layout.
+    let secretKey = KeyGenerator.secretKey(parameters: parameters)
+    let keys = EvaluationKeys(
+      relinearization: try KeyGenerator.relinearizationKey(secretKey: secretKey),
+      galois: try KeyGenerator.galoisKeys(
+        secretKey: secretKey,
+        elements: program.keyRequirements.galoisElements.map { try GaloisElement($0, degree: degree) }))
+    let encoder = CKKSEncoder(parameters: parameters)
+    let sample = fixture.test.samples[7]
+    let input = try Encryptor(secretKey: secretKey).encrypt(
+      program.layout.encode([sample], with: encoder, scale: parameters.defaultScale, level: program.inputLevel)[0])
+    let result = try program.evaluate(
+      [input], sampleCount: 1, keys: keys, evaluator: Evaluator(parameters: parameters, threads: 2))[0]
+    let scores = program.layout.scores(
+      in: try Decryptor(secretKey: secretKey).decrypt(result), with: encoder, count: 1)[0]
+    let expected = program.plainScores(sample)
+    #expect(Precision.maximumError(scores, expected) < 0.05, "\(scores) against \(expected)")
+    #expect(fixture.prediction(scores) == fixture.expected.predictions[7])
+  }
+
   @Test("A network deeper than the largest secure chain is refused, naming the layer where the levels run out")
   func tooDeep() throws {
     let model = try ONNXModel(contentsOf: Repository.url("Tests/ModelCompilerTests/Fixtures/ops/too_deep.onnx"))

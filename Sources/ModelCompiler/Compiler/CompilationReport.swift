@@ -1,4 +1,4 @@
-import CKKS
+public import CKKS
 import Foundation
 public import InferencePrograms
 
@@ -40,6 +40,14 @@ public struct CompilationReport: Sendable {
   public var samplesPerCiphertext: Int
   public var galoisKeyCount: Int
   public var relinearization: Bool
+  /// How the linear stages' baby steps get their keys.
+  public var rotationKeys: LinearTransformation.RotationKeys
+  /// Bytes of all evaluation keys as a client uploads them (seeded, bit-packed).
+  public var keyBytesUploaded: Int
+  /// Bytes the server holds for them (expanded, 8 per residue).
+  public var keyBytesHeld: Int
+  /// Each ring and key choice considered, with its keys' size, in the order tried.
+  public var keyPlans: [String]
   public var calibrationCount: Int
   /// Fraction of calibration samples whose approximated prediction equals the graph's.
   public var agreement: Double
@@ -50,8 +58,6 @@ public struct CompilationReport: Sendable {
 
   /// Evaluation keys: the Galois keys and the relinearization key.
   public var keyCount: Int { galoisKeyCount + (relinearization ? 1 : 0) }
-  /// Bytes of all evaluation keys as uploaded seeded (about half of ``ParameterPlanner/Plan/bytesPerKey`` each).
-  public var keyBytes: Int { keyCount * plan.bytesPerKey / 2 }
 
   static func describe(_ stage: LayeredNetwork.Stage) -> String {
     switch stage {
@@ -100,10 +106,12 @@ public struct CompilationReport: Sendable {
         + "log2 Q·P = \((p.ciphertextPrimeBits + p.specialPrimeBits).reduce(0, +)) (bound \(HomomorphicEncryptionStandard.maximumModulusBits128[p.degree] ?? 0)), scale 2^\(plan.scaleBits)"
     )
     lines.append(
-      "keys: \(galoisKeyCount) Galois keys\(relinearization ? " + relinearization key" : ""), "
+      "keys: \(galoisKeyCount) Galois keys\(relinearization ? " + relinearization key" : "") "
+        + "(\(rotationKeys == .powersOfTwo ? "powers of two" : "one per baby step")), "
         + String(
-          format: "%.1f MB uploaded (seeded), %.1f MB held by the server", Double(keyBytes) / 1e6,
-          Double(keyCount * plan.bytesPerKey) / 1e6))
+          format: "%.1f MB uploaded (seeded), %.1f MB held by the server", Double(keyBytesUploaded) / 1e6,
+          Double(keyBytesHeld) / 1e6))
+    if keyPlans.count > 1 { lines.append("  considered: \(keyPlans.joined(separator: "; "))") }
     lines.append(
       "accuracy on calibration data: graph \(percent(originalAccuracy)), approximated \(percent(approximatedAccuracy)); "
         + "predictions agree on \(percent(agreement))")

@@ -1,4 +1,4 @@
-import CKKS
+public import CKKS
 import Foundation
 public import InferencePrograms
 
@@ -29,12 +29,20 @@ public struct CompilerOptions: Sendable, Equatable {
   /// the agreement on unseen inputs (on the MNIST models here, 100 % on calibration against 98.7 %
   /// on the test split at degree 7, and 99.2 % at degree 15).
   public var extraActivationDepth: Int
+  /// The evaluation keys' budget in bytes as a client uploads them: the compiler takes the first
+  /// of (smallest ring, one key per baby step), (smallest ring, power-of-two keys), (next ring, …)
+  /// whose keys fit, else the one with the smallest keys.
+  public var maximumKeyBytes: Int
+  /// Only this ring degree (nil: any, smallest first).
+  public var ringDegree: Int?
 
   public init(
     optimization: Optimization = .latency, intervalMargin: Double = 0.25, minimumAgreement: Double = 0.99,
     maximumAccuracyLoss: Double = 0.005, maximumActivationDepth: Int = 6, minimumActivationDepth: Int = 2,
-    extraActivationDepth: Int = 1
+    extraActivationDepth: Int = 1, maximumKeyBytes: Int = 100_000_000, ringDegree: Int? = nil
   ) {
+    self.maximumKeyBytes = maximumKeyBytes
+    self.ringDegree = ringDegree
     self.minimumActivationDepth = minimumActivationDepth
     self.extraActivationDepth = extraActivationDepth
     self.optimization = optimization
@@ -67,6 +75,8 @@ public struct CompiledNetwork: Sendable {
   public var scoreBound: Double
   /// Inputs are expected within ±inputBound (what calibration saw).
   public var inputBound: Double
+  /// How the linear stages' baby steps get their keys.
+  public var rotationKeys: LinearTransformation.RotationKeys
   public var outputTransform: ScoreTransform
   public var report: CompilationReport
 
@@ -76,7 +86,7 @@ public struct CompiledNetwork: Sendable {
     let parameters = try CKKSParameters(plan.description)
     return try LayeredNetworkProgram(
       parameters: parameters, network: network, inputScale: plan.description.defaultScale,
-      samplesPerCiphertext: samplesPerCiphertext, scoreBound: scoreBound)
+      samplesPerCiphertext: samplesPerCiphertext, scoreBound: scoreBound, rotationKeys: rotationKeys)
   }
 }
 
@@ -312,11 +322,14 @@ public enum NetworkCompiler {
       widest = max(widest, padded(layer.rows), padded(layer.columns))
     }
     let depth = approximated.depth
-    guard let plan = ParameterPlanner.plan(depth: depth, scoreBound: scoreBound, widestSlots: widest) else {
-      var limit = depth - 1
-      while limit > 0, ParameterPlanner.plan(depth: limit, scoreBound: scoreBound, widestSlots: widest) == nil {
-        limit -= 1
+    let allowed = { (plan: ParameterPlanner.Plan) in options.ringDegree.map { plan.description.degree == $0 } ?? true }
+    let plans = ParameterPlanner.plans(depth: depth, scoreBound: scoreBound, widestSlots: widest).filter(allowed)
+    guard !plans.isEmpty else {
+      let fits = { (levels: Int) in
+        ParameterPlanner.plans(depth: levels, scoreBound: scoreBound, widestSlots: widest).contains(where: allowed)
       }
+      var limit = depth - 1
+      while limit > 0, !fits(limit) { limit -= 1 }
       var used = 0
       var culprit = sources.last ?? "the last layer"
       for (stage, source) in zip(approximated.stages, sources) {
@@ -326,26 +339,66 @@ public enum NetworkCompiler {
           break
         }
       }
+      let largest = options.ringDegree ?? ParameterPlanner.degrees.last!
       throw CompilationError(
-        "the network needs \(depth) levels; the largest chain within the security bounds (N = \(ParameterPlanner.degrees.last!)) gives \(limit), which runs out at \(culprit). Use fewer or lower-degree activations (--max-activation-depth) or fewer layers"
+        "the network needs \(depth) levels; the largest chain within the security bounds (N = \(largest)) gives \(limit), which runs out at \(culprit). Use fewer or lower-degree activations (--max-activation-depth) or fewer layers"
       )
     }
-    let slots = plan.description.degree / 2
-    let samplesPerCiphertext = options.optimization == .latency ? 1 : max(1, slots / widest)
-    let compiled = CompiledNetwork(
-      network: approximated, plan: plan, samplesPerCiphertext: samplesPerCiphertext, scoreBound: scoreBound,
-      inputBound: inputBound, outputTransform: chain.outputTransform,
-      report: CompilationReport(
-        operations: chain.operations, head: chain.head, inputShape: chain.inputShape, scoreCount: scoreCount,
-        outputTransform: chain.outputTransform, layers: layerRanges, activations: fits,
-        stages: approximated.stages.map(CompilationReport.describe), depth: depth, plan: plan,
-        samplesPerCiphertext: samplesPerCiphertext, galoisKeyCount: 0, relinearization: false,
-        calibrationCount: calibration.samples.count, agreement: agreement, originalAccuracy: originalAccuracy,
-        approximatedAccuracy: approximatedAccuracy, attempts: attempts))
-    let program = try compiled.program()
-    var result = compiled
-    result.report.galoisKeyCount = program.keyRequirements.galoisElements.count
-    result.report.relinearization = program.keyRequirements.relinearization
+    // The first ring and key choice whose keys fit the budget, else the smallest keys. A choice
+    // whose keys cannot beat the smallest so far (the same key count on a ring of larger keys) is
+    // not built; only the choices' sizes are kept, and the chosen program is built once more.
+    var candidates: [(compiled: CompiledNetwork, keys: Int, galois: Int, uploaded: Int, held: Int)] = []
+    var keyPlans: [String] = []
+    var keyCounts: [LinearTransformation.RotationKeys: Int] = [:]
+    search: for plan in plans {
+      let parameters = try CKKSParameters(plan.description)
+      let slots = plan.description.degree / 2
+      let samplesPerCiphertext = options.optimization == .latency ? 1 : max(1, slots / widest)
+      for rotationKeys in LinearTransformation.RotationKeys.allCases {
+        if let count = keyCounts[rotationKeys], let best = candidates.map(\.uploaded).min(),
+          count * parameters.seededEvaluationKeyBytes >= best
+        {
+          continue
+        }
+        let compiled = CompiledNetwork(
+          network: approximated, plan: plan, samplesPerCiphertext: samplesPerCiphertext, scoreBound: scoreBound,
+          inputBound: inputBound, rotationKeys: rotationKeys, outputTransform: chain.outputTransform,
+          report: CompilationReport(
+            operations: chain.operations, head: chain.head, inputShape: chain.inputShape, scoreCount: scoreCount,
+            outputTransform: chain.outputTransform, layers: layerRanges, activations: fits,
+            stages: approximated.stages.map(CompilationReport.describe), depth: depth, plan: plan,
+            samplesPerCiphertext: samplesPerCiphertext, galoisKeyCount: 0, relinearization: false,
+            rotationKeys: rotationKeys, keyBytesUploaded: 0, keyBytesHeld: 0, keyPlans: [],
+            calibrationCount: calibration.samples.count, agreement: agreement, originalAccuracy: originalAccuracy,
+            approximatedAccuracy: approximatedAccuracy, attempts: attempts))
+        let requirements = try compiled.program().keyRequirements
+        let keys = requirements.galoisElements.count + (requirements.relinearization ? 1 : 0)
+        keyCounts[rotationKeys] = keys
+        let uploaded = keys * parameters.seededEvaluationKeyBytes
+        keyPlans.append(
+          "N = \(plan.description.degree), \(rotationKeys == .powersOfTwo ? "powers of two" : "one key per baby step"): "
+            + "\(keys) keys, " + String(format: "%.1f MB", Double(uploaded) / 1e6))
+        candidates.append(
+          (compiled, keys, requirements.galoisElements.count, uploaded, keys * parameters.evaluationKeyMemoryBytes))
+        if uploaded <= options.maximumKeyBytes { break search }
+        // Without rotations, the key choice changes nothing.
+        if requirements.galoisElements.isEmpty { break }
+      }
+    }
+    let fitting = candidates.last!.uploaded <= options.maximumKeyBytes
+    let pick = fitting ? candidates.last! : candidates.min { $0.uploaded < $1.uploaded }!
+    if !fitting {
+      keyPlans.append(
+        String(
+          format: "none within the budget of %.1f MB (--max-key-mb): the smallest keys",
+          Double(options.maximumKeyBytes) / 1e6))
+    }
+    var result = pick.compiled
+    result.report.galoisKeyCount = pick.galois
+    result.report.relinearization = pick.keys > pick.galois
+    result.report.keyBytesUploaded = pick.uploaded
+    result.report.keyBytesHeld = pick.held
+    result.report.keyPlans = keyPlans
     return result
   }
 

@@ -20,14 +20,22 @@ public enum ParameterPlanner {
     public var bytesPerKey: Int
   }
 
-  /// The plan for `depth` rescales, scores up to `scoreBound`, and `widestSlots` slots in use:
-  /// the smallest ring degree that fits, and on it the scale (at least 2^30 when one fits, else
-  /// down to 2^26) whose chain gives the smallest evaluation keys, the larger scale on a tie.
-  /// Keys dominate both what a client uploads and the time of every rotation, which both grow
-  /// with digits × primes.
+  /// The plan for `depth` rescales, scores up to `scoreBound`, and `widestSlots` slots in use on
+  /// the smallest ring degree that fits (the first of ``plans(depth:scoreBound:widestSlots:)``).
   /// - Returns: nil when no degree up to 32768 holds the depth at 26 bits of scale.
   public static func plan(depth: Int, scoreBound: Double, widestSlots: Int) -> Plan? {
+    plans(depth: depth, scoreBound: scoreBound, widestSlots: widestSlots).first
+  }
+
+  /// For each ring degree that fits `depth` rescales, scores up to `scoreBound` and `widestSlots`
+  /// slots in use, smallest first: the scale (at least 2^30 when one fits, else down to 2^26)
+  /// whose chain gives the smallest evaluation keys, the larger scale on a tie. Keys dominate
+  /// both what a client uploads and the time of every rotation, which both grow with
+  /// digits × primes; a larger ring leaves room for more special primes and fewer digits, so its
+  /// keys can be smaller although its ciphertexts are larger.
+  public static func plans(depth: Int, scoreBound: Double, widestSlots: Int) -> [Plan] {
     let scoreBits = Int(max(0, log2(max(scoreBound, 1))).rounded(.up))
+    var plans: [Plan] = []
     for degree in degrees where degree / 2 >= widestSlots {
       guard let maximum = HomomorphicEncryptionStandard.maximumModulusBits128[degree] else { continue }
       var candidates: [Plan] = []
@@ -47,10 +55,10 @@ public enum ParameterPlanner {
       let precise = candidates.filter { $0.scaleBits >= 30 }
       let pool = precise.isEmpty ? candidates : precise
       if let best = pool.min(by: { ($0.bytesPerKey, -$0.scaleBits) < ($1.bytesPerKey, -$1.scaleBits) }) {
-        return best
+        plans.append(best)
       }
     }
-    return nil
+    return plans
   }
 
   /// The key-switching digits and special primes that fit `maximum` bits with the smallest keys.
