@@ -120,9 +120,12 @@ struct Compile: ParsableCommand {
     // A single linear stage is served by the coefficient-encoded linear program: one plaintext
     // product per class instead of rotations, no evaluation keys, and protected results.
     var definition: ModelDefinition?
+    // The evaluation keys of what is served: the compiled program's unless a lowering changes them.
+    var keyBytes = (uploaded: report.keyBytesUploaded, held: report.keyBytesHeld)
     if case .linear(let layer)? = compiled.network.stages.first, compiled.network.stages.count == 1 {
       definition = Self.linearDefinition(
         layer, compiled: compiled, id: modelId, version: version, description: description(compiled, modelURL))
+      if definition != nil { keyBytes = (0, 0) }
       lines.append(
         definition != nil
           ? "lowering: one linear stage, served as kind linear (coefficient encoding, N = 4096, no evaluation keys, "
@@ -139,6 +142,20 @@ struct Compile: ParsableCommand {
         )
         throw ExitCode(1)
       }
+      if let cnn = ConvolutionalLowering(chain: chain, calibration: samples),
+        let specialized = Self.convolutionalDefinition(
+          cnn, compiled: compiled, id: modelId, version: version, description: description(compiled, modelURL))
+      {
+        definition = specialized.definition
+        keyBytes = (specialized.keyBytes, specialized.heldBytes)
+        lines.append(
+          "lowering: one convolution of a square image, x², dense, x², dense: served as kind cnn (image_windows "
+            + "layout: the client cuts the convolution's windows, so the convolution needs no rotation) instead of "
+            + "strided_slots, with \(specialized.keys) evaluation keys, "
+            + String(format: "%.1f MB uploaded", Double(specialized.keyBytes) / 1e6))
+      }
+    }
+    if definition == nil {
       let p = compiled.plan.description
       do {
         definition = try ModelFile.definition([
@@ -155,7 +172,7 @@ struct Compile: ParsableCommand {
             "special_modulus_bits": p.specialPrimeBits, "key_switching_digits": p.keySwitchingDigits,
             "input_scale": p.defaultScale, "result_dropped_bits": 0,
           ],
-          "max_batch_size": compiled.samplesPerCiphertext * 64,
+          "max_batch_size": compiled.samplesPerCiphertext * Self.groupsPerRequest(p),
           "input_bound": max(compiled.inputBound, 1e-6) * 1.5, "result_protection": "none",
         ])
       } catch {
@@ -176,7 +193,8 @@ struct Compile: ParsableCommand {
     let program = served.models[0].program
     lines.append(
       "served as: \(definition.kind.rawValue), layout \(program.layout.layoutDescription.kind.rawValue), "
-        + "\(program.layout.samplesPerCiphertext) samples per ciphertext, max batch \(definition.maxBatchSize)")
+        + "\(program.layout.samplesPerCiphertext) sample\(program.layout.samplesPerCiphertext == 1 ? "" : "s") "
+        + "per ciphertext, max batch \(definition.maxBatchSize)")
     let trial = Self.trial(served.models[0], sample: samples.samples[0])
     lines.append(trial)
     do {
@@ -185,7 +203,7 @@ struct Compile: ParsableCommand {
       try FileManager.default.createDirectory(
         at: outputURL.deletingLastPathComponent(), withIntermediateDirectories: true)
       try encoder.encode(definition).write(to: outputURL)
-      if definition.kind == .network {
+      if definition.kind == .network || definition.kind == .cnn {
         let copy = outputURL.deletingLastPathComponent().appendingPathComponent(sourceName)
         if copy.standardizedFileURL != modelURL.standardizedFileURL {
           try? FileManager.default.removeItem(at: copy)
@@ -198,8 +216,9 @@ struct Compile: ParsableCommand {
     }
     lines.append(
       String(
-        format: "wrote %@ in %.1f s; serve it with: heinfer serve --models %@", output,
-        Date().timeIntervalSince(start), outputURL.deletingLastPathComponent().path))
+        format: "wrote %@ in %.1f s; serve it with: heinfer serve --models %@%@", output,
+        Date().timeIntervalSince(start), outputURL.deletingLastPathComponent().path,
+        Self.servingLimits(uploaded: keyBytes.uploaded, held: keyBytes.held).map { " " + $0 }.joined()))
     print(lines.joined(separator: "\n"))
   }
 
@@ -255,8 +274,72 @@ struct Compile: ParsableCommand {
     return nil
   }
 
+  /// The network as the gateway's `cnn` kind on the compiled plan's parameters (its depth is the
+  /// same: a product, a square, a product, a square, a product), if the gateway serves it; with
+  /// its key count and upload size.
+  static func convolutionalDefinition(
+    _ cnn: ConvolutionalLowering, compiled: CompiledNetwork, id: String, version: String, description: String
+  ) -> (definition: ModelDefinition, keys: Int, keyBytes: Int, heldBytes: Int)? {
+    let p = compiled.plan.description
+    guard
+      let definition = try? ModelFile.definition([
+        "model_id": id, "version": version, "description": description, "kind": "cnn",
+        "convolution": [
+          "image_side": cnn.imageSide, "kernel": cnn.kernel, "stride": cnn.stride,
+          "weights": cnn.convolutionWeights, "bias": cnn.convolutionBias,
+        ],
+        "hidden_weights": cnn.hiddenWeights, "hidden_bias": cnn.hiddenBias,
+        "weights": cnn.outputWeights, "bias": cnn.outputBias,
+        "value_bounds": ["convolution": cnn.convolutionBound, "hidden": cnn.hiddenBound, "scores": cnn.scoreBound],
+        "output_transform": compiled.outputTransform.rawValue,
+        "encryption": [
+          "poly_modulus_degree": p.degree, "coeff_modulus_bits": p.ciphertextPrimeBits,
+          "special_modulus_bits": p.specialPrimeBits, "key_switching_digits": p.keySwitchingDigits,
+          "input_scale": p.defaultScale, "result_dropped_bits": 0,
+        ],
+        "max_batch_size": 16, "input_bound": max(compiled.inputBound, 1e-6) * 1.5, "result_protection": "none",
+      ]),
+      let registry = try? ModelRegistry(definitions: [("", definition)]),
+      let parameters = try? CKKSParameters(p)
+    else { return nil }
+    let needs = registry.models[0].program.keyRequirements
+    let keys = needs.galoisElements.count + (needs.relinearization ? 1 : 0)
+    return (
+      definition, keys, keys * parameters.seededEvaluationKeyBytes, keys * parameters.evaluationKeyMemoryBytes
+    )
+  }
+
   /// One calibration sample encrypted, evaluated and decrypted in process: the measured time and
   /// the error against the float64 program.
+  /// The `heinfer serve` flags the model's evaluation keys need beyond the gateway's defaults:
+  /// a body that holds their upload (base64 in JSON), in-flight room for it and the keys
+  /// deserialized from it, and a per-tenant key budget that holds them as the server keeps them.
+  static func servingLimits(uploaded: Int, held: Int) -> [String] {
+    let defaults = GatewaySettings()
+    func mebibytes(_ bytes: Double) -> Int { Int((bytes / Double(1 << 20)).rounded(.up)) << 20 }
+    var flags: [String] = []
+    // Base64 takes 4/3, JSON escapes its slashes (1/64 of the characters on average): 5 % of room.
+    let body = mebibytes(Double(uploaded) * 4 / 3 * 1.05 + Double(1 << 20))
+    let held = mebibytes(Double(held))
+    if body > defaults.server.maximumBodyBytes { flags.append("--max-body-bytes \(body)") }
+    // A registration holds its body and the keys deserialized from it at once.
+    if body + held > defaults.server.maximumInFlightBodyBytes { flags.append("--max-inflight-bytes \(body + held)") }
+    if body + held > defaults.server.maximumInFlightBodyBytesPerTenant {
+      flags.append("--max-inflight-bytes-per-tenant \(body + held)")
+    }
+    if held > defaults.maximumKeyBytesPerTenant { flags.append("--max-key-bytes-per-tenant \(held)") }
+    return flags
+  }
+
+  /// Ciphertexts one request may carry: up to 64, as many as fill three quarters of the gateway's
+  /// default body limit (48 MiB) once base64-encoded, seeded ciphertexts at the input level
+  /// taking N·log2(Q)/8 bytes each.
+  static func groupsPerRequest(_ description: ParameterDescription) -> Int {
+    let ciphertextBytes = Double(description.degree * description.ciphertextPrimeBits.reduce(0, +)) / 8
+    let bodyBytes = 0.75 * Double(48 << 20)
+    return max(1, min(64, Int(bodyBytes / (ciphertextBytes * 4 / 3))))
+  }
+
   /// Key-switching threads of the trial: as `heinfer serve`'s default.
   static let threads = 2
 

@@ -173,3 +173,38 @@ struct CompilerTests {
     #expect(data.count < 8 * compiled.network.stages.count * 100_000)
   }
 }
+
+@Suite(
+  "Specialized lowerings",
+  .enabled(if: compilerTestsEnabled, "HEINFER_COMPILER_TESTS=skip: run on their own by scripts/test.sh"))
+struct SpecializedLoweringTests {
+  @Test("The bundled mnist_cnn's graph is recognized as the cnn kind with the bundled weights; other graphs are not")
+  func convolutionalLowering() throws {
+    let fixture = try ModelFixture("mnist_cnn")
+    let lowering = try #require(ConvolutionalLowering(chain: fixture.chain, calibration: fixture.calibration))
+    #expect(lowering.imageSide == 28 && lowering.kernel == 7 && lowering.stride == 3)
+    // scripts/onnx_models.py exported the bundled file's weights: the lowering reads them back.
+    let object = try #require(
+      try JSONSerialization.jsonObject(with: Data(Repository.text("Sources/Gateway/Models/mnist_cnn-1.0.0.json").utf8))
+        as? [String: Any])
+    let convolution = try #require(object["convolution"] as? [String: Any])
+    func close(_ a: [[Double]], _ b: Any?) -> Bool {
+      guard let b = b as? [[Double]], a.count == b.count else { return false }
+      return zip(a, b).allSatisfy { row in
+        row.0.count == row.1.count && zip(row.0, row.1).allSatisfy { abs($0 - $1) < 1e-6 }
+      }
+    }
+    #expect(close(lowering.convolutionWeights, convolution["weights"]))
+    #expect(close(lowering.hiddenWeights, object["hidden_weights"]))
+    #expect(close(lowering.outputWeights, object["weights"]))
+    #expect(close([lowering.hiddenBias], [object["hidden_bias"] as? [Double] ?? []]))
+    #expect(close([lowering.outputBias], [object["bias"] as? [Double] ?? []]))
+    // Headroom: twice what calibration saw (the bundled file states 12, 39 and 190).
+    #expect(lowering.convolutionBound > 10 && lowering.convolutionBound < 13)
+    for other in ["he_org_mnist_mlp", "mnist_cnn_pool", "sklearn_breast_cancer"] {
+      let fixture = try ModelFixture(other)
+      let recognized = ConvolutionalLowering(chain: fixture.chain, calibration: fixture.calibration) != nil
+      #expect(!recognized, "\(other)")
+    }
+  }
+}

@@ -124,6 +124,44 @@ struct CLITests {
     }
   }
 
+  @Test(
+    "The bundled mnist_cnn exported as ONNX compiles to the specialized cnn lowering and predicts as the hand-written model, encrypted"
+  )
+  func compiledConvolutionalNetwork() async throws {
+    try #require(FileManager.default.isExecutableFile(atPath: Self.executable.path), "heinfer was not built")
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("compiled-\(UUID().uuidString)")
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let output = folder.appendingPathComponent("mnist_cnn_onnx-1.0.0.json").path
+    let compiled = try await Self.run([
+      "compile", Repository.url("models/onnx/mnist_cnn.onnx").path, "--calibration",
+      Repository.url("datasets/mnist/calibration.csv").path, "--output", output, "--id", "mnist_cnn_onnx",
+      "--unprotected-results",
+    ])
+    #expect(compiled.status == 0, "\(compiled.output)\(compiled.error)")
+    #expect(compiled.output.contains("served as kind cnn"), "\(compiled.output)")
+    #expect(compiled.output.contains("served as: cnn, layout image_windows"), "\(compiled.output)")
+    let registry = try ModelRegistry(folder: folder)
+    let bundled = try ModelRegistry(folder: Repository.url("Sources/Gateway/Models"))
+    let handWritten = try #require(bundled.models.first { $0.modelId == "mnist_cnn" })
+    // The first 32 test images: the compiled model's encrypted classes are the hand-written program's.
+    let lines = try Repository.text("datasets/mnist/test.csv").split(whereSeparator: \.isNewline)
+    let rows = lines.dropFirst().prefix(32)
+    let csv = folder.appendingPathComponent("first.csv")
+    try ([lines[0]] + rows).joined(separator: "\n").write(to: csv, atomically: true, encoding: .utf8)
+    let expected = rows.map { row in
+      let pixels = row.split(separator: ",").dropLast().map { Double($0)! }
+      let scores = handWritten.program.plainScores(pixels)
+      return scores.indices.max { scores[$0] < scores[$1] }!
+    }
+    try await SDKTests.withGateway(registry: registry) { _, port in
+      let run = try await Self.run(
+        ["infer", "--model", "mnist_cnn_onnx", "--csv", csv.path, "--json", "--url", "http://127.0.0.1:\(port)"])
+      #expect(run.status == 0, "\(run.error)")
+      let object = try #require(try JSONSerialization.jsonObject(with: Data(run.output.utf8)) as? [String: Any])
+      #expect(object["predicted_class"] as? [Int] == expected)
+    }
+  }
+
   @Test("Errors exit non-zero with a clear message: refused 2, unreachable 3, bad input 65, usage 64")
   func errors() async throws {
     try #require(FileManager.default.isExecutableFile(atPath: Self.executable.path), "heinfer was not built")

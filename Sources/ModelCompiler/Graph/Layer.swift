@@ -10,10 +10,25 @@ struct Layer: Sendable {
     case activation(Activation)
   }
 
+  /// A Conv node's geometry and weights, which specialized lowerings read.
+  struct Convolution: Sendable {
+    /// [C, H, W] in, M output channels.
+    let inputShape: [Int]
+    let outputChannels: Int
+    let kernel: (height: Int, width: Int)
+    let strides: (y: Int, x: Int)
+    /// Top, left, bottom, right.
+    let pads: [Int]
+    /// M × C × kh × kw, row-major.
+    let weights: [Double]
+    let bias: [Double]
+  }
+
   let node: ONNXNode
   let kind: Kind
   let inputShape: [Int]
   let outputShape: [Int]
+  var convolution: Convolution? = nil
 
   /// The layer's output for one sample.
   func apply(_ x: [Double]) -> [Double] {

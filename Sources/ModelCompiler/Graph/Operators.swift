@@ -329,7 +329,10 @@ extension Layer {
           }
         }
         return y
-      }, inputShape: shape, outputShape: [outputChannels, outputHeight, outputWidth])
+      }, inputShape: shape, outputShape: [outputChannels, outputHeight, outputWidth],
+      convolution: Layer.Convolution(
+        inputShape: shape, outputChannels: outputChannels, kernel: (kernelHeight, kernelWidth),
+        strides: (strideY, strideX), pads: pads, weights: kernel, bias: bias))
   }
 
   /// AveragePool (and GlobalAveragePool) on a sample of shape [C, H, W].
