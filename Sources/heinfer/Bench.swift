@@ -53,6 +53,10 @@ struct Bench: AsyncParsableCommand {
       "Folder with the JSON of one process and of the cluster written by scripts/cluster_demo.sh, to include.")
   var clusterResults: String?
 
+  @Option(
+    help: "Folder written by scripts/compiled_models_benchmark.sh (its section.md goes on the page as written).")
+  var compiledResults: String?
+
   @Option(help: "Folder for the results and charts.")
   var output: String = "docs"
 
@@ -176,9 +180,13 @@ struct Bench: AsyncParsableCommand {
       cluster = ClusterComparison(
         singleProcess: try load("single_process.json"), cluster: try load("two_fronts_two_workers.json"))
     }
+    let compiledSection = try compiledResults.map {
+      try String(contentsOf: URL(fileURLWithPath: $0).appendingPathComponent("section.md"), encoding: .utf8)
+    }
     let results = BenchmarkResults(
       date: ISO8601DateFormatter().string(from: Date()), machine: Machine.current(), gateway: gatewayDescription,
-      runs: runs, warmup: warmup, models: reports, reference: reference, tenseal: tenseal, cluster: cluster)
+      runs: runs, warmup: warmup, models: reports, reference: reference, tenseal: tenseal, cluster: cluster,
+      compiledSection: compiledSection)
     try BenchmarkReport(results: results).write(to: URL(fileURLWithPath: output))
     FileHandle.standardError.write(Data("wrote \(output)/benchmark_results.md, .json and benchmarks/*.svg\n".utf8))
   }
@@ -501,6 +509,8 @@ struct BenchmarkResults: Codable {
   var tenseal: TenSEALReport?
   /// One process against fronts and workers on PostgreSQL, when given.
   var cluster: ClusterComparison?
+  /// The compiled models' section, as scripts/compiled_models_benchmark.sh wrote it.
+  var compiledSection: String?
 }
 
 /// One process against the cluster, from `scripts/cluster_demo.sh` (a class: it holds results,

@@ -204,6 +204,7 @@ struct BenchmarkReport {
 
       """
     if let cluster = results.cluster { text += clusterSection(cluster) }
+    if let compiled = results.compiledSection { text += "\n" + compiled }
     text += """
 
       ## Commands

@@ -183,6 +183,13 @@ struct LinearTransformationTests {
       // 1, 2, 4, 8 for the baby steps, 16 for the giant steps, and the folds.
       #expect(composed.galoisElements.count == 5 + perStep.galoisElements.count - 16)
       #expect(!composed.doubleHoisted)
+      // Planned without encoding: the same keys and cost.
+      for transformation in [perStep, composed] {
+        #expect(
+          try LinearTransformation.plan(
+            matrix: m, parameters: context.parameters, babySteps: 16, interleaving: b,
+            rotationKeys: transformation.rotationKeys) == transformation.plan)
+      }
       let vectors = (0..<b).map { _ in (0..<columns).map { _ in Double(rng.next() % 2_000_001) / 1_000_000 - 1 } }
       let slots = (0..<context.parameters.slotCount).map { t in vectors[t % b][(t / b) % columns] }
       let input = try context.encryptor.encrypt(context.encoder.encode(slots), using: context.generator)
@@ -201,6 +208,43 @@ struct LinearTransformationTests {
       LinearTransformation.composition(of: [0, 5, 7]).map { [$0.child, $0.parent] } == [
         [1, 0], [3, 1], [5, 1], [7, 3],
       ])
+  }
+
+  @Test(
+    "Rotated copies: an input holding its own baby steps needs no baby-step rotation and one product per giant step")
+  func rotatedCopies() throws {
+    let context = try Context(Self.small)
+    let degree = context.parameters.degree
+    let q = Double(context.parameters.ciphertextModuli[1])
+    // 2048 slots, a 64 × 256 matrix: 8 copies of v, copy t rotated left by t entries; g = 8,
+    // 64 diagonals in 8 giant steps, then the copies and the 256 → 64 blocks folded.
+    let m = Self.matrix(rows: 64, columns: 256, seed: 21)
+    var rng = SplitMix64(seed: 22)
+    let v = (0..<256).map { _ in Double(rng.next() % 2_000_001) / 1_000_000 - 1 }
+    let transformation = try LinearTransformation(
+      matrix: m, encoder: context.encoder, scale: q, level: 1, rotatedCopies: true)
+    #expect(transformation.babySteps == 8 && transformation.plan.productCount == 8)
+    #expect(transformation.babyStepsUsed == [[0]])
+    // Keys: the giant step 8 and the folds 64, 128, …, 1024.
+    let expected = [8, 64, 128, 256, 512, 1024].map { GaloisElement.rotation(by: $0, degree: degree).value }
+    #expect(transformation.galoisElements == expected.sorted())
+    #expect(
+      try LinearTransformation.plan(matrix: m, parameters: context.parameters, rotatedCopies: true)
+        == transformation.plan)
+    let slots = (0..<2048).map { s in v[(s % 256 + s / 256) % 256] }
+    let input = try context.encryptor.encrypt(context.encoder.encode(slots), using: context.generator)
+    let output = try context.evaluator.rescale(
+      transformation.apply(input, evaluator: context.evaluator, keys: try Self.keys(transformation, context)))
+    let decrypted = try context.decrypt(output)
+    // The product in every 64-slot copy.
+    for start in stride(from: 0, to: 2048, by: 512) {
+      #expect(Precision.bits(Array(decrypted[start..<(start + 64)]), Self.product(m, v)) > 10)
+    }
+    #expect(throws: EvaluationError.self) {
+      _ = try LinearTransformation(
+        matrix: Self.matrix(rows: 64, columns: 16, seed: 3), encoder: context.encoder, scale: q, level: 1,
+        rotatedCopies: true)
+    }
   }
 
   @Test("Zero diagonals cost nothing: a diagonal matrix needs no rotation, a band only its offsets")

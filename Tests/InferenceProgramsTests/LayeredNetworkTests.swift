@@ -34,6 +34,11 @@ struct LayeredNetworkTests {
     // 32 copies of the 128 inputs, copy t rotated left by t features: feature f of copy t at slot
     // 128·t + (f − t) mod 128, and the layout says so.
     #expect(program.slotLayout.copyRotation == 1)
+    // The keys known without encoding anything are the program's.
+    #expect(
+      try LayeredNetworkProgram.keyRequirements(
+        parameters: parameters, network: Self.network(), samplesPerCiphertext: 1, rotationKeys: rotationKeys)
+        == program.keyRequirements)
     let sample = (0..<128).map { Double($0) / 128 - 0.5 }
     let slots = program.slotLayout.inputSlots([sample])
     for t in [0, 1, 5, 31] {
@@ -66,6 +71,10 @@ struct LayeredNetworkTests {
     let program = try LayeredNetworkProgram(
       parameters: parameters, network: Self.network(), inputScale: 0x1p30, samplesPerCiphertext: 32, scoreBound: 8)
     #expect(program.slotLayout.copyRotation == 0 && program.layout.layoutDescription.copyRotation == nil)
+    #expect(
+      try LayeredNetworkProgram.keyRequirements(
+        parameters: parameters, network: Self.network(), samplesPerCiphertext: 32)
+        == program.keyRequirements)
     let samples = ProgramsTests.samples(3, dimension: 128, bound: 1)
     let scores = try ProgramsTests.run(program, samples, parameters: parameters, inputScale: 0x1p30) { secretKey in
       EvaluationKeys(

@@ -132,7 +132,128 @@ public struct LinearTransformation: Sendable {
     interleaving: Int = 1, inputs: Int = 1, rotationKeys: RotationKeys = .perBabyStep, rotatedCopies: Bool = false,
     threads: Int = 1
   ) throws(EvaluationError) {
-    let slotCount = encoder.parameters.slotCount
+    let layout = try Self.layout(
+      of: matrix, parameters: encoder.parameters, babySteps: babySteps, interleaving: interleaving, inputs: inputs,
+      rotationKeys: rotationKeys, rotatedCopies: rotatedCopies)
+    let (slotCount, b, c, n, g, nonzero) = (
+      encoder.parameters.slotCount, layout.interleaving, layout.inputPeriod, layout.extent, layout.babySteps,
+      layout.nonzero
+    )
+    let parameters = encoder.parameters
+    guard level >= 0, level <= parameters.maximumLevel else {
+      throw .encoding(.levelOutOfRange(level, maximum: parameters.maximumLevel))
+    }
+    // Double hoisting saves a ModDown per baby-step rotation and costs one per giant step (and
+    // products over the special primes too): it pays when the baby-step rotations outnumber the
+    // giant steps, as for several inputs; the diagonals then also live on the special primes.
+    let steps = Self.steps(of: nonzero.map { ($0.input, $0.k) }, babySteps: g)
+    let extendedBasis = parameters.keySwitcher?.extendedBases[level]
+    doubleHoisted =
+      !rotatedCopies && rotationKeys == .perBabyStep && extendedBasis != nil && steps.babyRotations > steps.giantSteps
+    let diagonalBasis = doubleHoisted ? extendedBasis! : parameters.ciphertextBasis.prefix(level + 1)
+    var encoded: [Int: [Term]] = [:]
+    if rotatedCopies {
+      // One plaintext per giant step j: copy t holds rot_{−g·j}(diag_{g·j+t}), entry e of copy t at
+      // slots t·c·b + e·b + (0 ..< b).
+      let byGiantStep = Dictionary(grouping: nonzero, by: { $0.k / g })
+      for (j, terms) in byGiantStep {
+        let shift = g * j
+        var slots = [ComplexNumber](repeating: ComplexNumber(0), count: slotCount)
+        for (_, k, diagonal) in terms {
+          let start = (k % g) * c * b
+          for u in 0..<(c * b) { slots[start + u] = diagonal[((u / b - shift) % n + n) % n] }
+        }
+        encoded[j] = [
+          Term(
+            input: 0, babyStep: 0,
+            diagonal: try encodingStep { () throws(EncodingError) in
+              try encoder.encode(complex: slots, scale: scale, basis: diagonalBasis)
+            })
+        ]
+      }
+    } else {
+      // The diagonals are encoded side by side on `threads` threads.
+      var plaintexts = [Result<Plaintext, EncodingError>?](repeating: nil, count: nonzero.count)
+      plaintexts.withUnsafeMutableBufferPointer { results in
+        parallelForEach(nonzero.count, threads: threads) { index, _ in
+          let (_, k, diagonal) = nonzero[index]
+          // rot_{−g·j}(diag_k) over the whole (period-n·b) slot vector: slot t holds entry t / b of
+          // the diagonal rotated by g·j entries.
+          let shift = g * (k / g)
+          let slots = (0..<slotCount).map { t in diagonal[((t / b - shift) % n + n) % n] }
+          results[index] = Result { () throws(EncodingError) in
+            try encoder.encode(complex: slots, scale: scale, basis: diagonalBasis)
+          }
+        }
+      }
+      for ((m, k, _), plaintext) in zip(nonzero, plaintexts) {
+        let diagonal = try encodingStep { () throws(EncodingError) in try plaintext!.get() }
+        encoded[k / g, default: []].append(Term(input: m, babyStep: k % g, diagonal: diagonal))
+      }
+    }
+    inputPeriod = c
+    outputPeriod = layout.outputPeriod
+    self.babySteps = g
+    self.interleaving = b
+    inputCount = inputs
+    self.scale = scale
+    self.level = level
+    diagonals = encoded
+    babyStepsUsed = layout.babyStepsUsed
+    foldSteps = layout.foldSteps
+    galoisElements = layout.plan.galoisElements
+    self.rotationKeys = rotationKeys
+    self.rotatedCopies = rotatedCopies
+    plan = layout.plan
+  }
+
+  /// What applying a matrix takes, known before its diagonals are encoded.
+  public struct Plan: Sendable, Equatable {
+    /// The Galois elements of the keys the application uses, ascending.
+    public let galoisElements: [Int]
+    /// Key switches one application takes, a hoisted baby step counted as half of one (its
+    /// decomposition is shared), to compare forms of the same matrix.
+    public let keySwitchCost: Double
+    /// Plaintext products one application takes (one per encoded diagonal plaintext).
+    public let productCount: Int
+  }
+
+  /// The plan of ``init(matrix:encoder:scale:level:babySteps:interleaving:inputs:rotationKeys:rotatedCopies:threads:)``
+  /// with the same arguments, without encoding anything: which keys it needs and what it costs.
+  /// - Throws: as that initializer, for the matrix and the arguments.
+  public static func plan(
+    matrix: [[Double]], parameters: CKKSParameters, babySteps: Int? = nil, interleaving: Int = 1, inputs: Int = 1,
+    rotationKeys: RotationKeys = .perBabyStep, rotatedCopies: Bool = false
+  ) throws(EvaluationError) -> Plan {
+    try layout(
+      of: matrix.map { row in row.map { ComplexNumber($0) } }, parameters: parameters, babySteps: babySteps,
+      interleaving: interleaving, inputs: inputs, rotationKeys: rotationKeys, rotatedCopies: rotatedCopies
+    ).plan
+  }
+
+  /// Everything about a matrix's application but its encoded diagonals.
+  struct Layout {
+    let interleaving: Int
+    /// r, c and n = max(r, c).
+    let outputPeriod: Int
+    let inputPeriod: Int
+    let extent: Int
+    /// g.
+    let babySteps: Int
+    /// The nonzero extended diagonals, by input and index.
+    let nonzero: [(input: Int, k: Int, diagonal: [ComplexNumber])]
+    let babyStepsUsed: [[Int]]
+    let foldSteps: [Int]
+    let plan: Plan
+  }
+
+  /// Checks the arguments, finds the nonzero extended diagonals, chooses g and derives the keys
+  /// and the cost.
+  static func layout(
+    of matrix: [[ComplexNumber]], parameters: CKKSParameters, babySteps: Int?, interleaving: Int, inputs: Int,
+    rotationKeys: RotationKeys, rotatedCopies: Bool
+  ) throws(EvaluationError) -> Layout {
+    let slotCount = parameters.slotCount
     let rows = matrix.count
     let allColumns = matrix.first?.count ?? 0
     guard rows >= 1, allColumns >= 1, matrix.allSatisfy({ $0.count == allColumns }) else {
@@ -210,61 +331,11 @@ public struct LinearTransformation: Sendable {
     guard rotatedCopies || (g >= 1 && g <= min(r, c) && g & (g - 1) == 0) else {
       throw EvaluationError.invalidBabySteps(g, maximum: min(r, c))
     }
-    let parameters = encoder.parameters
-    guard level >= 0, level <= parameters.maximumLevel else {
-      throw .encoding(.levelOutOfRange(level, maximum: parameters.maximumLevel))
-    }
-    // Double hoisting saves a ModDown per baby-step rotation and costs one per giant step (and
-    // products over the special primes too): it pays when the baby-step rotations outnumber the
-    // giant steps, as for several inputs; the diagonals then also live on the special primes.
-    let steps = Self.steps(of: nonzero.map { ($0.input, $0.k) }, babySteps: g)
-    let extendedBasis = parameters.keySwitcher?.extendedBases[level]
-    doubleHoisted =
-      !rotatedCopies && rotationKeys == .perBabyStep && extendedBasis != nil && steps.babyRotations > steps.giantSteps
-    let diagonalBasis = doubleHoisted ? extendedBasis! : parameters.ciphertextBasis.prefix(level + 1)
-    var encoded: [Int: [Term]] = [:]
     var babyUsed = [Set<Int>](repeating: [], count: inputs)
     if rotatedCopies {
-      // One plaintext per giant step j: copy t holds rot_{−g·j}(diag_{g·j+t}), entry e of copy t at
-      // slots t·c·b + e·b + (0 ..< b).
-      let byGiantStep = Dictionary(grouping: nonzero, by: { $0.k / g })
-      for (j, terms) in byGiantStep {
-        let shift = g * j
-        var slots = [ComplexNumber](repeating: zero, count: slotCount)
-        for (_, k, diagonal) in terms {
-          let start = (k % g) * c * b
-          for u in 0..<(c * b) { slots[start + u] = diagonal[((u / b - shift) % n + n) % n] }
-        }
-        encoded[j] = [
-          Term(
-            input: 0, babyStep: 0,
-            diagonal: try encodingStep { () throws(EncodingError) in
-              try encoder.encode(complex: slots, scale: scale, basis: diagonalBasis)
-            })
-        ]
-      }
       babyUsed[0] = [0]
     } else {
-      // The diagonals are encoded side by side on `threads` threads.
-      var plaintexts = [Result<Plaintext, EncodingError>?](repeating: nil, count: nonzero.count)
-      plaintexts.withUnsafeMutableBufferPointer { results in
-        parallelForEach(nonzero.count, threads: threads) { index, _ in
-          let (_, k, diagonal) = nonzero[index]
-          // rot_{−g·j}(diag_k) over the whole (period-n·b) slot vector: slot t holds entry t / b of
-          // the diagonal rotated by g·j entries.
-          let shift = g * (k / g)
-          let slots = (0..<slotCount).map { t in diagonal[((t / b - shift) % n + n) % n] }
-          results[index] = Result { () throws(EncodingError) in
-            try encoder.encode(complex: slots, scale: scale, basis: diagonalBasis)
-          }
-        }
-      }
-      for ((m, k, _), plaintext) in zip(nonzero, plaintexts) {
-        let (j, i) = (k / g, k % g)
-        let diagonal = try encodingStep { () throws(EncodingError) in try plaintext!.get() }
-        encoded[j, default: []].append(Term(input: m, babyStep: i, diagonal: diagonal))
-        babyUsed[m].insert(i)
-      }
+      for (m, k, _) in nonzero { babyUsed[m].insert(k % g) }
     }
     var folds: [Int] = []
     var step = r
@@ -273,51 +344,38 @@ public struct LinearTransformation: Sendable {
       folds.append(step)
       step *= 2
     }
-    let degree = encoder.parameters.degree
+    let degree = parameters.degree
     var elements = Set<Int>()
-    for (m, used) in babyUsed.enumerated() {
+    for used in babyUsed {
       switch rotationKeys {
       case .perBabyStep:
         for i in used where i != 0 { elements.insert(GaloisElement.rotation(by: i * b, degree: degree).value) }
       case .powersOfTwo:
-        for (child, parent) in Self.composition(of: Array(babyUsed[m])) {
+        for (child, parent) in Self.composition(of: Array(used)) {
           elements.insert(GaloisElement.rotation(by: (child - parent) * b, degree: degree).value)
         }
       }
     }
-    if encoded.keys.contains(where: { $0 > 0 }) {
-      elements.insert(GaloisElement.rotation(by: g * b, degree: degree).value)
-    }
+    let giantSteps = Set(nonzero.map { $0.k / g })
+    let lastGiantStep = giantSteps.max() ?? 0
+    if lastGiantStep > 0 { elements.insert(GaloisElement.rotation(by: g * b, degree: degree).value) }
     for fold in folds { elements.insert(GaloisElement.rotation(by: fold * b, degree: degree).value) }
-    inputPeriod = c
-    outputPeriod = r
-    self.babySteps = g
-    self.interleaving = b
-    inputCount = inputs
-    self.scale = scale
-    self.level = level
-    diagonals = encoded
-    babyStepsUsed = babyUsed.map { $0.sorted() }
-    foldSteps = folds
-    galoisElements = elements.sorted()
-    self.rotationKeys = rotationKeys
-    self.rotatedCopies = rotatedCopies
-  }
-
-  /// Key switches one ``apply(_:evaluator:keys:rescaling:)`` takes, a hoisted baby step counted
-  /// as half of one (its decomposition is shared), to compare forms of the same matrix.
-  public var keySwitchCost: Double {
-    let babySteps = babyStepsUsed.reduce(0.0) { total, steps in
+    let babyCost = babyUsed.reduce(0.0) { total, used in
       switch rotationKeys {
-      case .perBabyStep: total + 0.5 * Double(steps.filter { $0 != 0 }.count)
-      case .powersOfTwo: total + Double(Self.composition(of: steps).count)
+      case .perBabyStep: total + 0.5 * Double(used.filter { $0 != 0 }.count)
+      case .powersOfTwo: total + Double(Self.composition(of: Array(used)).count)
       }
     }
-    return babySteps + Double(diagonals.keys.max() ?? 0) + Double(foldSteps.count)
+    return Layout(
+      interleaving: b, outputPeriod: r, inputPeriod: c, extent: n, babySteps: g, nonzero: nonzero,
+      babyStepsUsed: babyUsed.map { $0.sorted() }, foldSteps: folds,
+      plan: Plan(
+        galoisElements: elements.sorted(), keySwitchCost: babyCost + Double(lastGiantStep + folds.count),
+        productCount: rotatedCopies ? giantSteps.count : nonzero.count))
   }
 
-  /// Plaintext products one application takes (one per encoded diagonal plaintext).
-  public var productCount: Int { diagonals.values.reduce(0) { $0 + $1.count } }
+  /// What this application takes: its keys and cost (``Plan``).
+  public let plan: Plan
 
   /// `M·v` with period ``outputPeriod`` for `input` holding v with period ``inputPeriod``, at
   /// `input.scale · scale`, same level; or, with `rescaling`, rescaled once, one level lower at

@@ -192,18 +192,12 @@ public struct LayeredNetworkProgram: InferenceProgram {
         switch stage {
         case .linear(let layer):
           let matrix = (0..<layer.rows).map { Array(layer.row($0)) }
-          let threads = ProcessInfo.processInfo.activeProcessorCount
-          var transformation = try LinearTransformation(
+          let transformation = try LinearTransformation(
             matrix: matrix, encoder: encoder, scale: delta * q[level] / scale, level: level, interleaving: b,
-            rotationKeys: rotationKeys, threads: threads)
-          // The first stage's input is laid out by the client: when its copies can be the baby
-          // steps (copy t rotated by t features) and that costs less, they are.
-          if steps.isEmpty, padded(layer.columns) >= padded(layer.rows), slots / (padded(layer.columns) * b) >= 2 {
-            let copies = try LinearTransformation(
-              matrix: matrix, encoder: encoder, scale: delta * q[level] / scale, level: level, interleaving: b,
-              rotationKeys: rotationKeys, rotatedCopies: true, threads: threads)
-            if Self.cost(copies) < Self.cost(transformation) { transformation = copies }
-          }
+            rotationKeys: rotationKeys,
+            rotatedCopies: steps.isEmpty
+              && Self.firstStageTakesCopies(matrix, parameters: parameters, interleaving: b, rotationKeys: rotationKeys),
+            threads: ProcessInfo.processInfo.activeProcessorCount)
           galois.formUnion(transformation.galoisElements)
           level -= 1
           scale = delta
@@ -253,8 +247,52 @@ public struct LayeredNetworkProgram: InferenceProgram {
 
   /// A linear stage's estimated time in key switches: a plaintext product of a diagonal costs
   /// about a tenth of one.
-  static func cost(_ transformation: LinearTransformation) -> Double {
-    transformation.keySwitchCost + 0.1 * Double(transformation.productCount)
+  static func cost(_ plan: LinearTransformation.Plan) -> Double {
+    plan.keySwitchCost + 0.1 * Double(plan.productCount)
+  }
+
+  /// Whether the first linear stage takes the client's rotated copies as its baby steps: when
+  /// its input leaves room for two copies or more and that costs less than rotating.
+  static func firstStageTakesCopies(
+    _ matrix: [[Double]], parameters: CKKSParameters, interleaving b: Int,
+    rotationKeys: LinearTransformation.RotationKeys
+  ) throws(EvaluationError) -> Bool {
+    func padded(_ n: Int) -> Int { n <= 1 ? 1 : 1 << (Int.bitWidth - (n - 1).leadingZeroBitCount) }
+    let (rows, columns) = (matrix.count, matrix.first?.count ?? 0)
+    guard padded(columns) >= padded(rows), parameters.slotCount / (padded(columns) * b) >= 2 else { return false }
+    let rotating = try LinearTransformation.plan(
+      matrix: matrix, parameters: parameters, interleaving: b, rotationKeys: rotationKeys)
+    let copies = try LinearTransformation.plan(
+      matrix: matrix, parameters: parameters, interleaving: b, rotationKeys: rotationKeys, rotatedCopies: true)
+    return cost(copies) < cost(rotating)
+  }
+
+  /// The evaluation keys the program for these arguments would declare, without encoding its
+  /// weights (what choosing between parameters and key forms needs).
+  /// - Throws: ``ProgramError/invalidModel(_:)`` for a network that does not chain or fit the slots.
+  public static func keyRequirements(
+    parameters: CKKSParameters, network: LayeredNetwork, samplesPerCiphertext b: Int,
+    rotationKeys: LinearTransformation.RotationKeys = .perBabyStep
+  ) throws(ProgramError) -> EvaluationKeyRequirements {
+    try network.validate()
+    var galois = Set<Int>()
+    var first = true
+    do {
+      for case .linear(let layer) in network.stages {
+        let matrix = (0..<layer.rows).map { Array(layer.row($0)) }
+        let copies =
+          try first
+          && firstStageTakesCopies(matrix, parameters: parameters, interleaving: b, rotationKeys: rotationKeys)
+        let plan = try LinearTransformation.plan(
+          matrix: matrix, parameters: parameters, interleaving: b, rotationKeys: rotationKeys, rotatedCopies: copies)
+        galois.formUnion(plan.galoisElements)
+        first = false
+      }
+    } catch {
+      throw .invalidModel("cannot plan the network's layers: \(error)")
+    }
+    let needsRelinearization = network.stages.contains { if case .linear = $0 { false } else { true } }
+    return EvaluationKeyRequirements(relinearization: needsRelinearization, galoisElements: galois.sorted())
   }
 
   /// Results are returned as evaluated: slot networks' noise depends on the weights and is not

@@ -100,6 +100,11 @@ public struct CompilationReport: Sendable {
     for stage in stages { lines.append("  \(stage)") }
     lines.append(
       "layout: strided_slots, \(samplesPerCiphertext) sample\(samplesPerCiphertext == 1 ? "" : "s") per ciphertext")
+    if samplesPerCiphertext > 1, !activations.isEmpty {
+      lines.append(
+        "  note: a sample whose activations leave their intervals (unlike the calibration data) can push its scores "
+          + "past the base prime and spoil every sample of its ciphertext; --optimize latency confines it to itself")
+    }
     lines.append(
       "parameters: N = \(p.degree), primes \(p.ciphertextPrimeBits.map(String.init).joined(separator: "+")) bits, "
         + "special \(p.specialPrimeBits.map(String.init).joined(separator: "+")), \(p.keySwitchingDigits) key-switching digits, "

@@ -344,9 +344,9 @@ public enum NetworkCompiler {
         "the network needs \(depth) levels; the largest chain within the security bounds (N = \(largest)) gives \(limit), which runs out at \(culprit). Use fewer or lower-degree activations (--max-activation-depth) or fewer layers"
       )
     }
-    // The first ring and key choice whose keys fit the budget, else the smallest keys. A choice
-    // whose keys cannot beat the smallest so far (the same key count on a ring of larger keys) is
-    // not built; only the choices' sizes are kept, and the chosen program is built once more.
+    // The first ring and key choice whose keys fit the budget, else the smallest keys, from the
+    // programs' key plans (nothing is encoded). A choice whose keys cannot beat the smallest so
+    // far (the same key count on a ring of larger keys) is skipped.
     var candidates: [(compiled: CompiledNetwork, keys: Int, galois: Int, uploaded: Int, held: Int)] = []
     var keyPlans: [String] = []
     var keyCounts: [LinearTransformation.RotationKeys: Int] = [:]
@@ -371,7 +371,9 @@ public enum NetworkCompiler {
             rotationKeys: rotationKeys, keyBytesUploaded: 0, keyBytesHeld: 0, keyPlans: [],
             calibrationCount: calibration.samples.count, agreement: agreement, originalAccuracy: originalAccuracy,
             approximatedAccuracy: approximatedAccuracy, attempts: attempts))
-        let requirements = try compiled.program().keyRequirements
+        let requirements = try LayeredNetworkProgram.keyRequirements(
+          parameters: parameters, network: approximated, samplesPerCiphertext: samplesPerCiphertext,
+          rotationKeys: rotationKeys)
         let keys = requirements.galoisElements.count + (requirements.relinearization ? 1 : 0)
         keyCounts[rotationKeys] = keys
         let uploaded = keys * parameters.seededEvaluationKeyBytes
