@@ -21,7 +21,8 @@ Writes, deterministically for given package versions (fixed seeds):
   datasets/breast_cancer/raw_test.csv, raw_calibration.csv
                                          the breast-cancer split of train_models.py, raw features
   Tests/ModelCompilerTests/Fixtures/ops/ one small graph per supported op (and one per refusal),
-                                         with onnxruntime's outputs on random inputs in ops.json
+                                         with onnxruntime's outputs on random inputs in ops.json,
+                                         and a LogSoftmax classifier head
 """
 
 import argparse
@@ -375,6 +376,15 @@ def op_fixtures():
     model = op_graph("external", [helper.make_node("MatMul", ["X", "W"], ["o"])], ["N", 64], [const("W", r(64, 64))])
     onnx.save(model, os.path.join(OPS, "refuse_external_data.onnx"), save_as_external_data=True,
               all_tensors_to_one_file=True, location="refuse_external_data.weights", size_threshold=0)
+    # A classifier head: Gemm -> LogSoftmax at the output (the client applies log_softmax).
+    head = helper.make_graph(
+        [helper.make_node("Gemm", ["X", "W"], ["scores"], name="fc"),
+         helper.make_node("LogSoftmax", ["scores"], ["Y"], name="log_probabilities")],
+        "log_softmax_head", [helper.make_tensor_value_info("X", TensorProto.FLOAT, ["N", 4])],
+        [helper.make_tensor_value_info("Y", TensorProto.FLOAT, ["N", 3])],
+        [numpy_helper.from_array(np.arange(12, dtype=np.float32).reshape(4, 3) / 10, "W")])
+    onnx.save(helper.make_model(head, opset_imports=[helper.make_opsetid("", 17)], producer_name="onnx_models.py"),
+              os.path.join(OPS, "head_log_softmax.onnx"))
     with open(os.path.join(OPS, "ops.json"), "w") as handle:
         json.dump({"onnxruntime": ort.__version__, "cases": expected}, handle)
     print(f"wrote {len(expected)} op graphs and {len(refusals) + 1} refusal graphs to {os.path.relpath(OPS, ROOT)}")

@@ -83,6 +83,17 @@ struct OperatorTests {
     }
   }
 
+  @Test("A LogSoftmax head becomes the client's log_softmax: log-probabilities of the served scores")
+  func logSoftmaxHead() throws {
+    let chain = try GraphChain(model: ONNXModel(contentsOf: Repository.url("\(Self.folder)/head_log_softmax.onnx")))
+    #expect(chain.outputTransform == .logSoftmax)
+    #expect(chain.head == "LogSoftmax" && chain.operations == ["Gemm"])
+    let scores = [0.5, -1.0, 2.0]
+    let logProbabilities = ScoreTransform.logSoftmax.apply(to: scores)
+    let probabilities = ScoreTransform.softmax.apply(to: scores)
+    #expect(zip(logProbabilities, probabilities).allSatisfy { abs($0 - log($1)) < 1e-12 })
+  }
+
   @Test("Bytes that are not a model, and a graph without its input shape, are refused")
   func malformed() throws {
     #expect(throws: ONNXError.self) { try ONNXModel(serialized: Data([0xFF, 0xFF, 0xFF, 0x07])) }

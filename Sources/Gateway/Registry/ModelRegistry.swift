@@ -145,7 +145,8 @@ public struct ModelRegistry: Sendable {
     }
     switch model.outputTransform {
     case .sigmoid where k != 1: throw fail("output_transform sigmoid needs exactly one output")
-    case .softmax where k < 2: throw fail("output_transform softmax needs at least two outputs")
+    case .softmax where k < 2, .logSoftmax where k < 2:
+      throw fail("output_transform \(model.outputTransform.rawValue) needs at least two outputs")
     default: break
     }
     guard model.maxBatchSize >= 1 else { throw fail("max_batch_size must be at least 1") }

@@ -9,6 +9,8 @@ public enum ScoreTransform: String, Sendable, Codable, CaseIterable {
   case sigmoid
   /// e^(s_c − max) / Σ e^(s_j − max): class probabilities.
   case softmax
+  /// s_c − max − log Σ e^(s_j − max): the logarithms of the class probabilities (ONNX LogSoftmax).
+  case logSoftmax = "log_softmax"
 
   /// The transformed scores.
   public func apply(to scores: [Double]) -> [Double] {
@@ -22,6 +24,10 @@ public enum ScoreTransform: String, Sendable, Codable, CaseIterable {
       let exponentials = scores.map { exp($0 - top) }
       let total = exponentials.reduce(0, +)
       return exponentials.map { $0 / total }
+    case .logSoftmax:
+      let top = scores.max() ?? 0
+      let logTotal = log(scores.reduce(0) { $0 + exp($1 - top) })
+      return scores.map { $0 - top - logTotal }
     }
   }
 }

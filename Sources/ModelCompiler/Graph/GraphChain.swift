@@ -77,7 +77,7 @@ public struct GraphChain: Sendable {
       }
       // A Sigmoid or Softmax whose output only feeds the head is the head's first step.
       if ["Sigmoid", "Softmax", "LogSoftmax"].contains(node.opType), let output = node.outputs.first, isTail(output) {
-        transform = node.opType == "Sigmoid" ? .sigmoid : .softmax
+        transform = ["Sigmoid": .sigmoid, "Softmax": .softmax, "LogSoftmax": .logSoftmax][node.opType]
         head.append(node.opType)
         break
       }
@@ -110,7 +110,7 @@ public struct GraphChain: Sendable {
       for index in consumers[current] ?? [] {
         switch model.nodes[index].opType {
         case "Softmax", "LogSoftmax":
-          transform = .softmax
+          transform = model.nodes[index].opType == "Softmax" ? .softmax : .logSoftmax
           head.append(model.nodes[index].opType)
         case "Sigmoid":
           transform = .sigmoid
