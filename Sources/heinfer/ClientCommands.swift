@@ -14,11 +14,15 @@ struct ConnectionOptions: ParsableArguments {
 
   @OptionGroup var credentials: APIKeyOptions
 
+  @Option(help: "Seconds to wait for one request's job (a large compiled network's batch takes minutes).")
+  var jobTimeout: Double = 600
+
   func client() throws -> GatewayClient {
     guard let base = URL(string: url), base.scheme == "http" || base.scheme == "https" else {
       throw ValidationError("--url must be an http(s) URL")
     }
-    return GatewayClient(baseURL: base, apiKey: try credentials.key())
+    guard jobTimeout > 0, jobTimeout.isFinite else { throw ValidationError("--job-timeout must be positive") }
+    return GatewayClient(baseURL: base, apiKey: try credentials.key(), jobTimeout: .seconds(jobTimeout))
   }
 }
 

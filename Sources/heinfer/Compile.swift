@@ -144,14 +144,17 @@ struct Compile: ParsableCommand {
       }
       if let cnn = ConvolutionalLowering(chain: chain, calibration: samples),
         let specialized = Self.convolutionalDefinition(
-          cnn, compiled: compiled, id: modelId, version: version, description: description(compiled, modelURL))
+          cnn, compiled: compiled, id: modelId, version: version, description: description(compiled, modelURL),
+          batched: options.optimization == .throughput)
       {
         definition = specialized.definition
         keyBytes = (specialized.keyBytes, specialized.heldBytes)
         lines.append(
-          "lowering: one convolution of a square image, x², dense, x², dense: served as kind cnn (image_windows "
-            + "layout: the client cuts the convolution's windows, so the convolution needs no rotation) instead of "
-            + "strided_slots, with \(specialized.keys) evaluation keys, "
+          "lowering: one convolution of a square image, x², dense, x², dense: served as kind cnn ("
+            + (options.optimization == .throughput
+              ? "image_batch layout: one ciphertext per kernel position holding many images' windows"
+              : "image_windows layout: the client cuts the convolution's windows")
+            + ", so the convolution needs no rotation) instead of strided_slots, with \(specialized.keys) evaluation keys, "
             + String(format: "%.1f MB uploaded", Double(specialized.keyBytes) / 1e6))
       }
     }
@@ -275,15 +278,17 @@ struct Compile: ParsableCommand {
   }
 
   /// The network as the gateway's `cnn` kind on the compiled plan's parameters (its depth is the
-  /// same: a product, a square, a product, a square, a product), if the gateway serves it; with
-  /// its key count and upload size.
+  /// same: a product, a square, a product, a square, a product), in the `image_batch` layout when
+  /// `batched`, if the gateway serves it; with its key count and upload size.
   static func convolutionalDefinition(
-    _ cnn: ConvolutionalLowering, compiled: CompiledNetwork, id: String, version: String, description: String
+    _ cnn: ConvolutionalLowering, compiled: CompiledNetwork, id: String, version: String, description: String,
+    batched: Bool
   ) -> (definition: ModelDefinition, keys: Int, keyBytes: Int, heldBytes: Int)? {
     let p = compiled.plan.description
     guard
       let definition = try? ModelFile.definition([
         "model_id": id, "version": version, "description": description, "kind": "cnn",
+        "encrypted_layout": batched ? "image_batch" : "image_windows",
         "convolution": [
           "image_side": cnn.imageSide, "kernel": cnn.kernel, "stride": cnn.stride,
           "weights": cnn.convolutionWeights, "bias": cnn.convolutionBias,
@@ -297,7 +302,8 @@ struct Compile: ParsableCommand {
           "special_modulus_bits": p.specialPrimeBits, "key_switching_digits": p.keySwitchingDigits,
           "input_scale": p.defaultScale, "result_dropped_bits": 0,
         ],
-        "max_batch_size": 16, "input_bound": max(compiled.inputBound, 1e-6) * 1.5, "result_protection": "none",
+        "max_batch_size": batched ? 64 : 16, "input_bound": max(compiled.inputBound, 1e-6) * 1.5,
+        "result_protection": "none",
       ]),
       let registry = try? ModelRegistry(definitions: [("", definition)]),
       let parameters = try? CKKSParameters(p)
@@ -332,12 +338,16 @@ struct Compile: ParsableCommand {
   }
 
   /// Ciphertexts one request may carry: up to 64, as many as fill three quarters of the gateway's
-  /// default body limit (48 MiB) once base64-encoded, seeded ciphertexts at the input level
-  /// taking N·log2(Q)/8 bytes each.
+  /// default body limit (48 MiB) once base64-encoded, and three quarters of one tenant's default
+  /// in-flight bytes (128 MiB) with their deserialized form beside the body: seeded ciphertexts at
+  /// the input level take N·log2(Q)/8 bytes on the wire and 2·N·(primes)·8 once expanded.
   static func groupsPerRequest(_ description: ParameterDescription) -> Int {
-    let ciphertextBytes = Double(description.degree * description.ciphertextPrimeBits.reduce(0, +)) / 8
-    let bodyBytes = 0.75 * Double(48 << 20)
-    return max(1, min(64, Int(bodyBytes / (ciphertextBytes * 4 / 3))))
+    let defaults = GatewaySettings().server
+    let wire = Double(description.degree * description.ciphertextPrimeBits.reduce(0, +)) / 8 * 4 / 3
+    let expanded = Double(2 * description.degree * description.ciphertextPrimeBits.count * 8)
+    let byBody = 0.75 * Double(defaults.maximumBodyBytes) / wire
+    let byMemory = 0.75 * Double(defaults.maximumInFlightBodyBytesPerTenant) / (wire + expanded)
+    return max(1, min(64, Int(min(byBody, byMemory))))
   }
 
   /// Key-switching threads of the trial: as `heinfer serve`'s default.
