@@ -38,4 +38,6 @@ else
 fi
 # The cluster's figures recorded by scripts/cluster_demo.sh, when present.
 if [[ -f docs/cluster/two_fronts_two_workers.json ]]; then extra+=(--cluster-results docs/cluster); fi
+# The compiled ONNX models' figures recorded by scripts/compiled_models_benchmark.sh, when present.
+if [[ -f docs/compiled/section.md ]]; then extra+=(--compiled-results docs/compiled); fi
 "$BIN" bench "${extra[@]}" "$@"
